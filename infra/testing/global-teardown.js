@@ -1,0 +1,2 @@
+// Placeholder replaced when the embedded PostgreSQL lands.
+module.exports = async () => {};

@@ -1,0 +1,18 @@
+/**
+ * A Delta Save identifier: full save number, delta save number (a range after a merge of
+ * deltas), the time stamp of the last save it covers, and the lineage branch it belongs to.
+ * Seed form: `4/0-2/t3`; Deltaflow prints the time stamp as ISO-8601 and appends the lineage
+ * as `@<lineage>`. Time stamps are milliseconds since the epoch, passed in, never read here.
+ */
+export interface Dsid {
+  /** full save number: counts full saves since Deltaflow protected the database */
+  readonly full: number;
+  /** first delta save number covered (0 for a full save) */
+  readonly deltaFrom: number;
+  /** last delta save number covered (equal to deltaFrom unless merged) */
+  readonly deltaTo: number;
+  /** time stamp of the last save covered, ms since the epoch */
+  readonly timestamp: number;
+  /** lineage branch id: a full save starts one; a restore to an older status starts a new branch */
+  readonly lineage: string;
+}
