@@ -16,3 +16,20 @@ export interface Dsid {
   /** lineage branch id: a full save starts one; a restore to an older status starts a new branch */
   readonly lineage: string;
 }
+
+/** What a data set is, as far as merge and restore-delta input checks are concerned. */
+export type DataSetRole = 'full' | 'delta' | 'original-dsim' | 'unloaded-dsim';
+
+/**
+ * The header facts of one input data set that the DSID rules look at. For a DSIM
+ * (original or unloaded) `dsid` is the DSID of the online save the DSIM belongs to.
+ * `name` is how errors refer to the input (a data set name or path).
+ */
+export interface DataSetDescriptor {
+  readonly name: string;
+  readonly dbid: number;
+  readonly role: DataSetRole;
+  readonly dsid: Dsid;
+  /** true for a save taken while the nucleus was active (it then needs its DSIM) */
+  readonly online: boolean;
+}
