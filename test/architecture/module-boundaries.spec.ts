@@ -1,0 +1,64 @@
+/**
+ * The architecture is enforced, not just drawn: ESLint's Nx module-boundary rule must
+ * reject a domain library importing Kafka and an app importing another app, and the
+ * real source tree must lint clean of boundary violations.
+ */
+import { execFileSync } from 'node:child_process';
+import * as path from 'node:path';
+
+const root = path.resolve(__dirname, '..', '..');
+
+interface LintResult {
+  filePath: string;
+  messages: { ruleId: string | null; message: string }[];
+}
+
+// ESLint runs as its own process: its flat config is an ES module, which Jest's VM cannot load.
+async function boundaryErrors(files: string[]) {
+  let out: string;
+  try {
+    out = execFileSync(process.execPath, [path.join(root, 'node_modules', 'eslint', 'bin', 'eslint.js'), '--format', 'json', '--no-warn-ignored', ...files], {
+      cwd: root,
+      env: { ...process.env, NX_DAEMON: 'false' },
+      maxBuffer: 64 * 1024 * 1024,
+    }).toString();
+  } catch (e: any) {
+    // ESLint exits 1 when it reports errors; its JSON is still on stdout.
+    if (!e.stdout || e.stdout.length === 0) throw e;
+    out = e.stdout.toString();
+  }
+  const results = JSON.parse(out) as LintResult[];
+  return results.flatMap((r) =>
+    r.messages
+      .filter((m) => m.ruleId === '@nx/enforce-module-boundaries')
+      .map((m) => ({ file: path.relative(root, r.filePath), message: m.message })),
+  );
+}
+
+describe('module boundaries', () => {
+  beforeAll(() => {
+    // The rule reads Nx's project graph; compute it once (no daemon).
+    execFileSync(process.execPath, [require.resolve('nx/bin/nx'), 'show', 'projects'], {
+      cwd: root,
+      env: { ...process.env, NX_DAEMON: 'false' },
+      stdio: 'ignore',
+    });
+  }, 120_000);
+
+  it('rejects kafkajs in a domain library', async () => {
+    const errors = await boundaryErrors(['libs/blockdb/src/fixtures/lint/forbidden-import.ts']);
+    expect(errors).toEqual([
+      expect.objectContaining({ message: expect.stringContaining('"type:domain" is not allowed to import "kafkajs"') }),
+    ]);
+  });
+
+  it('rejects one app importing another', async () => {
+    const errors = await boundaryErrors(['apps/catalog/src/fixtures/lint/imports-another-app.ts']);
+    expect(errors).toEqual([expect.objectContaining({ message: expect.stringContaining('Projects cannot be imported by a relative or absolute path') })]);
+  });
+
+  it('finds no boundary violation in the real sources', async () => {
+    const errors = await boundaryErrors(['libs/**/src/**/*.ts', 'apps/**/src/**/*.ts', 'infra/**/src/**/*.ts']);
+    expect(errors.filter((e) => !e.file.includes('/fixtures/lint/'))).toEqual([]);
+  }, 120_000);
+});
