@@ -1,1 +1,5 @@
-export {};
+export * from './errors';
+export * from './config/service-config';
+export * from './kafka/kafka-event-server';
+export * from './kafka/event-publisher';
+export * from './bootstrap';

@@ -1,0 +1,37 @@
+/** Errors of the service wiring. Infrastructure errors say whether a retry can help. */
+export type ServiceKitErrorCode = 'CONFIG' | 'VALIDATION' | 'KAFKA';
+
+export class ServiceKitError extends Error {
+  constructor(
+    readonly code: ServiceKitErrorCode,
+    message: string,
+    readonly retriable = false,
+  ) {
+    super(message);
+    this.name = 'ServiceKitError';
+  }
+}
+
+/**
+ * Thrown by a handler (or a decoder) when a record can never be accepted: the record goes
+ * to the topic's dead-letter topic with this reason, its offset is committed, and no state
+ * changes. Any other error is treated as transient: the record is retried, never skipped.
+ */
+export class RejectedRecord extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+    this.name = 'RejectedRecord';
+  }
+}
+
+/** True when an error means "this record is bad", as opposed to "try again later". */
+export function isRejection(err: unknown): err is { code: string; message: string; field?: string } {
+  if (err instanceof RejectedRecord) return true;
+  // Contract decoding errors and domain rule errors carry string codes and are permanent.
+  const e = err as { code?: unknown; retriable?: unknown; name?: unknown } | null;
+  return !!e && typeof e.code === 'string' && e.retriable !== true && e.name !== 'KafkaJSError';
+}

@@ -1,0 +1,202 @@
+/**
+ * A NestJS microservice transport over kafkajs, built for event-sourced consumers:
+ *
+ * - handlers are ordinary `@EventPattern('<topic>')` methods; `@EventPattern(topic, { batch: true })`
+ *   receives a whole fetched batch of one partition (for high-rate ingest);
+ * - every record is decoded at the edge by the service's codec; a record that can never be
+ *   accepted (decoding error, or a handler throwing a rejection) goes to `<topic>.dlq` with its
+ *   reason and is committed past; any other error is transient and the record is retried;
+ * - offsets are committed only after their records were handled (at least once): handlers must
+ *   be idempotent, which every Deltaflow consumer is (position guards or insert-or-ignore).
+ */
+import { CustomTransportStrategy, Server } from '@nestjs/microservices';
+import { Consumer, EachBatchPayload, Kafka, KafkaMessage, logLevel, Producer } from 'kafkajs';
+import { firstValueFrom, isObservable, defaultIfEmpty } from 'rxjs';
+import { isRejection } from '../errors';
+
+/** Where a record came from; passed to every handler. */
+export interface KafkaEventContext {
+  readonly topic: string;
+  readonly partition: number;
+  /** the record's offset, as kafkajs gives it (a decimal string) */
+  readonly offset: string;
+  readonly key: string | null;
+  readonly timestamp: string;
+  heartbeat(): Promise<void>;
+}
+
+export interface DecodedRecord<M = unknown> {
+  readonly message: M;
+  readonly ctx: KafkaEventContext;
+}
+
+/** What a batch handler may report: records it rejected (they go to the dead-letter topic). */
+export interface BatchOutcome {
+  rejected?: Array<{ offset: string; error: { code: string; message: string; field?: string } }>;
+}
+
+export interface DeadLetterInput {
+  sourceTopic: string;
+  partition: number;
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  error: { code: string; message: string; field?: string };
+}
+
+export interface KafkaEventServerOptions {
+  brokers: string[];
+  clientId: string;
+  groupId: string;
+  /** decodes one record; throws a coded error for bad input */
+  decode: (topic: string, message: KafkaMessage) => unknown;
+  /** encodes the dead-letter record for `<sourceTopic>.dlq` */
+  encodeDeadLetter: (input: DeadLetterInput) => { topic: string; key: string | null; value: Buffer };
+  /** where a new consumer group starts; event-sourced consumers start at the beginning */
+  fromBeginning?: boolean;
+  sessionTimeout?: number;
+  heartbeatInterval?: number;
+  rebalanceTimeout?: number;
+  logger?: (msg: string) => void;
+}
+
+export class KafkaEventServer extends Server implements CustomTransportStrategy {
+  private kafka?: Kafka;
+  private consumer?: Consumer;
+  private producer?: Producer;
+
+  constructor(private readonly options: KafkaEventServerOptions) {
+    super();
+  }
+
+  on(): void {
+    // Status events are not exposed; kafkajs instrumentation is available through unwrap().
+  }
+
+  unwrap<T>(): T {
+    return { kafka: this.kafka, consumer: this.consumer, producer: this.producer } as T;
+  }
+
+  async listen(callback: (err?: unknown) => void): Promise<void> {
+    try {
+      await this.start();
+      callback();
+    } catch (err) {
+      callback(err);
+    }
+  }
+
+  private async start(): Promise<void> {
+    const o = this.options;
+    this.kafka = new Kafka({ clientId: o.clientId, brokers: o.brokers, logLevel: logLevel.WARN, retry: { retries: 10 } });
+    this.producer = this.kafka.producer({ idempotent: false, allowAutoTopicCreation: true });
+    await this.producer.connect();
+    this.consumer = this.kafka.consumer({
+      groupId: o.groupId,
+      sessionTimeout: o.sessionTimeout ?? 30_000,
+      heartbeatInterval: o.heartbeatInterval ?? 3_000,
+      rebalanceTimeout: o.rebalanceTimeout ?? 60_000,
+    });
+    await this.consumer.connect();
+    const topics = [...this.getHandlers().keys()];
+    if (topics.length > 0) {
+      await this.consumer.subscribe({ topics, fromBeginning: o.fromBeginning ?? true });
+    }
+    await this.consumer.run({
+      autoCommit: true,
+      eachBatchAutoResolve: false,
+      eachBatch: (payload) => this.handleBatch(payload),
+    });
+    o.logger?.(`consuming ${topics.join(', ') || '(nothing)'} as group ${o.groupId}`);
+  }
+
+  private async handleBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale } = payload;
+    const handler = this.getHandlerByPattern(batch.topic);
+    if (!handler) return;
+    const batchMode = Boolean((handler.extras as { batch?: boolean } | undefined)?.batch);
+    const decoded: DecodedRecord[] = [];
+    const byOffset = new Map<string, KafkaMessage>();
+
+    for (const m of batch.messages) {
+      if (!isRunning() || isStale()) return;
+      const ctx: KafkaEventContext = {
+        topic: batch.topic,
+        partition: batch.partition,
+        offset: m.offset,
+        key: m.key ? m.key.toString() : null,
+        timestamp: m.timestamp,
+        heartbeat,
+      };
+      let message: unknown;
+      try {
+        message = this.options.decode(batch.topic, m);
+      } catch (err) {
+        if (!isRejection(err)) throw err;
+        if (batchMode) {
+          // Keep order: flush what was decoded so far before dead-lettering this record.
+          await this.runBatch(handler, decoded, byOffset, resolveOffset);
+          decoded.length = 0;
+          byOffset.clear();
+        }
+        await this.deadLetter(batch.topic, batch.partition, m, err);
+        resolveOffset(m.offset);
+        continue;
+      }
+      if (batchMode) {
+        decoded.push({ message, ctx });
+        byOffset.set(m.offset, m);
+        continue;
+      }
+      try {
+        await this.invoke(handler, message, ctx);
+      } catch (err) {
+        if (!isRejection(err)) throw err;
+        await this.deadLetter(batch.topic, batch.partition, m, err);
+      }
+      resolveOffset(m.offset);
+      await heartbeat();
+    }
+    if (batchMode) await this.runBatch(handler, decoded, byOffset, resolveOffset);
+    await commitOffsetsIfNecessary();
+  }
+
+  private async runBatch(
+    handler: (...args: any[]) => any,
+    decoded: DecodedRecord[],
+    byOffset: Map<string, KafkaMessage>,
+    resolveOffset: (offset: string) => void,
+  ): Promise<void> {
+    if (decoded.length === 0) return;
+    const outcome = (await this.invoke(handler, decoded, decoded[0].ctx)) as BatchOutcome | undefined;
+    for (const r of outcome?.rejected ?? []) {
+      const m = byOffset.get(r.offset);
+      if (m) await this.deadLetter(decoded[0].ctx.topic, decoded[0].ctx.partition, m, r.error);
+    }
+    resolveOffset(decoded[decoded.length - 1].ctx.offset);
+  }
+
+  private async invoke(handler: (...args: any[]) => any, data: unknown, ctx: KafkaEventContext): Promise<unknown> {
+    const result = await handler(data, ctx);
+    if (isObservable(result)) return firstValueFrom(result.pipe(defaultIfEmpty(undefined)));
+    return result;
+  }
+
+  private async deadLetter(topic: string, partition: number, m: KafkaMessage, error: { code: string; message: string; field?: string }) {
+    const dl = this.options.encodeDeadLetter({
+      sourceTopic: topic,
+      partition,
+      offset: m.offset,
+      key: m.key,
+      value: m.value,
+      error: { code: error.code, message: error.message, field: error.field },
+    });
+    await this.producer!.send({ topic: dl.topic, acks: -1, messages: [{ key: dl.key, value: dl.value }] });
+    this.options.logger?.(`rejected ${topic}[${partition}]@${m.offset}: ${error.code}: ${error.message}`);
+  }
+
+  async close(): Promise<void> {
+    await this.consumer?.disconnect().catch(() => undefined);
+    await this.producer?.disconnect().catch(() => undefined);
+  }
+}
