@@ -1,0 +1,4 @@
+#!/usr/bin/env node
+// `npm start`: see infra/launcher/src/main.ts
+require('./register');
+require('../src/main.ts');
