@@ -1,0 +1,182 @@
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { AreaFile } from './area-file';
+import { BlockDbError } from './errors';
+import { Area, AREAS, areaCode, assertArea, BlockRange, Geometry, usedRanges, validateGeometry } from './geometry';
+import { AREA_FILES, HEADER_FILE, readHeader, validateDbid, writeHeader } from './header';
+
+export interface CreateOptions {
+  readonly dbid: number;
+  readonly geometry: Geometry;
+  /** fdatasync after every block write (slow; restore uses flush() at checkpoints instead) */
+  readonly syncWrites?: boolean;
+}
+
+export interface OpenOptions {
+  readonly readOnly?: boolean;
+  readonly syncWrites?: boolean;
+}
+
+/** One used block as `usedBlocks()` yields it; `image` is only valid until the next iteration step. */
+export interface BlockView {
+  readonly area: Area;
+  readonly rabn: number;
+  readonly image: Uint8Array;
+}
+
+const CHUNK = 1 << 20;
+
+/**
+ * A block database directory: header.json + ASSO + DATA area files.
+ *
+ * Concurrency: all I/O is synchronous positional pread/pwrite of whole blocks, so inside one
+ * Node process a read never overlaps a write and never sees a torn block. Readers in OTHER
+ * processes get no such guarantee from Linux (buffered reads are not serialized against
+ * concurrent writes), and every reader may see blocks newer than any sync point it took:
+ * the online-save flow (DESIGN) tolerates both, because the DSIM supplies the final image of
+ * every block changed between the start and end sync.
+ */
+export class BlockDatabase {
+  private readonly areas: Record<Area, AreaFile>;
+  /** admin blocks + file extents, sorted and joined: what a full save contains */
+  readonly usedRanges: readonly BlockRange[];
+
+  private constructor(
+    readonly dir: string,
+    readonly dbid: number,
+    readonly geometry: Geometry,
+    asso: AreaFile,
+    data: AreaFile,
+    readonly readOnly: boolean,
+  ) {
+    this.areas = { ASSO: asso, DATA: data };
+    this.usedRanges = usedRanges(geometry);
+  }
+
+  /** Creates a new database in `dir` (created if missing); ALREADY_EXISTS if one is there. */
+  static create(dir: string, opts: CreateOptions): BlockDatabase {
+    const dbid = validateDbid(opts.dbid);
+    const geometry = validateGeometry(opts.geometry);
+    fs.mkdirSync(dir, { recursive: true });
+    if (fs.existsSync(path.join(dir, HEADER_FILE))) throw new BlockDbError('ALREADY_EXISTS', `a database exists at ${dir}`);
+    // Area files first, header last: a crash before the rename leaves no header, i.e. no database.
+    const asso = AreaFile.create(path.join(dir, AREA_FILES.ASSO), 'ASSO', geometry.asso, !!opts.syncWrites);
+    const data = AreaFile.create(path.join(dir, AREA_FILES.DATA), 'DATA', geometry.data, !!opts.syncWrites);
+    writeHeader(dir, { dbid, geometry });
+    return new BlockDatabase(dir, dbid, geometry, asso, data, false);
+  }
+
+  /** Opens the database in `dir`; NOT_FOUND / CORRUPT_HEADER when it is missing or inconsistent. */
+  static open(dir: string, opts: OpenOptions = {}): BlockDatabase {
+    const { dbid, geometry } = readHeader(dir);
+    const ro = !!opts.readOnly;
+    const asso = AreaFile.open(path.join(dir, AREA_FILES.ASSO), 'ASSO', geometry.asso, ro, !!opts.syncWrites);
+    let data: AreaFile;
+    try {
+      data = AreaFile.open(path.join(dir, AREA_FILES.DATA), 'DATA', geometry.data, ro, !!opts.syncWrites);
+    } catch (e) {
+      asso.close();
+      throw e;
+    }
+    return new BlockDatabase(dir, dbid, geometry, asso, data, ro);
+  }
+
+  /** True when `dir` holds a database header. */
+  static exists(dir: string): boolean {
+    return fs.existsSync(path.join(dir, HEADER_FILE));
+  }
+
+  /** Block size of an area. */
+  blockSize(area: Area): number {
+    assertArea(area);
+    return this.areas[area].geometry.blockSize;
+  }
+
+  /** Number of blocks of an area. */
+  blockCount(area: Area): number {
+    assertArea(area);
+    return this.areas[area].geometry.blocks;
+  }
+
+  /** Reads one block; pass `into` (exactly one block long) to avoid an allocation. */
+  readBlock(area: Area, rabn: number, into?: Uint8Array): Uint8Array {
+    assertArea(area);
+    const bs = this.areas[area].geometry.blockSize;
+    if (into && into.length !== bs)
+      throw new BlockDbError('IMAGE_LENGTH', `${area} buffer of ${into.length} bytes, block size is ${bs}`);
+    return this.areas[area].read(rabn, into ?? Buffer.allocUnsafe(bs));
+  }
+
+  /** Reads consecutive blocks from `rabn` filling `into` (a multiple of the block size). */
+  readBlocks(area: Area, rabn: number, into: Uint8Array): Uint8Array {
+    assertArea(area);
+    return this.areas[area].read(rabn, into);
+  }
+
+  /** Writes one block; IMAGE_LENGTH unless the image is exactly one block. */
+  writeBlock(area: Area, rabn: number, image: Uint8Array): void {
+    assertArea(area);
+    const bs = this.areas[area].geometry.blockSize;
+    if (image.length !== bs) throw new BlockDbError('IMAGE_LENGTH', `${area} image of ${image.length} bytes, block size is ${bs}`);
+    this.writeBlocks(area, rabn, image);
+  }
+
+  /** Writes consecutive blocks from `rabn` in one pwrite (images concatenated). */
+  writeBlocks(area: Area, rabn: number, images: Uint8Array): void {
+    assertArea(area);
+    if (this.readOnly) throw new BlockDbError('READ_ONLY', `database ${this.dir} is open read-only`);
+    this.areas[area].write(rabn, images);
+  }
+
+  /** Yields every used block in (area, RABN) order, reading up to `chunkBytes` per pread. */
+  *usedBlocks(chunkBytes = CHUNK): Generator<BlockView> {
+    for (const r of this.usedRanges) yield* this.blocksIn(r, chunkBytes);
+  }
+
+  /** Yields the blocks of one range in RABN order (images valid until the next step). */
+  *blocksIn(r: BlockRange, chunkBytes = CHUNK): Generator<BlockView> {
+    assertArea(r.area);
+    const bs = this.areas[r.area].geometry.blockSize;
+    const per = Math.max(1, Math.floor(chunkBytes / bs));
+    const buf = Buffer.allocUnsafe(per * bs);
+    for (let rabn = r.from; rabn <= r.to; rabn += per) {
+      const n = Math.min(per, r.to - rabn + 1);
+      const view = buf.subarray(0, n * bs);
+      this.areas[r.area].read(rabn, view);
+      for (let i = 0; i < n; i++) yield { area: r.area, rabn: rabn + i, image: view.subarray(i * bs, (i + 1) * bs) };
+    }
+  }
+
+  /**
+   * SHA-256 (hex) of the used contents: for every used block in (area, RABN) order, the bytes
+   * area code (u8), RABN (u32 LE), image. Equal digests = equal used contents, however produced.
+   */
+  digest(): string {
+    return digestBlocks(this.usedBlocks());
+  }
+
+  /** fsyncs both area files. */
+  flush(): void {
+    for (const a of AREAS) this.areas[a].flush();
+  }
+
+  /** Closes both area files (flushes first unless read-only). */
+  close(): void {
+    if (!this.readOnly) this.flush();
+    for (const a of AREAS) this.areas[a].close();
+  }
+}
+
+/** The database digest over any (area, RABN)-ordered block sequence (see BlockDatabase.digest). */
+export function digestBlocks(blocks: Iterable<BlockView>): string {
+  const h = createHash('sha256');
+  const key = Buffer.alloc(5);
+  for (const b of blocks) {
+    key[0] = areaCode(b.area);
+    key.writeUInt32LE(b.rabn, 1);
+    h.update(key);
+    h.update(b.image);
+  }
+  return h.digest('hex');
+}
