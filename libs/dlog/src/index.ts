@@ -1,1 +1,4 @@
-export {};
+export * from './errors';
+export * from './types';
+export * from './block-set';
+export * from './marks';
