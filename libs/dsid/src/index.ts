@@ -7,3 +7,5 @@ export { deriveMergedDsid } from './derive';
 export { validateMerge, validateRestoreDelta } from './validate';
 export type { MergePlan, RestoreDeltaOptions, RestoreDeltaPlan } from './validate';
 export { MAX_DELTA_INPUTS } from './input-rules';
+export { initialState, decide, evolve } from './chain';
+export type { DsidChainState, DsidChainCommand, DsidChainEvent } from './chain';
