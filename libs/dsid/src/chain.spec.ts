@@ -64,7 +64,7 @@ describe('DSID chain decider', () => {
 
   it('seed "Invalid Merges" replayed through the chain: the restore forks a branch and the bad merge is rejected', () => {
     const s1 = run([[FULL, t(1)]]);
-    const full = (s1.events[0] as { dsid: never }).dsid;
+    const full = (s1.events[0] as Extract<DsidChainEvent, { type: 'FullSaveAssigned' }>).dsid;
     const { events, state } = run([
       [FULL, t(1)],
       [DELTA, t(2)],
