@@ -1,1 +1,16 @@
-export const x = 1;
+export { ContractError, type ContractErrorCode } from './errors';
+export * from './schema';
+export { ENVELOPE_MAGIC, ENVELOPE_VERSION, readEnvelope, writeEnvelope, type RawEnvelope } from './envelope';
+export { defineMessage, createRegistry, TYPE_HEADER, VERSION_HEADER } from './define';
+export type { KafkaRecord, MessageDef, MessageOf, Message, Registry, Route, Upcaster } from './define';
+export * from './topics';
+export * from './common';
+export * from './messages/block-changes';
+export * from './messages/dlog';
+export * from './messages/plog';
+export * from './messages/dsf-commands';
+export * from './messages/dsf-events';
+export * from './messages/nucleus-commands';
+export * from './messages/sov';
+export * from './messages/dead-letter';
+export * from './registry';

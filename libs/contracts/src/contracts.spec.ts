@@ -1,0 +1,362 @@
+// Contract tests: every message type round-trips through the one envelope, and every way
+// of breaking a value is rejected with a ContractError naming the field. Valid messages are
+// generated from the schemas themselves, so a new message type is covered without new code.
+import { crc32c } from '@deltaflow/checksum';
+import fc from 'fast-check';
+import {
+  ALL_MESSAGES,
+  BlockChanged,
+  BlockRange,
+  ContractError,
+  DeadLetter,
+  DsidSchema,
+  ENVELOPE_MAGIC,
+  SaveRequested,
+  Superblock,
+  TOPICS,
+  decodeFrom,
+  decodeMessage,
+  defineMessage,
+  dlqTopic,
+  int,
+  readEnvelope,
+  string,
+  writeEnvelope,
+  type MessageDef,
+  type MessageOfType,
+  type Schema,
+} from './index';
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+function arbOf(schema: Schema<unknown>): fc.Arbitrary<unknown> {
+  if (schema === (BlockRange as Schema<unknown>)) {
+    return fc
+      .record({ area: fc.constantFrom('ASSO', 'DATA'), a: fc.integer({ min: 1, max: 2 ** 31 }), b: fc.integer({ min: 1, max: 2 ** 31 }) })
+      .map(({ area, a, b }) => ({ area, from: Math.min(a, b), to: Math.max(a, b) }));
+  }
+  if (schema === (DsidSchema as Schema<unknown>)) {
+    return fc
+      .record({ full: fc.integer({ min: 1, max: 1e6 }), a: fc.nat(1000), b: fc.nat(1000), timestamp: fc.nat(), lineage: fc.stringMatching(/^[a-z0-9]{1,12}$/) })
+      .map(({ full, a, b, timestamp, lineage }) => ({ full, deltaFrom: Math.min(a, b), deltaTo: Math.max(a, b), timestamp, lineage }));
+  }
+  const spec = schema.spec;
+  switch (spec.kind) {
+    case 'int':
+      return fc.bigInt({ min: BigInt(spec.min), max: BigInt(spec.max) > MAX_SAFE ? MAX_SAFE : BigInt(spec.max) }).map(Number);
+    case 'decimal':
+      return fc.bigInt({ min: 0n, max: 2n ** 63n - 1n }).map(String);
+    case 'string':
+      if (spec.pattern) {
+        return fc.stringMatching(spec.pattern).filter((s) => s.length >= spec.minLength && s.length <= spec.maxLength);
+      }
+      return fc.string({ minLength: spec.minLength, maxLength: Math.min(spec.maxLength, 40), unit: 'binary' });
+    case 'boolean':
+      return fc.boolean();
+    case 'enum':
+      return fc.constantFrom(...spec.values);
+    case 'bytes':
+      return fc.uint8Array({ minLength: spec.minLength, maxLength: Math.min(spec.maxLength, 2048) }).map((u) => Buffer.from(u));
+    case 'array': {
+      const item = arbOf(spec.item);
+      const constraints = { minLength: spec.minLength, maxLength: Math.min(spec.maxLength, Math.max(spec.minLength, 4)) };
+      return spec.unique ? fc.uniqueArray(item, { ...constraints, selector: (v) => JSON.stringify(v) }) : fc.array(item, constraints);
+    }
+    case 'object':
+      return recordOf(spec.fields);
+    case 'union':
+      return fc.oneof(...Object.entries(spec.variants).map(([tag, s]) => arbOf(s).map((o) => ({ [spec.tag]: tag, ...(o as object) }))));
+    case 'optional':
+      return arbOf(spec.inner);
+  }
+}
+
+function recordOf(fields: Readonly<Record<string, Schema<unknown>>>): fc.Arbitrary<Record<string, unknown>> {
+  const model: Record<string, fc.Arbitrary<unknown>> = {};
+  const requiredKeys: string[] = [];
+  for (const [k, s] of Object.entries(fields)) {
+    model[k] = arbOf(s);
+    if (!s.optional) requiredKeys.push(k);
+  }
+  return fc.record(model, { requiredKeys });
+}
+
+function messageArb(def: MessageDef): fc.Arbitrary<any> {
+  return recordOf(def.fields).map((fields) => {
+    const m: Record<string, unknown> = { type: def.type, ...fields };
+    // The one cross-field rule at message level: a superblock's CRC covers its payload.
+    if (def === Superblock) m.crc = crc32c(m.payload as Buffer) >>> 0;
+    return m;
+  });
+}
+
+function sample(def: MessageDef, seed = 42): any {
+  return fc.sample(messageArb(def), { numRuns: 1, seed })[0];
+}
+
+function rejects(fn: () => unknown): ContractError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ContractError) return err;
+    throw new Error(`expected a ContractError, got ${String(err)}`);
+  }
+  throw new Error('expected a ContractError, nothing was thrown');
+}
+
+/** Re-envelopes a message's fields after `mutate`, bypassing encode's validation. */
+function rawValue(def: MessageDef, message: Record<string, unknown>, mutate: (fields: Record<string, unknown>, tails: (Uint8Array | null)[]) => void, version = def.version): Buffer {
+  const fields: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(message)) if (k !== 'type' && !def.bytesFields.includes(k)) fields[k] = v;
+  const tails = def.bytesFields.map((k) => (message[k] as Uint8Array | undefined) ?? null);
+  mutate(fields, tails);
+  return writeEnvelope(def.type, version, fields, tails);
+}
+
+/** A value of the wrong JSON kind for a schema. */
+function wrongKind(schema: Schema<unknown>): unknown {
+  const kind = schema.spec.kind === 'optional' ? schema.spec.inner.spec.kind : schema.spec.kind;
+  switch (kind) {
+    case 'int':
+    case 'decimal':
+    case 'string':
+    case 'enum':
+      return true;
+    case 'boolean':
+      return 'yes';
+    case 'array':
+      return { not: 'an array' };
+    default:
+      return 'not an object';
+  }
+}
+
+describe('contracts', () => {
+  it('covers every topic with at least one message type, and type names are unique', () => {
+    const routes = new Set(ALL_MESSAGES.map((d) => d.route));
+    for (const topic of Object.keys(TOPICS)) expect(routes.has(topic as never)).toBe(true);
+    expect(new Set(ALL_MESSAGES.map((d) => d.type)).size).toBe(ALL_MESSAGES.length);
+  });
+
+  describe.each(ALL_MESSAGES.map((d) => [d.type, d] as const))('%s', (_type, def: MessageDef) => {
+    it('round-trips through encode and decode (property)', () => {
+      fc.assert(
+        fc.property(messageArb(def), (message) => {
+          const record = def.encode(message);
+          const expected = def.validate(message);
+          expect(decodeMessage(record.value)).toEqual(expected);
+          expect(def.decode(record.value)).toEqual(expected);
+          expect(record.headers).toEqual({ 'df-type': def.type, 'df-version': String(def.version) });
+          if (def.route === 'dlq') {
+            expect(record.topic).toBe(`${message.sourceTopic}.dlq`);
+            expect(record.key).toBe(message.originalKey ?? null);
+          } else {
+            expect(record.topic).toBe(def.route);
+            expect(decodeFrom(def.route, record.value)).toEqual(expected);
+            const keyField = TOPICS[def.route].keyField;
+            expect(record.key).toBe(message[keyField] === undefined ? null : String(message[keyField]));
+          }
+        }),
+        { numRuns: 60 },
+      );
+    });
+
+    it('keeps bulk bytes out of the JSON header', () => {
+      const message = sample(def);
+      const env = readEnvelope(def.encode(message).value);
+      for (const k of def.bytesFields) expect(env.fields).not.toHaveProperty(k);
+      expect(env.bytes.length).toBe(def.bytesFields.length);
+    });
+
+    it('rejects every truncation as TRUNCATED', () => {
+      const value = def.encode(sample(def)).value;
+      for (let cut = 0; cut < value.length; cut += Math.max(1, Math.floor(value.length / 97))) {
+        const err = rejects(() => decodeMessage(value.subarray(0, cut)));
+        expect(err.code).toBe('TRUNCATED');
+      }
+    });
+
+    it('names each missing required field', () => {
+      const message = sample(def);
+      for (const [field, schema] of Object.entries(def.fields)) {
+        if (schema.optional) continue;
+        const value = rawValue(def, message, (fields, tails) => {
+          const i = def.bytesFields.indexOf(field);
+          if (i >= 0) tails[i] = null;
+          else delete fields[field];
+        });
+        const err = rejects(() => decodeMessage(value));
+        expect(err.code).toBe('VALIDATION');
+        expect(err.field).toBe(field);
+        expect(err.message).toBe(`${def.type}.${field}: required field missing`);
+      }
+    });
+
+    it('names each wrong-typed field, and a field that does not exist', () => {
+      const message = sample(def);
+      for (const [field, schema] of Object.entries(def.fields)) {
+        const value = rawValue(def, message, (fields, tails) => {
+          const i = def.bytesFields.indexOf(field);
+          if (i >= 0) {
+            tails.splice(i, 1, null);
+            fields[field] = 'bytes in JSON';
+          } else {
+            fields[field] = wrongKind(schema);
+          }
+        });
+        const err = rejects(() => decodeMessage(value));
+        expect(err.code).toBe('VALIDATION');
+        expect(err.field).toBe(field);
+        expect(err.message.startsWith(`${def.type}.${field}: `)).toBe(true);
+        // JSON null is not "absent": optional fields reject it too.
+        if (def.bytesFields.includes(field)) continue;
+        const withNull = rawValue(def, message, (fields) => (fields[field] = null));
+        expect(rejects(() => decodeMessage(withNull)).field).toBe(field);
+      }
+      const extra = rawValue(def, message, (fields) => (fields.surprise = 1));
+      const err = rejects(() => decodeMessage(extra));
+      expect([err.code, err.field, err.message]).toEqual(['VALIDATION', 'surprise', `${def.type}.surprise: unknown field`]);
+    });
+
+    it('rejects a newer version and a version 0', () => {
+      const message = sample(def);
+      for (const version of [def.version + 1, 0]) {
+        const err = rejects(() => decodeMessage(rawValue(def, message, () => undefined, version)));
+        expect(err.code).toBe('UNSUPPORTED_VERSION');
+        expect(err.field).toBe('version');
+      }
+    });
+
+    it('refuses to encode an invalid message (nothing is produced)', () => {
+      const message = sample(def);
+      const [field] = Object.keys(def.fields);
+      const err = rejects(() => def.encode({ ...message, [field]: wrongKind(def.fields[field]) }));
+      expect(err.field).toBe(field);
+    });
+  });
+
+  it('reports the offending value as in the brief', () => {
+    const message = { ...sample(BlockChanged), rabn: -3 };
+    const err = rejects(() => BlockChanged.encode(message));
+    expect(err.message).toBe('BlockChanged.rabn: expected positive integer, got -3');
+    expect(err.field).toBe('rabn');
+    expect(err.messageType).toBe('BlockChanged');
+  });
+
+  it('names nested fields with their path and keeps names inside their directory', () => {
+    const base = sample(SaveRequested);
+    const err = rejects(() => SaveRequested.encode({ ...base, destination: { kind: 'directory', name: '../etc' } }));
+    expect(err.field).toBe('destination.name');
+    const kindErr = rejects(() => SaveRequested.encode({ ...base, destination: { kind: 'tape', name: 'x' } }));
+    expect(kindErr.field).toBe('destination.kind');
+    const range = rejects(() =>
+      decodeMessage(rawValue(ALL_MESSAGES.find((d) => d.type === 'UtilityChanged')!, { type: 'UtilityChanged', dbid: 1, lsn: 1, file: 1, parts: ['DATA'] }, (f) => {
+        f.ranges = [{ area: 'DATA', from: 1, to: 2 }, { area: 'DATA', from: 9, to: 3 }];
+      })),
+    );
+    expect(range.field).toBe('ranges[1].to');
+    expect(range.message).toBe('UtilityChanged.ranges[1].to: expected ≥ from (9), got 3');
+  });
+
+  it('checks the superblock CRC on decode', () => {
+    const message = sample(Superblock);
+    const value = rawValue(Superblock, message, (fields) => (fields.crc = ((message.crc as number) ^ 1) >>> 0));
+    const err = rejects(() => decodeMessage(value));
+    expect([err.code, err.field]).toEqual(['VALIDATION', 'crc']);
+    const big = { ...message, payload: Buffer.alloc(256 * 1024 + 1) };
+    expect(rejects(() => Superblock.encode({ ...big, crc: crc32c(big.payload) >>> 0 })).field).toBe('payload');
+  });
+
+  it('rejects foreign and broken envelopes with specific codes', () => {
+    const good = BlockChanged.encode(sample(BlockChanged)).value;
+    const json = Buffer.from(JSON.stringify({ type: 'BlockChanged' }));
+    expect(rejects(() => decodeMessage(json)).field).toBe('envelope.magic');
+    expect(rejects(() => decodeMessage(null)).code).toBe('VALIDATION');
+    const v2 = Buffer.from(good);
+    v2[1] = 2;
+    expect(rejects(() => decodeMessage(v2)).code).toBe('UNSUPPORTED_VERSION');
+    const badJson = Buffer.concat([Buffer.from([ENVELOPE_MAGIC, 1, 0, 0, 0, 4]), Buffer.from('{"ty')]);
+    expect([rejects(() => decodeMessage(badJson)).code, rejects(() => decodeMessage(badJson)).field]).toEqual(['VALIDATION', 'envelope.json']);
+    const unknown = writeEnvelope('NoSuchThing', 1, {}, []);
+    expect(rejects(() => decodeMessage(unknown)).code).toBe('UNKNOWN_TYPE');
+    const trailing = Buffer.concat([good, Buffer.from([0])]);
+    expect(rejects(() => decodeMessage(trailing)).code).toBe('VALIDATION');
+    const wrongTopic = rejects(() => decodeFrom('dsf.plog', good));
+    expect(wrongTopic.code).toBe('UNKNOWN_TYPE');
+    expect(() => BlockChanged.decode(Superblock.encode(sample(Superblock)).value)).toThrow(ContractError);
+  });
+
+  it('never throws anything but a ContractError on arbitrary bytes (fuzz)', () => {
+    const valid = ALL_MESSAGES.map((d) => d.encode(sample(d)).value);
+    fc.assert(
+      fc.property(fc.oneof(fc.uint8Array({ maxLength: 64 }), fc.tuple(fc.constantFrom(...valid), fc.nat(), fc.nat(255)).map(([v, at, b]) => {
+        const copy = Buffer.from(v);
+        copy[at % copy.length] = b;
+        return copy;
+      })), (bytes) => {
+        try {
+          decodeMessage(bytes);
+        } catch (err) {
+          expect(err).toBeInstanceOf(ContractError);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('routes dead letters to <topic>.dlq keyed like the original', () => {
+    const dead = DeadLetter.create({
+      sourceTopic: 'dsf.block-changes',
+      partition: 3,
+      offset: '9007199254740993',
+      consumerGroup: 'change-logger',
+      reason: 'BlockChanged.rabn: expected positive integer, got -3',
+      errorCode: 'VALIDATION',
+      field: 'rabn',
+      originalKey: '7',
+      originalValue: Buffer.from([1, 2, 3]),
+      occurredAt: 1,
+    });
+    const record = DeadLetter.encode(dead);
+    expect(record.topic).toBe(dlqTopic('dsf.block-changes'));
+    expect(record.key).toBe('7');
+    expect(decodeFrom('dsf.block-changes.dlq', record.value)).toEqual(dead);
+  });
+
+  it('upgrades older versions through upcasters and refuses gaps', () => {
+    const V2 = defineMessage({
+      type: 'TestRenamed',
+      version: 3,
+      topic: 'dsf.events',
+      fields: { dbid: int({ min: 1, max: 10 }), label: string() },
+      upcasters: { 2: (f) => ({ dbid: f.dbid, label: f.name }) },
+    });
+    expect(V2.decode(writeEnvelope('TestRenamed', 2, { dbid: 1, name: 'x' }, []))).toEqual({ type: 'TestRenamed', dbid: 1, label: 'x' });
+    expect(rejects(() => V2.decode(writeEnvelope('TestRenamed', 1, { dbid: 1 }, []))).code).toBe('UNSUPPORTED_VERSION');
+  });
+});
+
+describe('static types', () => {
+  it('infers message shapes and narrows decoded unions', () => {
+    const m: MessageOfType<'BlockChanged'> = BlockChanged.create({ dbid: 1, area: 'ASSO', rabn: 1, lsn: 1, txn: 0, image: Buffer.from([1]) });
+    // @ts-expect-error area is 'ASSO' | 'DATA'
+    const bad: MessageOfType<'BlockChanged'> = { ...m, area: 'INDEX' };
+    void bad;
+    const decoded = decodeFrom('dsf.block-changes', BlockChanged.encode(m).value);
+    switch (decoded.type) {
+      case 'BlockChanged':
+        expect(decoded.image).toEqual(Buffer.from([1]));
+        break;
+      case 'EtSync':
+      case 'UtilityChanged':
+      case 'NucleusState':
+        throw new Error(`unexpected ${decoded.type}`);
+      default: {
+        const never: never = decoded;
+        throw new Error(`unreachable ${String(never)}`);
+      }
+    }
+    const s: MessageOfType<'SaveRequested'>['destination'] = { kind: 'stream', stream: 'S1' };
+    expect(s.kind).toBe('stream');
+  });
+});
