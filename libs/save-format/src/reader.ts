@@ -1,0 +1,227 @@
+import { FileHandle, open } from 'node:fs/promises';
+import { crc32c } from '@deltaflow/checksum';
+import { Area, areaFromCode } from '@deltaflow/blockdb';
+import type { DataSetDescriptor } from '@deltaflow/dsid';
+import { RecordDigest } from './digest';
+import { SaveFormatError } from './errors';
+import {
+  decodeHeader,
+  decodeHeaderPrefix,
+  HEADER_PREFIX,
+  RECORD_HEAD,
+  RECORD_OVERHEAD,
+  RECORD_TAG,
+  SaveHeader,
+  SaveTrailer,
+  toDescriptor,
+  TRAILER_SIZE,
+  TRAILER_TAG,
+} from './header';
+
+/**
+ * One verified block record. `image` and `raw` are views into the reader's buffer, valid only
+ * until the next call to next() on the same reader: copy them to keep them.
+ */
+export interface SaveRecord {
+  readonly area: Area;
+  /** 1 = ASSO, 2 = DATA */
+  readonly areaCode: number;
+  readonly rabn: number;
+  readonly image: Uint8Array;
+  /** the whole record as stored (head, image, CRC), for verbatim copying */
+  readonly raw: Uint8Array;
+  readonly crc: number;
+}
+
+export interface ReaderOptions {
+  /** bytes per read; default 1 MiB (raised to hold at least one record) */
+  readonly chunkBytes?: number;
+}
+
+/** Reads and verifies only the header of the data set at `file` (no block is read). */
+export async function readSaveHeader(file: string): Promise<SaveHeader> {
+  const fh = await openOrThrow(file);
+  try {
+    const { byteLength: _len, ...header } = await readHeaderFrom(fh);
+    return header;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The DSID-rule descriptor of the data set at `file` (name = file), from its header only. */
+export async function describeDataSet(file: string): Promise<DataSetDescriptor> {
+  return toDescriptor(file, await readSaveHeader(file));
+}
+
+async function openOrThrow(file: string): Promise<FileHandle> {
+  try {
+    return await open(file, 'r');
+  } catch (e: any) {
+    if (e?.code === 'ENOENT') throw new SaveFormatError('VALIDATION', `no data set at ${file}`);
+    throw e;
+  }
+}
+
+async function readHeaderFrom(fh: FileHandle): Promise<SaveHeader & { readonly byteLength: number }> {
+  const prefix = Buffer.alloc(HEADER_PREFIX);
+  const { bytesRead } = await fh.read(prefix, 0, HEADER_PREFIX, 0);
+  const len = decodeHeaderPrefix(prefix.subarray(0, bytesRead));
+  const all = Buffer.alloc(HEADER_PREFIX + len + 4);
+  prefix.copy(all);
+  const r = await fh.read(all, HEADER_PREFIX, len + 4, HEADER_PREFIX);
+  const h = decodeHeader(all.subarray(0, HEADER_PREFIX + r.bytesRead));
+  return Object.assign(h, { byteLength: all.length });
+}
+
+/**
+ * Streaming reader of one save data set. next() yields a record only after its CRC, its fields
+ * and its order were checked; the final next() (returning null) verifies the trailer: counts,
+ * byte total, digest, and that nothing follows. Any failure throws TRUNCATED or CORRUPT_DATA with
+ * the byte position, so a consumer must treat its output as good only once next() returned null.
+ */
+export class SaveReader implements AsyncIterable<SaveRecord> {
+  private buf: Buffer;
+  private pos = 0; // next unread byte in buf
+  private end = 0; // bytes of buf holding file data
+  private bufFileOffset: number; // file offset of buf[0]
+  private eof = false;
+  private lastKey = 0;
+  private assoRecords = 0;
+  private dataRecords = 0;
+  private recordBytes = 0;
+  private readonly digest = new RecordDigest();
+  private verified: SaveTrailer | null = null;
+  private closed = false;
+  private readonly sizes: readonly [number, number];
+  private readonly blocks: readonly [number, number];
+
+  private constructor(
+    readonly path: string,
+    readonly header: SaveHeader,
+    private readonly fh: FileHandle,
+    headerBytes: number,
+    chunk: number,
+  ) {
+    this.buf = Buffer.allocUnsafe(chunk);
+    this.bufFileOffset = headerBytes;
+    this.sizes = [header.geometry.asso.blockSize, header.geometry.data.blockSize];
+    this.blocks = [header.geometry.asso.blocks, header.geometry.data.blocks];
+  }
+
+  /** Opens `file` and verifies its header; no block is read yet. */
+  static async open(file: string, opts: ReaderOptions = {}): Promise<SaveReader> {
+    const fh = await openOrThrow(file);
+    try {
+      const h = await readHeaderFrom(fh);
+      const { byteLength, ...header } = h;
+      const maxRecord = Math.max(header.geometry.asso.blockSize, header.geometry.data.blockSize) + RECORD_OVERHEAD;
+      return new SaveReader(file, header, fh, byteLength, Math.max(opts.chunkBytes ?? 1 << 20, 2 * maxRecord, TRAILER_SIZE));
+    } catch (e) {
+      await fh.close();
+      throw e;
+    }
+  }
+
+  /** The verified trailer, once next() has returned null. */
+  get trailer(): SaveTrailer | null {
+    return this.verified;
+  }
+
+  /** Makes at least `n` unread bytes available; false if the file ends first. */
+  private async ensure(n: number): Promise<boolean> {
+    if (this.end - this.pos >= n) return true;
+    if (this.pos > 0) {
+      // Slide the unread tail to the front; views handed out earlier become invalid here.
+      this.buf.copyWithin(0, this.pos, this.end);
+      this.bufFileOffset += this.pos;
+      this.end -= this.pos;
+      this.pos = 0;
+    }
+    while (this.end < n && !this.eof) {
+      const { bytesRead } = await this.fh.read(this.buf, this.end, this.buf.length - this.end, this.bufFileOffset + this.end);
+      if (bytesRead === 0) this.eof = true;
+      this.end += bytesRead;
+    }
+    return this.end - this.pos >= n;
+  }
+
+  private at(i = 0): number {
+    return this.bufFileOffset + this.pos + i;
+  }
+
+  /** The next verified record, or null after the trailer verified; throws on any defect. */
+  async next(): Promise<SaveRecord | null> {
+    if (this.closed) throw new SaveFormatError('ILLEGAL_STATE', `reader of ${this.path} is closed`);
+    if (this.verified) return null;
+    if (!(await this.ensure(1))) throw new SaveFormatError('TRUNCATED', 'file ends before the trailer', this.at());
+    const b = this.buf;
+    const tag = b[this.pos];
+    if (tag === TRAILER_TAG) return this.readTrailer();
+    if (tag !== RECORD_TAG) throw new SaveFormatError('CORRUPT_DATA', `unknown record tag 0x${tag.toString(16)}`, this.at());
+    if (!(await this.ensure(RECORD_HEAD))) throw new SaveFormatError('TRUNCATED', 'file ends inside a record head', this.at());
+    const o = this.pos;
+    const code = b[o + 1];
+    const area = areaFromCode(code);
+    if (!area || b[o + 2] !== 0 || b[o + 3] !== 0)
+      throw new SaveFormatError('CORRUPT_DATA', `bad area code ${code} or reserved bytes`, this.at(1));
+    const rabn = b.readUInt32LE(o + 4);
+    const length = b.readUInt32LE(o + 8);
+    // Length must be the area's block size: checked before reading so a corrupt length never drives a read.
+    if (length !== this.sizes[code - 1])
+      throw new SaveFormatError('CORRUPT_DATA', `record length ${length}, ${area} block size is ${this.sizes[code - 1]}`, this.at(8));
+    const size = length + RECORD_OVERHEAD;
+    if (!(await this.ensure(size))) throw new SaveFormatError('TRUNCATED', `file ends inside ${area} RABN ${rabn}`, this.at());
+    const p = this.pos; // ensure() may have moved the data
+    const crc = b.readUInt32LE(p + RECORD_HEAD + length);
+    if (crc32c(b, 0, p, p + RECORD_HEAD + length) !== crc)
+      throw new SaveFormatError('CORRUPT_DATA', `CRC mismatch in record ${area} RABN ${rabn}`, this.at());
+    if (rabn < 1 || rabn > this.blocks[code - 1])
+      throw new SaveFormatError('CORRUPT_DATA', `${area} RABN ${rabn} outside the area`, this.at(4));
+    const key = code * 0x100000000 + rabn;
+    if (key <= this.lastKey)
+      throw new SaveFormatError('CORRUPT_DATA', `${area} RABN ${rabn} out of order or duplicated`, this.at());
+    this.lastKey = key;
+    if (code === 1) this.assoRecords++;
+    else this.dataRecords++;
+    this.recordBytes += size;
+    this.digest.add(code, rabn, crc);
+    this.pos = p + size;
+    return { area, areaCode: code, rabn, crc, raw: b.subarray(p, p + size), image: b.subarray(p + RECORD_HEAD, p + RECORD_HEAD + length) };
+  }
+
+  private async readTrailer(): Promise<null> {
+    if (!(await this.ensure(TRAILER_SIZE))) throw new SaveFormatError('TRUNCATED', 'file ends inside the trailer', this.at());
+    const b = this.buf;
+    const o = this.pos;
+    const where = this.at();
+    if (crc32c(b, 0, o, o + 60) !== b.readUInt32LE(o + 60)) throw new SaveFormatError('CORRUPT_DATA', 'trailer CRC mismatch', where);
+    const asso = Number(b.readBigUInt64LE(o + 4));
+    const data = Number(b.readBigUInt64LE(o + 12));
+    const bytes = Number(b.readBigUInt64LE(o + 20));
+    const digest = b.toString('hex', o + 28, o + 60);
+    if (asso !== this.assoRecords || data !== this.dataRecords || bytes !== this.recordBytes)
+      throw new SaveFormatError('CORRUPT_DATA', `trailer counts ${asso}/${data}/${bytes} but read ${this.assoRecords}/${this.dataRecords}/${this.recordBytes}`, where);
+    if (digest !== this.digest.hex()) throw new SaveFormatError('CORRUPT_DATA', 'trailer digest mismatch', where);
+    this.pos += TRAILER_SIZE;
+    if (await this.ensure(1)) throw new SaveFormatError('CORRUPT_DATA', 'bytes after the trailer', this.at());
+    this.verified = { assoRecords: asso, dataRecords: data, recordBytes: bytes, digest };
+    return null;
+  }
+
+  /** Closes the file (idempotent). */
+  async close(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      await this.fh.close();
+    }
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<SaveRecord> {
+    try {
+      for (let r = await this.next(); r; r = await this.next()) yield r;
+    } finally {
+      await this.close();
+    }
+  }
+}

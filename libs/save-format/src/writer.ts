@@ -1,0 +1,238 @@
+import * as fs from 'node:fs';
+import { FileHandle, open } from 'node:fs/promises';
+import * as path from 'node:path';
+import { crc32c } from '@deltaflow/checksum';
+import { Area, areaCode, assertArea, fsyncDir } from '@deltaflow/blockdb';
+import { RecordDigest } from './digest';
+import { SaveFormatError } from './errors';
+import {
+  encodeHeader,
+  RECORD_HEAD,
+  RECORD_OVERHEAD,
+  RECORD_TAG,
+  SaveHeader,
+  SaveTrailer,
+  TRAILER_SIZE,
+  TRAILER_TAG,
+  validateSaveHeader,
+} from './header';
+
+export interface WriterOptions {
+  /** bytes buffered before each write (two such buffers alternate); default 4 MiB */
+  readonly chunkBytes?: number;
+  /** fsync the file and its directory before the final rename; default true */
+  readonly fsync?: boolean;
+}
+
+/** What finish() reports. */
+export interface WrittenDataSet extends SaveTrailer {
+  readonly path: string;
+  readonly header: SaveHeader;
+  /** total file size in bytes */
+  readonly bytes: number;
+}
+
+/** Temporary name of a data set being written: a crashed writer leaves only this behind. */
+export const partialPath = (file: string): string => `${file}.partial`;
+
+/**
+ * Streaming writer of one save data set. Records must come in strictly increasing (area, RABN)
+ * order; anything else is rejected without changing the writer. Output goes to `<path>.partial`
+ * and becomes `<path>` only in finish(), which never overwrites an existing file.
+ * Two chunk buffers alternate so one is written while the other fills. Await each call before
+ * making the next one.
+ */
+export class SaveWriter {
+  private buf: Buffer;
+  private spare: Buffer;
+  private used = 0;
+  private pending: Promise<unknown> | null = null;
+  private fileOffset = 0;
+  private lastKey = 0;
+  private assoRecords = 0;
+  private dataRecords = 0;
+  private recordBytes = 0;
+  private readonly digest = new RecordDigest();
+  private state: 'open' | 'finished' | 'aborted' = 'open';
+  private readonly sizes: readonly [number, number];
+  private readonly blocks: readonly [number, number];
+
+  private constructor(
+    readonly path: string,
+    readonly header: SaveHeader,
+    private readonly fh: FileHandle,
+    chunk: number,
+    private readonly fsync: boolean,
+  ) {
+    this.buf = Buffer.allocUnsafe(chunk);
+    this.spare = Buffer.allocUnsafe(chunk);
+    this.sizes = [header.geometry.asso.blockSize, header.geometry.data.blockSize];
+    this.blocks = [header.geometry.asso.blocks, header.geometry.data.blocks];
+  }
+
+  /** Starts a data set at `file`; ALREADY_EXISTS if it exists, VALIDATION for a bad header. */
+  static async create(file: string, header: SaveHeader, opts: WriterOptions = {}): Promise<SaveWriter> {
+    const h = validateSaveHeader(header);
+    const maxRecord = Math.max(h.geometry.asso.blockSize, h.geometry.data.blockSize) + RECORD_OVERHEAD;
+    const chunk = Math.max(opts.chunkBytes ?? 4 << 20, maxRecord, TRAILER_SIZE);
+    if (fs.existsSync(file)) throw new SaveFormatError('ALREADY_EXISTS', `${file} exists`);
+    const fh = await open(partialPath(file), 'w');
+    const w = new SaveWriter(file, h, fh, chunk, opts.fsync ?? true);
+    const hb = encodeHeader(h);
+    if (hb.length > chunk) {
+      await w.writeOut(hb);
+    } else {
+      hb.copy(w.buf, 0);
+      w.used = hb.length;
+    }
+    return w;
+  }
+
+  private check(area: Area, rabn: number, length: number): number {
+    if (this.state !== 'open') throw new SaveFormatError('ILLEGAL_STATE', `writer is ${this.state}`);
+    assertAreaOrThrow(area);
+    const code = areaCode(area);
+    const max = this.blocks[code - 1];
+    if (!Number.isInteger(rabn) || rabn < 1 || rabn > max)
+      throw new SaveFormatError('VALIDATION', `${area} RABN ${rabn} not in 1..${max}`);
+    const bs = this.sizes[code - 1];
+    if (length !== bs) throw new SaveFormatError('IMAGE_LENGTH', `${area} RABN ${rabn}: image of ${length} bytes, block size is ${bs}`);
+    const key = code * 0x100000000 + rabn;
+    if (key === this.lastKey) throw new SaveFormatError('DUPLICATE_RECORD', `${area} RABN ${rabn} written twice`);
+    if (key < this.lastKey) throw new SaveFormatError('OUT_OF_ORDER', `${area} RABN ${rabn} after ${describeKey(this.lastKey)}`);
+    return key;
+  }
+
+  /** Appends one block record; rejects (changing nothing) bad area, RABN, length or order. */
+  async writeBlock(area: Area, rabn: number, image: Uint8Array): Promise<void> {
+    const key = this.check(area, rabn, image.length);
+    const size = image.length + RECORD_OVERHEAD;
+    if (this.buf.length - this.used < size) await this.rotate();
+    const b = this.buf;
+    const o = this.used;
+    b[o] = RECORD_TAG;
+    b[o + 1] = areaCode(area);
+    b[o + 2] = 0;
+    b[o + 3] = 0;
+    b.writeUInt32LE(rabn, o + 4);
+    b.writeUInt32LE(image.length, o + 8);
+    b.set(image, o + RECORD_HEAD);
+    const crc = crc32c(b, 0, o, o + RECORD_HEAD + image.length);
+    b.writeUInt32LE(crc, o + RECORD_HEAD + image.length);
+    this.commit(key, area, rabn, crc, size);
+  }
+
+  /**
+   * Appends a record copied verbatim from a verified reader (`raw` = the whole record, its CRC
+   * included), so a merge copies bytes without recomputing CRCs. The record is still checked.
+   */
+  async writeRawRecord(area: Area, rabn: number, raw: Uint8Array, crc: number): Promise<void> {
+    const key = this.check(area, rabn, raw.length - RECORD_OVERHEAD);
+    if (this.buf.length - this.used < raw.length) await this.rotate();
+    this.buf.set(raw, this.used);
+    this.commit(key, area, rabn, crc, raw.length);
+  }
+
+  private commit(key: number, area: Area, rabn: number, crc: number, size: number): void {
+    this.used += size;
+    this.lastKey = key;
+    if (area === 'ASSO') this.assoRecords++;
+    else this.dataRecords++;
+    this.recordBytes += size;
+    this.digest.add(areaCode(area), rabn, crc);
+  }
+
+  /** Hands the full buffer to the file (in the background) and continues in the spare one. */
+  private async rotate(): Promise<void> {
+    if (this.pending) await this.pending;
+    const full = this.buf.subarray(0, this.used);
+    const pos = this.fileOffset;
+    this.fileOffset += full.length;
+    const p = writeAll(this.fh, full, pos);
+    p.catch(() => undefined); // observed here so a failure surfaces at the next await, not as an unhandled rejection
+    this.pending = p;
+    [this.buf, this.spare] = [this.spare, this.buf];
+    this.used = 0;
+  }
+
+  private async writeOut(b: Buffer): Promise<void> {
+    await writeAll(this.fh, b, this.fileOffset);
+    this.fileOffset += b.length;
+  }
+
+  /** Writes the trailer, flushes (fsync by default) and renames the file into place. */
+  async finish(): Promise<WrittenDataSet> {
+    if (this.state !== 'open') throw new SaveFormatError('ILLEGAL_STATE', `writer is ${this.state}`);
+    this.state = 'finished';
+    try {
+      if (this.buf.length - this.used < TRAILER_SIZE) await this.rotate();
+      const digest = this.digest.hex();
+      const t = this.buf.subarray(this.used, this.used + TRAILER_SIZE);
+      t.fill(0);
+      t[0] = TRAILER_TAG;
+      t.writeBigUInt64LE(BigInt(this.assoRecords), 4);
+      t.writeBigUInt64LE(BigInt(this.dataRecords), 12);
+      t.writeBigUInt64LE(BigInt(this.recordBytes), 20);
+      Buffer.from(digest, 'hex').copy(t, 28);
+      t.writeUInt32LE(crc32c(t, 0, 0, 60), 60);
+      this.used += TRAILER_SIZE;
+      await this.rotate();
+      await this.pending;
+      if (this.fsync) await this.fh.sync();
+      await this.fh.close();
+      // link + unlink instead of rename: link fails if the target appeared meanwhile, so an
+      // existing data set is never replaced.
+      await fs.promises.link(partialPath(this.path), this.path).catch((e: NodeJS.ErrnoException) => {
+        throw e.code === 'EEXIST' ? new SaveFormatError('ALREADY_EXISTS', `${this.path} exists`) : e;
+      });
+      await fs.promises.unlink(partialPath(this.path));
+      if (this.fsync) fsyncDir(path.dirname(this.path));
+      return {
+        path: this.path,
+        header: this.header,
+        bytes: this.fileOffset,
+        assoRecords: this.assoRecords,
+        dataRecords: this.dataRecords,
+        recordBytes: this.recordBytes,
+        digest,
+      };
+    } catch (e) {
+      await this.cleanup();
+      throw e;
+    }
+  }
+
+  /** Abandons the data set: closes and deletes the partial file. */
+  async abort(): Promise<void> {
+    if (this.state === 'open') {
+      this.state = 'aborted';
+      await this.cleanup();
+    }
+  }
+
+  private async cleanup(): Promise<void> {
+    await this.pending?.catch(() => undefined);
+    await this.fh.close().catch(() => undefined);
+    await fs.promises.unlink(partialPath(this.path)).catch(() => undefined);
+  }
+}
+
+async function writeAll(fh: FileHandle, b: Uint8Array, pos: number): Promise<void> {
+  let done = 0;
+  while (done < b.length) {
+    const { bytesWritten } = await fh.write(b, done, b.length - done, pos + done);
+    done += bytesWritten;
+  }
+}
+
+function assertAreaOrThrow(area: unknown): asserts area is Area {
+  try {
+    assertArea(area);
+  } catch {
+    throw new SaveFormatError('VALIDATION', `unknown area ${JSON.stringify(area)}`);
+  }
+}
+
+function describeKey(key: number): string {
+  return `${key >= 0x200000000 ? 'DATA' : 'ASSO'} RABN ${key % 0x100000000}`;
+}
