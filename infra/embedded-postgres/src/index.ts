@@ -1,1 +1,3 @@
-export {};
+export { startEmbeddedPostgres, pickFreePort } from './embedded-postgres';
+export type { EmbeddedPostgresOptions, PostgresLogger, RunningPostgres } from './embedded-postgres';
+export { EmbeddedPostgresError, type EmbeddedPostgresErrorCode } from './errors';

@@ -1,0 +1,20 @@
+/** Why a merge or restore was refused or stopped; `code` is stable. */
+export type MergeErrorCode =
+  | 'VALIDATION' // bad request (duplicate input paths, bad file list, options that do not combine)
+  | 'MERGE_INPUT_INVALID' // inputs that do not merge (geometry differs); DSID rules throw DsidRuleError instead
+  | 'RESTORE_INPUT_INVALID' // inputs that do not fit the target database (dbid/geometry, uninitialized shadow)
+  | 'RESTART_IMPOSSIBLE' // an interrupted restore cannot continue with these inputs: repeat it with the full save
+  | 'NOT_FOUND'; // target database missing and no full save to create it from
+
+/** Error thrown by @deltaflow/merge (besides DsidRuleError, SaveFormatError and BlockDbError from below). */
+export class MergeError extends Error {
+  override readonly name = 'MergeError';
+  constructor(
+    readonly code: MergeErrorCode,
+    message: string,
+    /** the inputs concerned, by name */
+    readonly inputs: readonly string[] = [],
+  ) {
+    super(`${code}: ${message}${inputs.length ? ` [${inputs.join(', ')}]` : ''}`);
+  }
+}

@@ -1,0 +1,50 @@
+import * as path from 'node:path';
+import { geometryEquals } from '@deltaflow/blockdb';
+import type { DataSetDescriptor } from '@deltaflow/dsid';
+import { readSaveHeader, SaveHeader, toDescriptor } from '@deltaflow/save-format';
+import { MergeError, MergeErrorCode } from './errors';
+
+/** One input data set, known by its header only. */
+export interface InputSet {
+  readonly path: string;
+  readonly header: SaveHeader;
+  readonly descriptor: DataSetDescriptor;
+}
+
+/** Reads and verifies the headers of all inputs (no block is read); rejects duplicate paths. */
+export async function loadInputs(paths: readonly string[]): Promise<InputSet[]> {
+  if (!Array.isArray(paths) || paths.length === 0) throw new MergeError('VALIDATION', 'no input data sets');
+  const seen = new Set<string>();
+  for (const p of paths) {
+    if (typeof p !== 'string' || p.length === 0) throw new MergeError('VALIDATION', 'input paths must be non-empty strings');
+    const abs = path.resolve(p);
+    if (seen.has(abs)) throw new MergeError('VALIDATION', `input given twice: ${p}`, [p]);
+    seen.add(abs);
+  }
+  const out: InputSet[] = [];
+  for (const p of paths) {
+    const header = await readSaveHeader(p);
+    out.push({ path: p, header, descriptor: toDescriptor(p, header) });
+  }
+  return out;
+}
+
+/** Throws `code` unless all inputs have the same dbid and geometry. */
+export function checkSameShape(inputs: readonly InputSet[], code: MergeErrorCode): void {
+  const first = inputs[0];
+  for (const i of inputs) {
+    if (i.header.dbid !== first.header.dbid)
+      throw new MergeError(code, `dbid ${i.header.dbid} differs from ${first.header.dbid}`, [first.path, i.path]);
+    if (!geometryEquals(i.header.geometry, first.header.geometry))
+      throw new MergeError(code, 'database geometry (block sizes, area sizes, files) differs', [first.path, i.path]);
+  }
+}
+
+/** Orders input sets like the descriptors a DSID rule check returned (matched by name). */
+export function inPlanOrder(inputs: readonly InputSet[], plan: readonly DataSetDescriptor[]): InputSet[] {
+  return plan.map((d) => {
+    const i = inputs.find((x) => x.path === d.name);
+    if (!i) throw new MergeError('VALIDATION', `rule check returned an unknown input ${d.name}`);
+    return i;
+  });
+}

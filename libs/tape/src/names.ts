@@ -1,0 +1,43 @@
+import * as path from 'node:path';
+import { TapeValidationError } from './errors';
+
+/*
+ * Names that reach the file system or a header. Only the volser becomes part of a path, and it is
+ * restricted to [A-Z0-9]{1,6} (the mainframe volume serial alphabet), so a volume path can never
+ * leave its directory; the other names are checked so that headers stay small and printable.
+ */
+
+const VOLSER = /^[A-Z0-9]{1,6}$/;
+const STREAM = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const CLIENT_FILE = /^[\x21-\x7e]{1,255}$/;
+
+/** Checks a volume serial: 1–6 characters A–Z, 0–9. */
+export function assertVolser(volser: string): void {
+  if (typeof volser !== 'string' || !VOLSER.test(volser))
+    throw new TapeValidationError(`volser ${JSON.stringify(volser)} must be 1-6 characters A-Z 0-9`, 'volser');
+}
+
+/** Checks a stream name (also used for stream file ids): 1–64 of A–Z a–z 0–9 . _ -, not starting with . _ -. */
+export function assertStreamName(name: string, field = 'stream'): void {
+  if (typeof name !== 'string' || !STREAM.test(name))
+    throw new TapeValidationError(`${field} ${JSON.stringify(name)} must match ${STREAM.source}`, field);
+}
+
+/** Checks a client file id: 1–255 printable ASCII characters, no spaces. */
+export function assertClientFileId(id: string): void {
+  if (typeof id !== 'string' || !CLIENT_FILE.test(id))
+    throw new TapeValidationError(
+      `client file id ${JSON.stringify(id).slice(0, 80)} must be 1-255 printable ASCII characters without spaces`,
+      'clientFile',
+    );
+}
+
+/** The path of a volume file under `dir`; the volser is validated so the path stays inside `dir`. */
+export function volumePath(dir: string, volser: string): string {
+  assertVolser(volser);
+  const root = path.resolve(dir);
+  const file = path.join(root, `${volser}.vol`);
+  // Defence in depth: the volser alphabet already forbids separators and dots.
+  if (path.dirname(file) !== root) throw new TapeValidationError(`volume path escapes ${root}`, 'volser');
+  return file;
+}
