@@ -1,1 +1,3 @@
-export {};
+export { startEmbeddedKafka, type EmbeddedKafka, type EmbeddedKafkaOptions } from './broker/embedded';
+export type { FsyncPolicy } from './broker/context';
+export { EmbeddedKafkaError, ValidationError } from './errors';

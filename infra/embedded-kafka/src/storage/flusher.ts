@@ -47,7 +47,10 @@ export class GroupCommitFlusher {
       error = e as Error;
       for (const t of targets) this.dirty.add(t);
     }
-    for (const w of waiters) (error ? w.reject(error) : w.resolve());
+    for (const w of waiters) {
+      if (error) w.reject(error);
+      else w.resolve();
+    }
     if (this.waiting.length > 0) {
       setImmediate(() => void this.round());
     } else {

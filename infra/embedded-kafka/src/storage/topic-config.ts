@@ -14,7 +14,7 @@ export const DEFAULT_TOPIC_CONFIG: TopicConfig = {
   segmentBytes: 256 * 1024 * 1024,
   retentionMs: -1,
   retentionBytes: -1,
-  maxMessageBytes: 16 * 1024 * 1024,
+  maxMessageBytes: 8 * 1024 * 1024,
 };
 
 const IGNORED = new Set([

@@ -1,0 +1,157 @@
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ValidationError } from '../errors';
+import { GroupCoordinator } from '../groups/coordinator';
+import { GroupCommitFlusher } from '../storage/flusher';
+import { GroupStore } from '../storage/group-store';
+import { LogStore } from '../storage/log-store';
+import type { BrokerContext, FsyncPolicy } from './context';
+import { KafkaServer } from './server';
+
+/**
+ * fsync policy (option `fsync`, CLI `--fsync`):
+ *  - 'always' (default): a Produce with acks=-1 and every OffsetCommit are answered only after
+ *    their bytes are fsynced. fsyncs are group-committed: all produces/commits that arrive while
+ *    one fdatasync round runs share the next round. acks=1 and acks=0 are answered once the
+ *    bytes are in the OS page cache (they survive kill -9 of the broker, not a power loss).
+ *  - 'interval': nothing waits for fsync; dirty files are fsynced every `fsyncIntervalMs`.
+ *  - 'never': the OS decides (tests that do not care about power loss).
+ * Every append is a write() into the page cache before the response is sent, so under every
+ * policy data acknowledged to a client survives kill -9 of the broker process.
+ */
+export interface EmbeddedKafkaOptions {
+  readonly dataDir: string;
+  /** 0 or undefined: any free port. */
+  readonly port?: number;
+  /** Listen and advertise address; default 127.0.0.1. */
+  readonly host?: string;
+  /** Partitions of auto-created topics and of CreateTopics with -1; default 1. */
+  readonly numPartitions?: number;
+  /** Create unknown topics on Metadata when the client allows it; default true. */
+  readonly autoCreateTopics?: boolean;
+  readonly fsync?: FsyncPolicy;
+  readonly fsyncIntervalMs?: number;
+  /** Largest request frame accepted; larger frames close the connection. Default 100 MiB. */
+  readonly maxFrameBytes?: number;
+  /** Delay of a new group's first rebalance (Kafka: 3000); default 0. */
+  readonly initialRebalanceDelayMs?: number;
+  /** 'info' logs group and topic events to stderr; default 'warn'. */
+  readonly logLevel?: 'info' | 'warn' | 'error' | 'silent';
+}
+
+export interface EmbeddedKafka {
+  readonly brokers: string[];
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+const LEVELS = { info: 0, warn: 1, error: 2, silent: 3 } as const;
+const RETENTION_CHECK_MS = 30_000;
+
+/** Starts a single-node Kafka-compatible broker in this process. */
+export async function startEmbeddedKafka(opts: EmbeddedKafkaOptions): Promise<EmbeddedKafka> {
+  if (!opts.dataDir) throw new ValidationError('dataDir is required');
+  const host = opts.host ?? '127.0.0.1';
+  const numPartitions = opts.numPartitions ?? 1;
+  if (!Number.isInteger(numPartitions) || numPartitions < 1) throw new ValidationError(`numPartitions must be an integer >= 1, got ${numPartitions}`);
+  const port = opts.port ?? 0;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ValidationError(`port must be 0..65535, got ${port}`);
+  const fsyncPolicy = opts.fsync ?? 'always';
+  const minLevel = LEVELS[opts.logLevel ?? 'warn'];
+  const log = (level: string, msg: string) => {
+    if ((LEVELS[level as keyof typeof LEVELS] ?? 2) >= minLevel) process.stderr.write(`[embedded-kafka] ${level}: ${msg}\n`);
+  };
+
+  fs.mkdirSync(opts.dataDir, { recursive: true });
+  const flusher = new GroupCommitFlusher();
+  const logs = new LogStore(opts.dataDir, flusher, log);
+  logs.open();
+  const groupStore = new GroupStore(opts.dataDir, log);
+  groupStore.open();
+  const groups = new GroupCoordinator(groupStore, {
+    initialRebalanceDelayMs: opts.initialRebalanceDelayMs ?? 0,
+    minSessionTimeoutMs: 1000,
+    maxSessionTimeoutMs: 1_800_000,
+    newMemberId: (clientId) => `${clientId || 'member'}-${randomUUID()}`,
+    log,
+  });
+  const producerIds = new ProducerIdAllocator(path.join(opts.dataDir, 'producer-ids'));
+
+  const broker: BrokerContext = {
+    nodeId: 0,
+    advertisedHost: host,
+    advertisedPort: port,
+    clusterId: 'deltaflow-embedded',
+    logs,
+    groupStore,
+    groups,
+    flusher,
+    fsync: fsyncPolicy,
+    defaultPartitions: numPartitions,
+    autoCreateTopics: opts.autoCreateTopics ?? true,
+    now: () => Date.now(),
+    log,
+    nextProducerId: () => producerIds.next(),
+  };
+  const server = new KafkaServer(broker, { maxFrameBytes: opts.maxFrameBytes ?? 100 * 1024 * 1024 });
+  let bound: number;
+  try {
+    bound = await server.listen(port, host);
+  } catch (e) {
+    logs.close();
+    groupStore.close();
+    throw e;
+  }
+  broker.advertisedPort = bound;
+
+  const timers: NodeJS.Timeout[] = [];
+  timers.push(setInterval(() => logs.applyRetention(Date.now()), RETENTION_CHECK_MS));
+  if (fsyncPolicy === 'interval') {
+    timers.push(setInterval(() => void flusher.flush().catch((e) => log('error', `fsync: ${(e as Error).message}`)), opts.fsyncIntervalMs ?? 1000));
+  }
+  for (const t of timers) t.unref();
+
+  let stopping: Promise<void> | null = null;
+  return {
+    brokers: [`${host}:${bound}`],
+    port: bound,
+    stop() {
+      stopping ??= (async () => {
+        for (const t of timers) clearInterval(t);
+        await server.close();
+        groups.close();
+        await flusher.flush().catch(() => undefined);
+        logs.close();
+        groupStore.close();
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** Producer ids survive restarts: a high-water mark reserved in blocks and fsynced. */
+class ProducerIdAllocator {
+  private nextId: number;
+  private reserved: number;
+  private static readonly BLOCK = 1000;
+
+  constructor(private readonly file: string) {
+    const stored = fs.existsSync(file) ? Number(fs.readFileSync(file, 'utf8').trim()) : 0;
+    this.nextId = Number.isSafeInteger(stored) && stored >= 0 ? stored : 0;
+    this.reserved = this.nextId;
+  }
+
+  next(): number {
+    if (this.nextId >= this.reserved) {
+      this.reserved = this.nextId + ProducerIdAllocator.BLOCK;
+      const tmp = `${this.file}.tmp`;
+      const fd = fs.openSync(tmp, 'w');
+      fs.writeSync(fd, String(this.reserved));
+      fs.fsyncSync(fd);
+      fs.closeSync(fd);
+      fs.renameSync(tmp, this.file);
+    }
+    return this.nextId++;
+  }
+}

@@ -1,0 +1,115 @@
+import { startEmbeddedKafka } from './broker/embedded';
+import type { FsyncPolicy } from './broker/context';
+
+/**
+ * Runs the embedded broker alone.
+ *   npm run broker -- --port N --data-dir DIR [--host H] [--partitions N] [--no-auto-create]
+ *                     [--fsync always|interval|never] [--fsync-interval-ms MS] [--verbose]
+ * --fsync always (default): acks=-1 produces and offset commits are answered after a
+ *   group-committed fdatasync; interval: background fsync every --fsync-interval-ms;
+ *   never: the OS flushes. Every policy survives kill -9 of the broker (writes are in the page
+ *   cache before the answer); only 'always' also survives power loss for acks=-1 data.
+ * Prints `embedded-kafka listening on HOST:PORT` once ready; SIGINT/SIGTERM stop it cleanly.
+ */
+const USAGE =
+  'usage: npm run broker -- --port N --data-dir DIR [--host H] [--partitions N] [--no-auto-create] [--fsync always|interval|never] [--fsync-interval-ms MS] [--verbose]';
+
+interface Args {
+  port: number;
+  dataDir: string;
+  host: string;
+  partitions: number;
+  autoCreate: boolean;
+  fsync: FsyncPolicy;
+  fsyncIntervalMs: number;
+  verbose: boolean;
+}
+
+function fail(msg: string): never {
+  process.stderr.write(`${msg}\n${USAGE}\n`);
+  process.exit(2);
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Partial<Args> = { host: '127.0.0.1', partitions: 1, autoCreate: true, fsync: 'always', fsyncIntervalMs: 1000, verbose: false, port: 0 };
+  const int = (flag: string, v: string | undefined, min: number, max: number): number => {
+    if (v === undefined || !/^\d+$/.test(v) || Number(v) < min || Number(v) > max) fail(`${flag} needs an integer in ${min}..${max}, got '${v ?? ''}'`);
+    return Number(v);
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const f = argv[i];
+    switch (f) {
+      case '--port':
+        a.port = int(f, argv[++i], 0, 65535);
+        break;
+      case '--data-dir':
+        a.dataDir = argv[++i] ?? fail('--data-dir needs a directory');
+        break;
+      case '--host':
+        a.host = argv[++i] ?? fail('--host needs an address');
+        break;
+      case '--partitions':
+        a.partitions = int(f, argv[++i], 1, 10000);
+        break;
+      case '--no-auto-create':
+        a.autoCreate = false;
+        break;
+      case '--fsync': {
+        const v = argv[++i];
+        if (v !== 'always' && v !== 'interval' && v !== 'never') fail(`--fsync must be always, interval or never, got '${v ?? ''}'`);
+        a.fsync = v;
+        break;
+      }
+      case '--fsync-interval-ms':
+        a.fsyncIntervalMs = int(f, argv[++i], 1, 3_600_000);
+        break;
+      case '--verbose':
+        a.verbose = true;
+        break;
+      case '--help':
+      case '-h':
+        process.stdout.write(`${USAGE}\n`);
+        process.exit(0);
+        break;
+      default:
+        fail(`unknown argument '${f}'`);
+    }
+  }
+  if (!a.dataDir) fail('--data-dir is required');
+  return a as Args;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const kafka = await startEmbeddedKafka({
+    dataDir: args.dataDir,
+    port: args.port,
+    host: args.host,
+    numPartitions: args.partitions,
+    autoCreateTopics: args.autoCreate,
+    fsync: args.fsync,
+    fsyncIntervalMs: args.fsyncIntervalMs,
+    logLevel: args.verbose ? 'info' : 'warn',
+  });
+  process.stdout.write(`embedded-kafka listening on ${args.host}:${kafka.port}\n`);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`embedded-kafka: ${signal}, stopping\n`);
+    kafka.stop().then(
+      () => process.exit(0),
+      (e) => {
+        process.stderr.write(`embedded-kafka: stop failed: ${(e as Error).message}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((e) => {
+  process.stderr.write(`embedded-kafka: ${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});
