@@ -1,0 +1,296 @@
+import { BlockSet } from './block-set';
+import { blocksToSave } from './blocks-to-save';
+import { decide, evolve, initialState, liveBlocks, type DlogCommand, type DlogEvent, type DlogState } from './dlog';
+import { DlogError } from './errors';
+import { dlogStateFromJSON, dlogStateToJSON } from './snapshot';
+import type { BlockRef, DatabaseGeometry } from './types';
+
+// One small database: ASSO 1..100, DATA 1..200; file 1 owns DATA 1..100, AC 10..20, INDEX 21..40;
+// file 2 owns DATA 101..200, AC 41..50, INDEX 51..60. Admin blocks: ASSO 1..5.
+const geometry: DatabaseGeometry = {
+  assoBlocks: 100,
+  dataBlocks: 200,
+  files: [
+    { file: 1, dataExtents: [{ from: 1, to: 100 }], acExtents: [{ from: 10, to: 20 }], indexExtents: [{ from: 21, to: 40 }] },
+    { file: 2, dataExtents: [{ from: 101, to: 200 }], acExtents: [{ from: 41, to: 50 }], indexExtents: [{ from: 51, to: 60 }] },
+  ],
+};
+const admin: BlockRef[] = [1, 2, 3, 4, 5].map((rabn) => ({ area: 'ASSO', rabn }));
+
+function fresh(config = {}): DlogState {
+  return initialState(1, geometry, config);
+}
+
+/** Run commands from the initial state, folding the events each decides; returns the state and every event. */
+function run(commands: DlogCommand[], start: DlogState = fresh()): { state: DlogState; events: DlogEvent[] } {
+  let state = start;
+  const events: DlogEvent[] = [];
+  for (const c of commands) {
+    const out = decide(c, state);
+    for (const e of out) state = evolve(state, e);
+    events.push(...out);
+  }
+  return { state, events };
+}
+
+function change(area: 'ASSO' | 'DATA', rabn: number, lsn: number): DlogCommand {
+  return { type: 'RecordChange', area, rabn, lsn };
+}
+
+function sync(lsn: number): DlogCommand {
+  return { type: 'ObserveSync', lsn, syncId: `s${lsn}` };
+}
+
+function capture(saveId: string, syncLsn: number): DlogCommand {
+  return { type: 'CaptureForSave', saveId, syncLsn };
+}
+
+function rabns(s: BlockSet): number[] {
+  return [...s];
+}
+
+function expectDlogError(fn: () => unknown, code: string): void {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(DlogError);
+    expect((e as DlogError).code).toBe(code);
+    return;
+  }
+  throw new Error(`expected a DlogError ${code}, nothing was thrown`);
+}
+
+describe('DLOG decider: block changes', () => {
+  it('given an empty DLOG, when blocks change, then their RABNs are marked per area', () => {
+    const { state, events } = run([change('DATA', 7, 1), change('ASSO', 30, 2), change('DATA', 9, 3)]);
+    expect(events.map((e) => e.type)).toEqual(['BlocksChanged', 'BlocksChanged', 'BlocksChanged']);
+    const live = liveBlocks(state);
+    expect(rabns(live.DATA)).toEqual([7, 9]);
+    expect(rabns(live.ASSO)).toEqual([30]);
+    expect(state.lastLsn).toBe(3);
+  });
+
+  it('given a block already in the DLOG, when it changes again, then no event is recorded', () => {
+    const { state } = run([change('DATA', 7, 1)]);
+    expect(decide(change('DATA', 7, 2), state)).toEqual([]);
+  });
+
+  it('given a batch, when recorded, then one event carries only the new blocks', () => {
+    const { state } = run([change('DATA', 7, 1)]);
+    const events = decide(
+      {
+        type: 'RecordChanges',
+        changes: [
+          { area: 'DATA', rabn: 7, lsn: 2 },
+          { area: 'DATA', rabn: 8, lsn: 3 },
+          { area: 'DATA', rabn: 8, lsn: 4 },
+        ],
+      },
+      state,
+    );
+    expect(events).toEqual([{ type: 'BlocksChanged', dbid: 1, changes: [{ area: 'DATA', rabn: 8, lsn: 3 }], lastLsn: 4 }]);
+  });
+
+  it('when a RABN is outside its area, then VALIDATION and no event', () => {
+    expectDlogError(() => decide(change('DATA', 201, 1), fresh()), 'VALIDATION');
+    expectDlogError(() => decide(change('ASSO', 0, 1), fresh()), 'VALIDATION');
+    expectDlogError(() => decide({ type: 'RecordChange', area: 'XYZ' as 'DATA', rabn: 1, lsn: 1 }, fresh()), 'VALIDATION');
+  });
+
+  it('given changes up to LSN 10, when a change of another block arrives at LSN 5, then LSN_NOT_INCREASING', () => {
+    const { state } = run([change('DATA', 1, 10)]);
+    expectDlogError(() => decide(change('DATA', 2, 5), state), 'LSN_NOT_INCREASING');
+  });
+
+  it('is idempotent: redelivering the same changes and syncs records nothing and leaves the state equal', () => {
+    const commands = [change('DATA', 1, 1), change('ASSO', 50, 2), sync(3), change('DATA', 4, 4)];
+    const once = run(commands);
+    const twice = run(commands, once.state);
+    expect(twice.events).toEqual([]);
+    expect(dlogStateToJSON(twice.state)).toEqual(dlogStateToJSON(once.state));
+  });
+
+  it('is idempotent in evolve for a repeated Drop/Return event', () => {
+    const { state, events } = run([change('DATA', 1, 1), sync(2), capture('a', 2), { type: 'DropCapture', saveId: 'a' }]);
+    const dropped = events[events.length - 1];
+    expect(dlogStateToJSON(evolve(state, dropped))).toEqual(dlogStateToJSON(state));
+  });
+});
+
+describe('DLOG decider: capture at a save start sync', () => {
+  it('given changes before and after sync s, when a save captures at s, then it takes exactly those at or below s', () => {
+    const { state, events } = run([change('DATA', 1, 1), change('DATA', 2, 2), sync(3), change('DATA', 3, 4), change('DATA', 1, 5), capture('save-1', 3)]);
+    expect(events[events.length - 1]).toMatchObject({ type: 'DlogCaptured', saveId: 'save-1', syncLsn: 3, exact: true, dataBlocks: 2 });
+    expect(state.pending && rabns(state.pending.blocks.DATA)).toEqual([1, 2]);
+    // block 1 changed again after s: it stays live for the next delta, as does block 3
+    expect(rabns(liveBlocks(state).DATA)).toEqual([1, 3]);
+  });
+
+  it('when a sync was not observed yet, then SYNC_NOT_SEEN (retriable) and no event', () => {
+    const { state } = run([change('DATA', 1, 1)]);
+    try {
+      decide(capture('a', 9), state);
+      throw new Error('no error');
+    } catch (e) {
+      expect((e as DlogError).code).toBe('SYNC_NOT_SEEN');
+      expect((e as DlogError).retriable).toBe(true);
+    }
+  });
+
+  it('given a pending capture, when another save captures, then SAVE_IN_PROGRESS; the same capture again is a no-op', () => {
+    const { state } = run([change('DATA', 1, 1), sync(2), capture('a', 2), change('DATA', 5, 3), sync(4)]);
+    expectDlogError(() => decide(capture('b', 4), state), 'SAVE_IN_PROGRESS');
+    expect(decide(capture('a', 2), state)).toEqual([]);
+  });
+
+  it('given a capture at an LSN that is not a sync boundary, then the straddling blocks are captured AND kept live (never fewer)', () => {
+    const { state, events } = run([change('DATA', 1, 1), change('DATA', 2, 5), sync(6), capture('a', 3)]);
+    expect(events[events.length - 1]).toMatchObject({ type: 'DlogCaptured', exact: false });
+    expect(state.pending && rabns(state.pending.blocks.DATA)).toEqual([1, 2]);
+    expect(rabns(liveBlocks(state).DATA)).toEqual([1, 2]);
+  });
+});
+
+describe('DLOG decider: save completes or fails', () => {
+  const upToCapture = [change('DATA', 1, 1), change('ASSO', 70, 2), sync(3), capture('a', 3), change('DATA', 9, 4)];
+
+  it('given a captured set, when the save completes, then the set is dropped and later changes stay', () => {
+    const { state, events } = run([...upToCapture, { type: 'DropCapture', saveId: 'a' }]);
+    expect(events[events.length - 1]).toEqual({ type: 'CaptureDropped', dbid: 1, saveId: 'a', syncLsn: 3 });
+    expect(state.pending).toBeNull();
+    expect(rabns(liveBlocks(state).DATA)).toEqual([9]);
+    expect(rabns(liveBlocks(state).ASSO)).toEqual([]);
+    // a capture at a sync before the completed one is refused
+    expectDlogError(() => decide(capture('b', 2), state), 'SYNC_BEFORE_LAST_SAVE');
+  });
+
+  it('fail returns the captured set: the next delta still holds every change', () => {
+    const { state, events } = run([...upToCapture, { type: 'ReturnCapture', saveId: 'a' }, sync(5), capture('b', 5)]);
+    expect(events.map((e) => e.type)).toContain('CaptureReturned');
+    expect(state.pending?.saveId).toBe('b');
+    expect(rabns(state.pending!.blocks.DATA)).toEqual([1, 9]);
+    expect(rabns(state.pending!.blocks.ASSO)).toEqual([70]);
+    expect(state.pending!.exact).toBe(true);
+  });
+
+  it('fail returns the utility marks too', () => {
+    const { state } = run([
+      change('DATA', 1, 1),
+      { type: 'RecordUtilityChange', file: 2, parts: ['DATA'] },
+      sync(2),
+      capture('a', 2),
+      { type: 'ReturnCapture', saveId: 'a' },
+    ]);
+    expect(state.marks).toEqual([{ file: 2, whole: ['DATA'], ranges: [] }]);
+  });
+
+  it('repeated Drop is a no-op; Return after Drop is ILLEGAL_STATE; unknown save is NOT_FOUND', () => {
+    const { state } = run([...upToCapture, { type: 'DropCapture', saveId: 'a' }]);
+    expect(decide({ type: 'DropCapture', saveId: 'a' }, state)).toEqual([]);
+    expectDlogError(() => decide({ type: 'ReturnCapture', saveId: 'a' }, state), 'ILLEGAL_STATE');
+    expectDlogError(() => decide({ type: 'DropCapture', saveId: 'zzz' }, state), 'NOT_FOUND');
+    expectDlogError(() => decide(capture('a', 3), state), 'ILLEGAL_STATE');
+  });
+
+  it('repeated Return is a no-op and does not double the state', () => {
+    const { state } = run([...upToCapture, { type: 'ReturnCapture', saveId: 'a' }]);
+    expect(decide({ type: 'ReturnCapture', saveId: 'a' }, state)).toEqual([]);
+  });
+});
+
+describe('DLOG decider: utility marks', () => {
+  it('given no marks, when a utility marks whole parts, then the file is marked with them', () => {
+    const { state, events } = run([{ type: 'RecordUtilityChange', file: 1, parts: ['AC', 'DATA'] }]);
+    expect(events).toEqual([{ type: 'UtilityMarked', dbid: 1, file: 1, whole: ['DATA', 'AC'], ranges: [] }]);
+    expect(state.marks).toEqual([{ file: 1, whole: ['DATA', 'AC'], ranges: [] }]);
+  });
+
+  it('ranges mark the whole index and repeating the same marks records nothing', () => {
+    const cmd: DlogCommand = { type: 'RecordUtilityChange', file: 1, parts: [], ranges: [{ part: 'DATA', from: 5, to: 8 }] };
+    const { state } = run([cmd]);
+    expect(state.marks).toEqual([{ file: 1, whole: ['INDEX'], ranges: [{ part: 'DATA', from: 5, to: 8 }] }]);
+    expect(decide(cmd, state)).toEqual([]);
+  });
+
+  it('when the extension is full, then ranges compress into wider ones: more blocks, never fewer', () => {
+    const cmds: DlogCommand[] = [10, 20, 22, 60].map((from) => ({
+      type: 'RecordUtilityChange',
+      file: 1,
+      parts: [],
+      ranges: [{ part: 'DATA', from, to: from }],
+    }));
+    const { state } = run(cmds, fresh({ extensionCapacity: 3 }));
+    expect(state.marks[0].ranges).toEqual([
+      { part: 'DATA', from: 10, to: 10 },
+      { part: 'DATA', from: 20, to: 22 },
+      { part: 'DATA', from: 60, to: 60 },
+    ]);
+  });
+
+  it('rejects an unknown file, a range outside the file extents, and an empty mark', () => {
+    expectDlogError(() => decide({ type: 'RecordUtilityChange', file: 9, parts: ['DATA'] }, fresh()), 'VALIDATION');
+    expectDlogError(
+      () => decide({ type: 'RecordUtilityChange', file: 1, parts: [], ranges: [{ part: 'DATA', from: 99, to: 101 }] }, fresh()),
+      'VALIDATION',
+    );
+    expectDlogError(() => decide({ type: 'RecordUtilityChange', file: 1, parts: [] }, fresh()), 'VALIDATION');
+  });
+});
+
+describe('blocks to save for a delta', () => {
+  it('= captured DLOG blocks + utility-marked blocks + admin blocks, sorted by (area, RABN), no duplicates', () => {
+    const { state } = run([
+      change('DATA', 150, 1),
+      change('ASSO', 3, 2),
+      change('ASSO', 90, 3),
+      { type: 'RecordUtilityChange', file: 1, parts: ['AC'] },
+      { type: 'RecordUtilityChange', file: 2, parts: [], ranges: [{ part: 'DATA', from: 120, to: 122 }] },
+      sync(4),
+      capture('a', 4),
+    ]);
+    const plan = blocksToSave(state.pending!, geometry, admin);
+    const list = [...plan].map((b) => `${b.area}:${b.rabn}`);
+    const expected = [
+      ...[1, 2, 3, 4, 5].map((r) => `ASSO:${r}`), // admin (3 also changed: once)
+      ...Array.from({ length: 11 }, (_, i) => `ASSO:${10 + i}`), // file 1 AC
+      ...Array.from({ length: 10 }, (_, i) => `ASSO:${51 + i}`), // file 2 INDEX (implied by its ranges)
+      'ASSO:90',
+      'DATA:120',
+      'DATA:121',
+      'DATA:122',
+      'DATA:150',
+    ];
+    expect(list).toEqual(expected);
+    expect(plan.count).toBe(expected.length);
+  });
+
+  it('refuses marks of a file the geometry does not know', () => {
+    const { state } = run([change('DATA', 1, 1), { type: 'RecordUtilityChange', file: 2, parts: ['DATA'] }, sync(2), capture('a', 2)]);
+    const shrunk: DatabaseGeometry = { ...geometry, files: [geometry.files[0]] };
+    expectDlogError(() => blocksToSave(state.pending!, shrunk, admin), 'VALIDATION');
+  });
+});
+
+describe('segments and snapshots', () => {
+  it('given more syncs than maxSegments, captures stay conservative: never fewer blocks', () => {
+    const cmds: DlogCommand[] = [];
+    let lsn = 0;
+    for (let i = 1; i <= 10; i++) {
+      cmds.push(change('DATA', i, ++lsn), sync(++lsn));
+    }
+    const { state } = run([...cmds, capture('a', 10)], fresh({ maxSegments: 2 }));
+    const captured = rabns(state.pending!.blocks.DATA);
+    for (const r of [1, 2, 3, 4, 5]) expect(captured).toContain(r); // changed at or below LSN 10
+    const everything = new Set([...captured, ...rabns(liveBlocks(state).DATA)]);
+    expect([...everything].sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  });
+
+  it('a snapshot round-trips, and a damaged one is refused with CORRUPT_DATA', () => {
+    const { state } = run([change('DATA', 1, 1), { type: 'RecordUtilityChange', file: 1, parts: ['DATA'] }, sync(2), capture('a', 2), change('ASSO', 8, 3)]);
+    const json = JSON.parse(JSON.stringify(dlogStateToJSON(state)));
+    const back = dlogStateFromJSON(json);
+    expect(dlogStateToJSON(back)).toEqual(json);
+    expect(decide(change('ASSO', 9, 4), back)).toEqual(decide(change('ASSO', 9, 4), state));
+    expectDlogError(() => dlogStateFromJSON({ ...json, lastLsn: -4 }), 'CORRUPT_DATA');
+  });
+});
