@@ -1,1 +1,12 @@
-export {};
+// @deltaflow/merge: merge of save data sets (k-way, newest wins) and restore delta into a block database.
+export { MergeError } from './errors';
+export type { MergeErrorCode } from './errors';
+export { KWayMerge } from './kway';
+export { loadInputs } from './inputs';
+export type { InputSet } from './inputs';
+export { mergeDataSets } from './merge';
+export type { MergeRequest, MergeResult } from './merge';
+export { restoreDelta } from './restore';
+export type { RestoreRequest, RestoreResult } from './restore';
+export { RESTART_FILE, STATUS_FILE, readRestartState, readRestoreStatus } from './restore-state';
+export type { RestartState, RestoreStatus } from './restore-state';
