@@ -1,0 +1,218 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { startEmbeddedKafka, type EmbeddedKafka } from '@deltaflow/embedded-kafka';
+import { client, consumeUntil, uniqueName } from './kafka-helpers';
+import { frame, rawExchange } from './raw-socket';
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+const ROOT = path.resolve(__dirname, '../..');
+const produceRequestV3 = require('kafkajs/src/protocol/requests/produce/v3/request');
+const produceResponseV3 = require('kafkajs/src/protocol/requests/produce/v3/response');
+const encodeRequest = require('kafkajs/src/protocol/request');
+const createTopicsRequestV1 = require('kafkajs/src/protocol/requests/createTopics/v1/request');
+const createTopicsResponseV1 = require('kafkajs/src/protocol/requests/createTopics/v1/response');
+
+function tempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+describe('embedded broker: bad input, integrity', () => {
+  let kafka: EmbeddedKafka;
+  let dir: string;
+  beforeAll(async () => {
+    dir = tempDir('ek-bad-');
+    kafka = await startEmbeddedKafka({ dataDir: dir, maxFrameBytes: 1024 * 1024 });
+  });
+  afterAll(async () => {
+    await kafka.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function stillServes(): Promise<void> {
+    const admin = client(kafka.brokers).admin();
+    await admin.connect();
+    const topic = uniqueName('alive');
+    await admin.createTopics({ topics: [{ topic }] });
+    expect(await admin.listTopics()).toContain(topic);
+    await admin.disconnect();
+  }
+
+  it('closes a connection that sends garbage, an oversize or negative frame size, or a truncated request', async () => {
+    expect((await rawExchange(kafka.port, Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'))).closedByBroker).toBe(true);
+    const oversize = Buffer.alloc(4);
+    oversize.writeInt32BE(1024 * 1024 + 1, 0);
+    expect((await rawExchange(kafka.port, oversize)).closedByBroker).toBe(true);
+    const negative = Buffer.alloc(4);
+    negative.writeInt32BE(-5, 0);
+    expect((await rawExchange(kafka.port, negative)).closedByBroker).toBe(true);
+    // Metadata v1 claiming 1000 topic names with no bytes behind them.
+    const count = Buffer.alloc(4);
+    count.writeInt32BE(1000, 0);
+    const truncated = await rawExchange(kafka.port, frame(3, 1, 7, count));
+    expect(truncated).toEqual({ closedByBroker: true, responses: [] });
+    await stillServes();
+  });
+
+  it('answers an unknown API key and a too-new ApiVersions with UNSUPPORTED_VERSION (35), in order', async () => {
+    const bytes = Buffer.concat([frame(999, 0, 1, Buffer.alloc(0)), frame(18, 9, 2, Buffer.alloc(0)), frame(18, 0, 3, Buffer.alloc(0))]);
+    const { responses } = await rawExchange(kafka.port, bytes, { frames: 3 });
+    expect(responses.map((r) => r.readInt32BE(0))).toEqual([1, 2, 3]);
+    expect(responses[0].readInt16BE(4)).toBe(35);
+    expect(responses[1].readInt16BE(4)).toBe(35);
+    expect(responses[1].readInt32BE(6)).toBeGreaterThan(10); // the v0 list of supported ranges
+    expect(responses[2].readInt16BE(4)).toBe(0);
+  });
+
+  it('survives a client that vanishes mid-request or while its fetch is parked', async () => {
+    const half = frame(18, 0, 1, Buffer.alloc(0)).subarray(0, 9);
+    await rawExchange(kafka.port, half, { destroyAfterWrite: true });
+    // Fetch v4 long-poll (10 s) on an empty topic, then the client disappears.
+    const admin = client(kafka.brokers).admin();
+    await admin.connect();
+    const topic = uniqueName('vanish');
+    await admin.createTopics({ topics: [{ topic }] });
+    await admin.disconnect();
+    const name = Buffer.from(topic);
+    const body = Buffer.alloc(4 + 4 + 4 + 4 + 1 + 4 + 2 + name.length + 4 + 4 + 8 + 4);
+    let o = 0;
+    o = body.writeInt32BE(-1, o);
+    o = body.writeInt32BE(10000, o);
+    o = body.writeInt32BE(1, o);
+    o = body.writeInt32BE(1 << 20, o);
+    o = body.writeInt8(0, o);
+    o = body.writeInt32BE(1, o);
+    o = body.writeInt16BE(name.length, o);
+    o += name.copy(body, o);
+    o = body.writeInt32BE(1, o);
+    o = body.writeInt32BE(0, o);
+    o = body.writeBigInt64BE(0n, o);
+    body.writeInt32BE(1 << 20, o);
+    const r = await rawExchange(kafka.port, frame(1, 4, 5, body), { timeoutMs: 500 });
+    expect(r.responses).toEqual([]); // parked, then we left
+    await stillServes();
+  });
+
+  it('rejects a batch with a wrong CRC with CORRUPT_MESSAGE (2) and stores nothing', async () => {
+    const admin = client(kafka.brokers).admin();
+    await admin.connect();
+    const topic = uniqueName('crc');
+    await admin.createTopics({ topics: [{ topic }] });
+    const request = produceRequestV3({ acks: -1, timeout: 5000, topicData: [{ topic, partitions: [{ partition: 0, messages: [{ key: 'k', value: 'payload-to-corrupt' }] }] }] });
+    const encoded: Buffer = (await encodeRequest({ correlationId: 42, clientId: 'crc-test', request })).buffer;
+    const bad = Buffer.from(encoded);
+    bad[bad.length - 3] ^= 0xff; // inside the record value, covered by the CRC
+    const { responses } = await rawExchange(kafka.port, bad, { frames: 1 });
+    expect(responses[0].readInt32BE(0)).toBe(42);
+    const decoded = await produceResponseV3.decode(responses[0].subarray(4));
+    expect(decoded.topics[0].partitions[0].errorCode).toBe(2);
+    expect((await admin.fetchTopicOffsets(topic))[0].high).toBe('0');
+    // The intact request is accepted on the same kind of connection.
+    const ok = await rawExchange(kafka.port, encoded, { frames: 1 });
+    expect((await produceResponseV3.decode(ok.responses[0].subarray(4))).topics[0].partitions[0].errorCode).toBe(0);
+    expect((await admin.fetchTopicOffsets(topic))[0].high).toBe('1');
+    await admin.disconnect();
+  });
+
+  it('refuses cleanup.policy=compact with INVALID_CONFIG and a clear message; honours retention configs', async () => {
+    const admin = client(kafka.brokers).admin();
+    await admin.connect();
+    const topic = uniqueName('compact');
+    const err = await admin.createTopics({ topics: [{ topic, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }] }).catch((e) => e);
+    expect(err.errors?.[0]?.type).toBe('INVALID_CONFIG');
+    // kafkajs drops the error message; read it with CreateTopics v1 on a raw socket.
+    const request = createTopicsRequestV1({ topics: [{ topic, numPartitions: 1, replicationFactor: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }] });
+    const encoded: Buffer = (await encodeRequest({ correlationId: 9, clientId: 'cfg-test', request })).buffer;
+    const { responses } = await rawExchange(kafka.port, encoded, { frames: 1 });
+    const decoded = await createTopicsResponseV1.decode(responses[0].subarray(4));
+    expect(decoded.topicErrors[0]).toMatchObject({ errorCode: 40, errorMessage: expect.stringMatching(/cleanup\.policy=compact is not supported/) });
+    expect(await admin.listTopics()).not.toContain(topic);
+    const kept = uniqueName('retained');
+    await admin.createTopics({
+      topics: [{ topic: kept, configEntries: [{ name: 'retention.ms', value: '3600000' }, { name: 'retention.bytes', value: '1048576' }] }],
+    });
+    expect(await admin.listTopics()).toContain(kept);
+    await admin.disconnect();
+  });
+});
+
+describe('embedded broker: persistence', () => {
+  it('keeps data and committed offsets across a restart', async () => {
+    const dir = tempDir('ek-restart-');
+    let kafka = await startEmbeddedKafka({ dataDir: dir });
+    const topic = uniqueName('persist');
+    const groupId = uniqueName('g');
+    let k = client(kafka.brokers);
+    const producer = k.producer();
+    await producer.connect();
+    await producer.send({ topic, acks: -1, messages: Array.from({ length: 20 }, (_, i) => ({ value: `m${i}` })) });
+    await producer.disconnect();
+    await consumeUntil(k, { groupId, topic }, (g) => g.length >= 12);
+    await kafka.stop();
+
+    kafka = await startEmbeddedKafka({ dataDir: dir });
+    k = client(kafka.brokers);
+    const admin = k.admin();
+    await admin.connect();
+    expect((await admin.fetchTopicOffsets(topic))[0].high).toBe('20');
+    const committed = Number((await admin.fetchOffsets({ groupId, topics: [topic] }))[0].partitions[0].offset);
+    expect(committed).toBeGreaterThanOrEqual(12);
+    await admin.disconnect();
+    const rest = await consumeUntil(k, { groupId, topic }, (g) => g.some((m) => m.value.toString() === 'm19'));
+    expect(rest[0].offset).toBe(String(committed));
+    const all = await consumeUntil(k, { groupId: uniqueName('g'), topic }, (g) => g.length >= 20);
+    expect(all.map((m) => m.value.toString())).toEqual(Array.from({ length: 20 }, (_, i) => `m${i}`));
+    await kafka.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('loses no acks=-1 message when the broker process is killed with SIGKILL', async () => {
+    const dir = tempDir('ek-kill-');
+    const first = await startBrokerProcess(dir);
+    const topic = uniqueName('kill9');
+    const k = client([`127.0.0.1:${first.port}`], { retry: { retries: 0 } });
+    const producer = k.producer();
+    await producer.connect();
+    const acked: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      await producer.send({ topic, acks: -1, messages: [{ value: `durable-${i}` }, { value: `durable-${i}-b` }] });
+      acked.push(`durable-${i}`, `durable-${i}-b`);
+    }
+    first.child.kill('SIGKILL');
+    await new Promise((r) => first.child.once('exit', r));
+    await producer.disconnect().catch(() => undefined);
+
+    const second = await startBrokerProcess(dir);
+    const k2 = client([`127.0.0.1:${second.port}`]);
+    const got = await consumeUntil(k2, { groupId: uniqueName('g'), topic }, (g) => g.length >= acked.length);
+    expect(got.map((m) => m.value.toString())).toEqual(acked);
+    second.child.kill('SIGTERM');
+    const code = await new Promise((r) => second.child.once('exit', (c) => r(c)));
+    expect(code).toBe(0);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+/** Runs `npm run broker` as its own process and waits for its "listening" line. */
+function startBrokerProcess(dataDir: string): Promise<{ child: ChildProcess; port: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'infra/launcher/bin/run-ts.js'), 'infra/embedded-kafka/src/main.ts', '--port', '0', '--data-dir', dataDir], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`broker did not start: ${err}`)), 30000);
+    child.stderr!.on('data', (d) => (err += d));
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /embedded-kafka listening on 127\.0\.0\.1:(\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, port: Number(m[1]) });
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`broker exited with ${code}: ${err}`)));
+  });
+}
