@@ -6,7 +6,6 @@ import { startEmbeddedKafka, type EmbeddedKafka } from '@deltaflow/embedded-kafk
 import { client, consumeUntil, uniqueName } from './kafka-helpers';
 import { frame, rawExchange } from './raw-socket';
 
-/* eslint-disable @typescript-eslint/no-require-imports */
 const ROOT = path.resolve(__dirname, '../..');
 const produceRequestV3 = require('kafkajs/src/protocol/requests/produce/v3/request');
 const produceResponseV3 = require('kafkajs/src/protocol/requests/produce/v3/response');
