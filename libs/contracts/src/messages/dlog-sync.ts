@@ -1,0 +1,17 @@
+/**
+ * dsf.dlog: the change logger's record that it saw an ET sync point in a database's change
+ * stream (added by the change-logger helper). The DLOG cuts its live set at these points,
+ * so a save capturing at its start sync takes exactly the blocks changed at or below it;
+ * without them in the log, a DLOG rebuilt from dsf.dlog could only capture conservatively.
+ */
+import { dbid, id, lsn, timestamp } from '../common';
+import { defineMessage } from '../define';
+
+export const DlogSyncRecorded = defineMessage({
+  type: 'DlogSyncRecorded',
+  version: 1,
+  topic: 'dsf.dlog',
+  fields: { dbid: dbid(), lsn: lsn(), syncId: id(), occurredAt: timestamp() },
+});
+
+export const DLOG_SYNC_MESSAGES = [DlogSyncRecorded] as const;
