@@ -1,0 +1,117 @@
+/**
+ * The save writer service, startable in-process (tests, launcher) or from main.ts.
+ *
+ * Consumes dsf.commands (SaveRequested) through the Nest Kafka transport, and tails
+ * dsf.events, dsf.block-changes (NucleusState, EtSync) and dsf.dlog (DlogCaptured) from
+ * offset 0 to rebuild each database's save state before handling any command.
+ *
+ * Where data lives: data sets in `<dataDir>/datasets/<name>`; the database containers of
+ * dbid N in `<dataDir>/databases/N` unless `databaseDir` says otherwise.
+ *
+ * A delta save reads the blocks of the DLOG capture that the change logger publishes as
+ * DlogCaptured with the save's correlation id (it captures on SaveStarted, at the save's
+ * start sync LSN, or the whole DLOG for an offline save); SaveCompleted / SaveFailed tell it
+ * to drop or return that capture.
+ */
+import { Module } from '@nestjs/common';
+import { decodeFrom, encodeMessage, type AnyMessage } from '@deltaflow/contracts';
+import { EventPublisher, runService, type RunningService } from '@deltaflow/service-kit';
+import { LogTail } from './log-tail';
+import { SaveRunner } from './save-runner';
+import { SAVE_RUNNER, SaveWriterController } from './save-writer.controller';
+
+export interface SaveWriterConfig {
+  readonly brokers: string[];
+  readonly dataDir: string;
+  readonly groupId?: string;
+  readonly clientId?: string;
+  readonly databaseDir?: (dbid: number) => string;
+  readonly syncTimeoutMs?: number;
+  readonly captureTimeoutMs?: number;
+  readonly progressEveryMs?: number;
+  readonly fsync?: boolean;
+  readonly log?: (msg: string) => void;
+}
+
+export interface RunningSaveWriter {
+  readonly runner: SaveRunner;
+  /** stops cleanly: running saves are reported failed */
+  stop(): Promise<void>;
+  /** stops as if killed: running saves are left unfinished (the next start reports them failed) */
+  kill(): Promise<void>;
+}
+
+/** Starts the save writer; resolves once it has rebuilt its state and consumes commands. */
+export async function startSaveWriter(config: SaveWriterConfig): Promise<RunningSaveWriter> {
+  const clientId = config.clientId ?? 'save-writer';
+  const log = config.log ?? ((m: string) => console.log(`[save-writer] ${m}`));
+  const publisher = new EventPublisher<AnyMessage>(config.brokers, clientId, (m) => encodeMessage(m));
+  await publisher.connect();
+  const tailRef: { current?: LogTail } = {};
+  const runner = new SaveRunner({
+    barrier: async () => tailRef.current?.barrier(),
+    dataDir: config.dataDir,
+    databaseDir: config.databaseDir,
+    publish: (...ms) => publisher.publish(...ms),
+    now: () => Date.now(),
+    syncTimeoutMs: config.syncTimeoutMs ?? 30_000,
+    captureTimeoutMs: config.captureTimeoutMs ?? 30_000,
+    progressEveryMs: config.progressEveryMs ?? 1_000,
+    fsync: config.fsync,
+    log,
+  });
+  const tail = new LogTail({
+    brokers: config.brokers,
+    clientId,
+    topics: ['dsf.events', 'dsf.block-changes', 'dsf.dlog'],
+    skipTypes: ['BlockChanged', 'UtilityChanged', 'DlogRecorded', 'SaveProgress'],
+    onMessage: (m) => runner.onLog(m),
+    log,
+  });
+  tailRef.current = tail;
+  await tail.start();
+  await tail.caughtUp;
+  await runner.failInterrupted();
+
+  @Module({ controllers: [SaveWriterController], providers: [{ provide: SAVE_RUNNER, useValue: runner }] })
+  class SaveWriterModule {}
+
+  let svc: RunningService;
+  try {
+    svc = await runService({
+      name: 'save-writer',
+      module: SaveWriterModule,
+      kafka: {
+        brokers: config.brokers,
+        clientId,
+        groupId: config.groupId ?? 'deltaflow.save-writer',
+        decode: (topic, message) => decodeFrom(topic as 'dsf.commands', message.value),
+        encodeDeadLetter: (d) =>
+          encodeMessage({
+            type: 'DeadLetter',
+            sourceTopic: d.sourceTopic as 'dsf.commands',
+            partition: d.partition,
+            offset: d.offset,
+            consumerGroup: config.groupId ?? 'deltaflow.save-writer',
+            reason: d.error.message.slice(0, 4000) || d.error.code,
+            errorCode: /^[A-Z][A-Z0-9_]*$/.test(d.error.code) ? d.error.code : 'VALIDATION',
+            ...(d.error.field ? { field: d.error.field } : {}),
+            ...(d.key ? { originalKey: d.key.toString() } : {}),
+            ...(d.value ? { originalValue: d.value } : {}),
+            occurredAt: Date.now(),
+          }),
+      },
+    });
+  } catch (err) {
+    await tail.stop();
+    await publisher.close();
+    throw err;
+  }
+  const shutdown = async (kill: boolean) => {
+    await svc.stop();
+    await runner.stop(kill);
+    await tail.stop();
+    await publisher.close();
+  };
+  return { runner, stop: () => shutdown(false), kill: () => shutdown(true) };
+}
