@@ -1,4 +1,15 @@
+import fc from 'fast-check';
 import { crc32c } from './crc32c';
+
+/** Bit-at-a-time reference implementation. */
+function reference(buf: Uint8Array): number {
+  let c = 0xffffffff;
+  for (const byte of buf) {
+    c ^= byte;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+  }
+  return ~c >>> 0;
+}
 
 describe('crc32c', () => {
   it('matches the standard check value for "123456789"', () => {
@@ -14,5 +25,18 @@ describe('crc32c', () => {
     for (let i = 0; i < buf.length; i += 97) c = crc32c(buf.subarray(i, Math.min(buf.length, i + 97)), c);
     expect(c).toBe(whole);
     expect(crc32c(buf, 0, 10, 500)).toBe(crc32c(buf.subarray(10, 500)));
+  });
+  it('equals the bitwise reference at any alignment and length', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), fc.nat(7), (bytes, shift) => {
+        // Place the bytes at an arbitrary offset inside a larger buffer to exercise every alignment.
+        const big = new Uint8Array(bytes.length + 8);
+        big.set(bytes, shift);
+        const view = big.subarray(shift, shift + bytes.length);
+        expect(crc32c(view)).toBe(reference(bytes));
+        expect(crc32c(big, 0, shift, shift + bytes.length)).toBe(reference(bytes));
+      }),
+      { numRuns: 300 },
+    );
   });
 });

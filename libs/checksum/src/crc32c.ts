@@ -13,24 +13,43 @@ const TABLE = (() => {
   return t;
 })();
 
+const T0 = TABLE.subarray(0, 256);
+const T1 = TABLE.subarray(256, 512);
+const T2 = TABLE.subarray(512, 768);
+const T3 = TABLE.subarray(768, 1024);
+const T4 = TABLE.subarray(1024, 1280);
+const T5 = TABLE.subarray(1280, 1536);
+const T6 = TABLE.subarray(1536, 1792);
+const T7 = TABLE.subarray(1792, 2048);
+
+/** The slicing-by-8 loop wants little-endian 32-bit loads; true on every platform Node runs on today. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
 /** Continues a CRC-32C over `buf[start, end)`; pass the previous result as `crc` (0 to begin). */
 export function crc32c(buf: Uint8Array, crc = 0, start = 0, end = buf.length): number {
   let c = ~crc >>> 0;
   let i = start;
-  const t = TABLE;
-  while (end - i >= 8) {
-    const a = (c ^ (buf[i] | (buf[i + 1] << 8) | (buf[i + 2] << 16) | (buf[i + 3] << 24))) >>> 0;
-    c =
-      t[7 * 256 + (a & 0xff)] ^
-      t[6 * 256 + ((a >>> 8) & 0xff)] ^
-      t[5 * 256 + ((a >>> 16) & 0xff)] ^
-      t[4 * 256 + (a >>> 24)] ^
-      t[3 * 256 + buf[i + 4]] ^
-      t[2 * 256 + buf[i + 5]] ^
-      t[256 + buf[i + 6]] ^
-      t[buf[i + 7]];
-    i += 8;
+  // Bytewise up to a 4-byte aligned address, then two aligned 32-bit loads per 8 bytes
+  // (much cheaper than eight byte loads), then the tail bytewise.
+  while (i < end && (buf.byteOffset + i) & 3) c = T0[(c ^ buf[i++]) & 0xff] ^ (c >>> 8);
+  const words = LITTLE_ENDIAN ? (end - i) >>> 3 : 0;
+  if (words > 0) {
+    const w = new Uint32Array(buf.buffer, buf.byteOffset + i, words * 2);
+    for (let k = 0; k < w.length; k += 2) {
+      const a = (c ^ w[k]) >>> 0;
+      const b = w[k + 1];
+      c =
+        T7[a & 0xff] ^
+        T6[(a >>> 8) & 0xff] ^
+        T5[(a >>> 16) & 0xff] ^
+        T4[a >>> 24] ^
+        T3[b & 0xff] ^
+        T2[(b >>> 8) & 0xff] ^
+        T1[(b >>> 16) & 0xff] ^
+        T0[b >>> 24];
+    }
+    i += words * 8;
   }
-  while (i < end) c = t[(c ^ buf[i++]) & 0xff] ^ (c >>> 8);
+  while (i < end) c = T0[(c ^ buf[i++]) & 0xff] ^ (c >>> 8);
   return ~c >>> 0;
 }

@@ -82,6 +82,10 @@ async function readHeaderFrom(fh: FileHandle): Promise<SaveHeader & { readonly b
  */
 export class SaveReader implements AsyncIterable<SaveRecord> {
   private buf: Buffer;
+  /** read-ahead buffer: filled in the background while records of `buf` are verified */
+  private readonly spare: Buffer;
+  private prefetch: Promise<number> | null = null;
+  private readOffset: number; // file offset of the next byte to fetch
   private pos = 0; // next unread byte in buf
   private end = 0; // bytes of buf holding file data
   private bufFileOffset: number; // file offset of buf[0]
@@ -103,8 +107,11 @@ export class SaveReader implements AsyncIterable<SaveRecord> {
     headerBytes: number,
     chunk: number,
   ) {
-    this.buf = Buffer.allocUnsafe(chunk);
+    // Room for an unread tail (< one record, itself < chunk) plus one whole read-ahead chunk.
+    this.buf = Buffer.allocUnsafe(2 * chunk);
+    this.spare = Buffer.allocUnsafe(chunk);
     this.bufFileOffset = headerBytes;
+    this.readOffset = headerBytes;
     this.sizes = [header.geometry.asso.blockSize, header.geometry.data.blockSize];
     this.blocks = [header.geometry.asso.blocks, header.geometry.data.blocks];
   }
@@ -139,11 +146,26 @@ export class SaveReader implements AsyncIterable<SaveRecord> {
       this.pos = 0;
     }
     while (this.end < n && !this.eof) {
-      const { bytesRead } = await this.fh.read(this.buf, this.end, this.buf.length - this.end, this.bufFileOffset + this.end);
-      if (bytesRead === 0) this.eof = true;
-      this.end += bytesRead;
+      if (!this.prefetch) this.startPrefetch();
+      const got = await (this.prefetch as Promise<number>);
+      this.prefetch = null;
+      if (got === 0) {
+        this.eof = true;
+        break;
+      }
+      this.spare.copy(this.buf, this.end, 0, got);
+      this.end += got;
+      this.readOffset += got;
+      // Next chunk is read while the caller verifies this one.
+      this.startPrefetch();
     }
     return this.end - this.pos >= n;
+  }
+
+  private startPrefetch(): void {
+    const p = this.fh.read(this.spare, 0, this.spare.length, this.readOffset).then((r) => r.bytesRead);
+    p.catch(() => undefined); // surfaced when awaited in ensure()
+    this.prefetch = p;
   }
 
   private at(i = 0): number {
@@ -213,6 +235,8 @@ export class SaveReader implements AsyncIterable<SaveRecord> {
   async close(): Promise<void> {
     if (!this.closed) {
       this.closed = true;
+      await this.prefetch?.catch(() => undefined);
+      this.prefetch = null;
       await this.fh.close();
     }
   }

@@ -1,0 +1,155 @@
+/*
+ * Merge benchmark: builds a block database, a full save and 8 deltas of 1 % changed blocks each,
+ * merges all nine into a new full save, and compares the merge's output rate with `cp` of the
+ * same number of bytes. The merge runs in a child process so its peak RSS is its own.
+ *
+ *   node infra/launcher/bin/run-ts.js test/bench/merge/merge-bench.ts          # 256 MiB and 1 GiB
+ *   BENCH_DB_MIB=64 node infra/launcher/bin/run-ts.js test/bench/merge/merge-bench.ts   # one size
+ *
+ * Goals: merge ≥ 50 % of cp throughput; peak RSS the same for 256 MiB and 1 GiB.
+ */
+import { spawnSync } from 'node:child_process';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { BlockDatabase, Geometry } from '@deltaflow/blockdb';
+import { mergeDataSets } from '@deltaflow/merge';
+import { BlockAddress, writeSaveFromDatabase } from '@deltaflow/save-format';
+
+const MiB = 1 << 20;
+const DELTAS = 8;
+const CHANGED = 0.01;
+
+async function child(inputs: string[], output: string): Promise<void> {
+  const t0 = process.hrtime.bigint();
+  const r = await mergeDataSets({ inputs, output, writer: { fsync: false } });
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  process.stdout.write(
+    JSON.stringify({ secs, bytes: r.output.bytes, maxRssKiB: process.resourceUsage().maxRSS, dsid: r.dsid }) + '\n',
+  );
+}
+
+function geometryFor(mib: number): Geometry {
+  const assoBlocks = Math.max(64, (mib * MiB) / 8 / 4096);
+  const dataBlocks = ((mib * MiB) * 7) / 8 / 8192;
+  return {
+    asso: { blockSize: 4096, blocks: assoBlocks },
+    data: { blockSize: 8192, blocks: dataBlocks },
+    maxFiles: 8,
+    files: [
+      {
+        file: 1,
+        extents: [
+          { kind: 'DS', from: 1, to: dataBlocks },
+          { kind: 'AC', from: 19, to: 18 + Math.floor((assoBlocks - 18) / 4) },
+          { kind: 'IX', from: 19 + Math.floor((assoBlocks - 18) / 4), to: assoBlocks },
+        ],
+      },
+    ],
+  };
+}
+
+async function runSize(mib: number, root: string): Promise<Record<string, string | number>> {
+  const dir = fs.mkdtempSync(path.join(root, `merge-bench-${mib}-`));
+  try {
+    const g = geometryFor(mib);
+    const db = BlockDatabase.create(path.join(dir, 'db'), { dbid: 1, geometry: g });
+    const t0 = Date.now();
+    const chunk = crypto.randomBytes(4 * MiB);
+    for (const [area, blocks, bs] of [
+      ['ASSO', g.asso.blocks, g.asso.blockSize],
+      ['DATA', g.data.blocks, g.data.blockSize],
+    ] as const) {
+      const per = (4 * MiB) / bs;
+      for (let r = 1; r <= blocks; r += per) {
+        chunk.writeUInt32LE(r, 0); // vary contents a little between chunks
+        db.writeBlocks(area, r, chunk.subarray(0, Math.min(per, blocks - r + 1) * bs));
+      }
+    }
+    const ts = 1_800_000_000_000;
+    const meta = (from: number, i: number) => ({
+      dsid: { full: 1, deltaFrom: from, deltaTo: from, timestamp: ts + i * 1000, lineage: 'BENCH' },
+      online: false,
+      startLsn: i,
+      endLsn: i,
+    });
+    const inputs = [path.join(dir, 'full')];
+    await writeSaveFromDatabase(db, inputs[0], { ...meta(0, 0), kind: 'full' }, undefined, { fsync: false });
+    let seed = 12345;
+    const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const img = Buffer.alloc(g.data.blockSize, 0xab);
+    for (let d = 1; d <= DELTAS; d++) {
+      const changed: BlockAddress[] = [];
+      const n = Math.round(g.data.blocks * CHANGED);
+      for (let i = 0; i < n; i++) {
+        const rabn = 1 + Math.floor(rnd() * g.data.blocks);
+        img.writeUInt32LE(d * 1e6 + i, 0);
+        db.writeBlock('DATA', rabn, img);
+        changed.push({ area: 'DATA', rabn });
+      }
+      const file = path.join(dir, `delta${d}`);
+      await writeSaveFromDatabase(db, file, { ...meta(d, d), kind: 'delta' }, changed, { fsync: false });
+      inputs.push(file);
+    }
+    db.close();
+    const buildSecs = (Date.now() - t0) / 1000;
+
+    const out = path.join(dir, 'merged');
+    const prof = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+    const res = spawnSync(process.execPath, [...prof, path.resolve('infra/launcher/bin/run-ts.js'), __filename, '--child', out, ...inputs], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    if (res.status !== 0) throw new Error(`merge child failed: ${res.status}`);
+    const m = JSON.parse(res.stdout.trim().split('\n').pop() as string);
+
+    // cp ceiling: the same number of bytes (the full save is as large as the output), page cache warm for both.
+    const cpOut = path.join(dir, 'cp-copy');
+    const c0 = process.hrtime.bigint();
+    const cp = spawnSync('cp', [inputs[0], cpOut]);
+    const cpSecs = Number(process.hrtime.bigint() - c0) / 1e9;
+    if (cp.status !== 0) throw new Error('cp failed');
+    const cpBytes = fs.statSync(cpOut).size;
+    const mergeMBs = m.bytes / MiB / m.secs;
+    const cpMBs = cpBytes / MiB / cpSecs;
+    return {
+      dbMiB: mib,
+      buildSecs: +buildSecs.toFixed(1),
+      inputs: inputs.length,
+      outputMiB: +(m.bytes / MiB).toFixed(1),
+      mergeSecs: +m.secs.toFixed(2),
+      mergeMBs: +mergeMBs.toFixed(1),
+      cpMBs: +cpMBs.toFixed(1),
+      ratio: +(mergeMBs / cpMBs).toFixed(2),
+      peakRssMiB: +(m.maxRssKiB / 1024).toFixed(1),
+    };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  if (process.argv[2] === '--child') {
+    await child(process.argv.slice(4), process.argv[3]);
+    return;
+  }
+  const sizes = process.env.BENCH_DB_MIB ? [Number(process.env.BENCH_DB_MIB)] : [256, 1024];
+  const root = process.env.BENCH_TMP ?? os.tmpdir();
+  const rows = [];
+  for (const s of sizes) {
+    const row = await runSize(s, root);
+    console.log(JSON.stringify(row));
+    rows.push(row);
+  }
+  console.table(rows);
+  for (const r of rows)
+    console.log(
+      `${r.dbMiB} MiB: merge ${r.mergeMBs} MB/s vs cp ${r.cpMBs} MB/s = ${Math.round(Number(r.ratio) * 100)} % (goal >= 50 %), peak RSS ${r.peakRssMiB} MiB`,
+    );
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
