@@ -198,6 +198,20 @@ export function describeKafkaConformance(name: string, factory: () => Promise<Ka
       await eventually(async () => !(await admin.listTopics()).includes(topic), 10000, 'topic deletion');
     });
 
+    it('idempotent producer: sequences accepted in order, offsets dense', async () => {
+      const topic = await newTopic(2);
+      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+      await producer.connect();
+      for (let i = 0; i < 5; i++) {
+        const res = await producer.send({ topic, acks: -1, messages: [{ partition: i % 2, value: `idem-${i}` }, { partition: i % 2, value: `idem-${i}-b` }] });
+        expect(res[0].errorCode).toBe(0);
+      }
+      await producer.disconnect();
+      expect(await highWatermarks(topic)).toEqual([6, 4]);
+      const got = await consumeUntil(kafka, { groupId: uniqueName('g'), topic }, (g) => g.length >= 10);
+      expect(got.filter((m) => m.partition === 0).map((m) => m.value.toString())).toEqual(['idem-0', 'idem-0-b', 'idem-2', 'idem-2-b', 'idem-4', 'idem-4-b']);
+    });
+
     it('round-trips a 2 MiB message', async () => {
       const topic = await newTopic(1, [{ name: 'max.message.bytes', value: String(8 * 1024 * 1024) }]);
       const big = Buffer.alloc(2 * 1024 * 1024 + 17);

@@ -114,6 +114,33 @@ describe('embedded broker: bad input, integrity', () => {
     await admin.disconnect();
   });
 
+  it('answers a retried idempotent batch with its original offset and stores it once', async () => {
+    const admin = client(kafka.brokers).admin();
+    await admin.connect();
+    const topic = uniqueName('dup');
+    await admin.createTopics({ topics: [{ topic }] });
+    const Long = require('kafkajs/src/utils/long');
+    const batch = (firstSequence: number, value: string) =>
+      produceRequestV3({
+        acks: -1,
+        timeout: 5000,
+        producerId: Long.fromNumber(777),
+        producerEpoch: 0,
+        topicData: [{ topic, partitions: [{ partition: 0, firstSequence, messages: [{ value }] }] }],
+      });
+    const send = async (req: unknown, correlationId: number) => {
+      const encoded: Buffer = (await encodeRequest({ correlationId, clientId: 'idem', request: req })).buffer;
+      const { responses } = await rawExchange(kafka.port, encoded, { frames: 1 });
+      return (await produceResponseV3.decode(responses[0].subarray(4))).topics[0].partitions[0];
+    };
+    expect(await send(batch(0, 'a'), 1)).toMatchObject({ errorCode: 0, baseOffset: '0' });
+    expect(await send(batch(1, 'b'), 2)).toMatchObject({ errorCode: 0, baseOffset: '1' });
+    expect(await send(batch(1, 'b'), 3)).toMatchObject({ errorCode: 0, baseOffset: '1' }); // retry of the same batch
+    expect(await send(batch(5, 'gap'), 4)).toMatchObject({ errorCode: 45 }); // OUT_OF_ORDER_SEQUENCE_NUMBER
+    expect((await admin.fetchTopicOffsets(topic))[0].high).toBe('2');
+    await admin.disconnect();
+  });
+
   it('refuses cleanup.policy=compact with INVALID_CONFIG and a clear message; honours retention configs', async () => {
     const admin = client(kafka.brokers).admin();
     await admin.connect();
