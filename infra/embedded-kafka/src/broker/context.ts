@@ -3,7 +3,7 @@ import type { GroupStore } from '../storage/group-store';
 import type { GroupCommitFlusher } from '../storage/flusher';
 import type { LogStore } from '../storage/log-store';
 
-/** fsync policy; see README.md in this project. */
+/** fsync policy; documented on EmbeddedKafkaOptions in broker/embedded.ts and in main.ts. */
 export type FsyncPolicy = 'always' | 'interval' | 'never';
 
 /** Everything a handler may use: the storage interfaces and the broker settings. */
