@@ -14,38 +14,63 @@ const before = (a: Cursor, b: Cursor): boolean => a.key < b.key || (a.key === b.
 /**
  * Streaming k-way merge of verified save readers (given oldest first): yields each (area, RABN)
  * once, from the newest input that holds it, in (area, RABN) order. Memory is one read buffer per
- * input plus a heap of k cursors. A yielded record stays valid until the following next() call.
+ * input plus a heap of k cursors. A yielded record stays valid until the following call.
  * The merge ends (null) only after every reader verified its trailer.
+ *
+ * Cursors whose record was consumed (the winner) or skipped (older inputs holding the same block)
+ * are advanced lazily at the start of the next call, so the winner's record stays valid meanwhile.
  */
 export class KWayMerge {
   private readonly heap: Cursor[] = [];
-  private winner: Cursor | null = null;
+  private readonly pending: Cursor[];
 
-  private constructor(private readonly cursors: readonly Cursor[]) {}
+  private constructor(cursors: Cursor[]) {
+    this.pending = cursors;
+  }
 
-  /** Primes one cursor per reader. */
+  /** Sets up one cursor per reader (no record is read yet). */
   static async start(readersOldestFirst: readonly SaveReader[]): Promise<KWayMerge> {
-    const m = new KWayMerge(readersOldestFirst.map((reader, priority) => ({ reader, priority, rec: null, key: 0 })));
-    for (const c of m.cursors) if (await advance(c)) m.push(c);
-    return m;
+    return new KWayMerge(readersOldestFirst.map((reader, priority) => ({ reader, priority, rec: null, key: 0 })));
   }
 
   /** The next winning record, or null when all inputs are exhausted and verified. */
   async next(): Promise<SaveRecord | null> {
-    // The previous winner's record was in use by the caller until now: only now move its reader on.
-    if (this.winner) {
-      const w = this.winner;
-      this.winner = null;
-      if (await advance(w)) this.push(w);
+    while (this.pending.length > 0) {
+      const c = this.pending.pop() as Cursor;
+      c.rec = await c.reader.next();
+      if (c.rec) this.enter(c);
     }
+    return this.take();
+  }
+
+  /**
+   * Like next() but synchronous: undefined when an input needs I/O (or is at its trailer); then
+   * call next(). Merge loops call this first to avoid an await per record.
+   */
+  tryNext(): SaveRecord | null | undefined {
+    while (this.pending.length > 0) {
+      const c = this.pending[this.pending.length - 1];
+      const r = c.reader.nextBuffered();
+      if (!r) return undefined;
+      this.pending.pop();
+      c.rec = r;
+      this.enter(c);
+    }
+    return this.take();
+  }
+
+  private enter(c: Cursor): void {
+    const r = c.rec as SaveRecord;
+    c.key = r.areaCode * 0x100000000 + r.rabn;
+    this.push(c);
+  }
+
+  private take(): SaveRecord | null {
     const top = this.pop();
     if (!top) return null;
-    // Older inputs holding the same block lose: skip their record.
-    while (this.heap.length > 0 && this.heap[0].key === top.key) {
-      const loser = this.pop() as Cursor;
-      if (await advance(loser)) this.push(loser);
-    }
-    this.winner = top;
+    // Older inputs holding the same block lose: their record is skipped.
+    while (this.heap.length > 0 && this.heap[0].key === top.key) this.pending.push(this.pop() as Cursor);
+    this.pending.push(top);
     return top.rec;
   }
 
@@ -81,11 +106,4 @@ export class KWayMerge {
     }
     return top;
   }
-}
-
-async function advance(c: Cursor): Promise<boolean> {
-  c.rec = await c.reader.next();
-  if (!c.rec) return false;
-  c.key = c.rec.areaCode * 0x100000000 + c.rec.rabn;
-  return true;
 }

@@ -188,7 +188,10 @@ async function applyMerged(
     // Consecutive blocks are gathered and written with one pwrite. Images are copied because the
     // reader's buffer moves on; a run is capped so memory stays bounded.
     const run = new RunWriter(db);
-    for (let r = await merge.next(); r; r = await merge.next()) {
+    for (;;) {
+      let r = merge.tryNext();
+      if (r === undefined) r = await merge.next();
+      if (!r) break;
       if (only && !rangesContain(only, r.area, r.rabn)) continue;
       run.add(r);
       n++;

@@ -133,6 +133,18 @@ export class SaveWriter {
     this.commit(key, area, rabn, crc, raw.length);
   }
 
+  /**
+   * Like writeRawRecord, synchronously: returns false (nothing written) when the buffer has no room,
+   * and the caller must then await writeRawRecord. Saves an await per record in merge loops.
+   */
+  tryWriteRawRecord(area: Area, rabn: number, raw: Uint8Array, crc: number): boolean {
+    const key = this.check(area, rabn, raw.length - RECORD_OVERHEAD);
+    if (this.buf.length - this.used < raw.length) return false;
+    this.buf.set(raw, this.used);
+    this.commit(key, area, rabn, crc, raw.length);
+    return true;
+  }
+
   private commit(key: number, area: Area, rabn: number, crc: number, size: number): void {
     this.used += size;
     this.lastKey = key;
