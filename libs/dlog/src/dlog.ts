@@ -103,7 +103,9 @@ export const EMPTY_AREA_BLOCKS: AreaBlocks = { ASSO: BlockSet.empty(), DATA: Blo
 export function initialState(dbid: number, geometry: DatabaseGeometry, config: Partial<DlogConfig> = {}): DlogState {
   if (!Number.isInteger(dbid) || dbid < 1) throw new DlogError('VALIDATION', `dbid must be a positive integer, got ${String(dbid)}`);
   validateGeometry(geometry);
-  const cfg = { ...DEFAULT_DLOG_CONFIG, ...config };
+  // an option given as undefined keeps its default
+  const given = Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined)) as Partial<DlogConfig>;
+  const cfg = { ...DEFAULT_DLOG_CONFIG, ...given };
   checkCapacity(cfg.extensionCapacity);
   for (const k of ['maxSegments', 'finishedSavesKept'] as const) {
     if (!Number.isInteger(cfg[k]) || cfg[k] < 1) throw new DlogError('VALIDATION', `config.${k} must be a positive integer`);
