@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { SMALL_GEOMETRY } from './testing/stand-ins';
+import { SMALL_GEOMETRY } from '@deltaflow/e2e-support';
 import { dataSetPath } from './paths';
 import { deltaRanges } from './save-runner';
 

@@ -5,8 +5,7 @@ import { BlockDatabase, digestBlocks } from '@deltaflow/blockdb';
 import type { MessageOfType } from '@deltaflow/contracts';
 import { startEmbeddedKafka, type EmbeddedKafka } from '@deltaflow/embedded-kafka';
 import { SaveReader } from '@deltaflow/save-format';
-import { Publisher, TopicCollector } from './testing/kafka-harness';
-import { SMALL_GEOMETRY, StandInChangeLogger, StandInNucleus } from './testing/stand-ins';
+import { Publisher, SMALL_GEOMETRY, StandInChangeLogger, StandInNucleus, TopicCollector } from '@deltaflow/e2e-support';
 import { startSaveWriter, type RunningSaveWriter } from './app';
 
 jest.setTimeout(120_000);
