@@ -24,7 +24,7 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { name: '256 KiB messages', messageBytes: 256 * 1024, messages: quick ? 256 : 1024, perSend: 4, inFlight: 4 },
+  { name: '256 KiB messages', messageBytes: 256 * 1024, messages: quick ? 256 : 1024, perSend: 4, inFlight: Number(process.env.BENCH_INFLIGHT ?? 4) },
   { name: '1 KiB messages', messageBytes: 1024, messages: quick ? 50_000 : 200_000, perSend: 1000, inFlight: 4 },
 ];
 
