@@ -6,7 +6,6 @@ import { Writer } from './writer';
 /* Golden bytes from a real client: every request kafkajs 2.2.4 can send, at every version it
  * implements inside our advertised range, must decode completely (no byte left over), and our
  * responses must decode with kafkajs's own response decoders. */
-/* eslint-disable @typescript-eslint/no-require-imports */
 const encodeRequest = require('kafkajs/src/protocol/request');
 const Long = require('kafkajs/src/utils/long');
 
