@@ -131,4 +131,30 @@ describe('BlockDatabase', () => {
     a.close();
     b.close();
   });
+
+  it('a concurrent reader sees whole blocks, each as of the moment it was read (possibly newer than when it started)', () => {
+    const writer = BlockDatabase.create(dir, { dbid: 7, geometry });
+    for (let r = 1; r <= 10; r++) writer.writeBlock('DATA', r, img(2048, r));
+    const reader = BlockDatabase.open(dir, { readOnly: true });
+    // A one-block chunk: the iterator reads each block only when it gets there.
+    const it = reader.blocksIn({ area: 'DATA', from: 1, to: 10 }, 2048);
+    const seen: number[] = [];
+    let step = it.next();
+    while (!step.done) {
+      const b = step.value;
+      // Every image is one whole image the writer wrote, never a mix.
+      expect(new Set(b.image).size).toBe(1);
+      seen.push(b.image[0]);
+      // The writer changes a block the reader has passed and one it has not reached yet.
+      if (b.rabn === 3) {
+        writer.writeBlock('DATA', 2, img(2048, 200));
+        writer.writeBlock('DATA', 7, img(2048, 201));
+      }
+      step = it.next();
+    }
+    expect(seen).toEqual([1, 2, 3, 4, 5, 6, 201, 8, 9, 10]); // block 7 newer than the start, block 2 not re-read
+    expect(reader.readBlock('DATA', 2)[0]).toBe(200);
+    reader.close();
+    writer.close();
+  });
 });
