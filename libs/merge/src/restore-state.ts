@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic } from '@deltaflow/blockdb';
+import { AREA_FILES, writeFileAtomic } from '@deltaflow/blockdb';
 import type { DataSetDescriptor, Dsid } from '@deltaflow/dsid';
 import { MergeError } from './errors';
 
@@ -39,6 +39,15 @@ export interface RestoreStatus {
   readonly version: 1;
   readonly dsid: Dsid;
   readonly shadow: boolean;
+  /** modification times (ns) of the area files right after the restore: any later write changes them */
+  readonly stamp?: string;
+}
+
+/** Modification stamp of the database's area files (changes with every write by anyone). */
+export function areaStamp(dir: string): string {
+  return Object.values(AREA_FILES)
+    .map((f) => fs.statSync(path.join(dir, f), { bigint: true }).mtimeNs.toString())
+    .join('/');
 }
 
 /** Identity of an input for restart matching: role and full DSID (paths may change on resubmission). */

@@ -162,6 +162,20 @@ describe('restoreDelta', () => {
     expect(digestOf(p('shadow'))).toBe(digests[4]);
   });
 
+  it('a shadow changed by anyone else since its last restore needs a full save again', async () => {
+    const digests = await chain(2);
+    await restoreDelta({ inputs: [p('f'), p('d1')], target: p('shadow'), shadow: true });
+    const db = BlockDatabase.open(p('shadow'));
+    db.writeBlock('DATA', 3, Buffer.alloc(1024, 9)); // an update nucleus ran on the shadow
+    db.close();
+    const e = await errorOf(restoreDelta({ inputs: [p('d2')], target: p('shadow'), shadow: true }));
+    expect(e).toBeInstanceOf(MergeError);
+    expect(e.code).toBe('RESTORE_INPUT_INVALID');
+    expect(e.message).toMatch(/changed since its last restore/);
+    await restoreDelta({ inputs: [p('f'), p('d1'), p('d2')], target: p('shadow'), shadow: true });
+    expect(digestOf(p('shadow'))).toBe(digests[2]);
+  });
+
   it('a delta restore into a database that is not an initialized shadow is refused', async () => {
     await chain(1);
     await restoreDelta({ inputs: [p('f')], target: p('t') }); // not restored as a shadow

@@ -6,6 +6,7 @@ import { MergeError } from './errors';
 import { checkSameShape, inPlanOrder, InputSet, loadInputs } from './inputs';
 import { KWayMerge } from './kway';
 import {
+  areaStamp,
   identityOf,
   PlannedInput,
   readRestartState,
@@ -109,6 +110,11 @@ export async function restoreDelta(req: RestoreRequest): Promise<RestoreResult> 
           'RESTORE_INPUT_INVALID',
           `${req.target} is not an initialized shadow database (no complete full restore recorded, or it was changed since)`,
         );
+      if (status.stamp !== undefined && status.stamp !== areaStamp(req.target))
+        throw new MergeError(
+          'RESTORE_INPUT_INVALID',
+          `shadow database ${req.target} was changed since its last restore (an update nucleus or utility ran on it): restore a full save first`,
+        );
       after = status.dsid;
     }
     const accepted = validateRestoreDelta(
@@ -165,7 +171,7 @@ export async function restoreDelta(req: RestoreRequest): Promise<RestoreResult> 
     db.flush();
     const dsid = deriveMergedDsid(plan.filter((p) => p.descriptor.role === 'full' || p.descriptor.role === 'delta').map((p) => p.descriptor.dsid));
     // A shadow's status: the DSID its whole contents reflect (not known after a restricted restore).
-    if (!files) writeRestoreStatus(req.target, { version: 1, dsid, shadow: state.shadow });
+    if (!files) writeRestoreStatus(req.target, { version: 1, dsid, shadow: state.shadow, stamp: areaStamp(req.target) });
     removeStateFile(req.target, RESTART_FILE);
     return { dsid, applied: ordered.map((i) => i.path), resumed, conventional, blocksWritten };
   } finally {
