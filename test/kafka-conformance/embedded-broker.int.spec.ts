@@ -80,6 +80,40 @@ describe('embedded broker: bad input, integrity', () => {
     expect(responses[2].readInt16BE(4)).toBe(0);
   });
 
+  it('answers in request order when a long-poll fetch is parked before a quick request, and reassembles split frames', async () => {
+    const admin = client(kafka.brokers).admin();
+    await admin.connect();
+    const topic = uniqueName('order');
+    await admin.createTopics({ topics: [{ topic }] });
+    await admin.disconnect();
+    const fetch = frame(1, 4, 1, fetchV4Body(topic, 800));
+    const quick = frame(18, 0, 2, Buffer.alloc(0));
+    const { responses } = await rawExchange(kafka.port, Buffer.concat([fetch, quick]), { frames: 2, timeoutMs: 5000 });
+    expect(responses.map((r) => r.readInt32BE(0))).toEqual([1, 2]);
+
+    const net = await import('node:net');
+    const bytes = frame(18, 1, 3, Buffer.alloc(0));
+    const answer = await new Promise<Buffer>((resolve, reject) => {
+      const s = net.connect(kafka.port, '127.0.0.1', async () => {
+        for (const b of bytes) {
+          s.write(Buffer.from([b]));
+          await new Promise((r) => setTimeout(r, 2));
+        }
+      });
+      let got = Buffer.alloc(0);
+      s.on('data', (d) => {
+        got = Buffer.concat([got, d]);
+        if (got.length >= 4 && got.length >= 4 + got.readInt32BE(0)) {
+          s.destroy();
+          resolve(got.subarray(4));
+        }
+      });
+      s.on('error', reject);
+    });
+    expect(answer.readInt32BE(0)).toBe(3);
+    expect(answer.readInt16BE(4)).toBe(0);
+  });
+
   it('survives a client that vanishes mid-request or while its fetch is parked', async () => {
     const half = frame(18, 0, 1, Buffer.alloc(0)).subarray(0, 9);
     await rawExchange(kafka.port, half, { destroyAfterWrite: true });
@@ -89,21 +123,7 @@ describe('embedded broker: bad input, integrity', () => {
     const topic = uniqueName('vanish');
     await admin.createTopics({ topics: [{ topic }] });
     await admin.disconnect();
-    const name = Buffer.from(topic);
-    const body = Buffer.alloc(4 + 4 + 4 + 4 + 1 + 4 + 2 + name.length + 4 + 4 + 8 + 4);
-    let o = 0;
-    o = body.writeInt32BE(-1, o);
-    o = body.writeInt32BE(10000, o);
-    o = body.writeInt32BE(1, o);
-    o = body.writeInt32BE(1 << 20, o);
-    o = body.writeInt8(0, o);
-    o = body.writeInt32BE(1, o);
-    o = body.writeInt16BE(name.length, o);
-    o += name.copy(body, o);
-    o = body.writeInt32BE(1, o);
-    o = body.writeInt32BE(0, o);
-    o = body.writeBigInt64BE(0n, o);
-    body.writeInt32BE(1 << 20, o);
+    const body = fetchV4Body(topic, 10000);
     const r = await rawExchange(kafka.port, frame(1, 4, 5, body), { timeoutMs: 500 });
     expect(r.responses).toEqual([]); // parked, then we left
     await stillServes();
@@ -176,6 +196,33 @@ describe('embedded broker: bad input, integrity', () => {
     });
     expect(await admin.listTopics()).toContain(kept);
     await admin.disconnect();
+  });
+});
+
+describe('embedded broker: topic auto-creation options', () => {
+  it('auto-creates with numPartitions when enabled, and answers UNKNOWN_TOPIC_OR_PARTITION when disabled', async () => {
+    const dirOn = tempDir('ek-auto-');
+    const on = await startEmbeddedKafka({ dataDir: dirOn, numPartitions: 3 });
+    const topic = uniqueName('auto');
+    const producer = client(on.brokers).producer();
+    await producer.connect();
+    await producer.send({ topic, messages: [{ value: 'x' }] });
+    await producer.disconnect();
+    const admin = client(on.brokers).admin();
+    await admin.connect();
+    expect((await admin.fetchTopicMetadata({ topics: [topic] })).topics[0].partitions).toHaveLength(3);
+    await admin.disconnect();
+    await on.stop();
+
+    const dirOff = tempDir('ek-noauto-');
+    const off = await startEmbeddedKafka({ dataDir: dirOff, autoCreateTopics: false });
+    const p2 = client(off.brokers, { retry: { retries: 1, initialRetryTime: 50 } }).producer();
+    await p2.connect();
+    await expect(p2.send({ topic: uniqueName('absent'), messages: [{ value: 'x' }] })).rejects.toThrow(/does not host this topic-partition|UNKNOWN_TOPIC/i);
+    await p2.disconnect();
+    await off.stop();
+    fs.rmSync(dirOn, { recursive: true, force: true });
+    fs.rmSync(dirOff, { recursive: true, force: true });
   });
 });
 
@@ -257,4 +304,24 @@ function startBrokerProcess(dataDir: string): Promise<{ child: ChildProcess; por
     });
     child.once('exit', (code) => reject(new Error(`broker exited with ${code}: ${err}`)));
   });
+}
+
+/** Fetch v4 body: one partition of `topic` from offset 0, long-polling up to maxWaitMs for 1 byte. */
+function fetchV4Body(topic: string, maxWaitMs: number): Buffer {
+  const name = Buffer.from(topic);
+  const body = Buffer.alloc(4 + 4 + 4 + 4 + 1 + 4 + 2 + name.length + 4 + 4 + 8 + 4);
+  let o = 0;
+  o = body.writeInt32BE(-1, o);
+  o = body.writeInt32BE(maxWaitMs, o);
+  o = body.writeInt32BE(1, o);
+  o = body.writeInt32BE(1 << 20, o);
+  o = body.writeInt8(0, o);
+  o = body.writeInt32BE(1, o);
+  o = body.writeInt16BE(name.length, o);
+  o += name.copy(body, o);
+  o = body.writeInt32BE(1, o);
+  o = body.writeInt32BE(0, o);
+  o = body.writeBigInt64BE(0n, o);
+  body.writeInt32BE(1 << 20, o);
+  return body;
 }
