@@ -4,7 +4,8 @@ export type MergeErrorCode =
   | 'MERGE_INPUT_INVALID' // inputs that do not merge (geometry differs); DSID rules throw DsidRuleError instead
   | 'RESTORE_INPUT_INVALID' // inputs that do not fit the target database (dbid/geometry, uninitialized shadow)
   | 'RESTART_IMPOSSIBLE' // an interrupted restore cannot continue with these inputs: repeat it with the full save
-  | 'NOT_FOUND'; // target database missing and no full save to create it from
+  | 'NOT_FOUND' // target database missing and no full save to create it from
+  | 'INTERRUPTED'; // stopped by the caller's AbortSignal (a restore can then be resumed)
 
 /** Error thrown by @deltaflow/merge (besides DsidRuleError, SaveFormatError and BlockDbError from below). */
 export class MergeError extends Error {

@@ -7,6 +7,6 @@ export type { InputSet } from './inputs';
 export { mergeDataSets } from './merge';
 export type { MergeRequest, MergeResult } from './merge';
 export { restoreDelta } from './restore';
-export type { RestoreRequest, RestoreResult } from './restore';
+export type { RestoreProgress, RestoreRequest, RestoreResult } from './restore';
 export { RESTART_FILE, STATUS_FILE, readRestartState, readRestoreStatus } from './restore-state';
 export type { RestartState, RestoreStatus } from './restore-state';

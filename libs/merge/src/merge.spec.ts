@@ -152,6 +152,15 @@ describe('mergeDataSets', () => {
       expect(leftovers()).toEqual([]);
     });
 
+    it('an aborted merge stops with INTERRUPTED and leaves no output', async () => {
+      const ac = new AbortController();
+      ac.abort();
+      const e = await errorOf(mergeDataSets({ inputs: [p('f'), p('d1')], output: p('out'), signal: ac.signal }));
+      expect(e).toBeInstanceOf(MergeError);
+      expect(e.code).toBe('INTERRUPTED');
+      expect(leftovers()).toEqual([]);
+    });
+
     it('refuses to overwrite an existing output', async () => {
       fs.writeFileSync(p('out'), 'keep');
       const e = await errorOf(mergeDataSets({ inputs: [p('f'), p('d1')], output: p('out') }));

@@ -1,6 +1,7 @@
 import { validateMerge } from '@deltaflow/dsid';
 import type { Dsid } from '@deltaflow/dsid';
 import { ReaderOptions, SaveReader, SaveWriter, WriterOptions, WrittenDataSet } from '@deltaflow/save-format';
+import { MergeError } from './errors';
 import { checkSameShape, inPlanOrder, loadInputs } from './inputs';
 import { KWayMerge } from './kway';
 
@@ -11,6 +12,8 @@ export interface MergeRequest {
   readonly output: string;
   readonly writer?: WriterOptions;
   readonly reader?: ReaderOptions;
+  /** stops the merge between blocks (MergeError INTERRUPTED); no output is left */
+  readonly signal?: AbortSignal;
 }
 
 export interface MergeResult {
@@ -52,7 +55,8 @@ export async function mergeDataSets(req: MergeRequest): Promise<MergeResult> {
   try {
     for (const i of ordered) readers.push(await SaveReader.open(i.path, req.reader));
     const merge = await KWayMerge.start(readers);
-    for (;;) {
+    for (let n = 0; ; n++) {
+      if ((n & 4095) === 0 && req.signal?.aborted) throw new MergeError('INTERRUPTED', 'merge stopped on request');
       // Synchronous fast paths first: an await per record would cost more than the copy itself.
       let r = merge.tryNext();
       if (r === undefined) r = await merge.next();

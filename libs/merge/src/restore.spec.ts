@@ -132,6 +132,30 @@ describe('restoreDelta', () => {
     expect(readRestartState(p('t'))).toBeNull();
   });
 
+  it('an AbortSignal interrupts after the full save; the resume needs only the deltas', async () => {
+    const digests = await chain(2);
+    const ac = new AbortController();
+    const phases: string[] = [];
+    const e = await errorOf(
+      restoreDelta({
+        inputs: [p('f'), p('d1'), p('d2')],
+        target: p('t'),
+        signal: ac.signal,
+        onProgress: (x) => {
+          if (x.phaseDone) phases.push(x.phase);
+          if (x.phase === 'full' && x.phaseDone) ac.abort();
+        },
+      }),
+    );
+    expect(e).toBeInstanceOf(MergeError);
+    expect(e.code).toBe('INTERRUPTED');
+    expect(phases).toEqual(['full']);
+    expect(readRestartState(p('t'))?.applied).toBe(1);
+    const r = await restoreDelta({ inputs: [p('d2'), p('d1')], target: p('t') });
+    expect(r.resumed).toBe(true);
+    expect(digestOf(p('t'))).toBe(digests[2]);
+  });
+
   it('an interruption during the full save cannot be resumed without it', async () => {
     await chain(1);
     const good = fs.readFileSync(p('f'));

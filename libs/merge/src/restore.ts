@@ -31,6 +31,18 @@ export interface RestoreRequest {
   /** with `files`: also restore the GCB and DSST */
   readonly includeGcb?: boolean;
   readonly reader?: ReaderOptions;
+  /** stops the restore between blocks (MergeError INTERRUPTED); the restart state stays for a resume */
+  readonly signal?: AbortSignal;
+  /** called every few thousand blocks and at the end of each phase */
+  readonly onProgress?: (p: RestoreProgress) => void;
+}
+
+/** Progress of a restore: phase 'full' writes the full save, phase 'deltas' the merged deltas and DSIMs. */
+export interface RestoreProgress {
+  readonly phase: 'full' | 'deltas';
+  readonly blocksWritten: number;
+  /** the phase is complete (and, for 'full', durable: the restore is restartable from here) */
+  readonly phaseDone: boolean;
 }
 
 export interface RestoreResult {
@@ -157,17 +169,23 @@ export async function restoreDelta(req: RestoreRequest): Promise<RestoreResult> 
   try {
     removeStateFile(req.target, STATUS_FILE);
     writeRestartState(req.target, state);
+    checkAbort(req.signal);
     let rest = ordered;
     if (!resumed && rest[0]?.header.kind === 'full') {
       // Phase 1: the full save alone, then a durable checkpoint: from here the restore is restartable.
-      blocksWritten += await applyMerged(db, [rest[0]], only, req.reader);
+      blocksWritten += await applyMerged(db, [rest[0]], only, req, 'full');
       db.flush();
       state = { ...state, applied: 1 };
       writeRestartState(req.target, state);
+      req.onProgress?.({ phase: 'full', blocksWritten, phaseDone: true });
       rest = rest.slice(1);
     }
     // Phase 2: all deltas and DSIMs in one k-way pass, each block written once with its newest image.
-    if (rest.length > 0) blocksWritten += await applyMerged(db, rest, only, req.reader);
+    if (rest.length > 0) {
+      const before = blocksWritten;
+      blocksWritten += await applyMerged(db, rest, only, req, 'deltas', before);
+      req.onProgress?.({ phase: 'deltas', blocksWritten, phaseDone: true });
+    }
     db.flush();
     const dsid = deriveMergedDsid(plan.filter((p) => p.descriptor.role === 'full' || p.descriptor.role === 'delta').map((p) => p.descriptor.dsid));
     // A shadow's status: the DSID its whole contents reflect (not known after a restricted restore).
@@ -184,12 +202,15 @@ async function applyMerged(
   db: BlockDatabase,
   sets: readonly InputSet[],
   only: readonly BlockRange[] | null,
-  opts: ReaderOptions | undefined,
+  req: RestoreRequest,
+  phase: RestoreProgress['phase'],
+  base = 0,
 ): Promise<number> {
   const readers: SaveReader[] = [];
   let n = 0;
+  checkAbort(req.signal);
   try {
-    for (const s of sets) readers.push(await SaveReader.open(s.path, opts));
+    for (const s of sets) readers.push(await SaveReader.open(s.path, req.reader));
     const merge = await KWayMerge.start(readers);
     // Consecutive blocks are gathered and written with one pwrite. Images are copied because the
     // reader's buffer moves on; a run is capped so memory stays bounded.
@@ -200,7 +221,10 @@ async function applyMerged(
       if (!r) break;
       if (only && !rangesContain(only, r.area, r.rabn)) continue;
       run.add(r);
-      n++;
+      if (++n % 4096 === 0) {
+        checkAbort(req.signal);
+        req.onProgress?.({ phase, blocksWritten: base + n, phaseDone: false });
+      }
     }
     run.flush();
     return n;
@@ -210,6 +234,10 @@ async function applyMerged(
 }
 
 const RUN_BYTES = 1 << 20;
+
+function checkAbort(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new MergeError('INTERRUPTED', 'stopped on request; resubmit without the full save to resume');
+}
 
 class RunWriter {
   private buf = Buffer.allocUnsafe(RUN_BYTES);
