@@ -103,7 +103,7 @@ export class GroupCoordinator {
       const id = this.opts.newMemberId(ctx.clientId);
       if (ctx.version >= 4) {
         // KIP-394: hand out the id first; the member must rejoin with it.
-        const t = setTimeout(() => {
+        const t = unrefTimeout(() => {
           g.pending.delete(id);
           this.tryCompleteJoin(g);
         }, req.sessionTimeoutMs);
@@ -205,13 +205,13 @@ export class GroupCoordinator {
     this.opts.log('info', `group ${g.id}: preparing rebalance (${reason}), generation ${g.generation}`);
     if (wasEmpty && this.opts.initialRebalanceDelayMs > 0) {
       g.delaying = true;
-      g.joinTimer = setTimeout(() => {
+      g.joinTimer = unrefTimeout(() => {
         g.delaying = false;
-        g.joinTimer = setTimeout(() => this.onJoinTimeout(g), this.rebalanceTimeout(g));
+        g.joinTimer = unrefTimeout(() => this.onJoinTimeout(g), this.rebalanceTimeout(g));
         this.tryCompleteJoin(g);
       }, this.opts.initialRebalanceDelayMs);
     } else {
-      g.joinTimer = setTimeout(() => this.onJoinTimeout(g), this.rebalanceTimeout(g));
+      g.joinTimer = unrefTimeout(() => this.onJoinTimeout(g), this.rebalanceTimeout(g));
     }
   }
 
@@ -418,7 +418,7 @@ export class GroupCoordinator {
 
   private resetSession(g: Group, m: Member): void {
     this.clearSession(m);
-    m.sessionTimer = setTimeout(() => this.onSessionTimeout(g, m), m.sessionTimeoutMs);
+    m.sessionTimer = unrefTimeout(() => this.onSessionTimeout(g, m), m.sessionTimeoutMs);
   }
 
   private onSessionTimeout(g: Group, m: Member): void {
@@ -521,4 +521,9 @@ function sameProtocols(a: readonly JoinGroupProtocol[], b: readonly JoinGroupPro
 
 function assertNever(x: never): never {
   throw new EmbeddedKafkaError('ILLEGAL_STATE', `unexpected group state ${String(x)}`);
+}
+
+/** Group timers never keep the process alive on their own (the listening socket does). */
+function unrefTimeout(fn: () => void, ms: number): NodeJS.Timeout {
+  return setTimeout(fn, ms).unref();
 }
