@@ -1,0 +1,99 @@
+/**
+ * DSIMs read model: one row per online save's DSIM (by the save's DSID), acquired →
+ * completed → unloaded, or reset. Status only moves forward, so redelivery changes nothing.
+ */
+import { formatDsid } from '@deltaflow/dsid';
+import type { EntityManager } from 'typeorm';
+import { locationPath, type DsfEvent, type Projection } from '../projection';
+
+export const DSIM_STATUSES = ['acquired', 'completed', 'unloaded', 'reset'] as const;
+export type DsimStatus = (typeof DSIM_STATUSES)[number];
+
+export const dsimsProjection: Projection = {
+  name: 'catalog.dsims',
+  tables: [{ name: 'catalog_dsim', key: 'dbid, dsid' }],
+  canHandle: (e) => e.type === 'DsimAcquired' || e.type === 'DsimCompleted' || e.type === 'DsimUnloaded' || e.type === 'DsimReset',
+  apply: applyDsimEvent,
+};
+
+// A status only moves forward: acquired < completed < unloaded < reset.
+const BEFORE_COMPLETED = `status = 'acquired'`;
+const BEFORE_UNLOADED = `status IN ('acquired', 'completed')`;
+const BEFORE_RESET = `status <> 'reset'`;
+
+async function applyDsimEvent(m: EntityManager, e: DsfEvent): Promise<void> {
+  switch (e.type) {
+    case 'DsimAcquired':
+      await m.query(
+        `INSERT INTO catalog_dsim (dbid, dsid, status, start_lsn, acquired_at, updated_at) VALUES ($1, $2, 'acquired', $3, $4, $4)
+         ON CONFLICT (dbid, dsid) DO NOTHING`,
+        [e.dbid, formatDsid(e.dsid), e.startLsn, e.occurredAt],
+      );
+      return;
+    case 'DsimCompleted':
+      await m.query(
+        `INSERT INTO catalog_dsim (dbid, dsid, status, start_lsn, end_lsn, blocks, acquired_at, updated_at)
+         VALUES ($1, $2, 'completed', $3, $4, $5, $6, $6)
+         ON CONFLICT (dbid, dsid) DO UPDATE SET status = 'completed', end_lsn = EXCLUDED.end_lsn, blocks = EXCLUDED.blocks,
+           updated_at = EXCLUDED.updated_at
+         WHERE catalog_dsim.${BEFORE_COMPLETED}`,
+        [e.dbid, formatDsid(e.dsid), e.startLsn, e.endLsn, e.blocks, e.occurredAt],
+      );
+      return;
+    case 'DsimUnloaded':
+      await m.query(
+        `UPDATE catalog_dsim SET status = 'unloaded', path = $3, blocks = $4, updated_at = $5
+         WHERE dbid = $1 AND dsid = $2 AND ${BEFORE_UNLOADED}`,
+        [e.dbid, formatDsid(e.dsid), locationPath(e.location), e.blocks, e.occurredAt],
+      );
+      return;
+    case 'DsimReset':
+      // Without a DSID: every DSIM of the database that is not reset yet.
+      if (e.dsid) {
+        await m.query(`UPDATE catalog_dsim SET status = 'reset', updated_at = $3 WHERE dbid = $1 AND dsid = $2 AND ${BEFORE_RESET}`, [
+          e.dbid,
+          formatDsid(e.dsid),
+          e.occurredAt,
+        ]);
+      } else {
+        await m.query(`UPDATE catalog_dsim SET status = 'reset', updated_at = $2 WHERE dbid = $1 AND ${BEFORE_RESET}`, [e.dbid, e.occurredAt]);
+      }
+      return;
+    default:
+      return;
+  }
+}
+
+export interface DsimView {
+  dbid: number;
+  dsid: string;
+  status: DsimStatus;
+  startLsn: number;
+  endLsn?: number;
+  blocks?: number;
+  path?: string;
+  acquiredAt: number;
+  updatedAt: number;
+}
+
+/** The DSIMs of one database, ordered by acquisition. */
+export async function queryDsims(m: Pick<EntityManager, 'query'>, dbid: number): Promise<DsimView[]> {
+  const rows: Array<Record<string, string | number | null>> = await m.query(
+    'SELECT * FROM catalog_dsim WHERE dbid = $1 ORDER BY acquired_at, dsid',
+    [dbid],
+  );
+  return rows.map((r) => {
+    const v: DsimView = {
+      dbid: Number(r.dbid),
+      dsid: String(r.dsid),
+      status: r.status as DsimStatus,
+      startLsn: Number(r.start_lsn),
+      acquiredAt: Number(r.acquired_at),
+      updatedAt: Number(r.updated_at),
+    };
+    if (r.end_lsn !== null) v.endLsn = Number(r.end_lsn);
+    if (r.blocks !== null) v.blocks = Number(r.blocks);
+    if (r.path !== null) v.path = String(r.path);
+    return v;
+  });
+}

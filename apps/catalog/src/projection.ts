@@ -1,0 +1,22 @@
+import type { TopicMessage } from '@deltaflow/contracts';
+import type { EntityManager } from 'typeorm';
+
+export type DsfEvent = TopicMessage<'dsf.events'>;
+
+/**
+ * One read model (Emmett-style): the events it handles and how each changes its rows.
+ * `apply` must be idempotent on its own (insert-or-ignore, position guards), beside the
+ * offset checkpoint that applyOnce keeps in the same transaction.
+ */
+export interface Projection {
+  readonly name: string;
+  /** its tables, each with its primary key (the digest's row order) */
+  readonly tables: ReadonlyArray<{ readonly name: string; readonly key: string }>;
+  canHandle(event: DsfEvent): boolean;
+  apply(m: EntityManager, event: DsfEvent): Promise<void>;
+}
+
+/** The location of a data set, printed as a path: `<name>` or `stream:<stream>/<clientFile>`. */
+export function locationPath(l: { kind: 'directory'; name: string } | { kind: 'stream'; stream: string; clientFile: string }): string {
+  return l.kind === 'directory' ? l.name : `stream:${l.stream}/${l.clientFile}`;
+}

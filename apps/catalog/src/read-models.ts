@@ -1,0 +1,65 @@
+/**
+ * The catalog's read models as one unit: apply a dsf.events record to every projection
+ * that handles it (each with its own checkpoint, written in the row transaction), and the
+ * state digest (sha256 over the ordered rows of every read model).
+ */
+import { createHash } from 'node:crypto';
+import { applyOnce, CheckpointMigration, openDataSource, readCheckpoints, type Checkpoint } from '@deltaflow/persistence';
+import type { DataSource, EntityManager } from 'typeorm';
+import { dsimsProjection } from './dsims/dsims.projection';
+import { lineagesProjection } from './lineages/lineages.projection';
+import { CatalogReadModels1700000000200 } from './migrations';
+import type { DsfEvent, Projection } from './projection';
+import { savesProjection } from './saves/saves.projection';
+
+export const PROJECTIONS: readonly Projection[] = [savesProjection, dsimsProjection, lineagesProjection];
+export const CATALOG_MIGRATIONS = [CheckpointMigration, CatalogReadModels1700000000200];
+
+/** Opens (and migrates) the catalog's database; `schema` isolates a rebuild. */
+export function openCatalogDatabase(url: string, schema?: string): Promise<DataSource> {
+  return openDataSource({ url, entities: [], migrations: CATALOG_MIGRATIONS, ...(schema ? { schema } : {}) });
+}
+
+export interface RecordAt {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+}
+
+/** Applies one record to every read model, once per projection. */
+export async function applyRecord(ds: DataSource, event: DsfEvent, at: RecordAt): Promise<Array<{ projection: string; outcome: 'applied' | 'duplicate' }>> {
+  const out: Array<{ projection: string; outcome: 'applied' | 'duplicate' }> = [];
+  for (const p of PROJECTIONS) {
+    if (!p.canHandle(event)) continue;
+    const outcome = await applyOnce(ds, { projection: p.name, ...at }, (m) => p.apply(m, event));
+    out.push({ projection: p.name, outcome });
+  }
+  return out;
+}
+
+/** Applies events straight to the rows (no checkpoints): the pure fold, for tests. */
+export async function applyEvents(m: EntityManager, projection: Projection, events: readonly DsfEvent[]): Promise<void> {
+  for (const e of events) if (projection.canHandle(e)) await projection.apply(m, e);
+}
+
+/** sha256 over every read model's rows in primary-key order (columns in table order). */
+export async function stateDigest(ds: Pick<DataSource, 'query'>): Promise<{ digest: string; rows: Record<string, number> }> {
+  const hash = createHash('sha256');
+  const rows: Record<string, number> = {};
+  for (const p of PROJECTIONS) {
+    for (const table of p.tables) {
+      const result: Array<{ j: string }> = await ds.query(`SELECT row_to_json(t)::text AS j FROM ${table.name} t ORDER BY ${table.key}`);
+      hash.update(`${table.name}\n`);
+      for (const r of result) hash.update(`${r.j}\n`);
+      rows[table.name] = result.length;
+    }
+  }
+  return { digest: hash.digest('hex'), rows };
+}
+
+/** Where each projection stands. */
+export async function catalogPosition(ds: DataSource): Promise<Record<string, Checkpoint[]>> {
+  const pos: Record<string, Checkpoint[]> = {};
+  for (const p of PROJECTIONS) pos[p.name] = await readCheckpoints(ds, p.name);
+  return pos;
+}

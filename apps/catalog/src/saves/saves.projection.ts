@@ -1,0 +1,124 @@
+/**
+ * Saves read model: one row per save (and per merge output) of a database, keyed by the
+ * correlation id of the command that made it. A row goes started → completed | failed and
+ * never leaves a final state, so a redelivered or late event changes nothing.
+ */
+import { formatDsid } from '@deltaflow/dsid';
+import type { EntityManager } from 'typeorm';
+import { locationPath, type DsfEvent, type Projection } from '../projection';
+
+export const savesProjection: Projection = {
+  name: 'catalog.saves',
+  tables: [{ name: 'catalog_save', key: 'dbid, correlation_id' }],
+  canHandle: (e) => e.type === 'SaveStarted' || e.type === 'SaveCompleted' || e.type === 'SaveFailed' || e.type === 'MergeCompleted',
+  apply: applySaveEvent,
+};
+
+async function applySaveEvent(m: EntityManager, e: DsfEvent): Promise<void> {
+  switch (e.type) {
+    case 'SaveStarted':
+      await m.query(
+        `INSERT INTO catalog_save (dbid, correlation_id, origin, dsid, lineage, kind, online, status, started_at, start_lsn)
+         VALUES ($1, $2, 'save', $3, $4, $5, $6, 'started', $7, $8) ON CONFLICT (dbid, correlation_id) DO NOTHING`,
+        [e.dbid, e.correlationId, formatDsid(e.dsid), e.dsid.lineage, e.mode, e.online, e.occurredAt, e.startLsn ?? null],
+      );
+      return;
+    case 'SaveCompleted':
+      // A completion without a seen start (start lost to retention) still records the save.
+      await m.query(
+        `INSERT INTO catalog_save (dbid, correlation_id, origin, dsid, lineage, kind, online, status, started_at, completed_at,
+           start_lsn, end_lsn, path, blocks, bytes, digest)
+         VALUES ($1, $2, 'save', $3, $4, $5, $6, 'completed', $7, $7, $8, $9, $10, $11, $12, $13)
+         ON CONFLICT (dbid, correlation_id) DO UPDATE SET status = 'completed', completed_at = EXCLUDED.completed_at,
+           dsid = EXCLUDED.dsid, lineage = EXCLUDED.lineage, kind = EXCLUDED.kind, online = EXCLUDED.online,
+           start_lsn = COALESCE(catalog_save.start_lsn, EXCLUDED.start_lsn), end_lsn = EXCLUDED.end_lsn, path = EXCLUDED.path,
+           blocks = EXCLUDED.blocks, bytes = EXCLUDED.bytes, digest = EXCLUDED.digest
+         WHERE catalog_save.status = 'started'`,
+        [e.dbid, e.correlationId, formatDsid(e.dsid), e.dsid.lineage, e.mode, e.online, e.occurredAt, e.startLsn ?? null, e.endLsn ?? null,
+          locationPath(e.location), e.blocks, e.bytes, e.digest],
+      );
+      return;
+    case 'SaveFailed':
+      await m.query(
+        `INSERT INTO catalog_save (dbid, correlation_id, origin, dsid, lineage, status, started_at, completed_at, reason)
+         VALUES ($1, $2, 'save', $3, $4, 'failed', $5, $5, $6)
+         ON CONFLICT (dbid, correlation_id) DO UPDATE SET status = 'failed', completed_at = EXCLUDED.completed_at,
+           reason = EXCLUDED.reason, dsid = COALESCE(catalog_save.dsid, EXCLUDED.dsid), lineage = COALESCE(catalog_save.lineage, EXCLUDED.lineage)
+         WHERE catalog_save.status = 'started'`,
+        [e.dbid, e.correlationId, e.dsid ? formatDsid(e.dsid) : null, e.dsid?.lineage ?? null, e.occurredAt, `${e.code}: ${e.reason}`],
+      );
+      return;
+    case 'MergeCompleted':
+      // A merge output is a data set like a save: always offline, completed when announced.
+      await m.query(
+        `INSERT INTO catalog_save (dbid, correlation_id, origin, dsid, lineage, kind, online, status, started_at, completed_at, path, blocks, digest)
+         VALUES ($1, $2, 'merge', $3, $4, $5, false, 'completed', $6, $6, $7, $8, $9) ON CONFLICT (dbid, correlation_id) DO NOTHING`,
+        [e.dbid, e.correlationId, formatDsid(e.dsid), e.dsid.lineage, e.kind, e.occurredAt, locationPath(e.location), e.blocks, e.digest],
+      );
+      return;
+    default:
+      return;
+  }
+}
+
+export interface SaveView {
+  dbid: number;
+  dsid: string | null;
+  lineage?: string;
+  origin: 'save' | 'merge';
+  correlationId: string;
+  kind?: 'full' | 'delta';
+  online?: boolean;
+  status: 'started' | 'completed' | 'failed';
+  path?: string;
+  startedAt: number;
+  completedAt?: number;
+  startLsn?: number;
+  endLsn?: number;
+  blocks?: number;
+  bytes?: number;
+  digest?: string;
+  reason?: string;
+}
+
+interface SaveRow {
+  dbid: number;
+  correlation_id: string;
+  origin: 'save' | 'merge';
+  dsid: string | null;
+  lineage: string | null;
+  kind: 'full' | 'delta' | null;
+  online: boolean | null;
+  status: 'started' | 'completed' | 'failed';
+  path: string | null;
+  started_at: string;
+  completed_at: string | null;
+  start_lsn: string | null;
+  end_lsn: string | null;
+  blocks: string | null;
+  bytes: string | null;
+  digest: string | null;
+  reason: string | null;
+}
+
+const num = (v: string | null) => (v === null ? undefined : Number(v));
+
+/** The saves of one database, ordered by start. */
+export async function querySaves(m: Pick<EntityManager, 'query'>, dbid: number): Promise<SaveView[]> {
+  const rows: SaveRow[] = await m.query('SELECT * FROM catalog_save WHERE dbid = $1 ORDER BY started_at, correlation_id', [dbid]);
+  return rows.map((r) => {
+    const v: SaveView = { dbid: r.dbid, dsid: r.dsid, origin: r.origin, correlationId: r.correlation_id, status: r.status, startedAt: Number(r.started_at) };
+    if (r.lineage !== null) v.lineage = r.lineage;
+    if (r.kind !== null) v.kind = r.kind;
+    if (r.online !== null) v.online = r.online;
+    if (r.path !== null) v.path = r.path;
+    if (r.completed_at !== null) v.completedAt = num(r.completed_at);
+    if (r.start_lsn !== null) v.startLsn = num(r.start_lsn);
+    if (r.end_lsn !== null) v.endLsn = num(r.end_lsn);
+    if (r.blocks !== null) v.blocks = num(r.blocks);
+    if (r.bytes !== null) v.bytes = num(r.bytes);
+    if (r.digest !== null) v.digest = r.digest;
+    if (r.reason !== null) v.reason = r.reason;
+    return v;
+  });
+}
