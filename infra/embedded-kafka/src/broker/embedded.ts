@@ -106,7 +106,15 @@ export async function startEmbeddedKafka(opts: EmbeddedKafkaOptions): Promise<Em
   broker.advertisedPort = bound;
 
   const timers: NodeJS.Timeout[] = [];
-  timers.push(setInterval(() => logs.applyRetention(Date.now()), RETENTION_CHECK_MS));
+  timers.push(
+    setInterval(() => {
+      try {
+        logs.applyRetention(Date.now());
+      } catch (e) {
+        log('error', `retention: ${(e as Error).message}`);
+      }
+    }, RETENTION_CHECK_MS),
+  );
   if (fsyncPolicy === 'interval') {
     timers.push(setInterval(() => void flusher.flush().catch((e) => log('error', `fsync: ${(e as Error).message}`)), opts.fsyncIntervalMs ?? 1000));
   }

@@ -99,7 +99,11 @@ export class KafkaServer {
         (chunks) => {
           slot.chunks = chunks;
           slot.done = true;
-          drain();
+          try {
+            drain();
+          } catch (e) {
+            kill(`write failed: ${(e as Error).message}`);
+          }
         },
         (e: unknown) => {
           if (e instanceof MalformedRequestError) kill(`malformed request: ${e.message}`);

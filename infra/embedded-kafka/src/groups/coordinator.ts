@@ -523,7 +523,16 @@ function assertNever(x: never): never {
   throw new EmbeddedKafkaError('ILLEGAL_STATE', `unexpected group state ${String(x)}`);
 }
 
-/** Group timers never keep the process alive on their own (the listening socket does). */
+/**
+ * Group timers never keep the process alive on their own (the listening socket does), and a
+ * fault inside one (e.g. the journal cannot be written) is reported, never crashes the broker.
+ */
 function unrefTimeout(fn: () => void, ms: number): NodeJS.Timeout {
-  return setTimeout(fn, ms).unref();
+  return setTimeout(() => {
+    try {
+      fn();
+    } catch (e) {
+      process.stderr.write(`[embedded-kafka] error: group timer: ${(e as Error)?.stack ?? String(e)}\n`);
+    }
+  }, ms).unref();
 }
