@@ -83,7 +83,7 @@ describe('DSIM builder on the embedded broker and PostgreSQL', () => {
     const r = await SaveReader.open(path.join(dataDir, 'datasets', 'dsim-1'));
     const got: string[] = [];
     for await (const b of r) {
-      const lsn = { 'ASSO:30': 13, 'DATA:1': 14, 'DATA:2': 12 }[`${b.area}:${b.rabn}`];
+      const lsn = ({ 'ASSO:30': 13, 'DATA:1': 14, 'DATA:2': 12 } as Record<string, number>)[`${b.area}:${b.rabn}`];
       expect(Buffer.from(b.image).equals(image(b.area, lsn ?? -1))).toBe(true);
       got.push(`${b.area}:${b.rabn}`);
     }
