@@ -104,8 +104,9 @@ export function describeKafkaConformance(name: string, factory: () => Promise<Ka
         kafka,
         { groupId: late, topic, fromBeginning: false },
         (g) => g.length >= 1,
-        async () => {
-          await sleep(1500);
+        async (c) => {
+          // After the first completed fetch the consumer's start offset (the end) is resolved.
+          await new Promise((resolve) => c.on(c.events.FETCH, resolve));
           await producer.send({ topic, messages: [{ value: 'after-start' }] });
         },
       );
