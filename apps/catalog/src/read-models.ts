@@ -58,7 +58,7 @@ export async function stateDigest(ds: Pick<DataSource, 'query'>): Promise<{ dige
 }
 
 /** Where each projection stands. */
-export async function catalogPosition(ds: DataSource): Promise<Record<string, Checkpoint[]>> {
+export async function catalogPosition(ds: DataSource | EntityManager): Promise<Record<string, Checkpoint[]>> {
   const pos: Record<string, Checkpoint[]> = {};
   for (const p of PROJECTIONS) pos[p.name] = await readCheckpoints(ds, p.name);
   return pos;

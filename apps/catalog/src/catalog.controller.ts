@@ -1,0 +1,75 @@
+import { BadRequestException, Controller, Get, Inject, Query } from '@nestjs/common';
+import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
+import type { KafkaEventContext } from '@deltaflow/service-kit';
+import { isRejection } from '@deltaflow/service-kit';
+import type { DataSource } from 'typeorm';
+import { queryDsims } from './dsims/dsims.projection';
+import { queryLineages } from './lineages/lineages.projection';
+import type { DsfEvent } from './projection';
+import { applyRecord, catalogPosition, stateDigest } from './read-models';
+import { querySaves } from './saves/saves.projection';
+
+export const CATALOG_DB = Symbol('CATALOG_DB');
+
+/** Thin: dsf.events → the read models. */
+@Controller()
+export class CatalogEventsController {
+  constructor(@Inject(CATALOG_DB) private readonly ds: DataSource) {}
+
+  @EventPattern('dsf.events')
+  async onEvent(@Payload() event: DsfEvent, @Ctx() ctx: KafkaEventContext): Promise<void> {
+    try {
+      await applyRecord(this.ds, event, { topic: ctx.topic, partition: ctx.partition, offset: ctx.offset });
+    } catch (err) {
+      // A database fault (pg errors carry string SQLSTATE codes) is transient: retry the
+      // record, never dead-letter it. Only the transport's decoding rejects records.
+      if (isRejection(err)) throw new Error(`catalog: applying ${ctx.topic}[${ctx.partition}]@${ctx.offset} failed, will retry: ${err.message}`);
+      throw err;
+    }
+  }
+}
+
+/** `dbid` query parameter: an integer in [1, 65535]. */
+export function parseDbid(raw: unknown): number {
+  if (typeof raw !== 'string' || raw.length === 0) throw new BadRequestException('dbid: required query parameter, an integer in [1, 65535]');
+  if (!/^[1-9][0-9]{0,4}$/.test(raw) || Number(raw) > 65535) {
+    throw new BadRequestException(`dbid: expected an integer in [1, 65535], got ${JSON.stringify(raw.slice(0, 32))}`);
+  }
+  return Number(raw);
+}
+
+/** The query API. */
+@Controller()
+export class CatalogQueryController {
+  constructor(@Inject(CATALOG_DB) private readonly ds: DataSource) {}
+
+  @Get('saves')
+  saves(@Query('dbid') dbid: unknown) {
+    return querySaves(this.ds, parseDbid(dbid));
+  }
+
+  @Get('dsims')
+  dsims(@Query('dbid') dbid: unknown) {
+    return queryDsims(this.ds, parseDbid(dbid));
+  }
+
+  @Get('lineages')
+  lineages(@Query('dbid') dbid: unknown) {
+    return queryLineages(this.ds, parseDbid(dbid));
+  }
+
+  @Get('state-digest')
+  async digest() {
+    // Read rows and checkpoints in one snapshot so the digest matches the position.
+    return this.ds.transaction('REPEATABLE READ', async (m) => {
+      const { digest, rows } = await stateDigest(m);
+      const position = await catalogPosition(m);
+      return { digest, rows, position };
+    });
+  }
+
+  @Get('health')
+  health() {
+    return { status: 'ok' };
+  }
+}
