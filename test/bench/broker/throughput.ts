@@ -44,6 +44,17 @@ function startBroker(dataDir: string): Promise<{ child: ChildProcess; port: numb
   });
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 1/100 s
+  } catch {
+    return Number.NaN;
+  }
+}
+
 async function produce(kafka: Kafka, topic: string, c: Case): Promise<number> {
   const producer = kafka.producer({ allowAutoTopicCreation: true });
   await producer.connect();
@@ -129,26 +140,31 @@ async function main(): Promise<void> {
       const total = Math.ceil(c.messages / c.perSend) * c.perSend;
       const bytes = total * c.messageBytes;
       const ceiling = await rawCeiling(bytes, c.messageBytes);
+      const cpu0 = cpuSeconds(broker.child.pid!);
       const p = await produce(kafka, topic, c);
+      const cpu1 = cpuSeconds(broker.child.pid!);
       const r = await consume(kafka, topic, total);
+      const cpu2 = cpuSeconds(broker.child.pid!);
       const mb = (s: number) => bytes / s / 1e6;
       const ms = (s: number) => total / s;
-      rows.push([c.name, 'raw TCP ceiling', mb(ceiling).toFixed(0), ms(ceiling).toFixed(0), '1.00']);
-      rows.push([c.name, 'produce acks=-1', mb(p).toFixed(0), ms(p).toFixed(0), (ceiling / p).toFixed(2)]);
-      rows.push([c.name, 'group consume', mb(r).toFixed(0), ms(r).toFixed(0), (ceiling / r).toFixed(2)]);
+      const busy = (cpu: number, s: number) => `${((cpu / s) * 100).toFixed(0)}%`;
+      rows.push([c.name, 'raw TCP ceiling', mb(ceiling).toFixed(0), ms(ceiling).toFixed(0), '1.00', '-']);
+      rows.push([c.name, 'produce acks=-1', mb(p).toFixed(0), ms(p).toFixed(0), (ceiling / p).toFixed(2), busy(cpu1 - cpu0, p)]);
+      rows.push([c.name, 'group consume', mb(r).toFixed(0), ms(r).toFixed(0), (ceiling / r).toFixed(2), busy(cpu2 - cpu1, r)]);
     }
   } finally {
     broker.child.kill('SIGTERM');
     await new Promise((r) => broker.child.once('exit', r));
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
-  const head = ['case', 'path', 'MB/s', 'msg/s', 'ratio to ceiling'];
+  const head = ['case', 'path', 'MB/s', 'msg/s', 'ratio to ceiling', 'broker CPU'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (r: string[]) => r.map((v, i) => v.padEnd(widths[i])).join(' | ');
   console.log(`embedded broker throughput (${os.cpus().length} cores, node ${process.version}${quick ? ', --quick' : ''})`);
   console.log(line(head));
   console.log(widths.map((w) => '-'.repeat(w)).join('-|-'));
   for (const r of rows) console.log(line(r));
+  console.log(`broker fsync policy: ${process.env.BENCH_FSYNC ?? 'always'}; broker CPU = share of one core the broker process used during the phase`);
 }
 
 main().catch((e) => {
