@@ -1,0 +1,174 @@
+/**
+ * Runs one `dsf` command: publishes it on dsf.commands with a fresh correlation id, follows
+ * dsf.events for that id (progress on the way), and returns the exit code:
+ * 0 done, 1 refused or failed (the reason is printed), 2 bad arguments, 3 no outcome in time
+ * or infrastructure trouble.
+ */
+import { randomUUID } from 'node:crypto';
+import { decodeFrom, encodeMessage, type AnyMessage, type TopicMessage } from '@deltaflow/contracts';
+import { formatDsid } from '@deltaflow/dsid';
+import { Consumer, Kafka, logLevel } from 'kafkajs';
+import { CliCommand, CliUsageError, parseArgs, USAGE } from './args';
+
+export interface CliIo {
+  readonly env: NodeJS.ProcessEnv;
+  readonly out: (line: string) => void;
+  readonly err: (line: string) => void;
+}
+
+type Outcome = { code: number; lines: string[] };
+type DsfEvent = TopicMessage<'dsf.events'>;
+
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  let cmd: CliCommand;
+  try {
+    cmd = parseArgs(argv);
+  } catch (e) {
+    if (e instanceof CliUsageError) {
+      io.err(`dsf: ${e.message}`);
+      io.err(USAGE);
+      return 2;
+    }
+    throw e;
+  }
+  try {
+    switch (cmd.kind) {
+      case 'help':
+        io.out(USAGE);
+        return 0;
+      case 'saves-list':
+        return await listSaves(cmd.dbid, io);
+      default:
+        return await sendAndWait(cmd, io);
+    }
+  } catch (e) {
+    io.err(`dsf: ${(e as Error).message}`);
+    return 3;
+  }
+}
+
+function brokersOf(env: NodeJS.ProcessEnv): string[] {
+  const b = (env.KAFKA_BROKERS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (b.length === 0) throw new Error('KAFKA_BROKERS is not set (host:port,...)');
+  return b;
+}
+
+async function listSaves(dbid: number, io: CliIo): Promise<number> {
+  const base = io.env.CATALOG_URL;
+  if (!base) throw new Error('CATALOG_URL is not set (the catalog query API, e.g. http://127.0.0.1:8080)');
+  const res = await fetch(`${base.replace(/\/$/, '')}/saves?dbid=${dbid}`);
+  if (!res.ok) {
+    io.err(`dsf: catalog answered ${res.status}: ${(await res.text()).slice(0, 500)}`);
+    return 1;
+  }
+  const saves = (await res.json()) as Array<Record<string, unknown>>;
+  if (!Array.isArray(saves)) throw new Error('catalog answered something that is not a list of saves');
+  io.out(['DSID', 'KIND', 'ONLINE', 'STATUS', 'BLOCKS', 'PATH / REASON'].join('\t'));
+  for (const s of saves)
+    io.out([s.dsid, s.kind, s.online ? 'online' : 'offline', s.status, s.blocks ?? '', s.path ?? s.reason ?? ''].map(String).join('\t'));
+  if (saves.length === 0) io.out(`(no saves of database ${dbid})`);
+  return 0;
+}
+
+function commandOf(cmd: Exclude<CliCommand, { kind: 'help' | 'saves-list' }>, correlationId: string): AnyMessage {
+  switch (cmd.kind) {
+    case 'save':
+      return { type: 'SaveRequested', correlationId, dbid: cmd.dbid, mode: cmd.mode, online: cmd.online, destination: { kind: 'directory', name: cmd.dest } };
+    case 'dsim-unload':
+      return { type: 'DsimUnloadRequested', correlationId, dbid: cmd.dbid, destination: { kind: 'directory', name: cmd.dest } };
+    case 'dsim-reset':
+      return { type: 'DsimResetRequested', correlationId, dbid: cmd.dbid };
+    case 'dsim-print':
+      return { type: 'DsimPrintRequested', correlationId, dbid: cmd.dbid, ...(cmd.blocks ? { blocks: cmd.blocks } : {}) };
+    default: {
+      const never: never = cmd;
+      throw new Error(`unknown command ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+/** What an event means for the command with this correlation id: progress lines, or the final outcome. */
+export function interpret(e: DsfEvent): { progress?: string; outcome?: Outcome } {
+  switch (e.type) {
+    case 'SaveStarted':
+      return { progress: `save started: DSID ${formatDsid(e.dsid)}${e.startLsn !== undefined ? ` at sync LSN ${e.startLsn}` : ''}` };
+    case 'SaveProgress':
+      return { progress: `  ${e.blocksWritten}${e.blocksTotal !== undefined ? `/${e.blocksTotal}` : ''} blocks written` };
+    case 'SaveCompleted':
+      return {
+        outcome: {
+          code: 0,
+          lines: [
+            `save completed: DSID ${formatDsid(e.dsid)}, ${e.blocks} blocks, ${e.bytes} bytes in ${e.location.kind === 'directory' ? e.location.name : `${e.location.stream}/${e.location.clientFile}`}${e.endLsn !== undefined ? `, end sync LSN ${e.endLsn}` : ''}`,
+          ],
+        },
+      };
+    case 'SaveFailed':
+      return { outcome: { code: 1, lines: [`save failed: ${e.code}: ${e.reason}`] } };
+    case 'DsimUnloaded':
+      return { outcome: { code: 0, lines: [`DSIM of ${formatDsid(e.dsid)} unloaded: ${e.blocks} blocks in ${e.location.kind === 'directory' ? e.location.name : e.location.stream}`] } };
+    case 'DsimReset':
+      return { outcome: { code: 0, lines: [`DSIM reset${e.dsid ? ` (was ${formatDsid(e.dsid)})` : ' (it was free)'}`] } };
+    case 'CommandRejected':
+      return { outcome: { code: 1, lines: [`${e.commandType} rejected: ${e.code}: ${e.reason}${e.field ? ` (${e.field})` : ''}`] } };
+    default:
+      return {};
+  }
+}
+
+async function sendAndWait(cmd: Exclude<CliCommand, { kind: 'help' | 'saves-list' }>, io: CliIo): Promise<number> {
+  const brokers = brokersOf(io.env);
+  const correlationId = `cli-${randomUUID()}`;
+  const kafka = new Kafka({ clientId: 'dsf-cli', brokers, logLevel: logLevel.NOTHING, retry: { retries: 3 } });
+  const producer = kafka.producer({ allowAutoTopicCreation: true });
+  let consumer: Consumer | undefined;
+  try {
+    await producer.connect();
+    if (cmd.kind === 'dsim-print') {
+      const r = encodeMessage(commandOf(cmd, correlationId));
+      await producer.send({ topic: r.topic, acks: -1, messages: [{ key: r.key, value: r.value, headers: { ...r.headers } }] });
+      io.out(`DSIM print requested (${correlationId}); the DSIM builder prints the blocks to its log`);
+      return 0;
+    }
+    // follow dsf.events from its current end, so the outcome cannot be missed
+    const admin = kafka.admin();
+    await admin.connect();
+    if (!(await admin.listTopics()).includes('dsf.events')) await admin.createTopics({ topics: [{ topic: 'dsf.events' }], waitForLeaders: true }).catch(() => false);
+    const ends = await admin.fetchTopicOffsets('dsf.events');
+    await admin.disconnect();
+    consumer = kafka.consumer({ groupId: `dsf-cli-${correlationId}` });
+    await consumer.connect();
+    await consumer.subscribe({ topic: 'dsf.events', fromBeginning: true });
+    let finish!: (o: Outcome) => void;
+    const outcome = new Promise<Outcome>((r) => (finish = r));
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        let e: DsfEvent;
+        try {
+          e = decodeFrom('dsf.events', message.value);
+        } catch {
+          return;
+        }
+        if (!('correlationId' in e) || e.correlationId !== correlationId) return;
+        const seen = interpret(e);
+        if (seen.progress) io.out(seen.progress);
+        if (seen.outcome) finish(seen.outcome);
+      },
+    });
+    for (const p of ends) consumer.seek({ topic: 'dsf.events', partition: p.partition, offset: p.offset });
+    const r = encodeMessage(commandOf(cmd, correlationId));
+    await producer.send({ topic: r.topic, acks: -1, messages: [{ key: r.key, value: r.value, headers: { ...r.headers } }] });
+    io.out(`${r.headers['df-type']} sent (${correlationId}); waiting for the outcome...`);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<Outcome>((res) => {
+      timer = setTimeout(() => res({ code: 3, lines: [`no outcome within ${cmd.timeoutSec} s (is the service running?)`] }), cmd.timeoutSec * 1000);
+    });
+    const o = await Promise.race([outcome, timeout]);
+    clearTimeout(timer);
+    for (const line of o.lines) (o.code === 0 ? io.out : io.err)(o.code === 0 ? line : `dsf: ${line}`);
+    return o.code;
+  } finally {
+    await consumer?.disconnect().catch(() => undefined);
+    await producer.disconnect().catch(() => undefined);
+  }
+}
