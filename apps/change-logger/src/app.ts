@@ -57,6 +57,8 @@ export interface RunningChangeLogger {
 }
 
 const SERVICE = Symbol('ChangeLoggerService');
+/** payload per produce request: below Kafka's default message.max.bytes (1 MiB) */
+const MAX_REQUEST_BYTES = 900 * 1024;
 
 type SaveEvent = Extract<TopicMessage<'dsf.events'>, { type: 'SaveStarted' | 'SaveCompleted' | 'SaveFailed' }>;
 
@@ -77,16 +79,29 @@ class ChangeLoggerService {
     return p;
   }
 
+  /**
+   * Publishes with acks=-1 in chunks of at most MAX_REQUEST_BYTES (Kafka refuses record
+   * batches above message.max.bytes, 1 MiB by default). Chunks go out concurrently on the
+   * one producer connection, which the broker handles in order; PLOG readers order by LSN
+   * anyway (a retried batch may repeat images).
+   */
   private async send(messages: AnyMessage[]): Promise<void> {
     if (messages.length === 0) return;
-    const byTopic = new Map<string, Array<{ key: string | null; value: Buffer; headers: Record<string, string> }>>();
+    type Rec = { key: string | null; value: Buffer; headers: Record<string, string> };
+    const chunks: Array<{ topic: string; messages: Rec[]; bytes: number }> = [];
+    const open = new Map<string, { topic: string; messages: Rec[]; bytes: number }>();
     for (const m of messages) {
       const r = encodeMessage(m);
-      const list = byTopic.get(r.topic) ?? [];
-      list.push({ key: r.key, value: r.value, headers: { ...r.headers } });
-      byTopic.set(r.topic, list);
+      let c = open.get(r.topic);
+      if (c === undefined || (c.messages.length > 0 && c.bytes + r.value.length > MAX_REQUEST_BYTES)) {
+        c = { topic: r.topic, messages: [], bytes: 0 };
+        open.set(r.topic, c);
+        chunks.push(c);
+      }
+      c.messages.push({ key: r.key, value: r.value, headers: { ...r.headers } });
+      c.bytes += r.value.length + 64;
     }
-    await this.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs })) });
+    await Promise.all(chunks.map((c) => this.producer.send({ topic: c.topic, acks: -1, messages: c.messages })));
   }
 
   onBlockChanges(records: DecodedRecord<Upstream>[]): Promise<BatchOutcome> {
@@ -210,6 +225,9 @@ export async function startChangeLogger(config: ChangeLoggerConfig): Promise<Run
       clientId,
       groupId,
       fromBeginning: true,
+      // large fetches = large batches: fewer durable PLOG/DLOG round trips per change
+      maxBytesPerPartition: 4 * 1024 * 1024,
+      maxBytes: 16 * 1024 * 1024,
       decode: (topic, m) => decodeFrom(topic as 'dsf.block-changes', m.value),
       encodeDeadLetter: (d: DeadLetterInput) => {
         const r = encodeMessage({

@@ -57,6 +57,9 @@ export interface KafkaEventServerOptions {
   sessionTimeout?: number;
   heartbeatInterval?: number;
   rebalanceTimeout?: number;
+  /** fetch sizes (kafkajs defaults 1 MiB / 10 MiB): larger fetches make larger batches for batch handlers */
+  maxBytesPerPartition?: number;
+  maxBytes?: number;
   logger?: (msg: string) => void;
 }
 
@@ -96,6 +99,8 @@ export class KafkaEventServer extends Server implements CustomTransportStrategy 
       sessionTimeout: o.sessionTimeout ?? 30_000,
       heartbeatInterval: o.heartbeatInterval ?? 3_000,
       rebalanceTimeout: o.rebalanceTimeout ?? 60_000,
+      ...(o.maxBytesPerPartition !== undefined ? { maxBytesPerPartition: o.maxBytesPerPartition } : {}),
+      ...(o.maxBytes !== undefined ? { maxBytes: o.maxBytes } : {}),
     });
     await this.consumer.connect();
     const topics = [...this.getHandlers().keys()];
