@@ -9,5 +9,6 @@ module.exports = async () => {
     await started.pg.stop();
   } finally {
     fs.rmSync(started.dataDir, { recursive: true, force: true });
+    started.watchdog?.kill();
   }
 };
