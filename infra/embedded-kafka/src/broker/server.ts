@@ -106,6 +106,7 @@ export class KafkaServer {
           }
         },
         (e: unknown) => {
+          if (closed) return; // the client left (or the broker stopped) while this request was parked
           if (e instanceof MalformedRequestError) kill(`malformed request: ${e.message}`);
           else {
             this.broker.log('error', `handler fault: ${(e as Error)?.stack ?? String(e)}`);
