@@ -283,6 +283,21 @@ describe('embedded broker: persistence', () => {
   });
 });
 
+describe('npm run broker: arguments', () => {
+  it('refuses bad arguments with exit code 2 and the usage line', () => {
+    const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
+    const run = (args: string[]) =>
+      spawnSync(process.execPath, [path.join(ROOT, 'infra/launcher/bin/run-ts.js'), 'infra/embedded-kafka/src/main.ts', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 30000 });
+    const badPort = run(['--port', 'abc', '--data-dir', os.tmpdir()]);
+    expect(badPort.status).toBe(2);
+    expect(badPort.stderr).toMatch(/--port needs an integer in 0\.\.65535, got 'abc'/);
+    expect(badPort.stderr).toMatch(/usage: npm run broker/);
+    const noDir = run(['--port', '0']);
+    expect(noDir.status).toBe(2);
+    expect(noDir.stderr).toMatch(/--data-dir is required/);
+  });
+});
+
 /** Runs `npm run broker` as its own process and waits for its "listening" line. */
 function startBrokerProcess(dataDir: string): Promise<{ child: ChildProcess; port: number }> {
   return new Promise((resolve, reject) => {
