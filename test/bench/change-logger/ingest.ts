@@ -15,7 +15,7 @@ import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { startChangeLogger } from '../../../apps/change-logger/src/app';
 
 const N = Number(process.argv[2] ?? 100_000);
-const BATCH = 500;
+const BATCH = Number(process.argv[3] ?? 500);
 const geometry: Geometry = {
   asso: { blockSize: 4096, blocks: 1024 },
   data: { blockSize: 4096, blocks: 262_144 },
