@@ -3,7 +3,8 @@ import { testDatabase, testKafka, type TestDatabase, type TestKafka } from '@del
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { startCatalog, type RunningCatalog } from './app';
 import { fixtureStream } from './fixture-stream';
-import { replay } from './replay';
+import { Client } from 'pg';
+import { replay, replayLockKey } from './replay';
 import type { SaveView } from './saves/saves.projection';
 
 jest.setTimeout(180_000);
@@ -99,6 +100,18 @@ it('consumes dsf.events into the read models across a restart, dead-letters bad 
   const early = await replay({ brokers: kafka.brokers, databaseUrl: db.url, toOffset: 2n });
   expect(early.digest).not.toBe(live.digest);
   expect(early.rows.catalog_save).toBeLessThan(7);
+
+  // One rebuild per schema at a time: while the lock is held elsewhere, replay refuses.
+  const holder = new Client({ connectionString: db.url });
+  await holder.connect();
+  try {
+    await holder.query('SELECT pg_advisory_lock(hashtext($1))', [replayLockKey('catalog_replay')]);
+    await expect(replay({ brokers: kafka.brokers, databaseUrl: db.url })).rejects.toMatchObject({ code: 'CONCURRENCY' });
+  } finally {
+    await holder.end();
+  }
+  // The live read models were never touched by the replays.
+  expect(((await get('/state-digest')).body as { digest: string }).digest).toBe(live.digest);
 });
 
 async function readAll(brokers: string[], topic: string, atLeast: number): Promise<Buffer[]> {

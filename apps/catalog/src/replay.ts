@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { decodeFrom } from '@deltaflow/contracts';
 import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
+import { CatalogError } from './errors';
 import { applyRecord, openCatalogDatabase, stateDigest } from './read-models';
 
 export interface ReplayOptions {
@@ -36,16 +37,19 @@ export interface ReplayResult {
 
 const TOPIC = 'dsf.events';
 
+/** The advisory lock key that serialises rebuilds into one schema. */
+export const replayLockKey = (schema: string) => `deltaflow-catalog-replay:${schema}`;
+
 /** Rebuilds the read models from the log and returns their digest. */
 export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   const schema = opts.schema ?? 'catalog_replay';
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema) || schema === 'public') throw new Error(`--schema: expected a lower-case identifier other than public, got ${JSON.stringify(schema)}`);
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema) || schema === 'public') throw new CatalogError('VALIDATION', `--schema: expected a lower-case identifier other than public, got ${JSON.stringify(schema)}`);
   const log = opts.log ?? (() => undefined);
   const lock = new Client({ connectionString: opts.databaseUrl });
   await lock.connect();
   try {
-    const got = await lock.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [`deltaflow-catalog-replay:${schema}`]);
-    if (!got.rows[0]?.ok) throw new Error(`another replay into schema ${schema} is running`);
+    const got = await lock.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [replayLockKey(schema)]);
+    if (!got.rows[0]?.ok) throw new CatalogError('CONCURRENCY', `another replay into schema ${schema} is running`);
     await lock.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     const ds = await openCatalogDatabase(opts.databaseUrl, schema);
     try {
@@ -133,9 +137,9 @@ function arg(name: string): string | undefined {
 async function main(): Promise<void> {
   const brokers = (process.env.KAFKA_BROKERS ?? '').split(',').map((b) => b.trim()).filter(Boolean);
   const databaseUrl = process.env.DATABASE_URL;
-  if (brokers.length === 0 || !databaseUrl) throw new Error('KAFKA_BROKERS and DATABASE_URL are required');
+  if (brokers.length === 0 || !databaseUrl) throw new CatalogError('VALIDATION', 'KAFKA_BROKERS and DATABASE_URL are required');
   const to = arg('--to-offset');
-  if (to !== undefined && !/^(0|[1-9][0-9]{0,18})$/.test(to)) throw new Error(`--to-offset: expected a non-negative integer, got ${JSON.stringify(to)}`);
+  if (to !== undefined && !/^(0|[1-9][0-9]{0,18})$/.test(to)) throw new CatalogError('VALIDATION', `--to-offset: expected a non-negative integer, got ${JSON.stringify(to)}`);
   const result = await replay({
     brokers,
     databaseUrl,
