@@ -32,6 +32,9 @@ export class RejectedRecord extends Error {
 export function isRejection(err: unknown): err is { code: string; message: string; field?: string } {
   if (err instanceof RejectedRecord) return true;
   // Contract decoding errors and domain rule errors carry string codes and are permanent.
-  const e = err as { code?: unknown; retriable?: unknown; name?: unknown } | null;
-  return !!e && typeof e.code === 'string' && e.retriable !== true && e.name !== 'KafkaJSError';
+  // Node system errors (ECONNRESET, ENOSPC, ...) also carry string codes but are transient: retry them.
+  const e = err as { code?: unknown; retriable?: unknown; name?: unknown; syscall?: unknown; errno?: unknown } | null;
+  if (!e || typeof e.code !== 'string' || e.retriable === true) return false;
+  if (e.syscall !== undefined || e.errno !== undefined) return false;
+  return !(typeof e.name === 'string' && e.name.startsWith('KafkaJS'));
 }
