@@ -241,6 +241,7 @@ describe('embedded broker: persistence', () => {
     await kafka.stop();
 
     kafka = await startEmbeddedKafka({ dataDir: dir });
+    await expect(startEmbeddedKafka({ dataDir: dir })).rejects.toThrow(/in use by another broker/);
     k = client(kafka.brokers);
     const admin = k.admin();
     await admin.connect();

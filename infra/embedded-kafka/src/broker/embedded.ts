@@ -64,11 +64,18 @@ export async function startEmbeddedKafka(opts: EmbeddedKafkaOptions): Promise<Em
   };
 
   fs.mkdirSync(opts.dataDir, { recursive: true });
+  const unlock = lockDataDir(opts.dataDir);
   const flusher = new GroupCommitFlusher();
   const logs = new LogStore(opts.dataDir, flusher, log);
-  logs.open();
   const groupStore = new GroupStore(opts.dataDir, log);
-  groupStore.open();
+  try {
+    logs.open();
+    groupStore.open();
+  } catch (e) {
+    logs.close();
+    unlock();
+    throw e;
+  }
   const groups = new GroupCoordinator(groupStore, {
     initialRebalanceDelayMs: opts.initialRebalanceDelayMs ?? 0,
     minSessionTimeoutMs: 1000,
@@ -101,6 +108,7 @@ export async function startEmbeddedKafka(opts: EmbeddedKafkaOptions): Promise<Em
   } catch (e) {
     logs.close();
     groupStore.close();
+    unlock();
     throw e;
   }
   broker.advertisedPort = bound;
@@ -132,10 +140,42 @@ export async function startEmbeddedKafka(opts: EmbeddedKafkaOptions): Promise<Em
         await flusher.flush().catch(() => undefined);
         logs.close();
         groupStore.close();
+        unlock();
       })();
       return stopping;
     },
   };
+}
+
+/**
+ * One broker per data directory: `<dataDir>/broker.lock` holds the owner's pid. A lock left by a
+ * process that no longer exists (kill -9) is taken over.
+ */
+function lockDataDir(dataDir: string): () => void {
+  const file = path.join(dataDir, 'broker.lock');
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
+      return () => fs.rmSync(file, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const owner = Number(fs.readFileSync(file, 'utf8').trim());
+      if (Number.isInteger(owner) && owner > 0 && isAlive(owner)) {
+        throw new ValidationError(`data directory ${dataDir} is in use by another broker (pid ${owner}${owner === process.pid ? ', this process' : ''})`);
+      }
+      fs.rmSync(file, { force: true });
+    }
+  }
+  throw new ValidationError(`could not lock data directory ${dataDir}`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Producer ids survive restarts: a high-water mark reserved in blocks and fsynced. */
