@@ -13,7 +13,7 @@ import type { AnyMessage, MessageOfType, TopicMessage } from '@deltaflow/contrac
 import { decideDsim, DsimCommand, DsimEvent, DsimState, evolveDsim } from '@deltaflow/save-chain';
 import { SaveWriter } from '@deltaflow/save-format';
 import { DataSource, EntityManager } from 'typeorm';
-import { applyOnce, countBlocks, lastImages, loadDsim, plogSyncLsn, saveDsim } from './dsim-store';
+import { applyOnce, countBlocks, lastImages, loadDsim, lockCheckpoint, plogSyncLsn, saveDsim, setCheckpoint } from './dsim-store';
 
 export interface DsimBuilderDeps {
   readonly ds: DataSource;
@@ -42,28 +42,35 @@ export class DsimBuilder {
     return { events, state: events.reduce(evolveDsim, row.state), completingAt: row.completingAt };
   }
 
-  /** A batch of dsf.plog records of one partition. */
+  /** A batch of dsf.plog records of one partition: one transaction, offsets already applied skipped. */
   async onPlog(records: ReadonlyArray<{ message: TopicMessage<'dsf.plog'>; at: At }>): Promise<void> {
+    if (records.length === 0) return;
     const touched = new Set<number>();
-    for (const { message: p, at } of records) {
-      await applyOnce(this.d.ds, at, async (m) => {
-        if (p.type === 'PlogImage') {
-          await m.query(`INSERT INTO plog_image (dbid, area, rabn, lsn, image) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, [
-            p.dbid,
-            p.area,
-            p.rabn,
-            p.lsn,
-            Buffer.from(p.image),
-          ]);
-        } else {
-          await m.query(
-            `INSERT INTO plog_position (dbid, sync_lsn) VALUES ($1, $2) ON CONFLICT (dbid) DO UPDATE SET sync_lsn = GREATEST(plog_position.sync_lsn, $2)`,
-            [p.dbid, p.lsn],
-          );
-          touched.add(p.dbid);
-        }
-      });
-    }
+    const { topic, partition } = records[0].at;
+    await this.d.ds.transaction(async (m) => {
+      const next = await lockCheckpoint(m, topic, partition);
+      const fresh = records.filter((r) => BigInt(r.at.offset) >= next);
+      if (fresh.length === 0) return;
+      const images = fresh.flatMap((r) => (r.message.type === 'PlogImage' ? [r.message] : []));
+      for (let i = 0; i < images.length; i += 500) {
+        const chunk = images.slice(i, i + 500);
+        await m.query(
+          `INSERT INTO plog_image (dbid, area, rabn, lsn, image)
+           SELECT * FROM unnest($1::int[], $2::text[], $3::int[], $4::bigint[], $5::bytea[]) ON CONFLICT DO NOTHING`,
+          [chunk.map((p) => p.dbid), chunk.map((p) => p.area), chunk.map((p) => p.rabn), chunk.map((p) => p.lsn), chunk.map((p) => Buffer.from(p.image))],
+        );
+      }
+      for (const r of fresh) {
+        const p = r.message;
+        if (p.type !== 'PlogSync') continue;
+        await m.query(
+          `INSERT INTO plog_position (dbid, sync_lsn) VALUES ($1, $2) ON CONFLICT (dbid) DO UPDATE SET sync_lsn = GREATEST(plog_position.sync_lsn, $2)`,
+          [p.dbid, p.lsn],
+        );
+        touched.add(p.dbid);
+      }
+      await setCheckpoint(m, topic, partition, BigInt(fresh[fresh.length - 1].at.offset) + 1n);
+    });
     for (const dbid of touched) await this.tryComplete(dbid);
   }
 
@@ -178,7 +185,9 @@ export class DsimBuilder {
     if (s.status === 'free' || s.endLsn === null) return this.reject(c, 'DSIM_NOT_COMPLETE', 'the DSIM is not complete');
     const file = path.join(this.d.dataDir, 'datasets', name);
     if (fs.existsSync(file)) return this.reject(c, 'ALREADY_EXISTS', `data set ${name} already exists`, 'destination.name');
-    const dir = this.d.databaseDir?.(c.dbid) ?? path.join(this.d.dataDir, 'databases', String(c.dbid));
+    const own = path.join(this.d.dataDir, 'databases', String(c.dbid));
+    const nucleus = path.join(this.d.dataDir, 'nucleus-sim', `db${c.dbid}`, 'db');
+    const dir = this.d.databaseDir?.(c.dbid) ?? (!fs.existsSync(own) && fs.existsSync(nucleus) ? nucleus : own);
     if (!BlockDatabase.exists(dir)) return this.reject(c, 'NOT_FOUND', `no database ${c.dbid} at ${dir} (its geometry heads the data set)`);
     const db = BlockDatabase.open(dir, { readOnly: true });
     const geometry = db.geometry;

@@ -22,6 +22,17 @@ export async function openDsimDataSource(url: string): Promise<DataSource> {
   return ds;
 }
 
+/** Locks the checkpoint row of (topic, partition) and returns its next offset (0 if new). */
+export async function lockCheckpoint(m: EntityManager, topic: string, partition: number): Promise<bigint> {
+  await m.query(`INSERT INTO dsim_checkpoint (topic, partition, next_offset) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING`, [topic, partition]);
+  const [row] = await m.query(`SELECT next_offset FROM dsim_checkpoint WHERE topic = $1 AND partition = $2 FOR UPDATE`, [topic, partition]);
+  return BigInt(row.next_offset);
+}
+
+export async function setCheckpoint(m: EntityManager, topic: string, partition: number, next: bigint): Promise<void> {
+  await m.query(`UPDATE dsim_checkpoint SET next_offset = $3 WHERE topic = $1 AND partition = $2`, [topic, partition, next.toString()]);
+}
+
 /** Runs `fn` and records `offset + 1` as the next offset of (topic, partition), atomically; 'duplicate' if already applied. */
 export async function applyOnce(
   ds: DataSource,
@@ -29,11 +40,9 @@ export async function applyOnce(
   fn: (m: EntityManager) => Promise<void>,
 ): Promise<'applied' | 'duplicate'> {
   return ds.transaction(async (m) => {
-    await m.query(`INSERT INTO dsim_checkpoint (topic, partition, next_offset) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING`, [at.topic, at.partition]);
-    const [row] = await m.query(`SELECT next_offset FROM dsim_checkpoint WHERE topic = $1 AND partition = $2 FOR UPDATE`, [at.topic, at.partition]);
-    if (BigInt(row.next_offset) > BigInt(at.offset)) return 'duplicate';
+    if ((await lockCheckpoint(m, at.topic, at.partition)) > BigInt(at.offset)) return 'duplicate';
     await fn(m);
-    await m.query(`UPDATE dsim_checkpoint SET next_offset = $3 WHERE topic = $1 AND partition = $2`, [at.topic, at.partition, (BigInt(at.offset) + 1n).toString()]);
+    await setCheckpoint(m, at.topic, at.partition, BigInt(at.offset) + 1n);
     return 'applied';
   });
 }

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -23,5 +24,12 @@ export function dataSetPath(dataDir: string, name: string): string {
   return file;
 }
 
-/** Default location of database `dbid`'s containers: `<dataDir>/databases/<dbid>`. */
-export const defaultDatabaseDir = (dataDir: string, dbid: number): string => path.join(dataDir, 'databases', String(dbid));
+/**
+ * Default location of database `dbid`'s containers: `<dataDir>/databases/<dbid>`, or where the
+ * reference nucleus keeps it when run from the same data directory (`<dataDir>/nucleus-sim/db<dbid>/db`).
+ */
+export function defaultDatabaseDir(dataDir: string, dbid: number): string {
+  const own = path.join(dataDir, 'databases', String(dbid));
+  const nucleus = path.join(dataDir, 'nucleus-sim', `db${dbid}`, 'db');
+  return !fs.existsSync(own) && fs.existsSync(nucleus) ? nucleus : own;
+}
