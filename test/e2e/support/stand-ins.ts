@@ -91,7 +91,7 @@ export class StandInChangeLogger {
           occurredAt: Date.now(),
         });
       }
-    }, 50);
+    }, 10);
     return this;
   }
   stop(): void {
