@@ -15,6 +15,8 @@ import { Publisher, TopicCollector } from '@deltaflow/e2e-support';
 import { startEmbeddedKafka, type EmbeddedKafka } from '@deltaflow/embedded-kafka';
 import { startEmbeddedPostgres, type RunningPostgres } from '@deltaflow/embedded-postgres';
 import { restoreDelta } from '@deltaflow/merge';
+import { startCatalog, type RunningCatalog } from '../../apps/catalog/src/app';
+import { runCli } from '../../apps/cli/src/run';
 import { startChangeLogger, type RunningChangeLogger } from '../../apps/change-logger/src/app';
 import { databasesFromDirs } from '../../apps/change-logger/src/databases';
 import { startDsimBuilder, type RunningDsimBuilder } from '../../apps/dsim-builder/src/app';
@@ -31,6 +33,7 @@ let nucleus: NucleusSim;
 let changeLogger: RunningChangeLogger;
 let writer: RunningSaveWriter;
 let dsim: RunningDsimBuilder;
+let catalog: RunningCatalog;
 let pub: Publisher;
 let events: TopicCollector;
 let dataDir: string;
@@ -58,10 +61,11 @@ beforeAll(async () => {
   changeLogger = await startLogger();
   dsim = await startDsimBuilder({ brokers: kafka.brokers, databaseUrl: pg.url, dataDir, databaseDir: () => nucleus.databaseDir, fsync: false, log: quiet });
   writer = await startWriter();
+  catalog = await startCatalog({ brokers: kafka.brokers, databaseUrl: pg.url, httpPort: 0, schema: 'catalog' });
 });
 
 afterAll(async () => {
-  for (const s of [writer, dsim, changeLogger, nucleus]) await s?.stop().catch(() => undefined);
+  for (const s of [catalog, writer, dsim, changeLogger, nucleus]) await s?.stop().catch(() => undefined);
   await events?.stop();
   await pub?.stop();
   await kafka?.stop();
@@ -155,6 +159,18 @@ describe('Delta Save end to end', () => {
     expect(next.dsid.deltaTo).toBe(3); // the failed save consumed no number
     chain.push(next.correlationId, await unloadDsim(next.correlationId));
     expect(await restoredDigest(chain, 'restore-after-kill')).toBe(expectedAtEnd(next.correlationId));
+
+    // the operator's view: `dsf saves list` over the catalog shows the chain and the failed save
+    const out: string[] = [];
+    for (let i = 0; i < 300; i++) {
+      out.length = 0;
+      const code = await runCli(['saves', 'list', '--dbid', String(DBID)], { env: { CATALOG_URL: catalog.httpUrl }, out: (l) => out.push(l), err: (l) => out.push(l) });
+      expect(code).toBe(0);
+      if (out.filter((l) => /\tcompleted\t/.test(l)).length >= 4 && out.some((l) => /\tfailed\t/.test(l))) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(out.filter((l) => /\tcompleted\t/.test(l))).toHaveLength(4);
+    expect(out.filter((l) => /\tfailed\t/.test(l))).toHaveLength(1);
   });
 
   // Skipped until the change logger captures offline saves: for a SaveStarted without startLsn
