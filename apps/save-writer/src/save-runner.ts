@@ -177,8 +177,9 @@ export class SaveRunner {
       if (!BlockDatabase.exists(dir)) throw new SaveFailure('NOT_FOUND', `no database ${dbid} at ${dir}`);
       db = BlockDatabase.open(dir, { readOnly: true });
 
-      let startLsn: number | null = null;
-      if (m.online) startLsn = await this.sync(dbid, `${cid}.start`, cid);
+      // online: the start sync; offline: the LSN at which the nucleus became inactive, so the
+      // change logger captures the DLOG exactly there (everything the nucleus wrote is in it)
+      const startLsn: number | null = m.online ? await this.sync(dbid, `${cid}.start`, cid) : (this.nucleus.get(dbid)?.lsn ?? null);
       const started = this.decideAndApply(dbid, { type: 'StartSave', correlationId: cid, startLsn, now: this.d.now() })[0];
       if (started?.type !== 'SaveStarted') throw new SaveFailure('ILLEGAL_STATE', 'the save could not start');
       const dsid = started.dsid;
@@ -199,7 +200,7 @@ export class SaveRunner {
       if (m.mode === 'full') ranges = db.usedRanges;
       else {
         const capture = await this.capture(cid);
-        if (startLsn === null) headerLsn = capture.syncLsn;
+        if (!m.online) headerLsn = capture.syncLsn;
         ranges = deltaRanges(db.geometry, capture);
       }
       const total = ranges.reduce((n, r) => n + (r.to - r.from + 1), 0);

@@ -101,6 +101,11 @@ describe('save lifecycle', () => {
     expect(() => when(started, complete('c1', 9))).toThrow(expect.objectContaining({ code: 'VALIDATION' }));
   });
 
+  it('an offline save keeps the LSN at which the nucleus became inactive as its start point', () => {
+    const { events } = run(initialState(), request('c1', 'full', false), start('c1', 5, 42));
+    expect(events[1]).toMatchObject({ type: 'SaveStarted', online: false, startLsn: 42 });
+  });
+
   it('rejects unknown commands and events', () => {
     expect(() => decide({ type: 'Bogus' } as unknown as SaveCommand, initialState())).toThrow(/unknown command/);
     expect(() => evolve(initialState(), { type: 'Bogus' } as unknown as SaveEvent)).toThrow(/unknown event/);

@@ -38,7 +38,7 @@ export interface SaveLifecycleState {
 
 export type SaveCommand =
   | { readonly type: 'RequestSave'; readonly correlationId: string; readonly mode: SaveMode; readonly online: boolean }
-  /** the save's start point: the start sync LSN for an online save, none for an offline one */
+  /** the save's start point: the start sync LSN of an online save; for an offline save the LSN at which the nucleus became inactive, if known */
   | { readonly type: 'StartSave'; readonly correlationId: string; readonly startLsn: number | null; readonly now: number }
   | { readonly type: 'RecordProgress'; readonly correlationId: string; readonly blocksWritten: number; readonly blocksTotal: number | null }
   | { readonly type: 'CompleteSave'; readonly correlationId: string; readonly endLsn: number | null; readonly blocks: number }
@@ -131,7 +131,7 @@ export function decide(command: SaveCommand, state: SaveLifecycleState): SaveEve
           dsid: assigned.dsid,
           mode: r.mode,
           online: r.online,
-          startLsn: r.online ? command.startLsn : null,
+          startLsn: command.startLsn,
         },
       ];
     }
