@@ -173,15 +173,9 @@ describe('Delta Save end to end', () => {
     expect(out.filter((l) => /\tfailed\t/.test(l))).toHaveLength(1);
   });
 
-  // Skipped until the change logger captures offline saves. The save writer's offline
-  // SaveStarted carries startLsn = the LSN of the NucleusState{inactive} it saw, so the capture
-  // can be exact; the change logger (apps/change-logger/src/change-log.ts) never emits it:
-  // NucleusState moves its entry's lastLsn but not the DLOG's, so CaptureForSave throws
-  // SYNC_NOT_SEEN and the capture waits; adding the LSN to the DLOG there (as the utility case
-  // does) was tried and is not enough: the waiting capture is not retried at that LSN. The
-  // save then fails with CAPTURE_TIMEOUT. Capturing at the change logger's own last LSN instead
-  // (its current fallback) races its block-change consumer and misses the last changes.
-  it.skip('nucleus stopped: an offline delta restores to the database as it stands', async () => {
+  // The save writer's offline SaveStarted carries startLsn = the LSN of the NucleusState{inactive}
+  // it saw; the change logger records that state change as a sync point, so the capture is exact.
+  it('nucleus stopped: an offline delta restores to the database as it stands', async () => {
     await nucleus.runTransactions(10);
     await nucleus.setActive(false);
     const digestOffline = await nucleus.digest();

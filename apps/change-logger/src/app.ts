@@ -10,7 +10,8 @@
  *   image with the highest LSN per block and ignore an LSN they already have.
  * - dsf.dlog (key dbid), the DLOG's own log, folded back at start:
  *     DlogRecorded {lsn, ranges, marks}   blocks new to the DLOG / utility marks, up to lsn
- *     DlogSyncRecorded {lsn, syncId}      an ET sync point the DLOG was cut at
+ *     DlogSyncRecorded {lsn, syncId}      an ET sync point (or the nucleus stopping) the DLOG was cut at
+ *     DlogCaptureAwaited {captureId, syncLsn}  a capture waiting for the stream to reach syncLsn
  *     DlogCaptured {captureId, correlationId, syncLsn, ranges, marks}
  *         emitted when the change logger sees SaveStarted on dsf.events (captureId =
  *         correlationId = SaveStarted.correlationId). syncLsn = SaveStarted.startLsn, or for
@@ -19,7 +20,9 @@
  *         blocks + the blocks of the captured utility marks + the admin blocks. `marks` are
  *         the captured utility marks for information. A save writer waits for this event
  *         (matching correlationId) on dsf.dlog. If the change stream has not yet reached
- *         startLsn, the capture waits for it (in memory) and is emitted once it has.
+ *         startLsn, the capture waits for it (recorded as DlogCaptureAwaited, so it survives
+ *         a restart) and is emitted once it has. An offline save's startLsn is the LSN of
+ *         NucleusState{active: false}, which the change logger records as a sync point.
  *         No event if another save of the same database still holds a capture.
  *     DlogDropped {captureId}             on SaveCompleted: the captured set is gone
  *     DlogReturned {captureId, reason}    on SaveFailed: the captured set is back in the DLOG
@@ -120,6 +123,15 @@ class ChangeLoggerService {
     });
   }
 
+  /** Captures that were waiting before a restart and whose sync the rebuilt DLOG has reached. */
+  resumeAwaiting(): Promise<void> {
+    return this.serial(async () => {
+      const out = this.changeLog.resumeAwaiting();
+      await this.send(out.dlog);
+      out.commit();
+    });
+  }
+
   onSaveEvent(event: SaveEvent): Promise<void> {
     return this.serial(async () => {
       const out = this.changeLog.onSaveEvent(event);
@@ -213,6 +225,7 @@ export async function startChangeLogger(config: ChangeLoggerConfig): Promise<Run
   const producer = kafka.producer({ allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   const svc = new ChangeLoggerService(changeLog, producer);
+  await svc.resumeAwaiting();
 
   @Module({ controllers: [ChangeLoggerController], providers: [{ provide: SERVICE, useValue: svc }] })
   class ChangeLoggerModule {}

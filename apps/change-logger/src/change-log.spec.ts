@@ -92,9 +92,61 @@ describe('change log: save lifecycle', () => {
     ingest(cl, [bc(1, 1)]);
     const s = cl.onSaveEvent(started('a', 5));
     s.commit();
-    expect(s.dlog).toEqual([]);
+    expect(s.dlog).toEqual([expect.objectContaining({ type: 'DlogCaptureAwaited', captureId: 'a', syncLsn: 5 })]);
     const p = ingest(cl, [bc(2, 4), sync(5)]);
     expect(p.dlog.map((m) => m.type)).toEqual(['DlogRecorded', 'DlogSyncRecorded', 'DlogCaptured']);
+  });
+
+  it('a waiting capture survives a restart: rebuilt from dsf.dlog, it is emitted when the stream reaches its sync', () => {
+    const cl = fresh();
+    const log: DlogMessage[] = [];
+    const keep = (out: { dlog: AnyMessage[]; commit(): void }) => {
+      out.commit();
+      log.push(...(out.dlog as DlogMessage[]));
+    };
+    keep(ingest(cl, [bc(1, 1)]));
+    keep(cl.onSaveEvent(started('a', 3)));
+    // restart: a new change logger folds dsf.dlog back
+    const again = fresh();
+    for (const m of log) again.replay(m);
+    again.finishReplay();
+    const nothingYet = again.resumeAwaiting();
+    expect(nothingYet.dlog).toEqual([]);
+    nothingYet.commit();
+    const p = ingest(again, [bc(2, 2), sync(3)]);
+    expect(p.dlog.filter((m) => m.type === 'DlogCaptured')).toEqual([expect.objectContaining({ captureId: 'a', syncLsn: 3 })]);
+  });
+
+  it('a capture whose sync was reached just before a crash is emitted on restart', () => {
+    const cl = fresh();
+    const log: DlogMessage[] = [];
+    const out = cl.onSaveEvent(started('a', 3));
+    out.commit();
+    log.push(...(out.dlog as DlogMessage[]));
+    const p = ingest(cl, [bc(1, 1), sync(3)]);
+    // crash after DlogRecorded + DlogSyncRecorded were published, before DlogCaptured
+    log.push(...(p.dlog.filter((m) => m.type !== 'DlogCaptured') as DlogMessage[]));
+    const again = fresh();
+    for (const m of log) again.replay(m);
+    again.finishReplay();
+    const resumed = again.resumeAwaiting();
+    expect(resumed.dlog).toEqual([expect.objectContaining({ type: 'DlogCaptured', captureId: 'a', syncLsn: 3 })]);
+  });
+
+  it('a stopped nucleus is a sync point: an offline save captures exactly at its NucleusState LSN', () => {
+    const cl = fresh();
+    ingest(cl, [bc(1, 1), sync(2), bc(2, 3)]);
+    const off = ingest(cl, [{ type: 'NucleusState', dbid: 1, lsn: 4, active: false, at: 5 }]);
+    expect(off.dlog).toEqual([expect.objectContaining({ type: 'DlogSyncRecorded', lsn: 4, syncId: 'inactive@4' })]);
+    const s = cl.onSaveEvent({ ...started('off', 4), online: false });
+    s.commit();
+    const cap = s.dlog[0] as Extract<AnyMessage, { type: 'DlogCaptured' }>;
+    expect(cap).toMatchObject({ type: 'DlogCaptured', syncLsn: 4 });
+    expect(cap.ranges.filter((r) => r.area === 'DATA')).toEqual([{ area: 'DATA', from: 1, to: 2 }]);
+    expect(cl.state(1)!.pending?.exact).toBe(true);
+    // the nucleus starting again moves the LSN without a block
+    const on = ingest(cl, [{ type: 'NucleusState', dbid: 1, lsn: 5, active: true, at: 6 }]);
+    expect(on.dlog).toEqual([expect.objectContaining({ type: 'DlogRecorded', lsn: 5, ranges: [] })]);
   });
 
   it('completion drops the captured set; failure returns it to the next delta', () => {

@@ -17,6 +17,11 @@
  *                           captured utility marks + admin blocks, marks = the captured marks}
  *   CaptureDropped       -> DlogDropped   (SaveCompleted)
  *   CaptureReturned      -> DlogReturned  (SaveFailed)
+ *   (capture waiting)    -> DlogCaptureAwaited {captureId, syncLsn}: SaveStarted came before the
+ *                           stream reached its start sync; kept in the log so a restart still captures
+ * NucleusState{active: false} is a sync point (the database is consistent there): it cuts the
+ * DLOG like an EtSync (DlogSyncRecorded with syncId "inactive@<lsn>"), so an offline save
+ * captures exactly at that LSN.
  */
 import { createHash } from 'node:crypto';
 import type { Geometry } from '@deltaflow/blockdb';
@@ -182,13 +187,19 @@ export class ChangeLog {
         apply({ type: 'SyncPointRecorded', dbid: m.dbid, lsn: m.lsn, syncId: m.syncId });
         e.lastLsn = Math.max(e.lastLsn, m.lsn);
         break;
+      case 'DlogCaptureAwaited':
+        if (!e.awaiting.some((a) => a.saveId === m.captureId)) e.awaiting.push({ saveId: m.captureId, syncLsn: m.syncLsn });
+        break;
       case 'DlogCaptured':
+        e.awaiting = e.awaiting.filter((a) => a.saveId !== m.captureId);
         apply({ type: 'DlogCaptured', dbid: m.dbid, saveId: m.captureId, syncLsn: m.syncLsn, exact: true, assoBlocks: 0, dataBlocks: 0, markedFiles: [] });
         break;
       case 'DlogDropped':
+        e.awaiting = e.awaiting.filter((a) => a.saveId !== m.captureId);
         apply({ type: 'CaptureDropped', dbid: m.dbid, saveId: m.captureId, syncLsn: 0 });
         break;
       case 'DlogReturned':
+        e.awaiting = e.awaiting.filter((a) => a.saveId !== m.captureId);
         apply({ type: 'CaptureReturned', dbid: m.dbid, saveId: m.captureId, syncLsn: 0 });
         break;
       default: {
@@ -201,6 +212,28 @@ export class ChangeLog {
   /** End of the rebuild: everything recorded so far counts as applied (redeliveries of it are duplicates). */
   finishReplay(): void {
     for (const e of this.dbs.values()) e.watermark = e.lastLsn;
+  }
+
+  /**
+   * Captures recorded as waiting (DlogCaptureAwaited) whose sync LSN the rebuilt DLOG has
+   * already reached: a crash came between the stream reaching it and the capture being
+   * published. Returns the dsf.dlog messages to publish and a commit, like onSaveEvent.
+   */
+  resumeAwaiting(): { dlog: AnyMessage[]; commit(): void } {
+    const at = this.now();
+    const dlog: AnyMessage[] = [];
+    const next: Entry[] = [];
+    for (const base of this.dbs.values()) {
+      const e = cloneEntry(base);
+      for (const a of [...e.awaiting]) {
+        const out = this.tryCapture(e, a.saveId, a.syncLsn, at);
+        if (out === 'wait') continue;
+        e.awaiting = e.awaiting.filter((x) => x !== a);
+        dlog.push(...out);
+      }
+      next.push(e);
+    }
+    return { dlog, commit: () => next.forEach((e) => this.dbs.set(e.dbid, e)) };
   }
 
   // -------------------------------------------------------------------------------------
@@ -306,8 +339,22 @@ export class ChangeLog {
           }
           break;
         }
-        case 'NucleusState':
+        case 'NucleusState': {
+          if (m.active) {
+            // nothing changed: the LSN still moves (recorded with the next DLOG record)
+            const p = pending.get(e.dbid) ?? { changes: [], maxLsn: 0 };
+            p.maxLsn = m.lsn;
+            pending.set(e.dbid, p);
+            break;
+          }
+          // The nucleus stopped: its database is consistent at this LSN, exactly as at an ET
+          // sync. Cutting the DLOG here is what lets an offline save capture at this LSN.
+          flush(e);
+          const events = decide({ type: 'ObserveSync', lsn: m.lsn, syncId: `inactive@${m.lsn}` }, e.dlog);
+          apply(e, events);
+          for (const ev of events) if (ev.type === 'SyncPointRecorded') dlog.push({ type: 'DlogSyncRecorded', dbid: e.dbid, lsn: ev.lsn, syncId: ev.syncId, occurredAt });
           break;
+        }
         default: {
           const never: never = m;
           throw new Error(`unknown upstream message ${JSON.stringify(never)}`);
@@ -385,8 +432,9 @@ export class ChangeLog {
         const syncLsn = ev.startLsn ?? e.lastLsn; // offline: the nucleus is inactive, the DLOG is complete now
         const out = this.tryCapture(e, ev.correlationId, syncLsn, at);
         if (out === 'wait') {
-          if (!e.awaiting.some((a) => a.saveId === ev.correlationId)) e.awaiting.push({ saveId: ev.correlationId, syncLsn });
-          return done([]);
+          if (e.awaiting.some((a) => a.saveId === ev.correlationId)) return done([]);
+          e.awaiting.push({ saveId: ev.correlationId, syncLsn });
+          return done([{ type: 'DlogCaptureAwaited', dbid: e.dbid, captureId: ev.correlationId, syncLsn, occurredAt: at }]);
         }
         return done(out);
       }

@@ -14,4 +14,18 @@ export const DlogSyncRecorded = defineMessage({
   fields: { dbid: dbid(), lsn: lsn(), syncId: id(), occurredAt: timestamp() },
 });
 
-export const DLOG_SYNC_MESSAGES = [DlogSyncRecorded] as const;
+/**
+ * dsf.dlog: a save's DLOG capture is waiting for the change stream to reach the save's start
+ * sync (SaveStarted.startLsn beyond what the change logger has seen). Recorded so that a
+ * change logger restarted before the stream gets there still emits the capture: the
+ * waiting captures are part of the DLOG state rebuilt from dsf.dlog. Ended by the matching
+ * DlogCaptured, DlogDropped or DlogReturned.
+ */
+export const DlogCaptureAwaited = defineMessage({
+  type: 'DlogCaptureAwaited',
+  version: 1,
+  topic: 'dsf.dlog',
+  fields: { dbid: dbid(), captureId: id(), syncLsn: lsn(), occurredAt: timestamp() },
+});
+
+export const DLOG_SYNC_MESSAGES = [DlogSyncRecorded, DlogCaptureAwaited] as const;
