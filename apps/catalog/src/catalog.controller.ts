@@ -1,7 +1,6 @@
 import { BadRequestException, Controller, Get, Inject, Query } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import type { KafkaEventContext } from '@deltaflow/service-kit';
-import { isRejection } from '@deltaflow/service-kit';
 import type { DataSource } from 'typeorm';
 import { queryDsims } from './dsims/dsims.projection';
 import { queryLineages } from './lineages/lineages.projection';
@@ -18,14 +17,8 @@ export class CatalogEventsController {
 
   @EventPattern('dsf.events')
   async onEvent(@Payload() event: DsfEvent, @Ctx() ctx: KafkaEventContext): Promise<void> {
-    try {
-      await applyRecord(this.ds, event, { topic: ctx.topic, partition: ctx.partition, offset: ctx.offset });
-    } catch (err) {
-      // A database fault (pg errors carry string SQLSTATE codes) is transient: retry the
-      // record, never dead-letter it. Only the transport's decoding rejects records.
-      if (isRejection(err)) throw new Error(`catalog: applying ${ctx.topic}[${ctx.partition}]@${ctx.offset} failed, will retry: ${err.message}`);
-      throw err;
-    }
+    // a database fault is retried by the service kit (isRejection: SQLSTATE errors are transient)
+    await applyRecord(this.ds, event, { topic: ctx.topic, partition: ctx.partition, offset: ctx.offset });
   }
 }
 

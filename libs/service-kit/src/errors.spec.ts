@@ -12,4 +12,15 @@ describe('isRejection', () => {
     expect(isRejection(Object.assign(new Error('reset'), { code: 'ECONNRESET', errno: -104, syscall: 'read' }))).toBe(false);
     expect(isRejection(new Error('plain'))).toBe(false);
   });
+
+  it('retries PostgreSQL faults (pg DatabaseError, TypeORM QueryFailedError) except data exceptions (class 22)', () => {
+    const pgError = (code: string) => Object.assign(new Error('pg'), { name: 'DatabaseError', code, severity: 'ERROR', routine: 'x' });
+    const queryFailed = (code: string) => Object.assign(new Error('query failed'), { name: 'QueryFailedError', code, driverError: pgError(code) });
+    for (const code of ['40001', '40P01', '57P01', '53100', '23505', '55P03']) {
+      expect({ code, rejected: isRejection(pgError(code)) }).toEqual({ code, rejected: false });
+      expect({ code, rejected: isRejection(queryFailed(code)) }).toEqual({ code, rejected: false });
+    }
+    expect(isRejection(pgError('22P02'))).toBe(true);
+    expect(isRejection(queryFailed('22003'))).toBe(true);
+  });
 });

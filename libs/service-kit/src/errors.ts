@@ -36,5 +36,17 @@ export function isRejection(err: unknown): err is { code: string; message: strin
   const e = err as { code?: unknown; retriable?: unknown; name?: unknown; syscall?: unknown; errno?: unknown } | null;
   if (!e || typeof e.code !== 'string' || e.retriable === true) return false;
   if (e.syscall !== undefined || e.errno !== undefined) return false;
-  return !(typeof e.name === 'string' && e.name.startsWith('KafkaJS'));
+  if (typeof e.name === 'string' && e.name.startsWith('KafkaJS')) return false;
+  // PostgreSQL errors (pg's DatabaseError, TypeORM's QueryFailedError) carry the SQLSTATE as
+  // a string code. A database fault (connection lost, serialization failure, deadlock, disk
+  // full, lock timeout, a unique violation racing another instance) is not the record's
+  // fault: retry. Only class 22 (data exception: the record's values do not fit) is permanent.
+  if (isDatabaseError(e)) return e.code.startsWith('22');
+  return true;
+}
+
+function isDatabaseError(e: { code: string; name?: unknown }): boolean {
+  const x = e as { name?: unknown; severity?: unknown; routine?: unknown; driverError?: unknown };
+  if (x.name === 'QueryFailedError' || x.driverError !== undefined) return true;
+  return /^[0-9A-Z]{5}$/.test(e.code) && (x.severity !== undefined || x.routine !== undefined || x.name === 'DatabaseError');
 }
