@@ -19,6 +19,8 @@ describe('dsf argument parser', () => {
   it('parses the DSIM commands and saves list', () => {
     expect(parseArgs(['dsim', 'unload', '--dbid', '1', '--dest', 'u1'])).toMatchObject({ kind: 'dsim-unload', dest: 'u1' });
     expect(parseArgs(['dsim', 'reset', '--dbid', '1'])).toMatchObject({ kind: 'dsim-reset', dbid: 1 });
+    expect(parseArgs(['dsim', 'unload', '--dbid', '1', '--dest', 'u1', '--wait', '--id', 'job-7'])).toMatchObject({ kind: 'dsim-unload', wait: true, id: 'job-7' });
+    expect(parseArgs(['save', '--dbid', '1', '--delta', '--dest', 'd', '--id', 'nightly.3'])).toMatchObject({ kind: 'save', id: 'nightly.3' });
     expect(parseArgs(['dsim', 'print', '--dbid', '1', '--blocks', 'ASSO:1-10,DATA:7'])).toEqual({
       kind: 'dsim-print',
       dbid: 1,
@@ -38,6 +40,8 @@ describe('dsf argument parser', () => {
     [['save', '--dbid', '7', '--full', '--dest', '../etc'], /--dest: expected a plain data set name/],
     [['save', '--dbid', '7', '--full', '--dest', 'a/b'], /--dest: expected a plain data set name/],
     [['save', '--dbid', '7', '--full', '--dest'], /--dest needs a value/],
+    [['save', '--dbid', '7', '--full', '--dest', 'x', '--id', 'has space'], /--id: expected 1..100 printable ASCII/],
+    [['dsim', 'reset', '--dbid', '1', '--wait'], /unknown option --wait here/],
     [['save', '--dbid', '7', '--full', '--dest', 'x', '--bogus'], /unknown option --bogus/],
     [['save', '--dbid', '7', '--dbid', '8', '--full', '--dest', 'x'], /given twice/],
     [['save', '--dbid', '7', '--full', '--dest', 'x', '--timeout', '0'], /--timeout: expected seconds/],

@@ -2,9 +2,9 @@
  * The `dsf` command line, parsed into typed commands. Every mistake is a CliUsageError naming
  * the option and what was expected; nothing is sent before the whole line is valid.
  *
- *   dsf save --dbid N --full|--delta [--offline] --dest NAME [--timeout SEC]
- *   dsf dsim unload --dbid N --dest NAME [--timeout SEC]
- *   dsf dsim reset --dbid N [--timeout SEC]
+ *   dsf save --dbid N --full|--delta [--offline] --dest NAME [--timeout SEC] [--id ID]
+ *   dsf dsim unload --dbid N --dest NAME [--wait] [--timeout SEC] [--id ID]
+ *   dsf dsim reset --dbid N [--timeout SEC] [--id ID]
  *   dsf dsim print --dbid N [--blocks ASSO:1-10,DATA:7]
  *   dsf saves list --dbid N
  */
@@ -12,9 +12,9 @@ export type BlockRangeArg = { area: 'ASSO' | 'DATA'; from: number; to: number };
 
 export type CliCommand =
   | { kind: 'help' }
-  | { kind: 'save'; dbid: number; mode: 'full' | 'delta'; online: boolean; dest: string; timeoutSec: number }
-  | { kind: 'dsim-unload'; dbid: number; dest: string; timeoutSec: number }
-  | { kind: 'dsim-reset'; dbid: number; timeoutSec: number }
+  | { kind: 'save'; dbid: number; mode: 'full' | 'delta'; online: boolean; dest: string; timeoutSec: number; id?: string }
+  | { kind: 'dsim-unload'; dbid: number; dest: string; timeoutSec: number; wait: boolean; id?: string }
+  | { kind: 'dsim-reset'; dbid: number; timeoutSec: number; id?: string }
   | { kind: 'dsim-print'; dbid: number; blocks?: BlockRangeArg[] }
   | { kind: 'saves-list'; dbid: number };
 
@@ -27,15 +27,17 @@ export class CliUsageError extends Error {
 }
 
 export const USAGE = `usage:
-  dsf save --dbid N --full|--delta [--offline] --dest NAME [--timeout SEC]
-  dsf dsim unload --dbid N --dest NAME [--timeout SEC]
-  dsf dsim reset --dbid N [--timeout SEC]
+  dsf save --dbid N --full|--delta [--offline] --dest NAME [--timeout SEC] [--id ID]
+  dsf dsim unload --dbid N --dest NAME [--wait] [--timeout SEC] [--id ID]
+  dsf dsim reset --dbid N [--timeout SEC] [--id ID]
   dsf dsim print --dbid N [--blocks ASSO:1-10,DATA:7]
   dsf saves list --dbid N
+  --id ID   the command's correlation id (default: a fresh one); the save's sync points are ID.start/ID.end
+  --wait    unload: wait for the DSIM to complete (its save's end sync) instead of failing DSIM_NOT_COMPLETE
 environment: KAFKA_BROKERS (host:port,...), CATALOG_URL (for saves list)`;
 
-const FLAGS = new Set(['--full', '--delta', '--offline', '--help', '-h']);
-const VALUED = new Set(['--dbid', '--dest', '--timeout', '--blocks']);
+const FLAGS = new Set(['--full', '--delta', '--offline', '--wait', '--help', '-h']);
+const VALUED = new Set(['--dbid', '--dest', '--timeout', '--blocks', '--id']);
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 function options(args: readonly string[], allowed: readonly string[]): Map<string, string | true> {
@@ -89,6 +91,13 @@ function timeoutOf(o: Map<string, string | true>): number {
   return n;
 }
 
+function idOf(o: Map<string, string | true>): { id?: string } {
+  const v = o.get('--id');
+  if (v === undefined) return {};
+  if (typeof v !== 'string' || !/^[\x21-\x7e]{1,100}$/.test(v)) throw new CliUsageError(`--id: expected 1..100 printable ASCII characters without spaces, got ${JSON.stringify(v)}`);
+  return { id: v };
+}
+
 function blocksOf(o: Map<string, string | true>): BlockRangeArg[] | undefined {
   const v = o.get('--blocks');
   if (v === undefined) return undefined;
@@ -110,19 +119,19 @@ export function parseArgs(argv: readonly string[]): CliCommand {
   const [verb, ...rest] = argv;
   switch (verb) {
     case 'save': {
-      const o = options(rest, ['--dbid', '--full', '--delta', '--offline', '--dest', '--timeout']);
+      const o = options(rest, ['--dbid', '--full', '--delta', '--offline', '--dest', '--timeout', '--id']);
       if (o.has('--full') === o.has('--delta')) throw new CliUsageError('save: give exactly one of --full or --delta');
-      return { kind: 'save', dbid: dbidOf(o), mode: o.has('--full') ? 'full' : 'delta', online: !o.has('--offline'), dest: destOf(o), timeoutSec: timeoutOf(o) };
+      return { kind: 'save', dbid: dbidOf(o), mode: o.has('--full') ? 'full' : 'delta', online: !o.has('--offline'), dest: destOf(o), timeoutSec: timeoutOf(o), ...idOf(o) };
     }
     case 'dsim': {
       const [sub, ...more] = rest;
       if (sub === 'unload') {
-        const o = options(more, ['--dbid', '--dest', '--timeout']);
-        return { kind: 'dsim-unload', dbid: dbidOf(o), dest: destOf(o), timeoutSec: timeoutOf(o) };
+        const o = options(more, ['--dbid', '--dest', '--wait', '--timeout', '--id']);
+        return { kind: 'dsim-unload', dbid: dbidOf(o), dest: destOf(o), timeoutSec: timeoutOf(o), wait: o.has('--wait'), ...idOf(o) };
       }
       if (sub === 'reset') {
-        const o = options(more, ['--dbid', '--timeout']);
-        return { kind: 'dsim-reset', dbid: dbidOf(o), timeoutSec: timeoutOf(o) };
+        const o = options(more, ['--dbid', '--timeout', '--id']);
+        return { kind: 'dsim-reset', dbid: dbidOf(o), timeoutSec: timeoutOf(o), ...idOf(o) };
       }
       if (sub === 'print') {
         const o = options(more, ['--dbid', '--blocks']);

@@ -38,6 +38,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         return 0;
       case 'saves-list':
         return await listSaves(cmd.dbid, io);
+      case 'dsim-unload':
+        return await unloadWaiting(cmd, io);
       default:
         return await sendAndWait(cmd, io);
     }
@@ -116,9 +118,32 @@ export function interpret(e: DsfEvent): { progress?: string; outcome?: Outcome }
   }
 }
 
+/**
+ * `dsf dsim unload --wait`: the seed's DSIMWAIT. While the DSIM's save has not reached its end
+ * sync the DSIM builder answers DSIM_NOT_COMPLETE; with --wait the unload is asked again (each
+ * attempt a new correlation id: ID, ID.2, ID.3...) until it completes or the timeout ends.
+ */
+async function unloadWaiting(cmd: Extract<CliCommand, { kind: 'dsim-unload' }>, io: CliIo): Promise<number> {
+  const base = cmd.id ?? `cli-${randomUUID()}`;
+  const deadline = Date.now() + cmd.timeoutSec * 1000;
+  for (let attempt = 1; ; attempt++) {
+    const id = attempt === 1 ? base : `${base}.${attempt}`;
+    const timeoutSec = Math.max(1, Math.ceil((deadline - Date.now()) / 1000));
+    const errors: string[] = [];
+    const code = await sendAndWait({ ...cmd, id, timeoutSec }, cmd.wait ? { ...io, err: (l) => errors.push(l) } : io);
+    const notComplete = errors.some((l) => l.includes('DSIM_NOT_COMPLETE'));
+    if (!cmd.wait || !notComplete || Date.now() >= deadline) {
+      for (const l of errors) io.err(l);
+      return code;
+    }
+    if (attempt === 1) io.out('the DSIM is not complete yet: waiting for its save to reach the end sync...');
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 async function sendAndWait(cmd: Exclude<CliCommand, { kind: 'help' | 'saves-list' }>, io: CliIo): Promise<number> {
   const brokers = brokersOf(io.env);
-  const correlationId = `cli-${randomUUID()}`;
+  const correlationId = ('id' in cmd && cmd.id) || `cli-${randomUUID()}`;
   const kafka = new Kafka({ clientId: 'dsf-cli', brokers, logLevel: logLevel.NOTHING, retry: { retries: 3 } });
   const producer = kafka.producer({ allowAutoTopicCreation: true });
   let consumer: Consumer | undefined;

@@ -107,6 +107,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  // started by the launcher: stop with it even if it dies without a word
+  if (process.send) process.once('disconnect', () => stop('launcher gone'));
 }
 
 main().catch((e) => {

@@ -17,3 +17,4 @@ require.extensions['.ts'] = function compileTs(module, filename) {
   module._compile(code, filename);
 };
 process.setSourceMapsEnabled?.(true);
+process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';

@@ -4,18 +4,22 @@
  * and on Ctrl-C / SIGTERM stops all of it, leaving no process behind.
  *
  * KAFKA_BROKERS or DATABASE_URL, when set, replace the embedded broker or PostgreSQL.
+ * DELTAFLOW_MAIN_JOB=0 brings everything up without running the main job.
  * DELTAFLOW_HOME (default ./.deltaflow) holds the broker log, the PostgreSQL data directory
  * and the services' files, so a second `npm start` continues where the first stopped.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { startEmbeddedPostgres } from '@deltaflow/embedded-postgres';
+import { createHash } from 'node:crypto';
+import { EmbeddedPostgresError, startEmbeddedPostgres, type RunningPostgres } from '@deltaflow/embedded-postgres';
 import { Child, ROOT, startChild, stopChild } from './processes';
 import { SERVICES } from './services';
 import { runMainJob } from './main-job';
 
 interface Stoppable {
   name: string;
+  /** a Deltaflow service (stopped in parallel, before the broker and PostgreSQL) */
+  service?: boolean;
   stop(): Promise<void>;
 }
 
@@ -29,9 +33,16 @@ async function main(): Promise<void> {
     if (shuttingDown) return;
     shuttingDown = true;
     console.log('deltaflow: stopping...');
-    for (const s of stack.reverse()) {
-      await s.stop().catch((e) => console.error(`deltaflow: stopping ${s.name}: ${e?.message ?? e}`));
-    }
+    const stopOne = async (s: Stoppable) => {
+      const t0 = Date.now();
+      await s.stop().then(
+        () => console.log(`deltaflow: ${s.name} stopped (${Date.now() - t0} ms)`),
+        (e) => console.error(`deltaflow: stopping ${s.name}: ${e?.message ?? e}`),
+      );
+    };
+    // the services together (they do not depend on each other), then what they run on
+    await Promise.all(stack.filter((s) => s.service).map(stopOne));
+    for (const s of stack.filter((x) => !x.service).reverse()) await stopOne(s);
     console.log('deltaflow: stopped');
     process.exit(code);
   };
@@ -55,10 +66,20 @@ async function main(): Promise<void> {
     }
     let databaseUrl = process.env.DATABASE_URL;
     if (!databaseUrl) {
-      const pg = await startEmbeddedPostgres({
-        dataDir: path.join(home, 'postgres'),
-        port: Number(process.env.DELTAFLOW_PG_PORT || 0) || undefined,
-      });
+      const port = Number(process.env.DELTAFLOW_PG_PORT || 0) || undefined;
+      let pg: RunningPostgres;
+      try {
+        pg = await startEmbeddedPostgres({ dataDir: path.join(home, 'postgres'), port });
+      } catch (err) {
+        // As root, PostgreSQL runs as an unprivileged user who may not reach DELTAFLOW_HOME
+        // (a clone under /root, say): keep its cluster where that user can, one per home.
+        if (!(err instanceof EmbeddedPostgresError) || err.code !== 'DATA_DIR_INVALID' || !/not searchable/.test(err.message)) throw err;
+        const fallback = path.join('/var/lib/deltaflow', `postgres-${createHash('sha1').update(home).digest('hex').slice(0, 12)}`);
+        console.log(`deltaflow: ${err.message}; using ${fallback} for PostgreSQL's data instead`);
+        fs.mkdirSync(path.dirname(fallback), { recursive: true });
+        fs.chmodSync(path.dirname(fallback), 0o755);
+        pg = await startEmbeddedPostgres({ dataDir: fallback, port });
+      }
       stack.push({ name: 'embedded-postgres', stop: () => pg.stop() });
       databaseUrl = pg.url;
     }
@@ -71,18 +92,24 @@ async function main(): Promise<void> {
       ...process.env,
       KAFKA_BROKERS: brokers,
       DATABASE_URL: databaseUrl,
-      DELTAFLOW_DATA_DIR: path.join(home, 'data'),
+      DELTAFLOW_DATA_DIR: process.env.DELTAFLOW_DATA_DIR || path.join(home, 'data'),
     };
+    const urls: Record<string, string> = {};
     for (const spec of SERVICES) {
-      const child = startChild(spec.name, `apps/${spec.name}/src/main.ts`, [], { ...env, ...spec.env });
-      stack.push({ name: spec.name, stop: () => stopChild(child) });
+      const child = startChild(spec.name, `apps/${spec.name}/src/main.ts`, [], { ...spec.env, ...env });
+      stack.push({ name: spec.name, service: true, stop: () => stopChild(child) });
       const r = await child.ready;
-      table.push([spec.name, (r.httpUrl as string | undefined) ?? 'kafka consumer']);
+      if (typeof r.httpUrl === 'string') urls[spec.name] = r.httpUrl;
+      table.push([spec.name, `${typeof r.httpUrl === 'string' ? `${r.httpUrl}  ` : ''}(pid ${child.proc.pid}) ${spec.role}`]);
     }
     console.log('\nDeltaflow is up:');
     for (const [k, v] of table) console.log(`  ${k.padEnd(20)} ${v}`);
     console.log('Press Ctrl-C to stop.\n');
-    await runMainJob({ brokers, databaseUrl, home, env, onChild: (c) => stack.push({ name: c.name, stop: () => stopChild(c) }) });
+    if (process.env.DELTAFLOW_MAIN_JOB === '0') return;
+    const catalogUrl = urls.catalog;
+    await runMainJob({ env: { ...env, ...(catalogUrl ? { CATALOG_URL: catalogUrl } : {}) }, home, dataDir: env.DELTAFLOW_DATA_DIR as string }).catch((err: Error) =>
+      console.error(`main job: FAILED: ${err.message} (the services keep running; Ctrl-C to stop)`),
+    );
   } catch (err: any) {
     console.error(`deltaflow: ${err?.message ?? err}`);
     await shutdown(1);

@@ -15,10 +15,14 @@ export interface Child {
 
 /** Forks a TypeScript entry point; output lines are prefixed with the child's name. */
 export function startChild(name: string, entry: string, args: string[], env: NodeJS.ProcessEnv, readyLine?: RegExp): Child {
+  // Own process group: a Ctrl-C in the terminal reaches the launcher only, which then stops
+  // the services before the broker they are talking to. Should the launcher die without
+  // stopping them, the IPC channel closes and every child exits on 'disconnect'.
   const proc = fork(RUN_TS, [entry, ...args], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    detached: true,
   });
   let resolveReady!: (v: Record<string, unknown>) => void;
   let rejectReady!: (e: Error) => void;

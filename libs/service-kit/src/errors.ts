@@ -41,7 +41,7 @@ export function isRejection(err: unknown): err is { code: string; message: strin
   // a string code. A database fault (connection lost, serialization failure, deadlock, disk
   // full, lock timeout, a unique violation racing another instance) is not the record's
   // fault: retry. Only class 22 (data exception: the record's values do not fit) is permanent.
-  if (isDatabaseError(e)) return e.code.startsWith('22');
+  if (isDatabaseError(e as { code: string })) return e.code.startsWith('22');
   return true;
 }
 

@@ -1,0 +1,93 @@
+/**
+ * `npm start` as a user runs it: the launcher in its own process group (a terminal), the
+ * embedded broker and PostgreSQL, every service, the main job (online full + delta saves of
+ * the sample database through `dsf`, DSIMs unloaded, the chain restored and its digest
+ * compared with the nucleus's). Then Ctrl-C (SIGINT to the whole group): exit code 0 and no
+ * process left behind.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ROOT } from './processes';
+
+jest.setTimeout(300_000);
+
+/** Every live descendant of `pid`, from /proc. */
+function descendants(pid: number): number[] {
+  const parent = new Map<number, number>();
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parent.set(Number(d), ppid);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const [c, pp] of parent) if (pp === p) out.push(c), walk(c);
+  };
+  walk(pid);
+  return out;
+}
+
+function alive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+let launcher: ChildProcess | undefined;
+afterAll(() => {
+  if (launcher?.pid && launcher.exitCode === null) process.kill(-launcher.pid, 'SIGKILL');
+});
+
+describe('npm start', () => {
+  it('comes up, runs the main job to a verified restore, and stops everything on Ctrl-C', async () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'deltaflow-start-'));
+    fs.chmodSync(home, 0o755); // PostgreSQL runs as another OS user when we are root
+    launcher = spawn(process.execPath, [path.join(ROOT, 'infra/launcher/bin/start.js')], {
+      cwd: ROOT,
+      env: { ...process.env, DELTAFLOW_HOME: home, DELTAFLOW_KAFKA_PORT: '0', CATALOG_HTTP_PORT: '0', KAFKA_BROKERS: '', DATABASE_URL: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true, // its own process group, as in a terminal
+    });
+    let output = '';
+    launcher.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+    launcher.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+    const exited = new Promise<number | null>((r) => launcher!.on('exit', (code) => r(code)));
+
+    const until = async (re: RegExp, ms: number) => {
+      const end = Date.now() + ms;
+      while (!re.test(output)) {
+        if (launcher!.exitCode !== null) throw new Error(`launcher exited (${launcher!.exitCode}) before ${re}:\n${output.slice(-4000)}`);
+        if (Date.now() > end) throw new Error(`no ${re} within ${ms} ms:\n${output.slice(-4000)}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    };
+    await until(/Deltaflow is up:/, 120_000);
+    for (const name of ['kafka', 'postgresql', 'nucleus-sim', 'change-logger', 'dsim-builder', 'save-writer', 'catalog']) {
+      expect(output).toMatch(new RegExp(`^  ${name} +\\S`, 'm'));
+    }
+    await until(/\[main job\] done|main job: FAILED/, 180_000);
+    expect(output).not.toMatch(/main job: FAILED/);
+    expect(output).toMatch(/save completed: DSID \d+\/0\//);
+    expect(output).toMatch(/save completed: DSID \d+\/1\//);
+    expect(output).toMatch(/equals the nucleus's at the delta's end sync: VERIFIED/);
+    expect(output).toMatch(/\tdelta\tonline\tcompleted\t/);
+
+    const procs = descendants(launcher.pid!);
+    expect(procs.length).toBeGreaterThanOrEqual(7); // broker, postgres, five services
+    process.kill(-launcher.pid!, 'SIGINT'); // Ctrl-C: the whole foreground group
+    expect(await exited).toBe(0);
+    expect(output).toMatch(/deltaflow: stopped/);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(procs.filter(alive)).toEqual([]);
+  });
+});
