@@ -208,14 +208,14 @@ export async function startNucleusSim(config: NucleusSimConfig): Promise<Nucleus
     for (const [rabn, img] of writes) db.writeBlock('DATA', rabn, img);
   }
 
-  async function doSync(syncId: string): Promise<SyncDigest> {
+  async function doSync(syncId: string, quiet = false): Promise<SyncDigest> {
     const done = digests.get(syncId);
     if (done) return done; // answered once per syncId: its EtSync is already in the log
     const d: SyncDigest = { syncId, lsn: lsns.take(), digest: db.digest() };
     fs.appendFileSync(digestFile, `${JSON.stringify(d)}\n`);
     digests.set(syncId, d);
     await publish([{ type: 'EtSync', dbid, lsn: d.lsn, syncId }]);
-    log(`EtSync ${syncId} at LSN ${d.lsn}`);
+    if (!quiet) log(`EtSync ${syncId} at LSN ${d.lsn}`);
     return d;
   }
 
@@ -246,8 +246,14 @@ export async function startNucleusSim(config: NucleusSimConfig): Promise<Nucleus
 
   const syncMs = config.syncIntervalMs ?? 5000;
   if (syncMs > 0) {
+    // periodic syncs are logged once a minute, as a heartbeat of the workload
+    let lastReport = 0;
     timer = setInterval(() => {
-      void serial(() => doSync(`auto-${dbid}-${lsns.last + 1}`)).catch((e) => log(`periodic sync failed: ${(e as Error).message}`));
+      const report = Date.now() - lastReport >= 60_000;
+      if (report) lastReport = Date.now();
+      void serial(() => doSync(`auto-${dbid}-${lsns.last + 1}`, true))
+        .then((d) => report && log(`workload: ${txnNo} transactions so far; periodic EtSync ${d.syncId} at LSN ${d.lsn} (every ${syncMs} ms)`))
+        .catch((e) => log(`periodic sync failed: ${(e as Error).message}`));
     }, syncMs);
   }
 

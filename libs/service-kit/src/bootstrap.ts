@@ -3,7 +3,8 @@
  * when configured, an HTTP listener (health and queries). Stops cleanly on SIGINT/SIGTERM
  * and when the launcher that forked it goes away, so no service outlives `npm start`.
  */
-import { INestApplication, Logger, Type } from '@nestjs/common';
+import { ConsoleLogger, INestApplication, Logger, Type, type LogLevel } from '@nestjs/common';
+import { ServiceKitError } from './errors';
 import { NestFactory } from '@nestjs/core';
 import { KafkaEventServer, KafkaEventServerOptions } from './kafka/kafka-event-server';
 
@@ -21,10 +22,29 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
+/** NestJS's own start-up chatter (module loading, route mapping), shown at DELTAFLOW_LOG_LEVEL=debug only. */
+const NEST_BOOT_CONTEXTS = new Set(['NestFactory', 'InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'NestApplication', 'NestMicroservice']);
+
+/** DELTAFLOW_LOG_LEVEL: error | warn | log (default) | debug. */
+export function serviceLogger(env: NodeJS.ProcessEnv = process.env): ConsoleLogger {
+  const level = env.DELTAFLOW_LOG_LEVEL || 'log';
+  const levels: LogLevel[] | undefined = { error: ['error', 'fatal'], warn: ['error', 'fatal', 'warn'], log: ['error', 'fatal', 'warn', 'log'], debug: ['error', 'fatal', 'warn', 'log', 'debug', 'verbose'] }[
+    level
+  ] as LogLevel[] | undefined;
+  if (!levels) throw new ServiceKitError('CONFIG', `DELTAFLOW_LOG_LEVEL: expected error, warn, log or debug, got "${level}"`);
+  const quietBoot = level !== 'debug';
+  return new (class extends ConsoleLogger {
+    override log(message: unknown, context?: string): void {
+      if (quietBoot && context !== undefined && NEST_BOOT_CONTEXTS.has(context)) return;
+      super.log(message, context);
+    }
+  })({ logLevels: levels });
+}
+
 /** Creates, wires and starts one service; returns a handle that stops it. */
 export async function runService(opts: RunServiceOptions): Promise<RunningService> {
   const logger = new Logger(opts.name);
-  const app = await NestFactory.create(opts.module, { logger: ['error', 'warn', 'log'], abortOnError: false });
+  const app = await NestFactory.create(opts.module, { logger: serviceLogger(), abortOnError: false });
   app.enableShutdownHooks();
   if (opts.kafka) {
     app.connectMicroservice({ strategy: new KafkaEventServer({ ...opts.kafka, logger: (m) => logger.log(m) }) }, { inheritAppConfig: true });
