@@ -52,9 +52,12 @@ export async function runService(opts: RunServiceOptions): Promise<RunningServic
   }
   let httpUrl: string | undefined;
   if (opts.httpPort !== undefined) {
-    await app.listen(opts.httpPort, '127.0.0.1');
+    // loopback unless told otherwise (HTTP_HOST=0.0.0.0 in a container)
+    const host = process.env.HTTP_HOST || '127.0.0.1';
+    await app.listen(opts.httpPort, host);
     const addr = app.getHttpServer().address();
-    httpUrl = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : opts.httpPort}`;
+    const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+    httpUrl = `http://${shown}:${typeof addr === 'object' && addr ? addr.port : opts.httpPort}`;
   } else {
     await app.init();
   }
