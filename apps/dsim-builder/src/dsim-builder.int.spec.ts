@@ -99,6 +99,8 @@ describe('DSIM builder on the embedded broker and PostgreSQL', () => {
   it('refuses to unload a DSIM still collecting; a reset frees it; a failed save resets its DSIM', async () => {
     const d2 = { ...dsid, deltaFrom: 1, deltaTo: 1, timestamp: dsid.timestamp + 1 };
     await pub.publish({ type: 'SaveStarted', correlationId: 's2', dbid: DBID, dsid: d2, mode: 'delta', online: true, startLsn: 30, occurredAt: 3 });
+    // dsf.events and dsf.commands are different topics: no order between them, so wait for the acquisition
+    await events.waitFor((m) => m.type === 'DsimAcquired' && m.correlationId === 's2');
     await pub.publish({ type: 'DsimUnloadRequested', correlationId: 'u3', dbid: DBID, destination: { kind: 'directory', name: 'dsim-3' } });
     expect(await events.waitFor((m) => m.type === 'CommandRejected' && m.correlationId === 'u3')).toMatchObject({ code: 'DSIM_NOT_COMPLETE' });
     await pub.publish({ type: 'SaveFailed', correlationId: 's2', dbid: DBID, dsid: d2, code: 'WRITER_RESTARTED', reason: 'x', occurredAt: 4 });
