@@ -4,8 +4,7 @@
  * transactions) and answers queries over HTTP.
  */
 import { Module } from '@nestjs/common';
-import { decodeFrom, encodeMessage } from '@deltaflow/contracts';
-import { runService } from '@deltaflow/service-kit';
+import { contractCodec, runService } from '@deltaflow/service-kit';
 import { CATALOG_DB, CatalogEventsController, CatalogQueryController } from './catalog.controller';
 import { openCatalogDatabase } from './read-models';
 
@@ -43,21 +42,7 @@ export async function startCatalog(config: CatalogConfig): Promise<RunningCatalo
         clientId: config.clientId ?? 'catalog',
         groupId,
         fromBeginning: true,
-        decode: (topic, message) => decodeFrom(topic as 'dsf.events', message.value),
-        encodeDeadLetter: (d) =>
-          encodeMessage({
-            type: 'DeadLetter',
-            sourceTopic: d.sourceTopic as 'dsf.events',
-            partition: d.partition,
-            offset: d.offset,
-            consumerGroup: groupId,
-            reason: d.error.message.slice(0, 4000) || d.error.code,
-            errorCode: /^[A-Z][A-Z0-9_]*$/.test(d.error.code) ? d.error.code : 'VALIDATION',
-            ...(d.error.field ? { field: d.error.field } : {}),
-            ...(d.key ? { originalKey: d.key.toString() } : {}),
-            ...(d.value ? { originalValue: d.value } : {}),
-            occurredAt: Date.now(),
-          }),
+        ...contractCodec(groupId),
       },
     });
     let stopping: Promise<void> | undefined;

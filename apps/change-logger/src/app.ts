@@ -36,7 +36,7 @@
 import { Controller, Inject, Module } from '@nestjs/common';
 import { EventPattern } from '@nestjs/microservices';
 import { decodeFrom, encodeMessage, Topic, type AnyMessage, type TopicMessage } from '@deltaflow/contracts';
-import { runService, type DecodedRecord, type DeadLetterInput, type BatchOutcome } from '@deltaflow/service-kit';
+import { contractCodec, runService, type DecodedRecord, type BatchOutcome } from '@deltaflow/service-kit';
 import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
 import { ChangeLog, type DlogMessage, type Upstream } from './change-log';
 import type { ProtectedDatabase } from './databases';
@@ -241,23 +241,7 @@ export async function startChangeLogger(config: ChangeLoggerConfig): Promise<Run
       // large fetches = large batches: fewer durable PLOG/DLOG round trips per change
       maxBytesPerPartition: 4 * 1024 * 1024,
       maxBytes: 16 * 1024 * 1024,
-      decode: (topic, m) => decodeFrom(topic as 'dsf.block-changes', m.value),
-      encodeDeadLetter: (d: DeadLetterInput) => {
-        const r = encodeMessage({
-          type: 'DeadLetter',
-          sourceTopic: d.sourceTopic,
-          partition: d.partition,
-          offset: d.offset,
-          consumerGroup: groupId,
-          reason: d.error.message.slice(0, 4096) || d.error.code,
-          errorCode: /^[A-Z][A-Z0-9_]*$/.test(d.error.code) ? d.error.code.slice(0, 64) : 'VALIDATION',
-          field: d.error.field,
-          originalKey: d.key?.toString(),
-          originalValue: d.value ?? undefined,
-          occurredAt: now(),
-        });
-        return { topic: r.topic, key: r.key, value: r.value };
-      },
+      ...contractCodec(groupId, now),
     },
   });
 

@@ -6,8 +6,8 @@
  * `<dataDir>/databases/<dbid>` (or `databaseDir`).
  */
 import { Module } from '@nestjs/common';
-import { decodeFrom, encodeMessage, type AnyMessage } from '@deltaflow/contracts';
-import { EventPublisher, runService } from '@deltaflow/service-kit';
+import { encodeMessage, type AnyMessage } from '@deltaflow/contracts';
+import { contractCodec, EventPublisher, runService } from '@deltaflow/service-kit';
 import { DsimBuilder } from './dsim-builder';
 import { DSIM_BUILDER, DsimBuilderController } from './dsim-builder.controller';
 import { openDsimDataSource } from './dsim-store';
@@ -53,21 +53,7 @@ export async function startDsimBuilder(config: DsimBuilderConfig): Promise<Runni
         brokers: config.brokers,
         clientId: 'dsim-builder',
         groupId,
-        decode: (topic, message) => decodeFrom(topic as 'dsf.events', message.value),
-        encodeDeadLetter: (d) =>
-          encodeMessage({
-            type: 'DeadLetter',
-            sourceTopic: d.sourceTopic as 'dsf.plog',
-            partition: d.partition,
-            offset: d.offset,
-            consumerGroup: groupId,
-            reason: d.error.message.slice(0, 4000) || d.error.code,
-            errorCode: /^[A-Z][A-Z0-9_]*$/.test(d.error.code) ? d.error.code : 'VALIDATION',
-            ...(d.error.field ? { field: d.error.field } : {}),
-            ...(d.key ? { originalKey: d.key.toString() } : {}),
-            ...(d.value ? { originalValue: d.value } : {}),
-            occurredAt: Date.now(),
-          }),
+        ...contractCodec(groupId),
       },
     });
     return {

@@ -14,8 +14,8 @@
  * to drop or return that capture.
  */
 import { Module } from '@nestjs/common';
-import { decodeFrom, encodeMessage, type AnyMessage } from '@deltaflow/contracts';
-import { EventPublisher, runService, type RunningService } from '@deltaflow/service-kit';
+import { encodeMessage, type AnyMessage } from '@deltaflow/contracts';
+import { contractCodec, EventPublisher, runService, type RunningService } from '@deltaflow/service-kit';
 import { LogTail } from './log-tail';
 import { SaveRunner } from './save-runner';
 import { SAVE_RUNNER, SaveWriterController } from './save-writer.controller';
@@ -85,21 +85,7 @@ export async function startSaveWriter(config: SaveWriterConfig): Promise<Running
         brokers: config.brokers,
         clientId,
         groupId: config.groupId ?? 'deltaflow.save-writer',
-        decode: (topic, message) => decodeFrom(topic as 'dsf.commands', message.value),
-        encodeDeadLetter: (d) =>
-          encodeMessage({
-            type: 'DeadLetter',
-            sourceTopic: d.sourceTopic as 'dsf.commands',
-            partition: d.partition,
-            offset: d.offset,
-            consumerGroup: config.groupId ?? 'deltaflow.save-writer',
-            reason: d.error.message.slice(0, 4000) || d.error.code,
-            errorCode: /^[A-Z][A-Z0-9_]*$/.test(d.error.code) ? d.error.code : 'VALIDATION',
-            ...(d.error.field ? { field: d.error.field } : {}),
-            ...(d.key ? { originalKey: d.key.toString() } : {}),
-            ...(d.value ? { originalValue: d.value } : {}),
-            occurredAt: Date.now(),
-          }),
+        ...contractCodec(config.groupId ?? 'deltaflow.save-writer'),
       },
     });
   } catch (err) {

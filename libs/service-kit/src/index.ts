@@ -3,3 +3,4 @@ export * from './config/service-config';
 export * from './kafka/kafka-event-server';
 export * from './kafka/event-publisher';
 export * from './bootstrap';
+export * from './kafka/contract-codec';
