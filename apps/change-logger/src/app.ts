@@ -164,7 +164,7 @@ async function rebuild(kafka: Kafka, groupId: string, cl: ChangeLog, log: (m: st
   await admin.connect();
   let ends: Map<number, bigint>;
   try {
-    await admin.createTopics({ topics: [{ topic: Topic.dlog }], waitForLeaders: true }).catch(() => false);
+    if (!(await admin.listTopics()).includes(Topic.dlog)) await admin.createTopics({ topics: [{ topic: Topic.dlog }], waitForLeaders: true }).catch(() => false);
     const offsets = await admin.fetchTopicOffsets(Topic.dlog);
     ends = new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
   } finally {
