@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { findBinaries } from './binaries';
+import { binariesFor, findBinaries, searchableBy } from './binaries';
 import { EmbeddedPostgresError } from './errors';
 import { resolveRunAs, type RunAs } from './os-user';
 
@@ -59,8 +59,8 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   const user = opts.user ?? 'postgres';
   const password = opts.password ?? 'postgres';
   const dataDir = path.resolve(opts.dataDir);
-  const bins = findBinaries();
   const runAs = resolveRunAs(opts.osUser ?? 'deltaflow');
+  const bins = binariesFor(findBinaries(), runAs);
   prepareDataDir(dataDir, runAs);
   await stopStaleServer(dataDir, logger);
   if (!fs.existsSync(path.join(dataDir, 'PG_VERSION'))) {
@@ -95,12 +95,8 @@ function prepareDataDir(dataDir: string, runAs: RunAs | undefined): void {
   if (!stat.isDirectory()) throw new EmbeddedPostgresError('DATA_DIR_INVALID', `${dataDir} is not a directory`);
   if (runAs) {
     // The unprivileged user must be able to reach the directory through every ancestor.
-    for (let dir = path.dirname(dataDir); ; dir = path.dirname(dir)) {
-      const s = fs.statSync(dir);
-      if (s.uid !== runAs.uid && (s.mode & 0o001) === 0) {
-        throw new EmbeddedPostgresError('DATA_DIR_INVALID', `${dir} is not searchable by OS user ${runAs.name}, who runs PostgreSQL; choose a data directory under e.g. ${os.tmpdir()}`);
-      }
-      if (dir === path.dirname(dir)) break;
+    if (!searchableBy(path.dirname(dataDir), runAs)) {
+      throw new EmbeddedPostgresError('DATA_DIR_INVALID', `${path.dirname(dataDir)} is not searchable by OS user ${runAs.name}, who runs PostgreSQL; choose a data directory under e.g. ${os.tmpdir()}`);
     }
     if (stat.uid !== runAs.uid) {
       if (fs.readdirSync(dataDir).length > 0) {
