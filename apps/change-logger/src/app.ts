@@ -238,9 +238,10 @@ export async function startChangeLogger(config: ChangeLoggerConfig): Promise<Run
       clientId,
       groupId,
       fromBeginning: true,
-      // large fetches = large batches: fewer durable PLOG/DLOG round trips per change
-      maxBytesPerPartition: 4 * 1024 * 1024,
-      maxBytes: 16 * 1024 * 1024,
+      // large fetches = large batches: fewer durable PLOG/DLOG round trips per change (16 MiB: several
+      // upstream record batches per handler call; 4 MiB held one 2 MiB batch at a time)
+      maxBytesPerPartition: 16 * 1024 * 1024,
+      maxBytes: 32 * 1024 * 1024,
       ...contractCodec(groupId, now),
     },
   });

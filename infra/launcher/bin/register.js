@@ -18,3 +18,4 @@ require.extensions['.ts'] = function compileTs(module, filename) {
 };
 process.setSourceMapsEnabled?.(true);
 process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
+require('./kafkajs-crc')(root);
