@@ -99,6 +99,9 @@ async function main(): Promise<void> {
       const child = startChild(spec.name, `apps/${spec.name}/src/main.ts`, [], { ...spec.env, ...env });
       stack.push({ name: spec.name, service: true, stop: () => stopChild(child) });
       const r = await child.ready;
+      void child.exited.then((code) => {
+        if (!shuttingDown) console.error(`deltaflow: ${spec.name} exited unexpectedly (code ${code}); the others keep running, Ctrl-C stops them`);
+      });
       if (typeof r.httpUrl === 'string') urls[spec.name] = r.httpUrl;
       table.push([spec.name, `${typeof r.httpUrl === 'string' ? `${r.httpUrl}  ` : ''}(pid ${child.proc.pid}) ${spec.role}`]);
     }
