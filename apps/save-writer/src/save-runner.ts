@@ -204,6 +204,7 @@ export class SaveRunner {
         ranges = deltaRanges(db.geometry, capture);
       }
       const total = ranges.reduce((n, r) => n + (r.to - r.from + 1), 0);
+      if (m.mode === 'delta') this.d.log(`save ${cid}: DLOG captured, ${total} blocks to save`);
 
       writer = await SaveWriter.create(
         file,

@@ -138,7 +138,8 @@ export class BlockDatabase {
   *blocksIn(r: BlockRange, chunkBytes = CHUNK): Generator<BlockView> {
     assertArea(r.area);
     const bs = this.areas[r.area].geometry.blockSize;
-    const per = Math.max(1, Math.floor(chunkBytes / bs));
+    // no bigger than the range: a delta reads many one-block ranges
+    const per = Math.max(1, Math.min(Math.floor(chunkBytes / bs), r.to - r.from + 1));
     const buf = Buffer.allocUnsafe(per * bs);
     for (let rabn = r.from; rabn <= r.to; rabn += per) {
       const n = Math.min(per, r.to - rabn + 1);

@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   const pub = await new Publisher(kafka.brokers).start();
   const events = await new TopicCollector(kafka.brokers, 'dsf.events').start();
   const logger = new StandInChangeLogger(events, pub).start();
-  const writer = await startSaveWriter({ brokers: kafka.brokers, dataDir, log: () => undefined });
+  const writer = await startSaveWriter({ brokers: kafka.brokers, dataDir, log: process.env.BENCH_VERBOSE ? (m) => console.log(new Date().toISOString(), m) : () => undefined });
   try {
     const run = async (cid: string, mode: 'full' | 'delta') => {
       await pub.publish({ type: 'SaveRequested', correlationId: cid, dbid: DBID, mode, online: false, destination: { kind: 'directory', name: cid } });
