@@ -205,7 +205,7 @@ describe('change-logger against the embedded broker', () => {
     const byLsn = new Map<number, string>();
     for (const m of plog) {
       if (m.type !== 'PlogImage') continue;
-      const h = m.image.toString('base64').slice(0, 16) + m.rabn;
+      const h = Buffer.from(m.image).toString('base64').slice(0, 16) + m.rabn;
       expect(byLsn.get(m.lsn) ?? h).toBe(h);
       byLsn.set(m.lsn, h);
     }

@@ -2,8 +2,9 @@
  * The save writer service, startable in-process (tests, launcher) or from main.ts.
  *
  * Consumes dsf.commands (SaveRequested) through the Nest Kafka transport, and tails
- * dsf.events, dsf.block-changes (NucleusState, EtSync) and dsf.dlog (DlogCaptured) from
- * offset 0 to rebuild each database's save state before handling any command.
+ * dsf.events and dsf.dlog (DlogCaptured) from offset 0 to rebuild each database's save state
+ * before handling any command, and dsf.block-changes (NucleusState, EtSync) from its
+ * checkpoint (tail-checkpoint.ts) or offset 0.
  *
  * Where data lives: data sets in `<dataDir>/datasets/<name>`; the database containers of
  * dbid N in `<dataDir>/databases/N` unless `databaseDir` says otherwise.
@@ -17,6 +18,7 @@ import { Module } from '@nestjs/common';
 import { encodeMessage, type AnyMessage } from '@deltaflow/contracts';
 import { contractCodec, EventPublisher, runService, type RunningService } from '@deltaflow/service-kit';
 import { LogTail } from './log-tail';
+import { checkpointPath, readCheckpoint, writeCheckpoint } from './tail-checkpoint';
 import { SaveRunner } from './save-runner';
 import { SAVE_RUNNER, SaveWriterController } from './save-writer.controller';
 
@@ -31,6 +33,8 @@ export interface SaveWriterConfig {
   readonly progressEveryMs?: number;
   readonly fsync?: boolean;
   readonly log?: (msg: string) => void;
+  /** how often the dsf.block-changes checkpoint is written (default 30 s; also at start and stop) */
+  readonly checkpointEveryMs?: number;
 }
 
 export interface RunningSaveWriter {
@@ -60,6 +64,9 @@ export async function startSaveWriter(config: SaveWriterConfig): Promise<Running
     fsync: config.fsync,
     log,
   });
+  const cpFile = checkpointPath(config.dataDir);
+  const checkpoint = readCheckpoint(cpFile, log);
+  if (checkpoint) runner.restoreNucleus(checkpoint.nucleus);
   const tail = new LogTail({
     brokers: config.brokers,
     clientId,
@@ -67,10 +74,22 @@ export async function startSaveWriter(config: SaveWriterConfig): Promise<Running
     skipTypes: ['BlockChanged', 'UtilityChanged', 'DlogRecorded', 'SaveProgress'],
     onMessage: (m) => runner.onLog(m),
     log,
+    ...(checkpoint ? { startAt: checkpoint.positions } : {}),
   });
   tailRef.current = tail;
+  // positions and nucleus states are taken in one synchronous step, so they agree
+  const saveCheckpoint = () => {
+    try {
+      writeCheckpoint(cpFile, { positions: tail.positions(), nucleus: runner.nucleusStates() });
+    } catch (err) {
+      log(`could not write the tail checkpoint ${cpFile}: ${(err as Error).message}`);
+    }
+  };
   await tail.start();
   await tail.caughtUp;
+  saveCheckpoint();
+  const cpTimer = setInterval(saveCheckpoint, config.checkpointEveryMs ?? 30_000);
+  cpTimer.unref();
   await runner.failInterrupted();
 
   @Module({ controllers: [SaveWriterController], providers: [{ provide: SAVE_RUNNER, useValue: runner }] })
@@ -89,13 +108,16 @@ export async function startSaveWriter(config: SaveWriterConfig): Promise<Running
       },
     });
   } catch (err) {
+    clearInterval(cpTimer);
     await tail.stop();
     await publisher.close();
     throw err;
   }
   const shutdown = async (kill: boolean) => {
+    clearInterval(cpTimer);
     await svc.stop();
     await runner.stop(kill);
+    if (!kill) saveCheckpoint();
     await tail.stop();
     await publisher.close();
   };

@@ -1,6 +1,6 @@
 /**
- * Reads topics from offset 0 with a private consumer group (nothing committed matters: each
- * start re-reads), so the save writer knows, before it decides anything, what the log says:
+ * Reads topics from offset 0 (or from a caller's checkpoint, see `startAt`) with a private
+ * consumer group (nothing committed matters), so the save writer knows, before it decides anything, what the log says:
  * the nucleus state per database, the sync points answered, the DLOG captures, and the save
  * and DSIM events. `caughtUp` resolves once every partition was read up to where it stood
  * when the tail started. BlockChanged records (block images, the bulk of dsf.block-changes)
@@ -20,6 +20,12 @@ export interface LogTailOptions {
   readonly skipTypes?: readonly string[];
   readonly onMessage: (m: TailMessage, topic: string) => void;
   readonly log?: (msg: string) => void;
+  /**
+   * Where to resume some partitions instead of offset 0 (`${topic}:${partition}` → next
+   * offset), from a checkpoint whose state the caller restored first. A partition whose
+   * offset is beyond its end now (the topic was recreated) is read from 0.
+   */
+  readonly startAt?: ReadonlyMap<string, bigint>;
 }
 
 export class LogTail {
@@ -40,12 +46,27 @@ export class LogTail {
     const existing = new Set(await this.admin.listTopics());
     const missing = this.o.topics.filter((t) => !existing.has(t));
     if (missing.length > 0) await this.admin.createTopics({ topics: missing.map((topic) => ({ topic })), waitForLeaders: true }).catch(() => false);
+    const seeks: Array<{ topic: string; partition: number; offset: string }> = [];
     for (const t of this.o.topics) {
       for (const p of await this.admin.fetchTopicOffsets(t)) {
-        if (BigInt(p.high) > 0n) this.targets.set(`${t}:${p.partition}`, BigInt(p.high));
+        const key = `${t}:${p.partition}`;
+        const high = BigInt(p.high);
+        if (high > 0n) this.targets.set(key, high);
+        const from = this.o.startAt?.get(key);
+        if (from !== undefined && from > 0n && from <= high) {
+          seeks.push({ topic: t, partition: p.partition, offset: from.toString() });
+          this.done.set(key, from);
+        }
       }
     }
-    this.consumer = kafka.consumer({ groupId: `${this.o.clientId}.tail.${randomUUID()}`, sessionTimeout: 30_000, heartbeatInterval: 3_000 });
+    const groupId = `${this.o.clientId}.tail.${randomUUID()}`;
+    // checkpointed partitions start where the checkpoint says: committed for this fresh group
+    // before it joins, so no fetch below them ever happens; the others have no commit and
+    // start at offset 0 (fromBeginning)
+    const byTopic = new Map<string, Array<{ partition: number; offset: string }>>();
+    for (const s of seeks) byTopic.set(s.topic, [...(byTopic.get(s.topic) ?? []), { partition: s.partition, offset: s.offset }]);
+    for (const [topic, partitions] of byTopic) await this.admin.setOffsets({ groupId, topic, partitions });
+    this.consumer = kafka.consumer({ groupId, sessionTimeout: 30_000, heartbeatInterval: 3_000 });
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [...this.o.topics], fromBeginning: true });
     const skip = new Set(this.o.skipTypes ?? []);
@@ -66,6 +87,11 @@ export class LogTail {
       },
     });
     this.checkCaughtUp();
+  }
+
+  /** Next offset to read per partition (`${topic}:${partition}`), for a checkpoint. */
+  positions(): Map<string, bigint> {
+    return new Map(this.done);
   }
 
   /**

@@ -82,6 +82,19 @@ export class SaveRunner {
     return events;
   }
 
+  /** The nucleus state per database, as folded so far (for the tail checkpoint). */
+  nucleusStates(): Map<number, { active: boolean; lsn: number }> {
+    return new Map(this.nucleus);
+  }
+
+  /** Restores nucleus states from a checkpoint (before the tail resumes after it). */
+  restoreNucleus(states: ReadonlyMap<number, { active: boolean; lsn: number }>): void {
+    for (const [dbid, st] of states) {
+      const prev = this.nucleus.get(dbid);
+      if (prev === undefined || st.lsn >= prev.lsn) this.nucleus.set(dbid, { ...st });
+    }
+  }
+
   /** Everything the log tail reads (replayed from offset 0 at start, then live). Idempotent. */
   onLog(m: TailMessage): void {
     switch (m.type) {

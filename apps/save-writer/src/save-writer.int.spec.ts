@@ -7,6 +7,7 @@ import { startEmbeddedKafka, type EmbeddedKafka } from '@deltaflow/embedded-kafk
 import { SaveReader } from '@deltaflow/save-format';
 import { Publisher, SMALL_GEOMETRY, StandInChangeLogger, StandInNucleus, TopicCollector } from '@deltaflow/e2e-support';
 import { startSaveWriter, type RunningSaveWriter } from './app';
+import { checkpointPath, readCheckpoint, writeCheckpoint } from './tail-checkpoint';
 
 jest.setTimeout(120_000);
 
@@ -148,5 +149,27 @@ describe('save writer on the embedded broker', () => {
     const next = await completed(await save('delta', true));
     expect(next.dsid).toMatchObject({ full: 2, deltaFrom: 2, deltaTo: 2 });
     expect(next.dsid.timestamp).toBeGreaterThan((o as MessageOfType<'SaveFailed'>).dsid!.timestamp);
+  });
+
+  it('resumes dsf.block-changes from its checkpoint at restart; a damaged checkpoint means reading from 0', async () => {
+    await nucleus.setActive(true);
+    for (let i = 0; i < 500 && writer.runner.nucleusStates().get(DBID)?.active !== true; i++) await new Promise((r) => setTimeout(r, 20));
+    await writer.stop(); // writes the checkpoint
+    const file = checkpointPath(dataDir);
+    const cp = readCheckpoint(file)!;
+    expect(cp.positions.get('dsf.block-changes:0')).toBeGreaterThan(0n);
+    expect(cp.nucleus.get(DBID)).toMatchObject({ active: true });
+
+    // trusted: a state written in the checkpoint holds, as nothing after its offset says otherwise
+    const lsn = cp.nucleus.get(DBID)!.lsn;
+    writeCheckpoint(file, { positions: cp.positions, nucleus: new Map([[DBID, { active: false, lsn }]]) });
+    writer = await start();
+    expect(writer.runner.nucleusStates().get(DBID)).toEqual({ active: false, lsn });
+    await writer.stop();
+
+    // damaged: ignored, the topic is read from offset 0 and the real state comes back
+    fs.writeFileSync(file, '{"version":1,"positions":{"dsf.block-changes:0":"x"');
+    writer = await start();
+    expect(writer.runner.nucleusStates().get(DBID)).toEqual({ active: true, lsn });
   });
 });
