@@ -222,7 +222,7 @@ export class SaveRunner {
       writer = await SaveWriter.create(
         file,
         { dbid, dsid, kind: m.mode, online: m.online, startLsn: headerLsn, endLsn: headerLsn, geometry: db.geometry },
-        { fsync: this.d.fsync ?? true },
+        { fsync: this.d.fsync ?? true, endLsnLater: m.online },
       );
       let written = 0;
       let lastProgress = this.d.now();
@@ -238,10 +238,14 @@ export class SaveRunner {
           }
         }
       }
+      // online: the end sync closes the save; the data set records it before it is complete
+      let endLsn: number | null = null;
+      if (m.online) {
+        endLsn = await this.sync(dbid, `${cid}.end`, cid);
+        writer.setEndLsn(endLsn);
+      }
       const out = await writer.finish();
       writer = null;
-      let endLsn: number | null = null;
-      if (m.online) endLsn = await this.sync(dbid, `${cid}.end`, cid);
       this.decideAndApply(dbid, { type: 'CompleteSave', correlationId: cid, endLsn, blocks: written });
       await this.d.publish({
         type: 'SaveCompleted',

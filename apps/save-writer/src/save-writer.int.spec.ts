@@ -110,8 +110,10 @@ describe('save writer on the embedded broker', () => {
     expect(done.dsid).toMatchObject({ full: 2, deltaFrom: 0, deltaTo: 0 });
     const started = await events.waitFor<MessageOfType<'SaveStarted'>>((m) => m.type === 'SaveStarted' && m.correlationId === cid);
     expect(started.startLsn).toBeGreaterThan(0);
-    expect(done.endLsn).toBeGreaterThanOrEqual(started.startLsn!);
+    expect(done.endLsn).toBeGreaterThan(started.startLsn!);
     expect(done.dsid.timestamp).toBeGreaterThan(0);
+    // the data set itself records both sync points
+    expect((await readDataSet(`save-${cid}`)).header).toMatchObject({ online: true, startLsn: started.startLsn, endLsn: done.endLsn });
 
     // the original DSIM is now held by that save: a second online save is refused clearly
     const refused = await outcome(await save('delta', true));

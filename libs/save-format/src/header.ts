@@ -96,9 +96,17 @@ export function validateSaveHeader(h: unknown): SaveHeader {
   };
 }
 
-/** Encodes a validated header into its on-disk bytes (prefix, JSON, CRC). */
-export function encodeHeader(h: SaveHeader): Buffer {
-  const json = Buffer.from(JSON.stringify(validateSaveHeader(h)), 'utf8');
+/**
+ * Encodes a validated header into its on-disk bytes (prefix, JSON, CRC). `jsonLength` pads the
+ * JSON with trailing spaces (valid JSON whitespace) to that length, so a header can later be
+ * rewritten in place with a longer value (see SaveWriter.setEndLsn); VALIDATION if it does not fit.
+ */
+export function encodeHeader(h: SaveHeader, jsonLength = 0): Buffer {
+  let json = Buffer.from(JSON.stringify(validateSaveHeader(h)), 'utf8');
+  if (jsonLength > 0) {
+    if (json.length > jsonLength) throw new SaveFormatError('VALIDATION', `save header JSON of ${json.length} bytes does not fit the ${jsonLength} reserved`);
+    json = Buffer.concat([json, Buffer.alloc(jsonLength - json.length, 0x20)]);
+  }
   if (json.length > MAX_HEADER_JSON) throw new SaveFormatError('VALIDATION', `save header JSON exceeds ${MAX_HEADER_JSON} bytes`);
   const out = Buffer.alloc(HEADER_PREFIX + json.length + 4);
   MAGIC.copy(out, 0);

@@ -88,6 +88,26 @@ describe('save data set writer and reader', () => {
     expect(await describeDataSet(file)).toEqual({ name: file, dbid: 12, role: 'full', dsid: header.dsid, online: false });
   });
 
+  it('records an end LSN known only at the end (online save): the header is rewritten in place and verifies', async () => {
+    const online: SaveHeader = { ...header, online: true, startLsn: 999, endLsn: 999 };
+    const file = path.join(dir, 'online.sav');
+    const w = await SaveWriter.create(file, online, { chunkBytes: 3000, fsync: false, endLsnLater: true });
+    for (const r of sample) await w.writeBlock(r.area, r.rabn, r.image);
+    expect(() => w.setEndLsn(998)).toThrow(expect.objectContaining({ code: 'VALIDATION' })); // below the start
+    w.setEndLsn(123_456_789_012);
+    const written = await w.finish();
+    expect(written.header.endLsn).toBe(123_456_789_012);
+    expect(await readSaveHeader(file)).toMatchObject({ startLsn: 999, endLsn: 123_456_789_012 });
+    expect((await readAll(file)).recs).toEqual(sample);
+
+    // without the reserved room a longer header does not fit: refused when asked, nothing written
+    const tight = await SaveWriter.create(path.join(dir, 'tight.sav'), { ...online, startLsn: 100, endLsn: 100 }, { fsync: false });
+    expect(() => tight.setEndLsn(123_456_789_012)).toThrow(expect.objectContaining({ code: 'VALIDATION' }));
+    tight.setEndLsn(555); // as many digits: fits
+    await tight.finish();
+    expect(await readSaveHeader(path.join(dir, 'tight.sav'))).toMatchObject({ startLsn: 100, endLsn: 555 });
+  });
+
   it('rejects out-of-order, duplicate, mis-sized and out-of-range records without changing the output', async () => {
     const file = path.join(dir, 'b.sav');
     const w = await SaveWriter.create(file, header, { fsync: false });

@@ -7,6 +7,7 @@ import { RecordDigest } from './digest';
 import { SaveFormatError } from './errors';
 import {
   encodeHeader,
+  HEADER_PREFIX,
   RECORD_HEAD,
   RECORD_OVERHEAD,
   RECORD_TAG,
@@ -22,7 +23,15 @@ export interface WriterOptions {
   readonly chunkBytes?: number;
   /** fsync the file and its directory before the final rename; default true */
   readonly fsync?: boolean;
+  /**
+   * The end LSN is known only at the end (an online save's end sync): room is reserved in the
+   * header so setEndLsn() can record it before finish().
+   */
+  readonly endLsnLater?: boolean;
 }
+
+/** Header room reserved for a later end LSN: the digits of any safe integer, and more. */
+const END_LSN_ROOM = 24;
 
 /** What finish() reports. */
 export interface WrittenDataSet extends SaveTrailer {
@@ -57,17 +66,38 @@ export class SaveWriter {
   private readonly sizes: readonly [number, number];
   private readonly blocks: readonly [number, number];
 
+  private headerJsonLength = 0;
+  private headerChanged = false;
+
   private constructor(
     readonly path: string,
-    readonly header: SaveHeader,
+    private currentHeader: SaveHeader,
     private readonly fh: FileHandle,
     chunk: number,
     private readonly fsync: boolean,
   ) {
     this.buf = Buffer.allocUnsafe(chunk);
     this.spare = Buffer.allocUnsafe(chunk);
-    this.sizes = [header.geometry.asso.blockSize, header.geometry.data.blockSize];
-    this.blocks = [header.geometry.asso.blocks, header.geometry.data.blocks];
+    this.sizes = [currentHeader.geometry.asso.blockSize, currentHeader.geometry.data.blockSize];
+    this.blocks = [currentHeader.geometry.asso.blocks, currentHeader.geometry.data.blocks];
+  }
+
+  /** The header as it will be in the finished data set. */
+  get header(): SaveHeader {
+    return this.currentHeader;
+  }
+
+  /**
+   * Records the end LSN (an online save's end sync, known after its blocks were read); the
+   * header is rewritten in place by finish(). Needs `endLsnLater` at create, or a value that
+   * fits the header as written. VALIDATION if below the start LSN.
+   */
+  setEndLsn(endLsn: number): void {
+    if (this.state !== 'open') throw new SaveFormatError('ILLEGAL_STATE', `writer is ${this.state}`);
+    const next = validateSaveHeader({ ...this.currentHeader, endLsn });
+    encodeHeader(next, this.headerJsonLength); // fits, or throws VALIDATION now rather than at finish
+    this.currentHeader = next;
+    this.headerChanged = true;
   }
 
   /** Starts a data set at `file`; ALREADY_EXISTS if it exists, VALIDATION for a bad header. */
@@ -78,7 +108,13 @@ export class SaveWriter {
     if (fs.existsSync(file)) throw new SaveFormatError('ALREADY_EXISTS', `${file} exists`);
     const fh = await open(partialPath(file), 'w');
     const w = new SaveWriter(file, h, fh, chunk, opts.fsync ?? true);
-    const hb = encodeHeader(h);
+    let hb = encodeHeader(h);
+    if (opts.endLsnLater) {
+      w.headerJsonLength = hb.length - HEADER_PREFIX - 4 + END_LSN_ROOM;
+      hb = encodeHeader(h, w.headerJsonLength);
+    } else {
+      w.headerJsonLength = hb.length - HEADER_PREFIX - 4;
+    }
     if (hb.length > chunk) {
       await w.writeOut(hb);
     } else {
@@ -190,6 +226,7 @@ export class SaveWriter {
       this.used += TRAILER_SIZE;
       await this.rotate();
       await this.pending;
+      if (this.headerChanged) await writeAll(this.fh, encodeHeader(this.currentHeader, this.headerJsonLength), 0);
       if (this.fsync) await this.fh.sync();
       await this.fh.close();
       // link + unlink instead of rename: link fails if the target appeared meanwhile, so an
