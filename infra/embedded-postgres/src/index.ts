@@ -1,3 +1,4 @@
 export { startEmbeddedPostgres, pickFreePort } from './embedded-postgres';
 export type { EmbeddedPostgresOptions, PostgresLogger, RunningPostgres } from './embedded-postgres';
 export { EmbeddedPostgresError, type EmbeddedPostgresErrorCode } from './errors';
+export { startPostgresWatchdog, type WatchdogOptions } from './watchdog';

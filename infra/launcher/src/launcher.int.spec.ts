@@ -49,49 +49,73 @@ function alive(pid: number): boolean {
 
 let launcher: ChildProcess | undefined;
 afterAll(() => {
-  if (launcher?.pid && launcher.exitCode === null) process.kill(-launcher.pid, 'SIGKILL');
+  if (!launcher?.pid || launcher.exitCode !== null || launcher.signalCode !== null) return;
+  try {
+    process.kill(-launcher.pid, 'SIGKILL'); // a failed test: leave nothing behind
+  } catch {
+    // already gone
+  }
 });
+
+function startLauncher(extraEnv: Record<string, string> = {}) {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'deltaflow-start-'));
+  fs.chmodSync(home, 0o755); // PostgreSQL runs as another OS user when we are root
+  const proc = spawn(process.execPath, [path.join(ROOT, 'infra/launcher/bin/start.js')], {
+    cwd: ROOT,
+    env: { ...process.env, DELTAFLOW_HOME: home, DELTAFLOW_KAFKA_PORT: '0', CATALOG_HTTP_PORT: '0', KAFKA_BROKERS: '', DATABASE_URL: '', ...extraEnv },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true, // its own process group, as in a terminal
+  });
+  const out = { text: '' };
+  proc.stdout!.on('data', (c: Buffer) => (out.text += c.toString()));
+  proc.stderr!.on('data', (c: Buffer) => (out.text += c.toString()));
+  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+  const until = async (re: RegExp, ms: number) => {
+    const end = Date.now() + ms;
+    while (!re.test(out.text)) {
+      if (proc.exitCode !== null) throw new Error(`launcher exited (${proc.exitCode}) before ${re}:\n${out.text.slice(-4000)}`);
+      if (Date.now() > end) throw new Error(`no ${re} within ${ms} ms:\n${out.text.slice(-4000)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+  return { proc, out, exited, until };
+}
 
 describe('npm start', () => {
   it('comes up, runs the main job to a verified restore, and stops everything on Ctrl-C', async () => {
-    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'deltaflow-start-'));
-    fs.chmodSync(home, 0o755); // PostgreSQL runs as another OS user when we are root
-    launcher = spawn(process.execPath, [path.join(ROOT, 'infra/launcher/bin/start.js')], {
-      cwd: ROOT,
-      env: { ...process.env, DELTAFLOW_HOME: home, DELTAFLOW_KAFKA_PORT: '0', CATALOG_HTTP_PORT: '0', KAFKA_BROKERS: '', DATABASE_URL: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true, // its own process group, as in a terminal
-    });
-    let output = '';
-    launcher.stdout!.on('data', (c: Buffer) => (output += c.toString()));
-    launcher.stderr!.on('data', (c: Buffer) => (output += c.toString()));
-    const exited = new Promise<number | null>((r) => launcher!.on('exit', (code) => r(code)));
-
-    const until = async (re: RegExp, ms: number) => {
-      const end = Date.now() + ms;
-      while (!re.test(output)) {
-        if (launcher!.exitCode !== null) throw new Error(`launcher exited (${launcher!.exitCode}) before ${re}:\n${output.slice(-4000)}`);
-        if (Date.now() > end) throw new Error(`no ${re} within ${ms} ms:\n${output.slice(-4000)}`);
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    };
-    await until(/Deltaflow is up:/, 120_000);
+    const l = startLauncher();
+    launcher = l.proc;
+    await l.until(/Deltaflow is up:/, 120_000);
+    const output = () => l.out.text;
     for (const name of ['kafka', 'postgresql', 'nucleus-sim', 'change-logger', 'dsim-builder', 'save-writer', 'catalog']) {
-      expect(output).toMatch(new RegExp(`^  ${name} +\\S`, 'm'));
+      expect(output()).toMatch(new RegExp(`^  ${name} +\\S`, 'm'));
     }
-    await until(/\[main job\] done|main job: FAILED/, 180_000);
-    expect(output).not.toMatch(/main job: FAILED/);
-    expect(output).toMatch(/save completed: DSID \d+\/0\//);
-    expect(output).toMatch(/save completed: DSID \d+\/1\//);
-    expect(output).toMatch(/equals the nucleus's at the delta's end sync: VERIFIED/);
-    expect(output).toMatch(/\tdelta\tonline\tcompleted\t/);
+    await l.until(/\[main job\] done|main job: FAILED/, 180_000);
+    expect(output()).not.toMatch(/main job: FAILED/);
+    expect(output()).toMatch(/save completed: DSID \d+\/0\//);
+    expect(output()).toMatch(/save completed: DSID \d+\/1\//);
+    expect(output()).toMatch(/equals the nucleus's at the delta's end sync: VERIFIED/);
+    expect(output()).toMatch(/\tdelta\tonline\tcompleted\t/);
 
-    const procs = descendants(launcher.pid!);
+    const procs = descendants(l.proc.pid!);
     expect(procs.length).toBeGreaterThanOrEqual(7); // broker, postgres, five services
-    process.kill(-launcher.pid!, 'SIGINT'); // Ctrl-C: the whole foreground group
-    expect(await exited).toBe(0);
-    expect(output).toMatch(/deltaflow: stopped/);
+    process.kill(-l.proc.pid!, 'SIGINT'); // Ctrl-C: the whole foreground group
+    expect(await l.exited).toBe(0);
+    expect(output()).toMatch(/deltaflow: stopped/);
     await new Promise((r) => setTimeout(r, 500));
+    expect(procs.filter(alive)).toEqual([]);
+  });
+
+  it('leaves nothing running when the launcher itself is killed (kill -9)', async () => {
+    const l = startLauncher({ DELTAFLOW_MAIN_JOB: '0' });
+    launcher = l.proc;
+    await l.until(/Press Ctrl-C to stop/, 120_000);
+    const procs = descendants(l.proc.pid!);
+    expect(procs.length).toBeGreaterThanOrEqual(8); // broker, postgres (+ its workers), five services, the watchdog
+    process.kill(l.proc.pid!, 'SIGKILL'); // the launcher only: its children learn it from their IPC channel / the watchdog
+    await l.exited;
+    const end = Date.now() + 30_000;
+    while (procs.some(alive) && Date.now() < end) await new Promise((r) => setTimeout(r, 250));
     expect(procs.filter(alive)).toEqual([]);
   });
 });

@@ -11,7 +11,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
-import { EmbeddedPostgresError, startEmbeddedPostgres, type RunningPostgres } from '@deltaflow/embedded-postgres';
+import { EmbeddedPostgresError, startEmbeddedPostgres, startPostgresWatchdog, type RunningPostgres } from '@deltaflow/embedded-postgres';
 import { Child, ROOT, startChild, stopChild } from './processes';
 import { SERVICES } from './services';
 import { runMainJob } from './main-job';
@@ -80,7 +80,15 @@ async function main(): Promise<void> {
         fs.chmodSync(path.dirname(fallback), 0o755);
         pg = await startEmbeddedPostgres({ dataDir: fallback, port });
       }
-      stack.push({ name: 'embedded-postgres', stop: () => pg.stop() });
+      // should the launcher be killed outright, the watchdog still stops PostgreSQL
+      const watchdog = startPostgresWatchdog(process.pid, pg.pid);
+      stack.push({
+        name: 'embedded-postgres',
+        stop: async () => {
+          await pg.stop();
+          watchdog.kill();
+        },
+      });
       databaseUrl = pg.url;
     }
     const table: Array<[string, string]> = [
