@@ -117,6 +117,28 @@ describe('change log: save lifecycle', () => {
     expect(p.dlog.filter((m) => m.type === 'DlogCaptured')).toEqual([expect.objectContaining({ captureId: 'a', syncLsn: 3 })]);
   });
 
+  it('a waiting capture whose save fails first is withdrawn, also for a change logger rebuilt from dsf.dlog', () => {
+    const cl = fresh();
+    const log: DlogMessage[] = [];
+    const keep = (out: { dlog: AnyMessage[]; commit(): void }) => {
+      out.commit();
+      log.push(...(out.dlog as DlogMessage[]));
+      return out;
+    };
+    keep(ingest(cl, [bc(1, 1)]));
+    keep(cl.onSaveEvent(started('a', 3)));
+    const f = keep(cl.onSaveEvent({ type: 'SaveFailed', correlationId: 'a', dbid: 1, code: 'WRITER_RESTARTED', reason: 'x', occurredAt: 2 }));
+    expect(f.dlog).toEqual([expect.objectContaining({ type: 'DlogCaptureWithdrawn', captureId: 'a' })]);
+    const again = fresh();
+    for (const m of log) again.replay(m);
+    again.finishReplay();
+    for (const c of [cl, again]) {
+      const p = ingest(c, [bc(2, 2), sync(3)]);
+      expect(p.dlog.filter((m) => m.type === 'DlogCaptured')).toEqual([]);
+      expect(c.state(1)!.pending).toBeNull();
+    }
+  });
+
   it('a capture whose sync was reached just before a crash is emitted on restart', () => {
     const cl = fresh();
     const log: DlogMessage[] = [];

@@ -19,6 +19,7 @@
  *   CaptureReturned      -> DlogReturned  (SaveFailed)
  *   (capture waiting)    -> DlogCaptureAwaited {captureId, syncLsn}: SaveStarted came before the
  *                           stream reached its start sync; kept in the log so a restart still captures
+ *   (waiting, save ended)-> DlogCaptureWithdrawn {captureId}: the save failed or completed first
  * NucleusState{active: false} is a sync point (the database is consistent there): it cuts the
  * DLOG like an EtSync (DlogSyncRecorded with syncId "inactive@<lsn>"), so an offline save
  * captures exactly at that LSN.
@@ -189,6 +190,9 @@ export class ChangeLog {
         break;
       case 'DlogCaptureAwaited':
         if (!e.awaiting.some((a) => a.saveId === m.captureId)) e.awaiting.push({ saveId: m.captureId, syncLsn: m.syncLsn });
+        break;
+      case 'DlogCaptureWithdrawn':
+        e.awaiting = e.awaiting.filter((a) => a.saveId !== m.captureId);
         break;
       case 'DlogCaptured':
         e.awaiting = e.awaiting.filter((a) => a.saveId !== m.captureId);
@@ -440,7 +444,11 @@ export class ChangeLog {
       }
       case 'SaveCompleted':
       case 'SaveFailed': {
-        e.awaiting = e.awaiting.filter((a) => a.saveId !== ev.correlationId);
+        if (e.awaiting.some((a) => a.saveId === ev.correlationId)) {
+          // the save ended before the stream reached its start sync: nothing was captured
+          e.awaiting = e.awaiting.filter((a) => a.saveId !== ev.correlationId);
+          return done([{ type: 'DlogCaptureWithdrawn', dbid: e.dbid, captureId: ev.correlationId, occurredAt: at }]);
+        }
         const cmd = ev.type === 'SaveCompleted' ? ('DropCapture' as const) : ('ReturnCapture' as const);
         let events: DlogEvent[];
         try {

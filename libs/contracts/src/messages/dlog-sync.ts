@@ -28,4 +28,16 @@ export const DlogCaptureAwaited = defineMessage({
   fields: { dbid: dbid(), captureId: id(), syncLsn: lsn(), occurredAt: timestamp() },
 });
 
-export const DLOG_SYNC_MESSAGES = [DlogSyncRecorded, DlogCaptureAwaited] as const;
+/**
+ * dsf.dlog: a waiting capture (DlogCaptureAwaited) is withdrawn because its save ended (failed
+ * or completed) before the change stream reached its start sync: nothing was captured, and a
+ * rebuilt change logger must not capture for that save later.
+ */
+export const DlogCaptureWithdrawn = defineMessage({
+  type: 'DlogCaptureWithdrawn',
+  version: 1,
+  topic: 'dsf.dlog',
+  fields: { dbid: dbid(), captureId: id(), occurredAt: timestamp() },
+});
+
+export const DLOG_SYNC_MESSAGES = [DlogSyncRecorded, DlogCaptureAwaited, DlogCaptureWithdrawn] as const;
