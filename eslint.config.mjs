@@ -35,4 +35,46 @@ export default [
       ],
     },
   },
+  // Apps wire; the domain decides. Which blocks a save holds is @deltaflow/dlog's (blocksToSave,
+  // blocksOfFullSave): an app that builds a block set itself would be a second authority.
+  {
+    files: ['apps/**/*.ts'],
+    ignores: ['**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            {
+              name: '@deltaflow/blocks',
+              importNames: ['normalizeRanges', 'usedRanges', 'fileRanges', 'adminRange', 'adminBlockCount', 'extentRange', 'areaBlocksOf', 'areaBlocksToRanges', 'BlockSet'],
+              message: 'apps do not compute block sets: ask @deltaflow/dlog (blocksToSave, blocksOfFullSave) or take the ranges of the event',
+            },
+          ],
+        },
+      ],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "Decorator CallExpression[callee.name='EventPattern'] > Literal:first-child",
+          message: 'name topics by their constant (Topic.x of @deltaflow/contracts), not a string literal',
+        },
+      ],
+    },
+  },
+  // The DSIM's states are the decider's (@deltaflow/save-chain dsim): the builder asks it, and only
+  // its store maps the decided state to rows.
+  {
+    files: ['apps/dsim-builder/src/**/*.ts'],
+    ignores: ['**/*.spec.ts', 'apps/dsim-builder/src/dsim-store.ts', 'apps/dsim-builder/src/migrations.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "Literal[value=/^(collecting|complete|free)$/]",
+          message: 'DSIM states are decided by the DSIM decider (dsim.decide), not set by the builder',
+        },
+      ],
+    },
+  },
 ];

@@ -7,16 +7,18 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BlockDatabase, Geometry } from '@deltaflow/blockdb';
+import { BlockDatabase } from '@deltaflow/blockdb';
+import { Geometry } from '@deltaflow/blocks';
 import { mergeDataSets, restoreDelta } from '@deltaflow/merge';
 import { writeSaveFromDatabase } from '@deltaflow/save-format';
+import { deltaBlocks } from '@deltaflow/dlog';
 import { MAX_SUPERBLOCK_PAYLOAD, readClientFile, scanStreamFile, volumePath, VolumeWriter } from '@deltaflow/tape';
 
 const geometry: Geometry = {
   asso: { blockSize: 2048, blocks: 128 },
   data: { blockSize: 4096, blocks: 256 },
   maxFiles: 4,
-  files: [{ file: 1, extents: [{ kind: 'DS', from: 1, to: 256 }, { kind: 'IX', from: 20, to: 128 }] }],
+  files: [{ file: 1, extents: [{ part: 'DATA', from: 1, to: 256 }, { part: 'INDEX', from: 20, to: 128 }] }],
 };
 const meta = (from: number, t: number) => ({
   dsid: { full: 1, deltaFrom: from, deltaTo: from, timestamp: 1_800_000_000_000 + t, lineage: 'TAPE' },
@@ -40,7 +42,7 @@ it('saves survive a trip through interleaved tape volumes and a catalog-free sca
   const changed = [5, 6, 99, 200].map((rabn) => ({ area: 'DATA' as const, rabn }));
   for (const c of changed) db.writeBlock('DATA', c.rabn, Buffer.alloc(4096, 0x5a));
   const delta = path.join(dir, 'delta.save');
-  await writeSaveFromDatabase(db, delta, { ...meta(1, 2), kind: 'delta' }, changed, { fsync: false });
+  await writeSaveFromDatabase(db, delta, { ...meta(1, 2), kind: 'delta' }, deltaBlocks(db.geometry, changed), { fsync: false });
   const want = db.digest();
   db.close();
 

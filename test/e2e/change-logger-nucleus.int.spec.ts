@@ -6,11 +6,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { BlockDatabase } from '@deltaflow/blockdb';
 import { decodeFrom, encodeMessage, Topic } from '@deltaflow/contracts';
-import { BlockSet } from '@deltaflow/dlog';
+import { BlockSet } from '@deltaflow/blocks';
 import { startEmbeddedKafka, type EmbeddedKafka } from '@deltaflow/embedded-kafka';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
-import { startChangeLogger } from '../../apps/change-logger/src/app';
-import { databasesFromDirs } from '../../apps/change-logger/src/databases';
+import { databasesFromDirs, startChangeLogger } from '../../apps/change-logger/src/app';
 import { startNucleusSim } from '../../apps/nucleus-sim/src/app';
 
 jest.setTimeout(120_000);
@@ -76,14 +75,14 @@ describe('nucleus-sim -> change-logger', () => {
         correlationId: 'save-1',
         dbid: 1,
         dsid: { full: 1, deltaFrom: 1, deltaTo: 1, timestamp: 1, lineage: 'L' },
-        mode: 'delta',
+        kind: 'delta',
         online: true,
         startLsn: s.lsn,
         occurredAt: 1,
       });
       await p.send({ topic: r.topic, acks: -1, messages: [{ key: r.key, value: r.value, headers: { ...r.headers } }] });
       await p.disconnect();
-      await until('the capture', () => cl.changeLog.state(1)?.pending?.saveId === 'save-1');
+      await until('the capture', () => cl.changeLog.state(1)?.pending?.correlationId === 'save-1');
 
       const plog = (await readAll(kafka, Topic.plog)).map((v) => decodeFrom(Topic.plog, v));
       const last = new Map<string, Buffer>();

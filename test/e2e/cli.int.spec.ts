@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BlockDatabase } from '@deltaflow/blockdb';
-import { SMALL_GEOMETRY } from '@deltaflow/e2e-support';
+import { SMALL_GEOMETRY } from '@deltaflow/blocks/testing';
 import { startEmbeddedKafka, type EmbeddedKafka } from '@deltaflow/embedded-kafka';
 import { startSaveWriter } from '../../apps/save-writer/src/app';
 import { runCli } from '../../apps/cli/src/run';

@@ -11,14 +11,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { BlockDatabase } from '@deltaflow/blockdb';
 import type { MessageOfType } from '@deltaflow/contracts';
-import { Publisher, TopicCollector } from '@deltaflow/e2e-support';
+import { Publisher, TopicCollector } from '@deltaflow/testing';
 import { startEmbeddedKafka, type EmbeddedKafka } from '@deltaflow/embedded-kafka';
 import { startEmbeddedPostgres, type RunningPostgres } from '@deltaflow/embedded-postgres';
 import { restoreDelta } from '@deltaflow/merge';
 import { startCatalog, type RunningCatalog } from '../../apps/catalog/src/app';
 import { runCli } from '../../apps/cli/src/run';
-import { startChangeLogger, type RunningChangeLogger } from '../../apps/change-logger/src/app';
-import { databasesFromDirs } from '../../apps/change-logger/src/databases';
+import { databasesFromDirs, startChangeLogger, type RunningChangeLogger } from '../../apps/change-logger/src/app';
 import { startDsimBuilder, type RunningDsimBuilder } from '../../apps/dsim-builder/src/app';
 import { startNucleusSim, type NucleusSim } from '../../apps/nucleus-sim/src/app';
 import { startSaveWriter, type RunningSaveWriter } from '../../apps/save-writer/src/app';
@@ -74,7 +73,7 @@ afterAll(async () => {
 
 let n = 0;
 async function save(mode: 'full' | 'delta', online: boolean, cid = `save-${++n}`) {
-  await pub.publish({ type: 'SaveRequested', correlationId: cid, dbid: DBID, mode, online, destination: { kind: 'directory', name: cid } });
+  await pub.publish({ type: 'SaveRequested', correlationId: cid, dbid: DBID, kind: mode, online, destination: { kind: 'directory', name: cid } });
   return cid;
 }
 async function completed(cid: string): Promise<MessageOfType<'SaveCompleted'>> {

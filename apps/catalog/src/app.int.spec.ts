@@ -2,7 +2,7 @@ import { decodeFrom, encodeMessage } from '@deltaflow/contracts';
 import { testDatabase, testKafka, type TestDatabase, type TestKafka } from '@deltaflow/testing';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { startCatalog, type RunningCatalog } from './app';
-import { fixtureStream } from './fixture-stream';
+import { fixtureStream } from './testing/fixture-stream';
 import { Client } from 'pg';
 import { replay, replayLockKey } from './replay';
 import type { SaveView } from './saves/saves.projection';
@@ -128,8 +128,8 @@ it('loses and duplicates nothing when stopped while consuming a burst', async ()
   const burst = Array.from({ length: 120 }, (_, i) => {
     const dsid = { full: i + 1, deltaFrom: 0, deltaTo: 0, timestamp: T + i, lineage: 'B9' };
     return [
-      { type: 'SaveStarted' as const, correlationId: `b${i}`, dbid: 9, dsid, mode: 'full' as const, online: false, occurredAt: T + i },
-      { type: 'SaveCompleted' as const, correlationId: `b${i}`, dbid: 9, dsid, mode: 'full' as const, online: false, location: { kind: 'directory' as const, name: `b${i}` }, blocks: i, bytes: i * 4096, digest: 'feedfacecafe', occurredAt: T + i },
+      { type: 'SaveStarted' as const, correlationId: `b${i}`, dbid: 9, dsid, kind: 'full' as const, online: false, occurredAt: T + i },
+      { type: 'SaveCompleted' as const, correlationId: `b${i}`, dbid: 9, dsid, kind: 'full' as const, online: false, location: { kind: 'directory' as const, name: `b${i}` }, blocks: i, bytes: i * 4096, digest: 'feedfacecafe', occurredAt: T + i },
     ];
   }).flat();
   await publish(...burst);

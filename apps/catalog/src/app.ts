@@ -1,20 +1,15 @@
 /**
  * The catalog service, startable in-process (tests, launcher) or from main.ts: consumes
- * dsf.events into its PostgreSQL read models (offsets checkpointed in the row
- * transactions) and answers queries over HTTP.
+ * dsf.events into its PostgreSQL read models (offsets checkpointed in the row transactions)
+ * and answers queries over HTTP.
  */
-import { Module } from '@nestjs/common';
 import { contractCodec, runService } from '@deltaflow/service-kit';
-import { CATALOG_DB, CatalogEventsController, CatalogQueryController } from './catalog.controller';
-import { openCatalogDatabase } from './read-models';
+import { CatalogModule, type CatalogDatabaseConfig } from './catalog.module';
 
-export interface CatalogConfig {
-  readonly brokers: string[];
-  readonly databaseUrl: string;
+export interface CatalogConfig extends CatalogDatabaseConfig {
+  readonly brokers: readonly string[];
   /** 0 = any free port */
   readonly httpPort: number;
-  /** a schema of its own (default: the database's public schema) */
-  readonly schema?: string;
   readonly groupId?: string;
   readonly clientId?: string;
 }
@@ -27,35 +22,11 @@ export interface RunningCatalog {
 /** Starts the catalog: migrations, then the consumer and the HTTP API. */
 export async function startCatalog(config: CatalogConfig): Promise<RunningCatalog> {
   const groupId = config.groupId ?? 'deltaflow.catalog';
-  const ds = await openCatalogDatabase(config.databaseUrl, config.schema);
-
-  @Module({ controllers: [CatalogEventsController, CatalogQueryController], providers: [{ provide: CATALOG_DB, useValue: ds }] })
-  class CatalogModule {}
-
-  try {
-    const svc = await runService({
-      name: 'catalog',
-      module: CatalogModule,
-      httpPort: config.httpPort,
-      kafka: {
-        brokers: config.brokers,
-        clientId: config.clientId ?? 'catalog',
-        groupId,
-        fromBeginning: true,
-        ...contractCodec(groupId),
-      },
-    });
-    let stopping: Promise<void> | undefined;
-    return {
-      httpUrl: svc.httpUrl!,
-      stop: () =>
-        (stopping ??= (async () => {
-          await svc.stop();
-          if (ds.isInitialized) await ds.destroy();
-        })()),
-    };
-  } catch (err) {
-    await ds.destroy().catch(() => undefined);
-    throw err;
-  }
+  const svc = await runService({
+    name: 'catalog',
+    module: CatalogModule.register(config),
+    httpPort: config.httpPort,
+    kafka: { brokers: config.brokers, clientId: config.clientId ?? 'catalog', groupId, fromBeginning: true, ...contractCodec(groupId) },
+  });
+  return { httpUrl: svc.httpUrl!, stop: svc.stop };
 }

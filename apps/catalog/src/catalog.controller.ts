@@ -1,5 +1,6 @@
 import { BadRequestException, Controller, Get, Inject, Query } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
+import { Topic } from '@deltaflow/contracts';
 import type { KafkaEventContext } from '@deltaflow/service-kit';
 import type { DataSource } from 'typeorm';
 import { queryDsims } from './dsims/dsims.projection';
@@ -8,6 +9,7 @@ import type { DsfEvent } from './projection';
 import { applyRecord, catalogPosition, stateDigest } from './read-models';
 import { querySaves } from './saves/saves.projection';
 
+/** The catalog's PostgreSQL DataSource (read models + checkpoints), provided by CatalogModule. */
 export const CATALOG_DB = Symbol('CATALOG_DB');
 
 /** Thin: dsf.events → the read models. */
@@ -15,7 +17,7 @@ export const CATALOG_DB = Symbol('CATALOG_DB');
 export class CatalogEventsController {
   constructor(@Inject(CATALOG_DB) private readonly ds: DataSource) {}
 
-  @EventPattern('dsf.events')
+  @EventPattern(Topic.dsfEvents)
   async onEvent(@Payload() event: DsfEvent, @Ctx() ctx: KafkaEventContext): Promise<void> {
     // a database fault is retried by the service kit (isRejection: SQLSTATE errors are transient)
     await applyRecord(this.ds, event, { topic: ctx.topic, partition: ctx.partition, offset: ctx.offset });

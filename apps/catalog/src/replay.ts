@@ -8,15 +8,15 @@
  * --to-offset N applies the records at offsets ≤ N of each partition; --keep leaves the
  * rebuilt schema in place (default: dropped after the digest is printed).
  */
-import { randomUUID } from 'node:crypto';
-import { decodeFrom } from '@deltaflow/contracts';
-import { Kafka, logLevel } from 'kafkajs';
+import { Topic } from '@deltaflow/contracts';
+import { brokersFromEnv, TopicReader } from '@deltaflow/service-kit';
 import { Client } from 'pg';
 import { CatalogError } from './errors';
+import type { DsfEvent } from './projection';
 import { applyRecord, openCatalogDatabase, stateDigest } from './read-models';
 
 export interface ReplayOptions {
-  readonly brokers: string[];
+  readonly brokers: readonly string[];
   readonly databaseUrl: string;
   /** apply offsets ≤ toOffset of each partition (default: everything up to the current end) */
   readonly toOffset?: bigint;
@@ -35,7 +35,7 @@ export interface ReplayResult {
   readonly schema: string;
 }
 
-const TOPIC = 'dsf.events';
+const TOPIC = Topic.dsfEvents;
 
 /** The advisory lock key that serialises rebuilds into one schema. */
 export const replayLockKey = (schema: string) => `deltaflow-catalog-replay:${schema}`;
@@ -66,65 +66,30 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
 }
 
 async function consumeAll(ds: Parameters<typeof applyRecord>[0], opts: ReplayOptions, log: (m: string) => void): Promise<{ records: number; skipped: number }> {
-  const kafka = new Kafka({ clientId: 'catalog-replay', brokers: opts.brokers, logLevel: logLevel.WARN });
-  const admin = kafka.admin();
-  await admin.connect();
-  // Where to stop on each partition: the end as of now, or just after --to-offset.
-  const targets = new Map<number, bigint>();
-  try {
-    const topics = await admin.listTopics();
-    if (topics.includes(TOPIC)) {
-      for (const p of await admin.fetchTopicOffsets(TOPIC)) {
-        const high = BigInt(p.high);
-        const end = opts.toOffset !== undefined && opts.toOffset + 1n < high ? opts.toOffset + 1n : high;
-        if (end > 0n) targets.set(p.partition, end);
-      }
-    }
-  } finally {
-    await admin.disconnect();
-  }
-  if (targets.size === 0) return { records: 0, skipped: 0 };
-  log(`replaying ${TOPIC} up to ${[...targets].map(([p, e]) => `[${p}]@${e}`).join(' ')}`);
-
-  // A throw-away group that commits nothing: the replay never moves the live catalog's offsets.
-  const consumer = kafka.consumer({ groupId: `catalog-replay-${randomUUID()}`, sessionTimeout: 30_000 });
   let records = 0;
   let skipped = 0;
-  const remaining = new Set(targets.keys());
-  await consumer.connect();
+  // Where to stop on each partition: the end as of now, or just after --to-offset.
+  const to = opts.toOffset;
+  const until = to === undefined ? ('end' as const) : (_t: string, _p: number, end: bigint) => (to + 1n < end ? to + 1n : end);
+  // A throw-away reader: the replay never moves the live catalog's offsets.
+  const reader = new TopicReader<DsfEvent>({
+    brokers: opts.brokers,
+    clientId: 'catalog-replay',
+    topics: [TOPIC],
+    until,
+    onMessage: async (event, at) => {
+      await applyRecord(ds, event, at);
+      records++;
+    },
+    // the live catalog dead-lettered it: no row change
+    onUndecodable: () => void skipped++,
+    log,
+  });
   try {
-    await consumer.subscribe({ topic: TOPIC, fromBeginning: true });
-    await new Promise<void>((resolve, reject) => {
-      consumer
-        .run({
-          autoCommit: false,
-          eachMessage: async ({ partition, message }) => {
-            const end = targets.get(partition);
-            if (end === undefined || !remaining.has(partition)) return;
-            const offset = BigInt(message.offset);
-            if (offset < end) {
-              let event;
-              try {
-                event = decodeFrom(TOPIC, message.value);
-              } catch {
-                // The live catalog dead-lettered it: no row change.
-                skipped++;
-              }
-              if (event) {
-                await applyRecord(ds, event, { topic: TOPIC, partition, offset: message.offset });
-                records++;
-              }
-            }
-            if (offset + 1n >= end) {
-              remaining.delete(partition);
-              if (remaining.size === 0) resolve();
-            }
-          },
-        })
-        .catch(reject);
-    });
+    await reader.start();
+    await reader.caughtUp;
   } finally {
-    await consumer.disconnect();
+    await reader.stop();
   }
   return { records, skipped };
 }
@@ -135,9 +100,9 @@ function arg(name: string): string | undefined {
 }
 
 async function main(): Promise<void> {
-  const brokers = (process.env.KAFKA_BROKERS ?? '').split(',').map((b) => b.trim()).filter(Boolean);
+  const brokers = brokersFromEnv();
   const databaseUrl = process.env.DATABASE_URL;
-  if (brokers.length === 0 || !databaseUrl) throw new CatalogError('VALIDATION', 'KAFKA_BROKERS and DATABASE_URL are required');
+  if (!databaseUrl) throw new CatalogError('VALIDATION', 'DATABASE_URL is required');
   const to = arg('--to-offset');
   if (to !== undefined && !/^(0|[1-9][0-9]{0,18})$/.test(to)) throw new CatalogError('VALIDATION', `--to-offset: expected a non-negative integer, got ${JSON.stringify(to)}`);
   const result = await replay({

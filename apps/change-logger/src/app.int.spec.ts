@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Geometry } from '@deltaflow/blockdb';
+import type { Geometry } from '@deltaflow/blocks';
 import { decodeFrom, encodeMessage, Topic, writeEnvelope, type AnyMessage } from '@deltaflow/contracts';
 import { liveBlocks } from '@deltaflow/dlog';
 import { startEmbeddedKafka, type EmbeddedKafka } from '@deltaflow/embedded-kafka';
@@ -15,8 +15,8 @@ const geometry: Geometry = {
   data: { blockSize: 4096, blocks: 768 },
   maxFiles: 4,
   files: [
-    { file: 1, extents: [{ kind: 'DS', from: 1, to: 384 }, { kind: 'AC', from: 11, to: 20 }, { kind: 'IX', from: 21, to: 60 }] },
-    { file: 2, extents: [{ kind: 'DS', from: 385, to: 768 }, { kind: 'AC', from: 61, to: 70 }, { kind: 'IX', from: 71, to: 110 }] },
+    { file: 1, extents: [{ part: 'DATA', from: 1, to: 384 }, { part: 'AC', from: 11, to: 20 }, { part: 'INDEX', from: 21, to: 60 }] },
+    { file: 2, extents: [{ part: 'DATA', from: 385, to: 768 }, { part: 'AC', from: 61, to: 70 }, { part: 'INDEX', from: 71, to: 110 }] },
   ],
 };
 const img = (fill: number, len = 4096) => Buffer.alloc(len, fill);
@@ -108,22 +108,22 @@ describe('change-logger against the embedded broker', () => {
 
     // online save: capture at its start sync, then it fails, then the next one completes
     const ev = (m: Record<string, unknown>) => m as unknown as AnyMessage;
-    await send(producer, [ev({ type: 'SaveStarted', correlationId: 'save-A', dbid: 1, dsid, mode: 'delta', online: true, startLsn: 10, occurredAt: 1 })]);
-    await until('capture A', () => s1.changeLog.state(1)!.pending?.saveId === 'save-A');
+    await send(producer, [ev({ type: 'SaveStarted', correlationId: 'save-A', dbid: 1, dsid, kind: 'delta', online: true, startLsn: 10, occurredAt: 1 })]);
+    await until('capture A', () => s1.changeLog.state(1)!.pending?.correlationId === 'save-A');
     await send(producer, [ev({ type: 'SaveFailed', correlationId: 'save-A', dbid: 1, code: 'IO', reason: 'device lost', occurredAt: 2 })]);
     await until('return A', () => s1.changeLog.state(1)!.pending === null);
     await send(producer, [bc(7, 12), { type: 'EtSync', dbid: 1, lsn: 13, syncId: 'sync-13' }, bc(8, 14)]);
-    await send(producer, [ev({ type: 'SaveStarted', correlationId: 'save-B', dbid: 1, dsid, mode: 'delta', online: true, startLsn: 13, occurredAt: 3 })]);
-    await until('capture B', () => s1.changeLog.state(1)!.pending?.saveId === 'save-B');
+    await send(producer, [ev({ type: 'SaveStarted', correlationId: 'save-B', dbid: 1, dsid, kind: 'delta', online: true, startLsn: 13, occurredAt: 3 })]);
+    await until('capture B', () => s1.changeLog.state(1)!.pending?.correlationId === 'save-B');
     await send(producer, [
-      ev({ type: 'SaveCompleted', correlationId: 'save-B', dbid: 1, dsid, mode: 'delta', online: true, startLsn: 13, endLsn: 14, location: { kind: 'directory', name: 'd' }, blocks: 1, bytes: 1, digest: 'abcdef01', occurredAt: 4 }),
+      ev({ type: 'SaveCompleted', correlationId: 'save-B', dbid: 1, dsid, kind: 'delta', online: true, startLsn: 13, endLsn: 14, location: { kind: 'directory', name: 'd' }, blocks: 1, bytes: 1, digest: 'abcdef01', occurredAt: 4 }),
     ]);
-    await until('drop B', () => s1.changeLog.state(1)!.finished.some((f) => f.saveId === 'save-B'));
+    await until('drop B', () => s1.changeLog.state(1)!.finished.some((f) => f.correlationId === 'save-B'));
     expect([...liveBlocks(s1.changeLog.state(1)!).DATA]).toEqual([8]);
 
     const dlog = (await readAll(kafka, Topic.dlog)).map((v) => decodeFrom(Topic.dlog, v));
     const captures = dlog.filter((m) => m.type === 'DlogCaptured');
-    expect(captures.map((c) => [c.captureId, c.syncLsn])).toEqual([
+    expect(captures.map((c) => [c.correlationId, c.syncLsn])).toEqual([
       ['save-A', 10],
       ['save-B', 13],
     ]);
@@ -186,8 +186,8 @@ describe('change-logger against the embedded broker', () => {
     await until('the whole burst', () => s.changeLog.lastLsn(DB) === N + 1);
 
     const dsid2 = { ...dsid, full: 1, deltaFrom: 0, deltaTo: 0 };
-    await send(producer, [{ type: 'SaveStarted', correlationId: 'burst-save', dbid: DB, dsid: dsid2, mode: 'full', online: true, startLsn: N + 1, occurredAt: 5 } as AnyMessage]);
-    await until('the capture', () => s.changeLog.state(DB)!.pending?.saveId === 'burst-save');
+    await send(producer, [{ type: 'SaveStarted', correlationId: 'burst-save', dbid: DB, dsid: dsid2, kind: 'full', online: true, startLsn: N + 1, occurredAt: 5 } as AnyMessage]);
+    await until('the capture', () => s.changeLog.state(DB)!.pending?.correlationId === 'burst-save');
 
     const dlog = (await readAll(kafka, Topic.dlog)).map((v) => decodeFrom(Topic.dlog, v)).filter((m) => m.dbid === DB);
     const capture = dlog.find((m) => m.type === 'DlogCaptured');

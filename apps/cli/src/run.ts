@@ -5,9 +5,9 @@
  * or infrastructure trouble.
  */
 import { randomUUID } from 'node:crypto';
-import { decodeFrom, encodeMessage, type AnyMessage, type TopicMessage } from '@deltaflow/contracts';
+import { encodeMessage, Topic, type AnyMessage, type TopicMessage } from '@deltaflow/contracts';
 import { formatDsid } from '@deltaflow/dsid';
-import { Consumer, Kafka, logLevel } from 'kafkajs';
+import { brokersFromEnv, createKafka, kafkaSecurityFromEnv, TopicReader } from '@deltaflow/service-kit';
 import { CliCommand, CliUsageError, parseArgs, USAGE } from './args';
 
 export interface CliIo {
@@ -49,12 +49,6 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
 }
 
-function brokersOf(env: NodeJS.ProcessEnv): string[] {
-  const b = (env.KAFKA_BROKERS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  if (b.length === 0) throw new Error('KAFKA_BROKERS is not set (host:port,...)');
-  return b;
-}
-
 async function listSaves(dbid: number, io: CliIo): Promise<number> {
   const base = io.env.CATALOG_URL;
   if (!base) throw new Error('CATALOG_URL is not set (the catalog query API, e.g. http://127.0.0.1:8080)');
@@ -75,7 +69,7 @@ async function listSaves(dbid: number, io: CliIo): Promise<number> {
 function commandOf(cmd: Exclude<CliCommand, { kind: 'help' | 'saves-list' }>, correlationId: string): AnyMessage {
   switch (cmd.kind) {
     case 'save':
-      return { type: 'SaveRequested', correlationId, dbid: cmd.dbid, mode: cmd.mode, online: cmd.online, destination: { kind: 'directory', name: cmd.dest } };
+      return { type: 'SaveRequested', correlationId, dbid: cmd.dbid, kind: cmd.mode, online: cmd.online, destination: { kind: 'directory', name: cmd.dest } };
     case 'dsim-unload':
       return { type: 'DsimUnloadRequested', correlationId, dbid: cmd.dbid, destination: { kind: 'directory', name: cmd.dest } };
     case 'dsim-reset':
@@ -142,48 +136,43 @@ async function unloadWaiting(cmd: Extract<CliCommand, { kind: 'dsim-unload' }>, 
 }
 
 async function sendAndWait(cmd: Exclude<CliCommand, { kind: 'help' | 'saves-list' }>, io: CliIo): Promise<number> {
-  const brokers = brokersOf(io.env);
+  const brokers = brokersFromEnv(io.env);
+  const security = kafkaSecurityFromEnv(io.env);
   const correlationId = ('id' in cmd && cmd.id) || `cli-${randomUUID()}`;
-  const kafka = new Kafka({ clientId: 'dsf-cli', brokers, logLevel: logLevel.NOTHING, retry: { retries: 3 } });
-  const producer = kafka.producer({ allowAutoTopicCreation: true });
-  let consumer: Consumer | undefined;
+  const producer = createKafka({ clientId: 'dsf-cli', brokers, security, retries: 3, quiet: true }).producer({ allowAutoTopicCreation: true });
+  let reader: TopicReader<DsfEvent> | undefined;
+  const send = async () => {
+    const r = encodeMessage(commandOf(cmd, correlationId));
+    await producer.send({ topic: r.topic, acks: -1, messages: [{ key: r.key, value: r.value, headers: { ...r.headers } }] });
+    return r.headers['df-type'];
+  };
   try {
     await producer.connect();
     if (cmd.kind === 'dsim-print') {
-      const r = encodeMessage(commandOf(cmd, correlationId));
-      await producer.send({ topic: r.topic, acks: -1, messages: [{ key: r.key, value: r.value, headers: { ...r.headers } }] });
+      await send();
       io.out(`DSIM print requested (${correlationId}); the DSIM builder prints the blocks to its log`);
       return 0;
     }
     // follow dsf.events from its current end, so the outcome cannot be missed
-    const admin = kafka.admin();
-    await admin.connect();
-    if (!(await admin.listTopics()).includes('dsf.events')) await admin.createTopics({ topics: [{ topic: 'dsf.events' }], waitForLeaders: true }).catch(() => false);
-    const ends = await admin.fetchTopicOffsets('dsf.events');
-    await admin.disconnect();
-    consumer = kafka.consumer({ groupId: `dsf-cli-${correlationId}` });
-    await consumer.connect();
-    await consumer.subscribe({ topic: 'dsf.events', fromBeginning: true });
     let finish!: (o: Outcome) => void;
     const outcome = new Promise<Outcome>((r) => (finish = r));
-    await consumer.run({
-      eachMessage: async ({ message }) => {
-        let e: DsfEvent;
-        try {
-          e = decodeFrom('dsf.events', message.value);
-        } catch {
-          return;
-        }
+    reader = new TopicReader<DsfEvent>({
+      brokers,
+      security,
+      clientId: 'dsf-cli',
+      topics: [Topic.dsfEvents],
+      from: 'latest',
+      onMessage: (e) => {
         if (!('correlationId' in e) || e.correlationId !== correlationId) return;
         const seen = interpret(e);
         if (seen.progress) io.out(seen.progress);
         if (seen.outcome) finish(seen.outcome);
       },
+      onUndecodable: () => undefined,
     });
-    for (const p of ends) consumer.seek({ topic: 'dsf.events', partition: p.partition, offset: p.offset });
-    const r = encodeMessage(commandOf(cmd, correlationId));
-    await producer.send({ topic: r.topic, acks: -1, messages: [{ key: r.key, value: r.value, headers: { ...r.headers } }] });
-    io.out(`${r.headers['df-type']} sent (${correlationId}); waiting for the outcome...`);
+    await reader.start();
+    const type = await send();
+    io.out(`${type} sent (${correlationId}); waiting for the outcome...`);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<Outcome>((res) => {
       timer = setTimeout(() => res({ code: 3, lines: [`no outcome within ${cmd.timeoutSec} s (is the service running?)`] }), cmd.timeoutSec * 1000);
@@ -193,7 +182,7 @@ async function sendAndWait(cmd: Exclude<CliCommand, { kind: 'help' | 'saves-list
     for (const line of o.lines) (o.code === 0 ? io.out : io.err)(o.code === 0 ? line : `dsf: ${line}`);
     return o.code;
   } finally {
-    await consumer?.disconnect().catch(() => undefined);
+    await reader?.stop();
     await producer.disconnect().catch(() => undefined);
   }
 }

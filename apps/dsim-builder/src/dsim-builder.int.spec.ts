@@ -4,10 +4,11 @@ import * as path from 'node:path';
 import { BlockDatabase } from '@deltaflow/blockdb';
 import type { MessageOfType } from '@deltaflow/contracts';
 import type { Dsid } from '@deltaflow/dsid';
-import { Publisher, SMALL_GEOMETRY, TopicCollector, fillImage } from '@deltaflow/e2e-support';
+import { SMALL_GEOMETRY, fillImage } from '@deltaflow/blocks/testing';
+import { Publisher, TopicCollector } from '@deltaflow/testing';
 import { startEmbeddedKafka, type EmbeddedKafka } from '@deltaflow/embedded-kafka';
 import { startEmbeddedPostgres, type RunningPostgres } from '@deltaflow/embedded-postgres';
-import { SaveReader } from '@deltaflow/save-format';
+import { DataSetReader } from '@deltaflow/save-format';
 import { startDsimBuilder, type RunningDsimBuilder } from './app';
 
 jest.setTimeout(120_000);
@@ -51,7 +52,7 @@ describe('DSIM builder on the embedded broker and PostgreSQL', () => {
     await plog('DATA', 1, 5); // before the start sync: not in the DSIM
     await pub.publish({ type: 'PlogSync', dbid: DBID, lsn: 10, syncId: 's.start' });
     await plog('DATA', 2, 11);
-    await pub.publish({ type: 'SaveStarted', correlationId: 's1', dbid: DBID, dsid, mode: 'full', online: true, startLsn: 10, occurredAt: 1 });
+    await pub.publish({ type: 'SaveStarted', correlationId: 's1', dbid: DBID, dsid, kind: 'full', online: true, startLsn: 10, occurredAt: 1 });
     await plog('DATA', 2, 12);
     await plog('ASSO', 30, 13);
     await plog('DATA', 1, 14);
@@ -61,7 +62,7 @@ describe('DSIM builder on the embedded broker and PostgreSQL', () => {
       correlationId: 's1',
       dbid: DBID,
       dsid,
-      mode: 'full',
+      kind: 'full',
       online: true,
       startLsn: 10,
       endLsn: 20,
@@ -80,7 +81,7 @@ describe('DSIM builder on the embedded broker and PostgreSQL', () => {
     await pub.publish({ type: 'DsimUnloadRequested', correlationId: 'u1', dbid: DBID, destination: { kind: 'directory', name: 'dsim-1' } });
     const unloaded = await events.waitFor<MessageOfType<'DsimUnloaded'>>((m) => m.type === 'DsimUnloaded' && m.correlationId === 'u1');
     expect(unloaded).toMatchObject({ dsid, blocks: 3, location: { kind: 'directory', name: 'dsim-1' } });
-    const r = await SaveReader.open(path.join(dataDir, 'datasets', 'dsim-1'));
+    const r = await DataSetReader.open(path.join(dataDir, 'datasets', 'dsim-1'));
     const got: string[] = [];
     for await (const b of r) {
       const lsn = ({ 'ASSO:30': 13, 'DATA:1': 14, 'DATA:2': 12 } as Record<string, number>)[`${b.area}:${b.rabn}`];
@@ -89,7 +90,7 @@ describe('DSIM builder on the embedded broker and PostgreSQL', () => {
     }
     await r.close();
     expect(got).toEqual(['ASSO:30', 'DATA:1', 'DATA:2']);
-    expect(r.header).toMatchObject({ kind: 'dsim-unloaded', dsid, startLsn: 10, endLsn: 20 });
+    expect(r.header).toMatchObject({ kind: 'unloaded-dsim', dsid, startLsn: 10, endLsn: 20 });
 
     // now free: a second unload is refused with the reason
     await pub.publish({ type: 'DsimUnloadRequested', correlationId: 'u2', dbid: DBID, destination: { kind: 'directory', name: 'dsim-2' } });
@@ -98,7 +99,7 @@ describe('DSIM builder on the embedded broker and PostgreSQL', () => {
 
   it('refuses to unload a DSIM still collecting; a reset frees it; a failed save resets its DSIM', async () => {
     const d2 = { ...dsid, deltaFrom: 1, deltaTo: 1, timestamp: dsid.timestamp + 1 };
-    await pub.publish({ type: 'SaveStarted', correlationId: 's2', dbid: DBID, dsid: d2, mode: 'delta', online: true, startLsn: 30, occurredAt: 3 });
+    await pub.publish({ type: 'SaveStarted', correlationId: 's2', dbid: DBID, dsid: d2, kind: 'delta', online: true, startLsn: 30, occurredAt: 3 });
     // dsf.events and dsf.commands are different topics: no order between them, so wait for the acquisition
     await events.waitFor((m) => m.type === 'DsimAcquired' && m.correlationId === 's2');
     await pub.publish({ type: 'DsimUnloadRequested', correlationId: 'u3', dbid: DBID, destination: { kind: 'directory', name: 'dsim-3' } });

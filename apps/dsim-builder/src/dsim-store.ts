@@ -1,87 +1,82 @@
 /**
- * The DSIM builder's repository over PostgreSQL (TypeORM DataSource, raw SQL). Every change
- * runs in `applyOnce`, which skips an offset already applied and writes the next offset in
- * the same transaction as the rows.
+ * The DSIM builder's repository over PostgreSQL (raw SQL through TypeORM): the PLOG copy, and
+ * the DSIM decider's state per database, stored as the decider left it. The store makes no
+ * decision: which window makes the DSIM, when it completes and when PLOG images may go are the
+ * decider's (@deltaflow/save-chain dsim); here they are only queried and written.
  */
+import type { Area } from '@deltaflow/blocks';
 import type { Dsid } from '@deltaflow/dsid';
+import { CheckpointMigration, openDataSource } from '@deltaflow/persistence';
 import type { DsimState } from '@deltaflow/save-chain';
-import { DataSource, EntityManager } from 'typeorm';
-import { DsimBuilder1700000000001 } from './migrations';
+import type { DataSource, EntityManager } from 'typeorm';
+import { DsimBuilder1700000000001, DsimBuilder1700000000002 } from './migrations';
 
-export interface DsimRow {
-  readonly dbid: number;
-  readonly state: DsimState;
-  /** end sync LSN of the online save, once it completed (the DSIM completes when the PLOG reaches it) */
-  readonly completingAt: number | null;
+/** The name of the DSIM builder's offsets in projection_checkpoint. */
+export const DSIM_BUILDER_PROJECTION = 'dsim-builder';
+
+export function openDsimDataSource(url: string): Promise<DataSource> {
+  return openDataSource({ url, entities: [], migrations: [CheckpointMigration, DsimBuilder1700000000001, DsimBuilder1700000000002] });
 }
 
-export async function openDsimDataSource(url: string): Promise<DataSource> {
-  const ds = new DataSource({ type: 'postgres', url, entities: [], migrations: [DsimBuilder1700000000001], synchronize: false, logging: false });
-  await ds.initialize();
-  await ds.runMigrations({ transaction: 'each' });
-  return ds;
-}
-
-/** Locks the checkpoint row of (topic, partition) and returns its next offset (0 if new). */
-export async function lockCheckpoint(m: EntityManager, topic: string, partition: number): Promise<bigint> {
-  await m.query(`INSERT INTO dsim_checkpoint (topic, partition, next_offset) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING`, [topic, partition]);
-  const [row] = await m.query(`SELECT next_offset FROM dsim_checkpoint WHERE topic = $1 AND partition = $2 FOR UPDATE`, [topic, partition]);
-  return BigInt(row.next_offset);
-}
-
-export async function setCheckpoint(m: EntityManager, topic: string, partition: number, next: bigint): Promise<void> {
-  await m.query(`UPDATE dsim_checkpoint SET next_offset = $3 WHERE topic = $1 AND partition = $2`, [topic, partition, next.toString()]);
-}
-
-/** Runs `fn` and records `offset + 1` as the next offset of (topic, partition), atomically; 'duplicate' if already applied. */
-export async function applyOnce(
-  ds: DataSource,
-  at: { topic: string; partition: number; offset: string },
-  fn: (m: EntityManager) => Promise<void>,
-): Promise<'applied' | 'duplicate'> {
-  return ds.transaction(async (m) => {
-    if ((await lockCheckpoint(m, at.topic, at.partition)) > BigInt(at.offset)) return 'duplicate';
-    await fn(m);
-    await setCheckpoint(m, at.topic, at.partition, BigInt(at.offset) + 1n);
-    return 'applied';
-  });
-}
-
-export async function loadDsim(m: EntityManager, dbid: number): Promise<DsimRow> {
+/** The DSIM state of a database, row-locked for the transaction. */
+export async function loadDsim(m: EntityManager, dbid: number): Promise<DsimState> {
+  const [p] = await m.query(`SELECT sync_lsn FROM plog_position WHERE dbid = $1`, [dbid]);
+  const plogLsn = p === undefined ? null : Number(p.sync_lsn);
   const [r] = await m.query(`SELECT * FROM dsim WHERE dbid = $1 FOR UPDATE`, [dbid]);
-  if (r === undefined || r.status === 'free') return { dbid, state: { status: 'free' }, completingAt: null };
+  if (r === undefined || r.status === 'free') return { status: 'free', plogLsn, ...(r?.freed_through != null ? { freedThrough: Number(r.freed_through) } : {}) };
   return {
-    dbid,
-    state: {
-      status: r.status,
-      correlationId: r.correlation_id,
-      dsid: r.dsid as Dsid,
-      startLsn: Number(r.start_lsn),
-      endLsn: r.end_lsn === null ? null : Number(r.end_lsn),
-      blocks: new Map(),
-    },
-    completingAt: r.completing_at === null ? null : Number(r.completing_at),
+    status: r.status,
+    plogLsn,
+    correlationId: r.correlation_id,
+    dsid: r.dsid as Dsid,
+    startLsn: Number(r.start_lsn),
+    endLsn: r.end_lsn === null ? null : Number(r.end_lsn),
+    blocks: r.blocks === null ? null : Number(r.blocks),
   };
 }
 
-export async function saveDsim(m: EntityManager, dbid: number, state: DsimState, completingAt: number | null): Promise<void> {
-  if (state.status === 'free') {
+export async function saveDsim(m: EntityManager, dbid: number, s: DsimState): Promise<void> {
+  if (s.plogLsn !== null) {
+    await m.query(`INSERT INTO plog_position (dbid, sync_lsn) VALUES ($1, $2) ON CONFLICT (dbid) DO UPDATE SET sync_lsn = $2`, [dbid, s.plogLsn]);
+  }
+  if (s.status === 'free') {
     await m.query(
-      `INSERT INTO dsim (dbid, status) VALUES ($1, 'free') ON CONFLICT (dbid) DO UPDATE SET status = 'free', correlation_id = NULL, dsid = NULL, start_lsn = NULL, end_lsn = NULL, completing_at = NULL`,
-      [dbid],
+      `INSERT INTO dsim (dbid, status, freed_through) VALUES ($1, 'free', $2)
+       ON CONFLICT (dbid) DO UPDATE SET status = 'free', correlation_id = NULL, dsid = NULL, start_lsn = NULL, end_lsn = NULL, blocks = NULL, freed_through = $2`,
+      [dbid, s.freedThrough ?? null],
     );
     return;
   }
   await m.query(
-    `INSERT INTO dsim (dbid, status, correlation_id, dsid, start_lsn, end_lsn, completing_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
-     ON CONFLICT (dbid) DO UPDATE SET status = $2, correlation_id = $3, dsid = $4, start_lsn = $5, end_lsn = $6, completing_at = $7`,
-    [dbid, state.status, state.correlationId, JSON.stringify(state.dsid), state.startLsn, state.endLsn, completingAt],
+    `INSERT INTO dsim (dbid, status, correlation_id, dsid, start_lsn, end_lsn, blocks) VALUES ($1, $2, $3, $4, $5, $6, $7)
+     ON CONFLICT (dbid) DO UPDATE SET status = $2, correlation_id = $3, dsid = $4, start_lsn = $5, end_lsn = $6, blocks = $7`,
+    [dbid, s.status, s.correlationId, JSON.stringify(s.dsid), s.startLsn, s.endLsn, s.blocks],
   );
 }
 
-export async function plogSyncLsn(m: EntityManager, dbid: number): Promise<number | null> {
-  const [r] = await m.query(`SELECT sync_lsn FROM plog_position WHERE dbid = $1`, [dbid]);
-  return r === undefined ? null : Number(r.sync_lsn);
+export interface PlogImageRow {
+  readonly dbid: number;
+  readonly area: Area;
+  readonly rabn: number;
+  readonly lsn: number;
+  readonly image: Uint8Array;
+}
+
+/** Adds PLOG images (a redelivered image is already there and changes nothing). */
+export async function insertImages(m: EntityManager, images: readonly PlogImageRow[]): Promise<void> {
+  for (let i = 0; i < images.length; i += 500) {
+    const chunk = images.slice(i, i + 500);
+    await m.query(
+      `INSERT INTO plog_image (dbid, area, rabn, lsn, image)
+       SELECT * FROM unnest($1::int[], $2::text[], $3::int[], $4::bigint[], $5::bytea[]) ON CONFLICT DO NOTHING`,
+      [chunk.map((p) => p.dbid), chunk.map((p) => p.area), chunk.map((p) => p.rabn), chunk.map((p) => p.lsn), chunk.map((p) => Buffer.from(p.image))],
+    );
+  }
+}
+
+/** Forgets the PLOG images of a database at or below an LSN. */
+export async function forgetImages(m: EntityManager, dbid: number, upTo: number): Promise<void> {
+  await m.query(`DELETE FROM plog_image WHERE dbid = $1 AND lsn <= $2`, [dbid, upTo]);
 }
 
 /** Number of distinct blocks changed in (from, to]. */
@@ -91,22 +86,16 @@ export async function countBlocks(m: EntityManager, dbid: number, from: number, 
 }
 
 /** The last image of every block changed in (from, to], in (area, RABN) order, page by page. */
-export async function* lastImages(
-  m: EntityManager,
-  dbid: number,
-  from: number,
-  to: number,
-  page = 512,
-): AsyncGenerator<{ area: 'ASSO' | 'DATA'; rabn: number; lsn: number; image: Buffer }> {
+export async function* lastImages(m: EntityManager, dbid: number, from: number, to: number, page = 512): AsyncGenerator<PlogImageRow> {
   let after: [string, number] = ['', 0];
   for (;;) {
-    const rows: Array<{ area: 'ASSO' | 'DATA'; rabn: number; lsn: string; image: Buffer }> = await m.query(
+    const rows: Array<{ area: Area; rabn: number; lsn: string; image: Buffer }> = await m.query(
       `SELECT DISTINCT ON (area, rabn) area, rabn, lsn, image FROM plog_image
        WHERE dbid = $1 AND lsn > $2 AND lsn <= $3 AND (area, rabn) > ($4, $5)
        ORDER BY area, rabn, lsn DESC LIMIT $6`,
       [dbid, from, to, after[0], after[1], page],
     );
-    for (const r of rows) yield { area: r.area, rabn: r.rabn, lsn: Number(r.lsn), image: r.image };
+    for (const r of rows) yield { dbid, area: r.area, rabn: r.rabn, lsn: Number(r.lsn), image: r.image };
     if (rows.length < page) return;
     const last = rows[rows.length - 1];
     after = [last.area, last.rabn];

@@ -21,9 +21,12 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BlockDatabase, type Area, type Geometry } from '@deltaflow/blockdb';
+import { BlockDatabase } from '@deltaflow/blockdb';
+import type { Area, Geometry } from '@deltaflow/blocks';
 import { decodeFrom, encodeMessage, Topic, type AnyMessage } from '@deltaflow/contracts';
-import { Kafka, logLevel, Partitioners, type Consumer, type Producer } from 'kafkajs';
+import { mulberry32 } from '@deltaflow/core';
+import { createKafka } from '@deltaflow/service-kit';
+import { Partitioners, type Consumer, type Producer } from 'kafkajs';
 import { LsnStore } from './lsn-store';
 import { sampleGeometry } from './sample';
 
@@ -85,18 +88,6 @@ export interface NucleusSim {
 
 const DEFAULT_WORKLOAD: WorkloadConfig = { txnIntervalMs: 50, blocksPerTxn: 4, utilityEveryTxns: 100, utilityBlocks: 8 };
 
-/** Deterministic PRNG (mulberry32): the workload is reproducible from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function readDigests(file: string): Map<string, SyncDigest> {
   const out = new Map<string, SyncDigest>();
   if (!fs.existsSync(file)) return out;
@@ -130,10 +121,10 @@ export async function startNucleusSim(config: NucleusSimConfig): Promise<Nucleus
   const lsns = new LsnStore(path.join(config.dataDir, 'lsn.json'));
   const digestFile = path.join(config.dataDir, 'sync-digests.jsonl');
   const digests = readDigests(digestFile);
-  const random = prng(config.seed ?? 1);
+  const random = mulberry32(config.seed ?? 1);
   const g = db.geometry;
 
-  const kafka = new Kafka({ clientId: config.clientId ?? `nucleus-sim-${dbid}`, brokers: config.brokers, logLevel: logLevel.WARN, retry: { retries: 10 } });
+  const kafka = createKafka({ clientId: config.clientId ?? `nucleus-sim-${dbid}`, brokers: config.brokers });
   const producer: Producer = kafka.producer({ allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
 
@@ -168,10 +159,10 @@ export async function startNucleusSim(config: NucleusSimConfig): Promise<Nucleus
   function pickBlock(): { area: Area; rabn: number } {
     const f = g.files[Math.floor(random() * g.files.length)];
     // mostly data storage, sometimes the index or address converter
-    const kinds = random() < 0.75 ? f.extents.filter((e) => e.kind === 'DS') : f.extents.filter((e) => e.kind !== 'DS');
+    const kinds = random() < 0.75 ? f.extents.filter((e) => e.part === 'DATA') : f.extents.filter((e) => e.part !== 'DATA');
     const list = kinds.length > 0 ? kinds : f.extents;
     const e = list[Math.floor(random() * list.length)];
-    return { area: e.kind === 'DS' ? 'DATA' : 'ASSO', rabn: e.from + Math.floor(random() * (e.to - e.from + 1)) };
+    return { area: e.part === 'DATA' ? 'DATA' : 'ASSO', rabn: e.from + Math.floor(random() * (e.to - e.from + 1)) };
   }
 
   async function transaction(): Promise<void> {
@@ -190,7 +181,7 @@ export async function startNucleusSim(config: NucleusSimConfig): Promise<Nucleus
   async function utility(): Promise<void> {
     if (g.files.length === 0) return;
     const f = g.files[Math.floor(random() * g.files.length)];
-    const ds = f.extents.find((e) => e.kind === 'DS');
+    const ds = f.extents.find((e) => e.part === 'DATA');
     if (ds === undefined) return;
     const n = Math.min(w.utilityBlocks, ds.to - ds.from + 1);
     const from = ds.from + Math.floor(random() * (ds.to - ds.from + 2 - n));

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic } from '@deltaflow/blockdb';
+import { writeFileAtomic } from '@deltaflow/core';
 
 export class LsnStore {
   private next: number;

@@ -1,18 +1,8 @@
-import { loadServiceConfig } from '@deltaflow/service-kit';
+/** save-writer alone (see the README): KAFKA_BROKERS, DELTAFLOW_DATA_DIR, DELTAFLOW_GROUP_ID. */
+import { serviceMain } from '@deltaflow/service-kit';
 import { startSaveWriter } from './app';
 
-async function main(): Promise<void> {
-  const c = loadServiceConfig('save-writer');
+serviceMain('save-writer', async (c) => {
   const svc = await startSaveWriter({ brokers: c.kafkaBrokers, dataDir: c.dataDir, groupId: c.groupId });
-  console.log(`save-writer ready (data sets in ${c.dataDir}/datasets)`);
-  process.send?.({ type: 'ready', service: 'save-writer' });
-  const exit = () => void svc.stop().finally(() => process.exit(0));
-  process.once('SIGINT', exit);
-  process.once('SIGTERM', exit);
-  if (process.send) process.once('disconnect', exit);
-}
-
-main().catch((err) => {
-  console.error(`save-writer: ${err?.message ?? err}`);
-  process.exit(1);
+  return { stop: svc.stop, describe: `data sets in ${c.dataDir}/datasets` };
 });

@@ -1,17 +1,15 @@
-import { Controller, Inject } from '@nestjs/common';
+import { Controller } from '@nestjs/common';
 import { EventPattern, Payload } from '@nestjs/microservices';
-import type { TopicMessage } from '@deltaflow/contracts';
-import { SaveRunner } from './save-runner';
+import { Topic, type TopicMessage } from '@deltaflow/contracts';
+import { SaveWriterService } from './save-writer.service';
 
-export const SAVE_RUNNER = Symbol('SAVE_RUNNER');
-
-/** Thin: dsf.commands → the runner. Other commands on the topic belong to other services. */
+/** Thin: dsf.commands to the service. Other commands on the topic belong to other services. */
 @Controller()
 export class SaveWriterController {
-  constructor(@Inject(SAVE_RUNNER) private readonly runner: SaveRunner) {}
+  constructor(private readonly saves: SaveWriterService) {}
 
-  @EventPattern('dsf.commands')
+  @EventPattern(Topic.dsfCommands)
   async onCommand(@Payload() m: TopicMessage<'dsf.commands'>): Promise<void> {
-    if (m.type === 'SaveRequested') await this.runner.onSaveRequested(m);
+    if (m.type === 'SaveRequested') await this.saves.onSaveRequested(m);
   }
 }

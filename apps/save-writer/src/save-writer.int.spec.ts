@@ -4,8 +4,9 @@ import * as path from 'node:path';
 import { BlockDatabase, digestBlocks } from '@deltaflow/blockdb';
 import type { MessageOfType } from '@deltaflow/contracts';
 import { startEmbeddedKafka, type EmbeddedKafka } from '@deltaflow/embedded-kafka';
-import { SaveReader } from '@deltaflow/save-format';
-import { Publisher, SMALL_GEOMETRY, StandInChangeLogger, StandInNucleus, TopicCollector } from '@deltaflow/e2e-support';
+import { DataSetReader } from '@deltaflow/save-format';
+import { SMALL_GEOMETRY } from '@deltaflow/blocks/testing';
+import { Publisher, StandInChangeLogger, StandInNucleus, TopicCollector } from '@deltaflow/testing';
 import { startSaveWriter, type RunningSaveWriter } from './app';
 import { checkpointPath, readCheckpoint, writeCheckpoint } from './tail-checkpoint';
 
@@ -24,7 +25,7 @@ let n = 0;
 const start = () => startSaveWriter({ brokers: kafka.brokers, dataDir, fsync: false, progressEveryMs: 0, captureTimeoutMs: 60_000, log: () => undefined });
 
 async function save(mode: 'full' | 'delta', online: boolean, correlationId = `c${++n}`, name = `save-${correlationId}`) {
-  await pub.publish({ type: 'SaveRequested', correlationId, dbid: DBID, mode, online, destination: { kind: 'directory', name } });
+  await pub.publish({ type: 'SaveRequested', correlationId, dbid: DBID, kind: mode, online, destination: { kind: 'directory', name } });
   return correlationId;
 }
 const outcome = (cid: string) =>
@@ -40,7 +41,7 @@ const completed = async (cid: string) => {
 };
 
 async function readDataSet(name: string) {
-  const r = await SaveReader.open(path.join(dataDir, 'datasets', name));
+  const r = await DataSetReader.open(path.join(dataDir, 'datasets', name));
   const blocks: Array<{ area: 'ASSO' | 'DATA'; rabn: number; image: Buffer }> = [];
   for await (const b of r) blocks.push({ area: b.area, rabn: b.rabn, image: Buffer.from(b.image) });
   await r.close();
@@ -56,6 +57,7 @@ beforeAll(async () => {
   events = await new TopicCollector(kafka.brokers, 'dsf.events').start();
   nucleus = await new StandInNucleus(db, kafka.brokers, pub).start();
   logger = new StandInChangeLogger(events, pub).start();
+  logger.geometry = SMALL_GEOMETRY;
   for (let r = 1; r <= 256; r += 5) await nucleus.write('DATA', r, r);
   writer = await start();
 });
@@ -155,7 +157,7 @@ describe('save writer on the embedded broker', () => {
 
   it('resumes dsf.block-changes from its checkpoint at restart; a damaged checkpoint means reading from 0', async () => {
     await nucleus.setActive(true);
-    for (let i = 0; i < 500 && writer.runner.nucleusStates().get(DBID)?.active !== true; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 500 && writer.service.nucleusStates().get(DBID)?.active !== true; i++) await new Promise((r) => setTimeout(r, 20));
     await writer.stop(); // writes the checkpoint
     const file = checkpointPath(dataDir);
     const cp = readCheckpoint(file)!;
@@ -166,12 +168,12 @@ describe('save writer on the embedded broker', () => {
     const lsn = cp.nucleus.get(DBID)!.lsn;
     writeCheckpoint(file, { positions: cp.positions, nucleus: new Map([[DBID, { active: false, lsn }]]) });
     writer = await start();
-    expect(writer.runner.nucleusStates().get(DBID)).toEqual({ active: false, lsn });
+    expect(writer.service.nucleusStates().get(DBID)).toEqual({ active: false, lsn });
     await writer.stop();
 
     // damaged: ignored, the topic is read from offset 0 and the real state comes back
     fs.writeFileSync(file, '{"version":1,"positions":{"dsf.block-changes:0":"x"');
     writer = await start();
-    expect(writer.runner.nucleusStates().get(DBID)).toEqual({ active: true, lsn });
+    expect(writer.service.nucleusStates().get(DBID)).toEqual({ active: true, lsn });
   });
 });

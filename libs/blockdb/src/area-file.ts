@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { BlockDbError } from './errors';
-import { Area, AreaGeometry } from './geometry';
+import type { Area, AreaGeometry } from '@deltaflow/blocks';
 
 /**
  * One area file: `blocks` fixed-size blocks, RABN 1 at offset 0. Whole blocks are read and

@@ -1,15 +1,17 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BlockDatabase, BlockDbError, Geometry, fileRanges, rangesContain, usedRanges, validateGeometry } from './index';
+import { fileRanges, rangesContain, usedRanges, validateGeometry, type Geometry } from '@deltaflow/blocks';
+import { CodedError } from '@deltaflow/core';
+import { BlockDatabase } from './index';
 
 const geometry: Geometry = {
   asso: { blockSize: 1024, blocks: 40 },
   data: { blockSize: 2048, blocks: 50 },
   maxFiles: 3,
   files: [
-    { file: 1, extents: [{ kind: 'DS', from: 1, to: 10 }, { kind: 'AC', from: 9, to: 10 }, { kind: 'IX', from: 11, to: 12 }] },
-    { file: 3, extents: [{ kind: 'DS', from: 21, to: 25 }, { kind: 'IX', from: 20, to: 20 }] },
+    { file: 1, extents: [{ part: 'DATA', from: 1, to: 10 }, { part: 'AC', from: 9, to: 10 }, { part: 'INDEX', from: 11, to: 12 }] },
+    { file: 3, extents: [{ part: 'DATA', from: 21, to: 25 }, { part: 'INDEX', from: 20, to: 20 }] },
   ],
 };
 
@@ -24,10 +26,10 @@ const code = (f: () => unknown) => {
   try {
     f();
   } catch (e) {
-    expect(e).toBeInstanceOf(BlockDbError);
-    return (e as BlockDbError).code;
+    expect(e).toBeInstanceOf(CodedError);
+    return (e as CodedError).code;
   }
-  throw new Error('expected a BlockDbError');
+  throw new Error('expected a coded error');
 };
 
 describe('BlockDatabase', () => {
@@ -76,12 +78,12 @@ describe('BlockDatabase', () => {
 
   it('validates geometry: overlaps, admin region, file numbers, block sizes', () => {
     const f = (files: any[], extra: Partial<Geometry> = {}) => () => validateGeometry({ ...geometry, ...extra, files });
-    expect(code(f([{ file: 1, extents: [{ kind: 'DS', from: 1, to: 5 }] }, { file: 2, extents: [{ kind: 'DS', from: 5, to: 6 }] }]))).toBe('VALIDATION');
-    expect(code(f([{ file: 1, extents: [{ kind: 'AC', from: 8, to: 9 }] }]))).toBe('VALIDATION'); // admin is 1..8
+    expect(code(f([{ file: 1, extents: [{ part: 'DATA', from: 1, to: 5 }] }, { file: 2, extents: [{ part: 'DATA', from: 5, to: 6 }] }]))).toBe('VALIDATION');
+    expect(code(f([{ file: 1, extents: [{ part: 'AC', from: 8, to: 9 }] }]))).toBe('VALIDATION'); // admin is 1..8
     expect(code(f([{ file: 4, extents: [] }]))).toBe('VALIDATION');
     expect(code(f([{ file: 1, extents: [] }, { file: 1, extents: [] }]))).toBe('VALIDATION');
-    expect(code(f([{ file: 1, extents: [{ kind: 'DS', from: 3, to: 2 }] }]))).toBe('VALIDATION');
-    expect(code(f([{ file: 1, extents: [{ kind: 'DS', from: 1, to: 51 }] }]))).toBe('VALIDATION');
+    expect(code(f([{ file: 1, extents: [{ part: 'DATA', from: 3, to: 2 }] }]))).toBe('VALIDATION');
+    expect(code(f([{ file: 1, extents: [{ part: 'DATA', from: 1, to: 51 }] }]))).toBe('VALIDATION');
     expect(code(f([], { asso: { blockSize: 1000, blocks: 40 } }))).toBe('VALIDATION');
     expect(code(f([], { asso: { blockSize: 1024, blocks: 7 } }))).toBe('VALIDATION');
   });

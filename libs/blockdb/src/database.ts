@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AreaFile } from './area-file';
 import { BlockDbError } from './errors';
-import { Area, AREAS, areaCode, assertArea, BlockRange, Geometry, usedRanges, validateGeometry } from './geometry';
+import { AREAS, areaCode, assertArea, usedRanges, validateGeometry, type Area, type BlockImage, type BlockRange, type Geometry } from '@deltaflow/blocks';
 import { AREA_FILES, HEADER_FILE, readHeader, validateDbid, writeHeader } from './header';
 
 export interface CreateOptions {
@@ -16,13 +16,6 @@ export interface CreateOptions {
 export interface OpenOptions {
   readonly readOnly?: boolean;
   readonly syncWrites?: boolean;
-}
-
-/** One used block as `usedBlocks()` yields it; `image` is only valid until the next iteration step. */
-export interface BlockView {
-  readonly area: Area;
-  readonly rabn: number;
-  readonly image: Uint8Array;
 }
 
 const CHUNK = 1 << 20;
@@ -129,13 +122,13 @@ export class BlockDatabase {
     this.areas[area].write(rabn, images);
   }
 
-  /** Yields every used block in (area, RABN) order, reading up to `chunkBytes` per pread. */
-  *usedBlocks(chunkBytes = CHUNK): Generator<BlockView> {
+  /** Yields every used block in (area, RABN) order, reading up to `chunkBytes` per pread; each image is valid until the next step. */
+  *usedBlocks(chunkBytes = CHUNK): Generator<BlockImage> {
     for (const r of this.usedRanges) yield* this.blocksIn(r, chunkBytes);
   }
 
   /** Yields the blocks of one range in RABN order (images valid until the next step). */
-  *blocksIn(r: BlockRange, chunkBytes = CHUNK): Generator<BlockView> {
+  *blocksIn(r: BlockRange, chunkBytes = CHUNK): Generator<BlockImage> {
     assertArea(r.area);
     const bs = this.areas[r.area].geometry.blockSize;
     // no bigger than the range: a delta reads many one-block ranges
@@ -170,7 +163,7 @@ export class BlockDatabase {
 }
 
 /** The database digest over any (area, RABN)-ordered block sequence (see BlockDatabase.digest). */
-export function digestBlocks(blocks: Iterable<BlockView>): string {
+export function digestBlocks(blocks: Iterable<BlockImage>): string {
   const h = createHash('sha256');
   const key = Buffer.alloc(5);
   for (const b of blocks) {

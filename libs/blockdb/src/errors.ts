@@ -1,3 +1,5 @@
+import { CodedError } from '@deltaflow/core';
+
 /** Why a block database operation was refused; `code` is stable, the message is for humans. */
 export type BlockDbErrorCode =
   | 'VALIDATION' // bad geometry, dbid or options
@@ -11,12 +13,8 @@ export type BlockDbErrorCode =
   | 'CLOSED'; // use after close()
 
 /** Error thrown by @deltaflow/blockdb; never thrown after a partial change. */
-export class BlockDbError extends Error {
-  override readonly name = 'BlockDbError';
-  constructor(
-    readonly code: BlockDbErrorCode,
-    message: string,
-  ) {
-    super(`${code}: ${message}`);
+export class BlockDbError extends CodedError<BlockDbErrorCode> {
+  constructor(code: BlockDbErrorCode, message: string) {
+    super(code, `${code}: ${message}`);
   }
 }

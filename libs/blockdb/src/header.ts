@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BlockDbError } from './errors';
-import { Geometry, validateGeometry } from './geometry';
+import { validateGeometry, type Geometry } from '@deltaflow/blocks';
+import { writeFileAtomic } from '@deltaflow/core';
 
 /** Files of a database directory: `header.json` (dbid + geometry) and one file per area. */
 export const HEADER_FILE = 'header.json';
@@ -19,30 +20,6 @@ export function validateDbid(dbid: unknown): number {
   if (typeof dbid !== 'number' || !Number.isInteger(dbid) || dbid < 1 || dbid > 65535)
     throw new BlockDbError('VALIDATION', `dbid must be an integer in 1..65535, got ${String(dbid)}`);
   return dbid;
-}
-
-/** Writes a file atomically: temp name, fsync, rename, fsync of the directory. */
-export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    fs.writeFileSync(fd, data);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
-  fsyncDir(path.dirname(file));
-}
-
-/** fsyncs a directory so a rename in it survives a crash. */
-export function fsyncDir(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 /** Writes the header of the database in `dir` atomically. */
@@ -74,4 +51,15 @@ export function readHeader(dir: string): DbHeader {
   } catch (e) {
     throw new BlockDbError('CORRUPT_HEADER', `${file}: ${(e as Error).message}`);
   }
+}
+
+/**
+ * Where the containers of database `dbid` live under a data directory: `<dataDir>/databases/<dbid>`,
+ * or where the reference nucleus keeps its own when run from the same data directory
+ * (`<dataDir>/nucleus-sim/db<dbid>/db`).
+ */
+export function databaseDir(dataDir: string, dbid: number): string {
+  const own = path.join(dataDir, 'databases', String(dbid));
+  const nucleus = path.join(dataDir, 'nucleus-sim', `db${dbid}`, 'db');
+  return !fs.existsSync(own) && fs.existsSync(nucleus) ? nucleus : own;
 }

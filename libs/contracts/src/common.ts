@@ -4,7 +4,9 @@
  * safe character set with no path separators, so nothing decoded from a message can escape
  * a configured directory.
  */
-import type { Dsid } from '@deltaflow/dsid';
+import { AREAS as BLOCK_AREAS, FILE_PARTS as BLOCK_FILE_PARTS, type Area, type FilePart } from '@deltaflow/blocks';
+import { SAFE_NAME_PATTERN, SAFE_NAME_RULE } from '@deltaflow/core';
+import type { Dsid, SaveKind } from '@deltaflow/dsid';
 import { array, enumOf, int, object, posint, string, uint, union, type Schema } from './schema';
 
 /** A database id (Adabas allows 1..65535). */
@@ -15,20 +17,17 @@ export const lsn = (): Schema<number> => uint();
 export const timestamp = (): Schema<number> => uint();
 export const rabn = (): Schema<number> => posint();
 
-export const AREAS = ['ASSO', 'DATA'] as const;
-export type Area = (typeof AREAS)[number];
+export const AREAS = BLOCK_AREAS as readonly [Area, ...Area[]];
 export const area = (): Schema<Area> => enumOf(AREAS);
+export const FILE_PARTS = BLOCK_FILE_PARTS as readonly [FilePart, ...FilePart[]];
+export const filePart = (): Schema<FilePart> => enumOf(FILE_PARTS);
 
-export const UTILITY_PARTS = ['DATA', 'AC', 'INDEX'] as const;
-export type UtilityPart = (typeof UTILITY_PARTS)[number];
-
-const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-/** A data set / directory / target name: no slashes, no leading dot, so never `..`. */
+/** A data set / directory / target name (see @deltaflow/core names): no slashes, no leading dot, so never `..`. */
 export const name = (): Schema<string> =>
-  string({ minLength: 1, maxLength: 128, pattern: SAFE_NAME, patternName: 'name of [A-Za-z0-9._-] (1..128, not starting with . _ or -)' });
+  string({ minLength: 1, maxLength: 128, pattern: SAFE_NAME_PATTERN, patternName: SAFE_NAME_RULE });
 /** A stream name (also a Kafka key on sov.*). */
 export const streamName = (): Schema<string> =>
-  string({ minLength: 1, maxLength: 64, pattern: SAFE_NAME, patternName: 'stream name of [A-Za-z0-9._-] (1..64, not starting with . _ or -)' });
+  string({ minLength: 1, maxLength: 64, pattern: SAFE_NAME_PATTERN, patternName: 'stream name of [A-Za-z0-9._-] (1..64, starting with a letter or digit)' });
 /** Correlation ids, sync ids, capture ids: opaque, printable, bounded. */
 export const id = (): Schema<string> =>
   string({ minLength: 1, maxLength: 128, pattern: /^[\x21-\x7e]+$/, patternName: 'id of printable ASCII without spaces (1..128)' });
@@ -48,11 +47,17 @@ export const BlockRange = object(
 export type BlockRange = ReturnType<typeof BlockRange.parse>;
 export const blockRanges = (): Schema<BlockRange[]> => array(BlockRange, { maxLength: 1_000_000 });
 
-/** A utility's change mark on one file (seed: marks in the FCB, ranges for ADALOD UPDATE). */
+/** An inclusive RABN range of one part of a file (DATA, AC or INDEX). */
+export const Extent = object(
+  { part: filePart(), from: rabn(), to: rabn() },
+  { check: (r) => (r.from > r.to ? { field: 'to', message: `expected ≥ from (${r.from}), got ${r.to}` } : undefined) },
+);
+
+/** A utility's marks on one file (seed: marks in the FCB, extents for ADALOD UPDATE): whole parts and DATA/AC extents. */
 export const UtilityMark = object({
   file: int({ min: 1, max: 65535 }),
-  parts: array(enumOf(UTILITY_PARTS), { minLength: 1, maxLength: 3, unique: true }),
-  ranges: array(BlockRange, { maxLength: 100_000 }),
+  parts: array(filePart(), { maxLength: 3, unique: true }),
+  extents: array(Extent, { maxLength: 100_000 }),
 });
 export type UtilityMark = ReturnType<typeof UtilityMark.parse>;
 
@@ -76,5 +81,5 @@ export const Location = union('kind', {
 });
 export type Location = ReturnType<typeof Location.parse>;
 
-export const SAVE_MODES = ['full', 'delta'] as const;
-export type SaveMode = (typeof SAVE_MODES)[number];
+/** What a save holds: every used block (full) or the blocks changed since the last save (delta). */
+export const SAVE_KINDS = ['full', 'delta'] as const satisfies readonly SaveKind[];

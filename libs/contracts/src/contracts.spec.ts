@@ -7,6 +7,7 @@ import {
   ALL_MESSAGES,
   BlockChanged,
   BlockRange,
+  Extent,
   ContractError,
   DeadLetter,
   DsidSchema,
@@ -34,6 +35,11 @@ function arbOf(schema: Schema<unknown>): fc.Arbitrary<unknown> {
     return fc
       .record({ area: fc.constantFrom('ASSO', 'DATA'), a: fc.integer({ min: 1, max: 2 ** 31 }), b: fc.integer({ min: 1, max: 2 ** 31 }) })
       .map(({ area, a, b }) => ({ area, from: Math.min(a, b), to: Math.max(a, b) }));
+  }
+  if (schema === (Extent as Schema<unknown>)) {
+    return fc
+      .record({ part: fc.constantFrom('DATA', 'AC', 'INDEX'), a: fc.integer({ min: 1, max: 2 ** 31 }), b: fc.integer({ min: 1, max: 2 ** 31 }) })
+      .map(({ part, a, b }) => ({ part, from: Math.min(a, b), to: Math.max(a, b) }));
   }
   if (schema === (DsidSchema as Schema<unknown>)) {
     return fc
@@ -358,5 +364,38 @@ describe('static types', () => {
     }
     const s: MessageOfType<'SaveRequested'>['destination'] = { kind: 'stream', stream: 'S1' };
     expect(s.kind).toBe('stream');
+  });
+});
+
+describe('version 1 records written before the vocabulary settled', () => {
+  it('a v1 SaveRequested/SaveStarted (mode) decodes with kind', () => {
+    const v1 = writeEnvelope('SaveRequested', 1, { correlationId: 'c', dbid: 1, mode: 'delta', online: true, destination: { kind: 'directory', name: 'd1' } }, []);
+    expect(decodeMessage(v1)).toEqual({ type: 'SaveRequested', correlationId: 'c', dbid: 1, kind: 'delta', online: true, destination: { kind: 'directory', name: 'd1' } });
+  });
+
+  it('v1 dsf.dlog records (captureId, marks with area ranges) decode as v2', () => {
+    const captured = writeEnvelope(
+      'DlogCaptured',
+      1,
+      { dbid: 1, captureId: 's', correlationId: 's', syncLsn: 4, ranges: [], marks: [{ file: 2, parts: ['INDEX'], ranges: [{ area: 'ASSO', from: 40, to: 41 }, { area: 'DATA', from: 7, to: 9 }] }], occurredAt: 1 },
+      [],
+    );
+    expect(decodeMessage(captured)).toEqual({
+      type: 'DlogCaptured',
+      dbid: 1,
+      correlationId: 's',
+      syncLsn: 4,
+      ranges: [],
+      marks: [{ file: 2, parts: ['INDEX'], extents: [{ part: 'AC', from: 40, to: 41 }, { part: 'DATA', from: 7, to: 9 }] }],
+      occurredAt: 1,
+    });
+    expect(decodeMessage(writeEnvelope('DlogCaptureAwaited', 1, { dbid: 1, captureId: 's', syncLsn: 4, occurredAt: 1 }, []))).toEqual({
+      type: 'DlogCaptureAwaited',
+      dbid: 1,
+      correlationId: 's',
+      syncLsn: 4,
+      occurredAt: 1,
+    });
+    expect(decodeMessage(writeEnvelope('DlogDropped', 1, { dbid: 1, captureId: 's', correlationId: 's', occurredAt: 1 }, []))).toEqual({ type: 'DlogDropped', dbid: 1, correlationId: 's', occurredAt: 1 });
   });
 });

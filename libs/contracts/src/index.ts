@@ -7,7 +7,6 @@ export * from './topics';
 export * from './common';
 export * from './messages/block-changes';
 export * from './messages/dlog';
-export * from './messages/dlog-sync';
 export * from './messages/plog';
 export * from './messages/dsf-commands';
 export * from './messages/dsf-events';

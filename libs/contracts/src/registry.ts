@@ -4,7 +4,6 @@ import type { DlqTopicName, TopicName } from './topics';
 import { BLOCK_CHANGES_MESSAGES } from './messages/block-changes';
 import { DeadLetter } from './messages/dead-letter';
 import { DLOG_MESSAGES } from './messages/dlog';
-import { DLOG_SYNC_MESSAGES } from './messages/dlog-sync';
 import { DSF_COMMAND_MESSAGES } from './messages/dsf-commands';
 import { DSF_EVENT_MESSAGES } from './messages/dsf-events';
 import { NUCLEUS_COMMAND_MESSAGES } from './messages/nucleus-commands';
@@ -14,7 +13,6 @@ import { SOV_COMMAND_MESSAGES, SOV_EVENT_MESSAGES, SOV_SUPERBLOCK_MESSAGES } fro
 export const ALL_MESSAGES = [
   ...BLOCK_CHANGES_MESSAGES,
   ...DLOG_MESSAGES,
-  ...DLOG_SYNC_MESSAGES,
   ...PLOG_MESSAGES,
   ...DSF_COMMAND_MESSAGES,
   ...DSF_EVENT_MESSAGES,

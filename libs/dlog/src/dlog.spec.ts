@@ -1,21 +1,20 @@
-import { BlockSet } from './block-set';
+import { addressesIn, type BlockSet, type Geometry } from '@deltaflow/blocks';
 import { blocksToSave } from './blocks-to-save';
 import { decide, evolve, initialState, liveBlocks, type DlogCommand, type DlogEvent, type DlogState } from './dlog';
 import { DlogError } from './errors';
 import { dlogStateFromJSON, dlogStateToJSON } from './snapshot';
-import type { BlockRef, DatabaseGeometry } from './types';
 
 // One small database: ASSO 1..100, DATA 1..200; file 1 owns DATA 1..100, AC 10..20, INDEX 21..40;
-// file 2 owns DATA 101..200, AC 41..50, INDEX 51..60. Admin blocks: ASSO 1..5.
-const geometry: DatabaseGeometry = {
-  assoBlocks: 100,
-  dataBlocks: 200,
+// file 2 owns DATA 101..200, AC 41..50, INDEX 51..60. Admin blocks (2 file slots): ASSO 1..6.
+const geometry: Geometry = {
+  asso: { blockSize: 512, blocks: 100 },
+  data: { blockSize: 512, blocks: 200 },
+  maxFiles: 2,
   files: [
-    { file: 1, dataExtents: [{ from: 1, to: 100 }], acExtents: [{ from: 10, to: 20 }], indexExtents: [{ from: 21, to: 40 }] },
-    { file: 2, dataExtents: [{ from: 101, to: 200 }], acExtents: [{ from: 41, to: 50 }], indexExtents: [{ from: 51, to: 60 }] },
+    { file: 1, extents: [{ part: 'DATA', from: 1, to: 100 }, { part: 'AC', from: 10, to: 20 }, { part: 'INDEX', from: 21, to: 40 }] },
+    { file: 2, extents: [{ part: 'DATA', from: 101, to: 200 }, { part: 'AC', from: 41, to: 50 }, { part: 'INDEX', from: 51, to: 60 }] },
   ],
 };
-const admin: BlockRef[] = [1, 2, 3, 4, 5].map((rabn) => ({ area: 'ASSO', rabn }));
 
 function fresh(config = {}): DlogState {
   return initialState(1, geometry, config);
@@ -34,16 +33,26 @@ function run(commands: DlogCommand[], start: DlogState = fresh()): { state: Dlog
 }
 
 function change(area: 'ASSO' | 'DATA', rabn: number, lsn: number): DlogCommand {
-  return { type: 'RecordChange', area, rabn, lsn };
+  return { type: 'RecordChanges', changes: [{ area, rabn, lsn }] };
 }
 
 function sync(lsn: number): DlogCommand {
   return { type: 'ObserveSync', lsn, syncId: `s${lsn}` };
 }
 
-function capture(saveId: string, syncLsn: number): DlogCommand {
-  return { type: 'CaptureForSave', saveId, syncLsn };
+function capture(correlationId: string, syncLsn: number): DlogCommand {
+  return { type: 'CaptureForSave', correlationId, syncLsn };
 }
+
+const drop = (correlationId: string): DlogCommand => ({ type: 'EndSave', correlationId, outcome: 'completed' });
+const giveBack = (correlationId: string): DlogCommand => ({ type: 'EndSave', correlationId, outcome: 'failed', reason: 'x' });
+const utility = (lsn: number, file: number, parts: Array<'DATA' | 'AC' | 'INDEX'>, extents?: Array<{ part: 'DATA' | 'AC'; from: number; to: number }>): DlogCommand => ({
+  type: 'RecordUtilityChange',
+  lsn,
+  file,
+  parts,
+  ...(extents ? { extents } : {}),
+});
 
 function rabns(s: BlockSet): number[] {
   return [...s];
@@ -63,16 +72,16 @@ function expectDlogError(fn: () => unknown, code: string): void {
 describe('DLOG decider: block changes', () => {
   it('given an empty DLOG, when blocks change, then their RABNs are marked per area', () => {
     const { state, events } = run([change('DATA', 7, 1), change('ASSO', 30, 2), change('DATA', 9, 3)]);
-    expect(events.map((e) => e.type)).toEqual(['BlocksChanged', 'BlocksChanged', 'BlocksChanged']);
+    expect(events.map((e) => e.type)).toEqual(['DlogRecorded', 'DlogRecorded', 'DlogRecorded']);
     const live = liveBlocks(state);
     expect(rabns(live.DATA)).toEqual([7, 9]);
     expect(rabns(live.ASSO)).toEqual([30]);
     expect(state.lastLsn).toBe(3);
   });
 
-  it('given a block already in the DLOG, when it changes again, then no event is recorded', () => {
+  it('given a block already in the DLOG, when it changes again, then it is not recorded again (only the LSN moves)', () => {
     const { state } = run([change('DATA', 7, 1)]);
-    expect(decide(change('DATA', 7, 2), state)).toEqual([]);
+    expect(decide(change('DATA', 7, 2), state)).toEqual([{ type: 'DlogRecorded', dbid: 1, lsn: 2, ranges: [], marks: [] }]);
   });
 
   it('given a batch, when recorded, then one event carries only the new blocks', () => {
@@ -88,13 +97,13 @@ describe('DLOG decider: block changes', () => {
       },
       state,
     );
-    expect(events).toEqual([{ type: 'BlocksChanged', dbid: 1, changes: [{ area: 'DATA', rabn: 8, lsn: 3 }], lastLsn: 4 }]);
+    expect(events).toEqual([{ type: 'DlogRecorded', dbid: 1, lsn: 4, ranges: [{ area: 'DATA', from: 8, to: 8 }], marks: [] }]);
   });
 
   it('when a RABN is outside its area, then VALIDATION and no event', () => {
     expectDlogError(() => decide(change('DATA', 201, 1), fresh()), 'VALIDATION');
     expectDlogError(() => decide(change('ASSO', 0, 1), fresh()), 'VALIDATION');
-    expectDlogError(() => decide({ type: 'RecordChange', area: 'XYZ' as 'DATA', rabn: 1, lsn: 1 }, fresh()), 'VALIDATION');
+    expectDlogError(() => decide({ type: 'RecordChanges', changes: [{ area: 'XYZ' as 'DATA', rabn: 1, lsn: 1 }] }, fresh()), 'VALIDATION');
   });
 
   it('given changes up to LSN 10, when a change of another block arrives at LSN 5, then LSN_NOT_INCREASING', () => {
@@ -111,7 +120,7 @@ describe('DLOG decider: block changes', () => {
   });
 
   it('is idempotent in evolve for a repeated Drop/Return event', () => {
-    const { state, events } = run([change('DATA', 1, 1), sync(2), capture('a', 2), { type: 'DropCapture', saveId: 'a' }]);
+    const { state, events } = run([change('DATA', 1, 1), sync(2), capture('a', 2), drop('a')]);
     const dropped = events[events.length - 1];
     expect(dlogStateToJSON(evolve(state, dropped))).toEqual(dlogStateToJSON(state));
   });
@@ -120,21 +129,27 @@ describe('DLOG decider: block changes', () => {
 describe('DLOG decider: capture at a save start sync', () => {
   it('given changes before and after sync s, when a save captures at s, then it takes exactly those at or below s', () => {
     const { state, events } = run([change('DATA', 1, 1), change('DATA', 2, 2), sync(3), change('DATA', 3, 4), change('DATA', 1, 5), capture('save-1', 3)]);
-    expect(events[events.length - 1]).toMatchObject({ type: 'DlogCaptured', saveId: 'save-1', syncLsn: 3, exact: true, dataBlocks: 2 });
+    expect(events[events.length - 1]).toMatchObject({ type: 'DlogCaptured', correlationId: 'save-1', syncLsn: 3 });
+    expect(state.pending?.exact).toBe(true);
     expect(state.pending && rabns(state.pending.blocks.DATA)).toEqual([1, 2]);
     // block 1 changed again after s: it stays live for the next delta, as does block 3
     expect(rabns(liveBlocks(state).DATA)).toEqual([1, 3]);
   });
 
-  it('when a sync was not observed yet, then SYNC_NOT_SEEN (retriable) and no event', () => {
-    const { state } = run([change('DATA', 1, 1)]);
-    try {
-      decide(capture('a', 9), state);
-      throw new Error('no error');
-    } catch (e) {
-      expect((e as DlogError).code).toBe('SYNC_NOT_SEEN');
-      expect((e as DlogError).retriable).toBe(true);
-    }
+  it('when a sync was not observed yet, then the capture waits for it and is taken once the stream reaches it', () => {
+    const { state, events } = run([change('DATA', 1, 1), capture('a', 3)]);
+    expect(events[events.length - 1]).toEqual({ type: 'DlogCaptureAwaited', dbid: 1, correlationId: 'a', syncLsn: 3 });
+    expect(decide({ type: 'ResumeCaptures' }, state)).toEqual([]);
+    const later = run([change('DATA', 2, 2), sync(3), { type: 'ResumeCaptures' }], state);
+    expect(later.events[later.events.length - 1]).toMatchObject({ type: 'DlogCaptured', correlationId: 'a', syncLsn: 3 });
+    expect(later.state.awaiting).toEqual([]);
+    expect(rabns(later.state.pending!.blocks.DATA)).toEqual([1, 2]);
+  });
+
+  it('when the save ends before its sync was reached, then the waiting capture is withdrawn', () => {
+    const { state, events } = run([change('DATA', 1, 1), capture('a', 3), giveBack('a'), sync(3), { type: 'ResumeCaptures' }]);
+    expect(events.map((e) => e.type)).toEqual(['DlogRecorded', 'DlogCaptureAwaited', 'DlogCaptureWithdrawn', 'DlogSyncRecorded']);
+    expect(state.pending).toBeNull();
   });
 
   it('given a pending capture, when another save captures, then SAVE_IN_PROGRESS; the same capture again is a no-op', () => {
@@ -145,7 +160,8 @@ describe('DLOG decider: capture at a save start sync', () => {
 
   it('given a capture at an LSN that is not a sync boundary, then the straddling blocks are captured AND kept live (never fewer)', () => {
     const { state, events } = run([change('DATA', 1, 1), change('DATA', 2, 5), sync(6), capture('a', 3)]);
-    expect(events[events.length - 1]).toMatchObject({ type: 'DlogCaptured', exact: false });
+    expect(events[events.length - 1]).toMatchObject({ type: 'DlogCaptured', correlationId: 'a' });
+    expect(state.pending?.exact).toBe(false);
     expect(state.pending && rabns(state.pending.blocks.DATA)).toEqual([1, 2]);
     expect(rabns(liveBlocks(state).DATA)).toEqual([1, 2]);
   });
@@ -155,8 +171,8 @@ describe('DLOG decider: save completes or fails', () => {
   const upToCapture = [change('DATA', 1, 1), change('ASSO', 70, 2), sync(3), capture('a', 3), change('DATA', 9, 4)];
 
   it('given a captured set, when the save completes, then the set is dropped and later changes stay', () => {
-    const { state, events } = run([...upToCapture, { type: 'DropCapture', saveId: 'a' }]);
-    expect(events[events.length - 1]).toEqual({ type: 'CaptureDropped', dbid: 1, saveId: 'a', syncLsn: 3 });
+    const { state, events } = run([...upToCapture, drop('a')]);
+    expect(events[events.length - 1]).toEqual({ type: 'DlogDropped', dbid: 1, correlationId: 'a' });
     expect(state.pending).toBeNull();
     expect(rabns(liveBlocks(state).DATA)).toEqual([9]);
     expect(rabns(liveBlocks(state).ASSO)).toEqual([]);
@@ -165,9 +181,9 @@ describe('DLOG decider: save completes or fails', () => {
   });
 
   it('fail returns the captured set: the next delta still holds every change', () => {
-    const { state, events } = run([...upToCapture, { type: 'ReturnCapture', saveId: 'a' }, sync(5), capture('b', 5)]);
-    expect(events.map((e) => e.type)).toContain('CaptureReturned');
-    expect(state.pending?.saveId).toBe('b');
+    const { state, events } = run([...upToCapture, giveBack('a'), sync(5), capture('b', 5)]);
+    expect(events.map((e) => e.type)).toContain('DlogReturned');
+    expect(state.pending?.correlationId).toBe('b');
     expect(rabns(state.pending!.blocks.DATA)).toEqual([1, 9]);
     expect(rabns(state.pending!.blocks.ASSO)).toEqual([70]);
     expect(state.pending!.exact).toBe(true);
@@ -176,64 +192,57 @@ describe('DLOG decider: save completes or fails', () => {
   it('fail returns the utility marks too', () => {
     const { state } = run([
       change('DATA', 1, 1),
-      { type: 'RecordUtilityChange', file: 2, parts: ['DATA'] },
-      sync(2),
-      capture('a', 2),
-      { type: 'ReturnCapture', saveId: 'a' },
+      utility(2, 2, ['DATA']),
+      sync(3),
+      capture('a', 3),
+      giveBack('a'),
     ]);
-    expect(state.marks).toEqual([{ file: 2, whole: ['DATA'], ranges: [] }]);
+    expect(state.marks).toEqual([{ file: 2, parts: ['DATA'], extents: [] }]);
   });
 
-  it('repeated Drop is a no-op; Return after Drop is ILLEGAL_STATE; unknown save is NOT_FOUND', () => {
-    const { state } = run([...upToCapture, { type: 'DropCapture', saveId: 'a' }]);
-    expect(decide({ type: 'DropCapture', saveId: 'a' }, state)).toEqual([]);
-    expectDlogError(() => decide({ type: 'ReturnCapture', saveId: 'a' }, state), 'ILLEGAL_STATE');
-    expectDlogError(() => decide({ type: 'DropCapture', saveId: 'zzz' }, state), 'NOT_FOUND');
-    expectDlogError(() => decide(capture('a', 3), state), 'ILLEGAL_STATE');
+  it('repeated Drop is a no-op; Return after Drop is ILLEGAL_STATE; an unknown save or a repeated capture changes nothing', () => {
+    const { state } = run([...upToCapture, drop('a')]);
+    expect(decide(drop('a'), state)).toEqual([]);
+    expectDlogError(() => decide(giveBack('a'), state), 'ILLEGAL_STATE');
+    expect(decide(drop('zzz'), state)).toEqual([]);
+    expect(decide(capture('a', 3), state)).toEqual([]);
   });
 
   it('repeated Return is a no-op and does not double the state', () => {
-    const { state } = run([...upToCapture, { type: 'ReturnCapture', saveId: 'a' }]);
-    expect(decide({ type: 'ReturnCapture', saveId: 'a' }, state)).toEqual([]);
+    const { state } = run([...upToCapture, giveBack('a')]);
+    expect(decide(giveBack('a'), state)).toEqual([]);
   });
 });
 
 describe('DLOG decider: utility marks', () => {
   it('given no marks, when a utility marks whole parts, then the file is marked with them', () => {
-    const { state, events } = run([{ type: 'RecordUtilityChange', file: 1, parts: ['AC', 'DATA'] }]);
-    expect(events).toEqual([{ type: 'UtilityMarked', dbid: 1, file: 1, whole: ['DATA', 'AC'], ranges: [] }]);
-    expect(state.marks).toEqual([{ file: 1, whole: ['DATA', 'AC'], ranges: [] }]);
+    const { state, events } = run([utility(1, 1, ['AC', 'DATA'])]);
+    expect(events).toEqual([{ type: 'DlogRecorded', dbid: 1, lsn: 1, ranges: [], marks: [{ file: 1, parts: ['DATA', 'AC'], extents: [] }] }]);
+    expect(state.marks).toEqual([{ file: 1, parts: ['DATA', 'AC'], extents: [] }]);
   });
 
-  it('ranges mark the whole index and repeating the same marks records nothing', () => {
-    const cmd: DlogCommand = { type: 'RecordUtilityChange', file: 1, parts: [], ranges: [{ part: 'DATA', from: 5, to: 8 }] };
+  it('extents mark the whole index; the same marks again record no mark (a redelivery records nothing)', () => {
+    const cmd = utility(1, 1, [], [{ part: 'DATA', from: 5, to: 8 }]);
     const { state } = run([cmd]);
-    expect(state.marks).toEqual([{ file: 1, whole: ['INDEX'], ranges: [{ part: 'DATA', from: 5, to: 8 }] }]);
+    expect(state.marks).toEqual([{ file: 1, parts: ['INDEX'], extents: [{ part: 'DATA', from: 5, to: 8 }] }]);
     expect(decide(cmd, state)).toEqual([]);
+    expect(decide(utility(2, 1, [], [{ part: 'DATA', from: 5, to: 8 }]), state)).toEqual([{ type: 'DlogRecorded', dbid: 1, lsn: 2, ranges: [], marks: [] }]);
   });
 
-  it('when the extension is full, then ranges compress into wider ones: more blocks, never fewer', () => {
-    const cmds: DlogCommand[] = [10, 20, 22, 60].map((from) => ({
-      type: 'RecordUtilityChange',
-      file: 1,
-      parts: [],
-      ranges: [{ part: 'DATA', from, to: from }],
-    }));
+  it('when the extension is full, then extents compress into wider ones: more blocks, never fewer', () => {
+    const cmds = [10, 20, 22, 60].map((from, i) => utility(i + 1, 1, [], [{ part: 'DATA', from, to: from }]));
     const { state } = run(cmds, fresh({ extensionCapacity: 3 }));
-    expect(state.marks[0].ranges).toEqual([
+    expect(state.marks[0].extents).toEqual([
       { part: 'DATA', from: 10, to: 10 },
       { part: 'DATA', from: 20, to: 22 },
       { part: 'DATA', from: 60, to: 60 },
     ]);
   });
 
-  it('rejects an unknown file, a range outside the file extents, and an empty mark', () => {
-    expectDlogError(() => decide({ type: 'RecordUtilityChange', file: 9, parts: ['DATA'] }, fresh()), 'VALIDATION');
-    expectDlogError(
-      () => decide({ type: 'RecordUtilityChange', file: 1, parts: [], ranges: [{ part: 'DATA', from: 99, to: 101 }] }, fresh()),
-      'VALIDATION',
-    );
-    expectDlogError(() => decide({ type: 'RecordUtilityChange', file: 1, parts: [] }, fresh()), 'VALIDATION');
+  it('rejects an unknown file, an extent outside the file, and an empty mark', () => {
+    expectDlogError(() => decide(utility(1, 9, ['DATA']), fresh()), 'VALIDATION');
+    expectDlogError(() => decide(utility(1, 1, [], [{ part: 'DATA', from: 99, to: 101 }]), fresh()), 'VALIDATION');
+    expectDlogError(() => decide(utility(1, 1, []), fresh()), 'VALIDATION');
   });
 });
 
@@ -243,17 +252,17 @@ describe('blocks to save for a delta', () => {
       change('DATA', 150, 1),
       change('ASSO', 3, 2),
       change('ASSO', 90, 3),
-      { type: 'RecordUtilityChange', file: 1, parts: ['AC'] },
-      { type: 'RecordUtilityChange', file: 2, parts: [], ranges: [{ part: 'DATA', from: 120, to: 122 }] },
-      sync(4),
-      capture('a', 4),
+      utility(4, 1, ['AC']),
+      utility(5, 2, [], [{ part: 'DATA', from: 120, to: 122 }]),
+      sync(6),
+      capture('a', 6),
     ]);
-    const plan = blocksToSave(state.pending!, geometry, admin);
-    const list = [...plan].map((b) => `${b.area}:${b.rabn}`);
+    const ranges = blocksToSave(state.pending!, geometry);
+    const list = [...addressesIn(ranges)].map((b) => `${b.area}:${b.rabn}`);
     const expected = [
-      ...[1, 2, 3, 4, 5].map((r) => `ASSO:${r}`), // admin (3 also changed: once)
+      ...[1, 2, 3, 4, 5, 6].map((r) => `ASSO:${r}`), // admin (3 also changed: once)
       ...Array.from({ length: 11 }, (_, i) => `ASSO:${10 + i}`), // file 1 AC
-      ...Array.from({ length: 10 }, (_, i) => `ASSO:${51 + i}`), // file 2 INDEX (implied by its ranges)
+      ...Array.from({ length: 10 }, (_, i) => `ASSO:${51 + i}`), // file 2 INDEX (implied by its extents)
       'ASSO:90',
       'DATA:120',
       'DATA:121',
@@ -261,13 +270,26 @@ describe('blocks to save for a delta', () => {
       'DATA:150',
     ];
     expect(list).toEqual(expected);
-    expect(plan.count).toBe(expected.length);
+    // the capture event carries exactly these ranges: the save writer reads nothing else
+    const captured = run([{ type: 'RecordChanges', changes: [] }], state).state;
+    expect(captured.pending).toBe(state.pending);
+  });
+
+  it('the DlogCaptured event carries the blocks to save', () => {
+    const { events } = run([change('DATA', 150, 1), utility(2, 1, ['AC']), sync(3), capture('a', 3)]);
+    const cap = events[events.length - 1] as Extract<DlogEvent, { type: 'DlogCaptured' }>;
+    expect(cap.ranges).toEqual([
+      { area: 'ASSO', from: 1, to: 6 },
+      { area: 'ASSO', from: 10, to: 20 },
+      { area: 'DATA', from: 150, to: 150 },
+    ]);
+    expect(cap.marks).toEqual([{ file: 1, parts: ['AC'], extents: [] }]);
   });
 
   it('refuses marks of a file the geometry does not know', () => {
-    const { state } = run([change('DATA', 1, 1), { type: 'RecordUtilityChange', file: 2, parts: ['DATA'] }, sync(2), capture('a', 2)]);
-    const shrunk: DatabaseGeometry = { ...geometry, files: [geometry.files[0]] };
-    expectDlogError(() => blocksToSave(state.pending!, shrunk, admin), 'VALIDATION');
+    const { state } = run([change('DATA', 1, 1), utility(2, 2, ['DATA']), sync(3), capture('a', 3)]);
+    const shrunk: Geometry = { ...geometry, files: [geometry.files[0]] };
+    expectDlogError(() => blocksToSave(state.pending!, shrunk), 'VALIDATION');
   });
 });
 
@@ -286,11 +308,11 @@ describe('segments and snapshots', () => {
   });
 
   it('a snapshot round-trips, and a damaged one is refused with CORRUPT_DATA', () => {
-    const { state } = run([change('DATA', 1, 1), { type: 'RecordUtilityChange', file: 1, parts: ['DATA'] }, sync(2), capture('a', 2), change('ASSO', 8, 3)]);
+    const { state } = run([change('DATA', 1, 1), utility(2, 1, ['DATA']), sync(3), capture('a', 3), change('ASSO', 8, 4), capture('b', 9)].slice(0, 5));
     const json = JSON.parse(JSON.stringify(dlogStateToJSON(state)));
     const back = dlogStateFromJSON(json);
     expect(dlogStateToJSON(back)).toEqual(json);
-    expect(decide(change('ASSO', 9, 4), back)).toEqual(decide(change('ASSO', 9, 4), state));
+    expect(decide(change('ASSO', 9, 5), back)).toEqual(decide(change('ASSO', 9, 5), state));
     expectDlogError(() => dlogStateFromJSON({ ...json, lastLsn: -4 }), 'CORRUPT_DATA');
   });
 });

@@ -2,7 +2,18 @@
  * The DLOG of one database as an event-sourced decider.
  *
  * What it records: the RABNs changed per area since the last successful save, and the
- * utility marks (whole file parts, or RABN ranges in a bounded per-file extension).
+ * utility marks (whole file parts, or extents in a bounded per-file extension).
+ *
+ * Its events are exactly what the change logger publishes on dsf.dlog (plus `occurredAt`),
+ * so the DLOG of a database is a fold of `evolve` over that topic:
+ *   DlogRecorded          blocks new to the DLOG and/or utility marks, up to `lsn`
+ *   DlogSyncRecorded      an ET sync point (or the nucleus stopping) the DLOG was cut at
+ *   DlogCaptureAwaited    a save's capture waits for the change stream to reach its sync
+ *   DlogCaptureWithdrawn  that save ended before its sync was reached: nothing captured
+ *   DlogCaptured          the DLOG at a save's start sync: `ranges` = every block the save
+ *                         must read (blocksToSave), `marks` = the captured utility marks
+ *   DlogDropped           the save completed: the captured set is gone
+ *   DlogReturned          the save failed: the captured set is back in the DLOG
  *
  * LSN awareness (why segments): a save captures "the DLOG at its start sync s", but the
  * capture command reaches the DLOG after it has already recorded changes with LSN > s;
@@ -19,29 +30,32 @@
  * an LSN that is not a sync) treats the straddling segment conservatively, putting it in
  * the capture AND keeping it live: more blocks saved, never fewer (`exact: false`).
  */
-import { BlockSet } from './block-set';
-import { DlogError } from './errors';
-import { findFile, extentsOf, insideExtents, validateGeometry } from './geometry';
 import {
-  addFileMarks,
-  checkCapacity,
-  normaliseRanges,
-  putFileMarks,
-  sameFileMarks,
-  unionMarks,
-  type FileMarks,
-  type MarkRange,
-} from './marks';
-import { AREAS, FILE_PARTS, type Area, type DatabaseGeometry, type FilePart } from './types';
+  areaBlocksCount,
+  areaBlocksOf,
+  areaBlocksToRanges,
+  BlockSet,
+  EMPTY_AREA_BLOCKS,
+  FILE_PARTS,
+  findFile,
+  insideExtents,
+  extentsOf,
+  unionAreaBlocks,
+  validateGeometry,
+  type Area,
+  type AreaBlocks,
+  type BlockRange,
+  type Extent,
+  type FilePart,
+  type Geometry,
+} from '@deltaflow/blocks';
+import type { Decider } from '@deltaflow/core';
+import { blocksToSave } from './blocks-to-save';
+import { DlogError } from './errors';
+import { addUtilityMark, checkCapacity, normalizeExtents, putUtilityMark, sameUtilityMark, unionMarks, type UtilityMark } from './marks';
 
 // ---------------------------------------------------------------------------------------
 // State
-
-/** One block set per area. */
-export interface AreaBlocks {
-  readonly ASSO: BlockSet;
-  readonly DATA: BlockSet;
-}
 
 /** Blocks changed in (from, upTo]; from === null means "since the beginning" (unknown lower bound). */
 export interface Segment {
@@ -52,36 +66,43 @@ export interface Segment {
 
 /** What a save took from the DLOG at its start sync. */
 export interface DlogCapture {
-  readonly saveId: string;
+  /** the correlation id of the save that holds the capture */
+  readonly correlationId: string;
   readonly syncLsn: number;
   /** false when a segment straddled the sync and was conservatively both captured and kept */
   readonly exact: boolean;
   readonly blocks: AreaBlocks;
-  readonly marks: readonly FileMarks[];
+  readonly marks: readonly UtilityMark[];
 }
 
 export interface DlogConfig {
-  /** ranges kept per file in the utility extension before compression (seed: ADALOD UPDATE extension) */
+  /** extents kept per file in the utility extension before compression (seed: ADALOD UPDATE extension) */
   readonly extensionCapacity: number;
   /** closed sync segments kept before the two oldest merge */
   readonly maxSegments: number;
-  /** finished save ids remembered so repeated Drop/Return are idempotent */
+  /** finished saves remembered so repeated completions and failures are idempotent */
   readonly finishedSavesKept: number;
 }
 
 export const DEFAULT_DLOG_CONFIG: DlogConfig = { extensionCapacity: 64, maxSegments: 16, finishedSavesKept: 64 };
 
 export interface FinishedCapture {
-  readonly saveId: string;
+  readonly correlationId: string;
   readonly syncLsn: number;
   readonly outcome: 'dropped' | 'returned';
 }
 
+/** A save whose start sync the change stream has not reached yet. */
+export interface AwaitedCapture {
+  readonly correlationId: string;
+  readonly syncLsn: number;
+}
+
 export interface DlogState {
   readonly dbid: number;
-  readonly geometry: DatabaseGeometry;
+  readonly geometry: Geometry;
   readonly config: DlogConfig;
-  /** highest LSN recorded by an event (change or sync); null before any */
+  /** highest LSN recorded (change, utility change or sync); null before any */
   readonly lastLsn: number | null;
   /** sync LSN of the last dropped capture: nothing at or below it is live any more */
   readonly floorLsn: number | null;
@@ -91,18 +112,22 @@ export interface DlogState {
   readonly openFrom: number | null;
   readonly open: AreaBlocks;
   /** live utility marks, sorted by file */
-  readonly marks: readonly FileMarks[];
+  readonly marks: readonly UtilityMark[];
   readonly pending: DlogCapture | null;
+  readonly awaiting: readonly AwaitedCapture[];
   /** most recent last */
   readonly finished: readonly FinishedCapture[];
 }
 
-export const EMPTY_AREA_BLOCKS: AreaBlocks = { ASSO: BlockSet.empty(), DATA: BlockSet.empty() };
-
 /** The DLOG of a database nothing has been recorded for. Throws VALIDATION on a bad dbid, geometry or config. */
-export function initialState(dbid: number, geometry: DatabaseGeometry, config: Partial<DlogConfig> = {}): DlogState {
+export function initialState(dbid: number, geometry: Geometry, config: Partial<DlogConfig> = {}): DlogState {
   if (!Number.isInteger(dbid) || dbid < 1) throw new DlogError('VALIDATION', `dbid must be a positive integer, got ${String(dbid)}`);
-  validateGeometry(geometry);
+  let g: Geometry;
+  try {
+    g = validateGeometry(geometry);
+  } catch (e) {
+    throw new DlogError('VALIDATION', (e as Error).message);
+  }
   // an option given as undefined keeps its default
   const given = Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined)) as Partial<DlogConfig>;
   const cfg = { ...DEFAULT_DLOG_CONFIG, ...given };
@@ -112,7 +137,7 @@ export function initialState(dbid: number, geometry: DatabaseGeometry, config: P
   }
   return {
     dbid,
-    geometry,
+    geometry: g,
     config: cfg,
     lastLsn: null,
     floorLsn: null,
@@ -121,6 +146,7 @@ export function initialState(dbid: number, geometry: DatabaseGeometry, config: P
     open: EMPTY_AREA_BLOCKS,
     marks: [],
     pending: null,
+    awaiting: [],
     finished: [],
   };
 }
@@ -136,56 +162,36 @@ export interface BlockChange {
 }
 
 export type DlogCommand =
-  | ({ readonly type: 'RecordChange' } & BlockChange)
-  /** a batch in LSN order (one consumer fetch): one event instead of one per change */
-  | { readonly type: 'RecordChanges'; readonly changes: readonly BlockChange[] }
+  /** a batch in LSN order (one consumer fetch); `upTo` moves the LSN further without a change (e.g. a NucleusState) */
+  | { readonly type: 'RecordChanges'; readonly changes: readonly BlockChange[]; readonly upTo?: number }
   | { readonly type: 'ObserveSync'; readonly lsn: number; readonly syncId: string }
-  | {
-      readonly type: 'RecordUtilityChange';
-      readonly file: number;
-      readonly parts: readonly FilePart[];
-      readonly ranges?: readonly MarkRange[];
-    }
-  | { readonly type: 'CaptureForSave'; readonly saveId: string; readonly syncLsn: number }
-  | { readonly type: 'DropCapture'; readonly saveId: string }
-  | { readonly type: 'ReturnCapture'; readonly saveId: string }
-  | { readonly type: 'UpdateGeometry'; readonly geometry: DatabaseGeometry };
+  /** a utility changed whole parts of a file and/or extents of its DATA or AC */
+  | { readonly type: 'RecordUtilityChange'; readonly lsn: number; readonly file: number; readonly parts: readonly FilePart[]; readonly extents?: readonly Extent[] }
+  /** a save started at its start sync (offline: the LSN at which the nucleus stopped) */
+  | { readonly type: 'CaptureForSave'; readonly correlationId: string; readonly syncLsn: number }
+  /** captures waiting for a sync the DLOG has reached since */
+  | { readonly type: 'ResumeCaptures' }
+  | { readonly type: 'EndSave'; readonly correlationId: string; readonly outcome: 'completed' | 'failed'; readonly reason?: string };
 
 export type DlogEvent =
-  /** changes whose blocks were not yet in the open segment; lastLsn = highest LSN of the batch */
-  | { readonly type: 'BlocksChanged'; readonly dbid: number; readonly changes: readonly BlockChange[]; readonly lastLsn: number }
-  | { readonly type: 'SyncPointRecorded'; readonly dbid: number; readonly lsn: number; readonly syncId: string }
-  | {
-      readonly type: 'UtilityMarked';
-      readonly dbid: number;
-      readonly file: number;
-      readonly whole: readonly FilePart[];
-      readonly ranges: readonly MarkRange[];
-    }
+  | { readonly type: 'DlogRecorded'; readonly dbid: number; readonly lsn: number; readonly ranges: readonly BlockRange[]; readonly marks: readonly UtilityMark[] }
+  | { readonly type: 'DlogSyncRecorded'; readonly dbid: number; readonly lsn: number; readonly syncId: string }
+  | { readonly type: 'DlogCaptureAwaited'; readonly dbid: number; readonly correlationId: string; readonly syncLsn: number }
+  | { readonly type: 'DlogCaptureWithdrawn'; readonly dbid: number; readonly correlationId: string }
   | {
       readonly type: 'DlogCaptured';
       readonly dbid: number;
-      readonly saveId: string;
+      readonly correlationId: string;
       readonly syncLsn: number;
-      readonly exact: boolean;
-      readonly assoBlocks: number;
-      readonly dataBlocks: number;
-      readonly markedFiles: readonly number[];
+      /** every block the save must read, sorted and joined (blocksToSave) */
+      readonly ranges: readonly BlockRange[];
+      readonly marks: readonly UtilityMark[];
     }
-  | { readonly type: 'CaptureDropped'; readonly dbid: number; readonly saveId: string; readonly syncLsn: number }
-  | { readonly type: 'CaptureReturned'; readonly dbid: number; readonly saveId: string; readonly syncLsn: number }
-  | { readonly type: 'GeometryUpdated'; readonly dbid: number; readonly geometry: DatabaseGeometry };
+  | { readonly type: 'DlogDropped'; readonly dbid: number; readonly correlationId: string }
+  | { readonly type: 'DlogReturned'; readonly dbid: number; readonly correlationId: string; readonly reason: string };
 
 // ---------------------------------------------------------------------------------------
 // Helpers shared by decide and evolve
-
-function unionBlocks(a: AreaBlocks, b: AreaBlocks): AreaBlocks {
-  return { ASSO: a.ASSO.union(b.ASSO), DATA: a.DATA.union(b.DATA) };
-}
-
-function blockCount(b: AreaBlocks): number {
-  return b.ASSO.size + b.DATA.size;
-}
 
 interface Split {
   readonly captured: AreaBlocks;
@@ -200,11 +206,11 @@ function splitAt(state: DlogState, s: number): Split {
   let exact = true;
   for (const seg of state.closed) {
     if (seg.upTo <= s) {
-      captured = unionBlocks(captured, seg.blocks);
+      captured = unionAreaBlocks(captured, seg.blocks);
     } else if (seg.from !== null && seg.from >= s) {
       keptClosed.push(seg);
-    } else if (blockCount(seg.blocks) > 0) {
-      captured = unionBlocks(captured, seg.blocks);
+    } else if (areaBlocksCount(seg.blocks) > 0) {
+      captured = unionAreaBlocks(captured, seg.blocks);
       keptClosed.push(seg);
       exact = false;
     } else {
@@ -212,8 +218,8 @@ function splitAt(state: DlogState, s: number): Split {
     }
   }
   const openAbove = state.openFrom !== null && state.openFrom >= s;
-  if (!openAbove && blockCount(state.open) > 0) {
-    captured = unionBlocks(captured, state.open);
+  if (!openAbove && areaBlocksCount(state.open) > 0) {
+    captured = unionAreaBlocks(captured, state.open);
     exact = false;
   }
   return { captured, keptClosed, exact };
@@ -236,15 +242,15 @@ function checkLsn(lsn: number): void {
 function checkChange(state: DlogState, c: BlockChange): void {
   if (c === null || typeof c !== 'object') throw new DlogError('VALIDATION', 'a block change must be an object');
   if (c.area !== 'ASSO' && c.area !== 'DATA') throw new DlogError('VALIDATION', `unknown area ${String(c.area)}`, { area: c.area });
-  const size = c.area === 'ASSO' ? state.geometry.assoBlocks : state.geometry.dataBlocks;
+  const size = c.area === 'ASSO' ? state.geometry.asso.blocks : state.geometry.data.blocks;
   if (!Number.isInteger(c.rabn) || c.rabn < 1 || c.rabn > size) {
     throw new DlogError('VALIDATION', `RABN ${String(c.rabn)} is outside ${c.area} 1..${size}`, { area: c.area, rabn: c.rabn });
   }
   checkLsn(c.lsn);
 }
 
-function checkSaveId(saveId: string): void {
-  if (typeof saveId !== 'string' || saveId.length === 0) throw new DlogError('VALIDATION', 'saveId must be a non-empty string');
+function checkCorrelationId(id: string): void {
+  if (typeof id !== 'string' || id.length === 0) throw new DlogError('VALIDATION', 'correlationId must be a non-empty string');
 }
 
 function notIncreasing(lsn: number, last: number | null, detail: Record<string, unknown>): DlogError {
@@ -258,12 +264,11 @@ function notIncreasing(lsn: number, last: number | null, detail: Record<string, 
 // ---------------------------------------------------------------------------------------
 // decide
 
-function decideChanges(changes: readonly BlockChange[], state: DlogState): DlogEvent[] {
+function decideChanges(changes: readonly BlockChange[], upTo: number | undefined, state: DlogState): DlogEvent[] {
   if (!Array.isArray(changes as unknown)) throw new DlogError('VALIDATION', 'changes must be an array');
   let last = state.lastLsn;
   let prev: BlockChange | undefined;
-  const out: BlockChange[] = [];
-  const added: Record<Area, Set<number>> = { ASSO: new Set(), DATA: new Set() };
+  const added: Record<Area, number[]> = { ASSO: [], DATA: [] };
   for (const c of changes) {
     checkChange(state, c);
     if (last !== null && c.lsn <= last) {
@@ -274,15 +279,18 @@ function decideChanges(changes: readonly BlockChange[], state: DlogState): DlogE
     }
     last = c.lsn;
     prev = c;
-    if (!state.open[c.area].has(c.rabn) && !added[c.area].has(c.rabn)) {
-      added[c.area].add(c.rabn);
-      out.push({ area: c.area, rabn: c.rabn, lsn: c.lsn });
-    }
+    if (!state.open[c.area].has(c.rabn)) added[c.area].push(c.rabn);
   }
-  // A batch of changes to blocks already in the open segment yields nothing: lastLsn then lags
-  // behind the stream, which is harmless because such changes always land in the open segment.
-  if (out.length === 0 || last === null) return [];
-  return [{ type: 'BlocksChanged', dbid: state.dbid, changes: out, lastLsn: last }];
+  if (upTo !== undefined) {
+    checkLsn(upTo);
+    if (last === null || upTo > last) last = upTo;
+  }
+  // Nothing above what the DLOG already recorded: a redelivery.
+  if (last === null || (state.lastLsn !== null && last <= state.lastLsn)) return [];
+  // A block already in the open segment is not recorded again (seed: "no event if already in
+  // the DLOG"); the event still says how far the DLOG has read, so a rebuild knows its last LSN.
+  const ranges = areaBlocksToRanges({ ASSO: BlockSet.of(added.ASSO), DATA: BlockSet.of(added.DATA) });
+  return [{ type: 'DlogRecorded', dbid: state.dbid, lsn: last, ranges, marks: [] }];
 }
 
 function decideSync(lsn: number, syncId: string, state: DlogState): DlogEvent[] {
@@ -292,122 +300,105 @@ function decideSync(lsn: number, syncId: string, state: DlogState): DlogEvent[] 
     lsn === state.openFrom || state.closed.some((s) => s.upTo === lsn) || lsn === state.pending?.syncLsn || lsn === state.floorLsn;
   if (known && state.lastLsn !== null && lsn <= state.lastLsn) return []; // redelivered sync
   if (state.lastLsn !== null && lsn < state.lastLsn) throw notIncreasing(lsn, state.lastLsn, { syncId });
-  return [{ type: 'SyncPointRecorded', dbid: state.dbid, lsn, syncId }];
+  return [{ type: 'DlogSyncRecorded', dbid: state.dbid, lsn, syncId }];
 }
 
-function decideUtility(
-  file: number,
-  parts: readonly FilePart[],
-  ranges: readonly MarkRange[],
-  state: DlogState,
-): DlogEvent[] {
+function decideUtility(lsn: number, file: number, parts: readonly FilePart[], extents: readonly Extent[], state: DlogState): DlogEvent[] {
+  checkLsn(lsn);
   const f = findFile(state.geometry, file);
   if (f === undefined) throw new DlogError('VALIDATION', `file ${String(file)} is not in the geometry of database ${state.dbid}`, { file });
-  if (!Array.isArray(parts as unknown) || !Array.isArray(ranges as unknown)) throw new DlogError('VALIDATION', 'parts and ranges must be arrays');
+  if (!Array.isArray(parts as unknown) || !Array.isArray(extents as unknown)) throw new DlogError('VALIDATION', 'parts and extents must be arrays');
   for (const p of parts) {
     if (!FILE_PARTS.includes(p)) throw new DlogError('VALIDATION', `unknown file part ${String(p)}`, { file, part: p });
   }
-  if (parts.length === 0 && ranges.length === 0) throw new DlogError('VALIDATION', `utility change of file ${file} marks nothing`, { file });
-  for (const r of ranges) {
-    if (r?.part !== 'DATA' && r?.part !== 'AC') throw new DlogError('VALIDATION', `range part must be DATA or AC, got ${String(r?.part)}`, { file });
+  if (parts.length === 0 && extents.length === 0) throw new DlogError('VALIDATION', `utility change of file ${file} marks nothing`, { file });
+  for (const r of extents) {
+    if (r?.part !== 'DATA' && r?.part !== 'AC') throw new DlogError('VALIDATION', `an extent of a utility mark is of DATA or AC, got ${String(r?.part)}`, { file });
     if (!Number.isInteger(r.from) || !Number.isInteger(r.to) || r.from < 1 || r.from > r.to) {
-      throw new DlogError('VALIDATION', `range [${String(r.from)}, ${String(r.to)}] is invalid`, { file, range: r });
+      throw new DlogError('VALIDATION', `extent [${String(r.from)}, ${String(r.to)}] is invalid`, { file, extent: r });
     }
     if (!insideExtents(extentsOf(f, r.part), r.from, r.to)) {
-      throw new DlogError('VALIDATION', `${r.part} range [${r.from}, ${r.to}] is outside the extents of file ${file}`, { file, range: r });
+      throw new DlogError('VALIDATION', `${r.part} extent [${r.from}, ${r.to}] is outside the extents of file ${file}`, { file, extent: r });
     }
   }
+  if (state.lastLsn !== null && lsn <= state.lastLsn) return []; // redelivery (the caller refuses real reordering)
   const existing = state.marks.find((m) => m.file === file);
   const whole = FILE_PARTS.filter((p) => parts.includes(p));
-  const next = addFileMarks(existing, file, whole, ranges, state.config.extensionCapacity);
-  if (sameFileMarks(existing, next)) return [];
-  return [{ type: 'UtilityMarked', dbid: state.dbid, file, whole, ranges: normaliseRanges(ranges) }];
+  const next = addUtilityMark(existing, file, whole, extents, state.config.extensionCapacity);
+  const marks = sameUtilityMark(existing, next) ? [] : [{ file, parts: whole, extents: normalizeExtents(extents) }];
+  return [{ type: 'DlogRecorded', dbid: state.dbid, lsn, ranges: [], marks }];
 }
 
-function decideCapture(saveId: string, syncLsn: number, state: DlogState): DlogEvent[] {
-  checkSaveId(saveId);
+function capturedEvent(state: DlogState, correlationId: string, syncLsn: number): DlogEvent {
+  const split = splitAt(state, syncLsn);
+  return {
+    type: 'DlogCaptured',
+    dbid: state.dbid,
+    correlationId,
+    syncLsn,
+    ranges: blocksToSave({ blocks: split.captured, marks: state.marks }, state.geometry),
+    marks: state.marks,
+  };
+}
+
+function decideCapture(correlationId: string, syncLsn: number, state: DlogState): DlogEvent[] {
+  checkCorrelationId(correlationId);
   checkLsn(syncLsn);
   const p = state.pending;
   if (p !== null) {
-    if (p.saveId === saveId && p.syncLsn === syncLsn) return [];
-    throw new DlogError('SAVE_IN_PROGRESS', `save ${p.saveId} holds the DLOG capture of database ${state.dbid}`, { pendingSaveId: p.saveId });
+    if (p.correlationId === correlationId) return [];
+    throw new DlogError('SAVE_IN_PROGRESS', `save ${p.correlationId} holds the DLOG capture of database ${state.dbid}`, { pending: p.correlationId });
   }
-  if (state.finished.some((f) => f.saveId === saveId)) {
-    throw new DlogError('ILLEGAL_STATE', `save ${saveId} already finished its capture`, { saveId });
-  }
-  if (state.lastLsn === null || syncLsn > state.lastLsn) {
-    throw new DlogError('SYNC_NOT_SEEN', `sync LSN ${syncLsn} is beyond the DLOG's last LSN ${String(state.lastLsn)}`, {
-      syncLsn,
-      lastLsn: state.lastLsn,
-    });
-  }
+  // a redelivered SaveStarted of a save that already captured and finished, or already waits
+  if (state.finished.some((f) => f.correlationId === correlationId)) return [];
+  if (state.awaiting.some((a) => a.correlationId === correlationId)) return [];
   if (state.floorLsn !== null && syncLsn < state.floorLsn) {
     throw new DlogError('SYNC_BEFORE_LAST_SAVE', `sync LSN ${syncLsn} is older than the last completed save's sync ${state.floorLsn}`, {
       syncLsn,
       floorLsn: state.floorLsn,
     });
   }
-  const split = splitAt(state, syncLsn);
-  return [
-    {
-      type: 'DlogCaptured',
-      dbid: state.dbid,
-      saveId,
-      syncLsn,
-      exact: split.exact,
-      assoBlocks: split.captured.ASSO.size,
-      dataBlocks: split.captured.DATA.size,
-      markedFiles: state.marks.map((m) => m.file),
-    },
-  ];
+  if (state.lastLsn === null || syncLsn > state.lastLsn) return [{ type: 'DlogCaptureAwaited', dbid: state.dbid, correlationId, syncLsn }];
+  return [capturedEvent(state, correlationId, syncLsn)];
 }
 
-function decideFinish(saveId: string, outcome: 'dropped' | 'returned', state: DlogState): DlogEvent[] {
-  checkSaveId(saveId);
+function decideResume(state: DlogState): DlogEvent[] {
+  if (state.pending !== null || state.lastLsn === null) return [];
+  const ready = state.awaiting.find((a) => a.syncLsn <= state.lastLsn!);
+  return ready === undefined ? [] : [capturedEvent(state, ready.correlationId, ready.syncLsn)];
+}
+
+function decideEnd(correlationId: string, outcome: 'completed' | 'failed', reason: string | undefined, state: DlogState): DlogEvent[] {
+  checkCorrelationId(correlationId);
+  if (state.awaiting.some((a) => a.correlationId === correlationId)) return [{ type: 'DlogCaptureWithdrawn', dbid: state.dbid, correlationId }];
   const p = state.pending;
-  if (p !== null && p.saveId === saveId) {
-    return outcome === 'dropped'
-      ? [{ type: 'CaptureDropped', dbid: state.dbid, saveId, syncLsn: p.syncLsn }]
-      : [{ type: 'CaptureReturned', dbid: state.dbid, saveId, syncLsn: p.syncLsn }];
+  if (p !== null && p.correlationId === correlationId) {
+    return outcome === 'completed'
+      ? [{ type: 'DlogDropped', dbid: state.dbid, correlationId }]
+      : [{ type: 'DlogReturned', dbid: state.dbid, correlationId, reason: reason || 'the save failed' }];
   }
-  const done = state.finished.find((f) => f.saveId === saveId);
-  if (done === undefined) throw new DlogError('NOT_FOUND', `no capture for save ${saveId} in database ${state.dbid}`, { saveId });
-  if (done.outcome === outcome) return [];
-  throw new DlogError('ILLEGAL_STATE', `capture of save ${saveId} was already ${done.outcome}`, { saveId, outcome: done.outcome });
-}
-
-function decideGeometry(geometry: DatabaseGeometry, state: DlogState): DlogEvent[] {
-  validateGeometry(geometry);
-  const all = [state.open, ...state.closed.map((s) => s.blocks), ...(state.pending ? [state.pending.blocks] : [])];
-  for (const area of AREAS) {
-    const size = area === 'ASSO' ? geometry.assoBlocks : geometry.dataBlocks;
-    const max = Math.max(0, ...all.map((b) => b[area].max()));
-    if (max > size) {
-      throw new DlogError('VALIDATION', `${area} cannot shrink to ${size} blocks: RABN ${max} is recorded in the DLOG`, { area, max, size });
-    }
+  const done = state.finished.find((f) => f.correlationId === correlationId);
+  if (done !== undefined && done.outcome !== (outcome === 'completed' ? 'dropped' : 'returned')) {
+    throw new DlogError('ILLEGAL_STATE', `capture of save ${correlationId} was already ${done.outcome}`, { correlationId, outcome: done.outcome });
   }
-  return [{ type: 'GeometryUpdated', dbid: state.dbid, geometry }];
+  return []; // a repeat, or a save that never captured (refused before it started)
 }
 
 /** Decide what a command does to the DLOG: the events to record, [] for an idempotent repeat; throws DlogError when rejected. */
 export function decide(command: DlogCommand, state: DlogState): DlogEvent[] {
   switch (command.type) {
-    case 'RecordChange':
-      return decideChanges([{ area: command.area, rabn: command.rabn, lsn: command.lsn }], state);
     case 'RecordChanges':
-      return decideChanges(command.changes, state);
+      return decideChanges(command.changes, command.upTo, state);
     case 'ObserveSync':
       return decideSync(command.lsn, command.syncId, state);
     case 'RecordUtilityChange':
-      return decideUtility(command.file, command.parts, command.ranges ?? [], state);
+      return decideUtility(command.lsn, command.file, command.parts, command.extents ?? [], state);
     case 'CaptureForSave':
-      return decideCapture(command.saveId, command.syncLsn, state);
-    case 'DropCapture':
-      return decideFinish(command.saveId, 'dropped', state);
-    case 'ReturnCapture':
-      return decideFinish(command.saveId, 'returned', state);
-    case 'UpdateGeometry':
-      return decideGeometry(command.geometry, state);
+      return decideCapture(command.correlationId, command.syncLsn, state);
+    case 'ResumeCaptures':
+      return decideResume(state);
+    case 'EndSave':
+      return decideEnd(command.correlationId, command.outcome, command.reason, state);
     default: {
       const never: never = command;
       throw new DlogError('VALIDATION', `unknown DLOG command ${JSON.stringify(never)}`);
@@ -421,13 +412,13 @@ export function decide(command: DlogCommand, state: DlogState): DlogEvent[] {
 function compact(closed: Segment[], maxSegments: number): Segment[] {
   while (closed.length > maxSegments) {
     const [a, b] = closed;
-    closed.splice(0, 2, { from: a.from === null || b.from === null ? null : Math.min(a.from, b.from), upTo: b.upTo, blocks: unionBlocks(a.blocks, b.blocks) });
+    closed.splice(0, 2, { from: a.from === null || b.from === null ? null : Math.min(a.from, b.from), upTo: b.upTo, blocks: unionAreaBlocks(a.blocks, b.blocks) });
   }
   return closed;
 }
 
 function finish(state: DlogState, f: FinishedCapture): readonly FinishedCapture[] {
-  const list = [...state.finished.filter((x) => x.saveId !== f.saveId), f];
+  const list = [...state.finished.filter((x) => x.correlationId !== f.correlationId), f];
   return list.slice(Math.max(0, list.length - state.config.finishedSavesKept));
 }
 
@@ -435,21 +426,25 @@ function maxLsn(a: number | null, b: number): number {
   return a === null ? b : Math.max(a, b);
 }
 
+function withoutAwaited(state: DlogState, correlationId: string): readonly AwaitedCapture[] {
+  return state.awaiting.filter((a) => a.correlationId !== correlationId);
+}
+
 /** Apply one recorded event to the state (pure: the given state is left unchanged). */
 export function evolve(state: DlogState, event: DlogEvent): DlogState {
   switch (event.type) {
-    case 'BlocksChanged': {
-      const byArea: Record<Area, number[]> = { ASSO: [], DATA: [] };
-      for (const c of event.changes) byArea[c.area].push(c.rabn);
-      return {
-        ...state,
-        open: { ASSO: state.open.ASSO.withAll(byArea.ASSO), DATA: state.open.DATA.withAll(byArea.DATA) },
-        lastLsn: maxLsn(state.lastLsn, event.lastLsn),
-      };
+    case 'DlogRecorded': {
+      const added = areaBlocksOf(event.ranges);
+      let marks = state.marks;
+      for (const m of event.marks) {
+        const existing = marks.find((x) => x.file === m.file);
+        marks = putUtilityMark(marks, addUtilityMark(existing, m.file, m.parts, m.extents, state.config.extensionCapacity));
+      }
+      return { ...state, open: unionAreaBlocks(state.open, added), marks, lastLsn: maxLsn(state.lastLsn, event.lsn) };
     }
-    case 'SyncPointRecorded': {
+    case 'DlogSyncRecorded': {
       const closed = [...state.closed];
-      if (blockCount(state.open) > 0) closed.push({ from: state.openFrom, upTo: event.lsn, blocks: state.open });
+      if (areaBlocksCount(state.open) > 0) closed.push({ from: state.openFrom, upTo: event.lsn, blocks: state.open });
       return {
         ...state,
         closed: compact(closed, state.config.maxSegments),
@@ -458,45 +453,45 @@ export function evolve(state: DlogState, event: DlogEvent): DlogState {
         lastLsn: maxLsn(state.lastLsn, event.lsn),
       };
     }
-    case 'UtilityMarked': {
-      const existing = state.marks.find((m) => m.file === event.file);
-      const next = addFileMarks(existing, event.file, event.whole, event.ranges, state.config.extensionCapacity);
-      return { ...state, marks: putFileMarks(state.marks, next) };
-    }
+    case 'DlogCaptureAwaited':
+      if (state.awaiting.some((a) => a.correlationId === event.correlationId)) return state;
+      return { ...state, awaiting: [...state.awaiting, { correlationId: event.correlationId, syncLsn: event.syncLsn }] };
+    case 'DlogCaptureWithdrawn':
+      return { ...state, awaiting: withoutAwaited(state, event.correlationId) };
     case 'DlogCaptured': {
+      if (state.pending?.correlationId === event.correlationId) return state;
       const split = splitAt(state, event.syncLsn);
       return {
         ...state,
         closed: split.keptClosed,
         marks: [],
-        pending: { saveId: event.saveId, syncLsn: event.syncLsn, exact: split.exact, blocks: split.captured, marks: state.marks },
+        awaiting: withoutAwaited(state, event.correlationId),
+        pending: { correlationId: event.correlationId, syncLsn: event.syncLsn, exact: split.exact, blocks: split.captured, marks: state.marks },
       };
     }
-    case 'CaptureDropped': {
-      if (state.pending === null || state.pending.saveId !== event.saveId) return state;
+    case 'DlogDropped': {
+      if (state.pending === null || state.pending.correlationId !== event.correlationId) return state;
       return {
         ...state,
         pending: null,
         floorLsn: maxLsn(state.floorLsn, state.pending.syncLsn),
-        finished: finish(state, { saveId: event.saveId, syncLsn: state.pending.syncLsn, outcome: 'dropped' }),
+        finished: finish(state, { correlationId: event.correlationId, syncLsn: state.pending.syncLsn, outcome: 'dropped' }),
       };
     }
-    case 'CaptureReturned': {
+    case 'DlogReturned': {
       const p = state.pending;
-      if (p === null || p.saveId !== event.saveId) return state;
+      if (p === null || p.correlationId !== event.correlationId) return state;
       // Returned blocks changed at or below the capture's sync: a segment ending there keeps that knowledge.
-      const closed = blockCount(p.blocks) > 0 ? [{ from: null, upTo: p.syncLsn, blocks: p.blocks }, ...state.closed] : [...state.closed];
+      const closed = areaBlocksCount(p.blocks) > 0 ? [{ from: null, upTo: p.syncLsn, blocks: p.blocks }, ...state.closed] : [...state.closed];
       closed.sort((a, b) => a.upTo - b.upTo);
       return {
         ...state,
         closed: compact(closed, state.config.maxSegments),
         marks: unionMarks(state.marks, p.marks, state.config.extensionCapacity),
         pending: null,
-        finished: finish(state, { saveId: event.saveId, syncLsn: p.syncLsn, outcome: 'returned' }),
+        finished: finish(state, { correlationId: event.correlationId, syncLsn: p.syncLsn, outcome: 'returned' }),
       };
     }
-    case 'GeometryUpdated':
-      return { ...state, geometry: event.geometry };
     default: {
       const never: never = event;
       throw new DlogError('VALIDATION', `unknown DLOG event ${JSON.stringify(never)}`);
@@ -504,15 +499,15 @@ export function evolve(state: DlogState, event: DlogEvent): DlogState {
   }
 }
 
-/** The DLOG decider as one value, for generic service wiring. */
-export const dlogDecider = { decide, evolve, initialState };
+/** The DLOG decider as one value. */
+export const dlogDecider: Decider<DlogCommand, DlogEvent, DlogState, [number, Geometry, Partial<DlogConfig>?]> = { decide, evolve, initialState };
 
 // ---------------------------------------------------------------------------------------
 // Queries
 
 /** Every block in the live DLOG (all segments), per area. */
 export function liveBlocks(state: DlogState): AreaBlocks {
-  return state.closed.reduce((acc, s) => unionBlocks(acc, s.blocks), state.open);
+  return state.closed.reduce((acc, s) => unionAreaBlocks(acc, s.blocks), state.open);
 }
 
 /** Counts for reports: live blocks per area, marked files, the pending capture if any. */
@@ -522,7 +517,7 @@ export function dlogSummary(state: DlogState): {
   live: { ASSO: number; DATA: number };
   markedFiles: number[];
   segments: number;
-  pending: { saveId: string; syncLsn: number; ASSO: number; DATA: number; exact: boolean } | null;
+  pending: { correlationId: string; syncLsn: number; ASSO: number; DATA: number; exact: boolean } | null;
 } {
   const live = liveBlocks(state);
   const p = state.pending;
@@ -532,6 +527,6 @@ export function dlogSummary(state: DlogState): {
     live: { ASSO: live.ASSO.size, DATA: live.DATA.size },
     markedFiles: state.marks.map((m) => m.file),
     segments: state.closed.length,
-    pending: p === null ? null : { saveId: p.saveId, syncLsn: p.syncLsn, ASSO: p.blocks.ASSO.size, DATA: p.blocks.DATA.size, exact: p.exact },
+    pending: p === null ? null : { correlationId: p.correlationId, syncLsn: p.syncLsn, ASSO: p.blocks.ASSO.size, DATA: p.blocks.DATA.size, exact: p.exact },
   };
 }

@@ -1,8 +1,8 @@
+// @deltaflow/dlog: the DLOG (decider), the change log that drives it from the upstream stream,
+// utility marks, which blocks a save holds, and DLOG snapshots.
 export * from './errors';
-export * from './types';
-export * from './block-set';
 export * from './marks';
-export * from './geometry';
 export * from './dlog';
 export * from './blocks-to-save';
+export * from './change-log';
 export * from './snapshot';

@@ -1,5 +1,8 @@
 import fc from 'fast-check';
-import { addFileMarks, compressRanges, normaliseRanges, unionMarks, type MarkRange } from './marks';
+import type { Extent } from '@deltaflow/blocks';
+import { addUtilityMark, compressExtents, normalizeExtents, unionMarks } from './marks';
+
+type MarkRange = Extent;
 
 const partArb = fc.constantFrom<'DATA' | 'AC'>('DATA', 'AC');
 const rangeArb: fc.Arbitrary<MarkRange> = fc
@@ -16,7 +19,7 @@ describe('extension compression', () => {
   it('never loses a RABN, respects the capacity, and keeps ranges sorted and disjoint', () => {
     fc.assert(
       fc.property(fc.array(rangeArb, { maxLength: 120 }), fc.integer({ min: 2, max: 70 }), (ranges, capacity) => {
-        const out = compressRanges(ranges, capacity);
+        const out = compressExtents(ranges, capacity);
         expect(out.length).toBeLessThanOrEqual(capacity);
         const before = members(ranges);
         const after = members(out);
@@ -30,7 +33,7 @@ describe('extension compression', () => {
   });
 
   it('merges the closest neighbours first', () => {
-    const out = compressRanges(
+    const out = compressExtents(
       [
         { part: 'DATA', from: 1, to: 2 },
         { part: 'DATA', from: 100, to: 101 },
@@ -45,7 +48,7 @@ describe('extension compression', () => {
   });
 
   it('does not merge across parts', () => {
-    const out = compressRanges(
+    const out = compressExtents(
       [
         { part: 'DATA', from: 1, to: 2 },
         { part: 'AC', from: 3, to: 4 },
@@ -57,7 +60,7 @@ describe('extension compression', () => {
 
   it('normalises adjacent and overlapping ranges', () => {
     expect(
-      normaliseRanges([
+      normalizeExtents([
         { part: 'AC', from: 5, to: 9 },
         { part: 'AC', from: 1, to: 4 },
         { part: 'AC', from: 8, to: 12 },
@@ -68,26 +71,26 @@ describe('extension compression', () => {
 
 describe('file marks', () => {
   it('a ranged mark always marks the whole index (ADALOD UPDATE)', () => {
-    const m = addFileMarks(undefined, 7, [], [{ part: 'DATA', from: 10, to: 20 }], 64);
-    expect(m).toEqual({ file: 7, whole: ['INDEX'], ranges: [{ part: 'DATA', from: 10, to: 20 }] });
+    const m = addUtilityMark(undefined, 7, [], [{ part: 'DATA', from: 10, to: 20 }], 64);
+    expect(m).toEqual({ file: 7, parts: ['INDEX'], extents: [{ part: 'DATA', from: 10, to: 20 }] });
   });
 
   it('a wholly-marked part absorbs its ranges', () => {
-    const a = addFileMarks(undefined, 7, [], [{ part: 'DATA', from: 10, to: 20 }, { part: 'AC', from: 1, to: 1 }], 64);
-    const b = addFileMarks(a, 7, ['DATA'], [], 64);
-    expect(b).toEqual({ file: 7, whole: ['DATA', 'INDEX'], ranges: [{ part: 'AC', from: 1, to: 1 }] });
+    const a = addUtilityMark(undefined, 7, [], [{ part: 'DATA', from: 10, to: 20 }, { part: 'AC', from: 1, to: 1 }], 64);
+    const b = addUtilityMark(a, 7, ['DATA'], [], 64);
+    expect(b).toEqual({ file: 7, parts: ['DATA', 'INDEX'], extents: [{ part: 'AC', from: 1, to: 1 }] });
   });
 
   it('unionMarks covers both inputs', () => {
     fc.assert(
       fc.property(fc.array(rangeArb, { maxLength: 30 }), fc.array(rangeArb, { maxLength: 30 }), (ra, rb) => {
-        const a = [addFileMarks(undefined, 1, [], ra, 8)];
-        const b = [addFileMarks(undefined, 1, [], rb, 8), addFileMarks(undefined, 2, ['AC'], [], 8)];
+        const a = [addUtilityMark(undefined, 1, [], ra, 8)];
+        const b = [addUtilityMark(undefined, 1, [], rb, 8), addUtilityMark(undefined, 2, ['AC'], [], 8)];
         const u = unionMarks(a, b, 8);
         expect(u.map((m) => m.file)).toEqual([1, 2]);
-        const got = members(u[0].ranges);
-        for (const m of members([...a[0].ranges, ...b[0].ranges])) expect(got.has(m)).toBe(true);
-        expect(u[0].ranges.length).toBeLessThanOrEqual(8);
+        const got = members(u[0].extents);
+        for (const m of members([...a[0].extents, ...b[0].extents])) expect(got.has(m)).toBe(true);
+        expect(u[0].extents.length).toBeLessThanOrEqual(8);
       }),
       { numRuns: 50 },
     );

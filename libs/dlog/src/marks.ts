@@ -2,42 +2,34 @@
  * Utility marks: what utilities changed, recorded per file (seed: FCB marks and the
  * file-specific DLOG extension of ADALOD UPDATE).
  *
- * - `whole` parts are marked entirely (e.g. a reorder marks DATA and AC).
- * - `ranges` are RABN ranges of DATA or AC blocks kept in a bounded extension: when more
- *   than `capacity` ranges would be kept, the two closest neighbours of the same part are
- *   merged into one wider range, repeatedly. That saves more blocks than were changed,
+ * - `parts` are marked entirely (e.g. a reorder marks DATA and AC).
+ * - `extents` are RABN ranges of DATA or AC blocks kept in a bounded extension: when more
+ *   than `capacity` extents would be kept, the two closest neighbours of the same part are
+ *   merged into one wider extent, repeatedly. That saves more blocks than were changed,
  *   never fewer (seed: "the logging information is compressed and more blocks than were
- *   actually modified will be saved").
+ *   actually modified will be saved"). The index is always marked whole.
  * All values are plain, sorted and JSON-ready.
  */
+import { FILE_PARTS, type Extent, type FilePart } from '@deltaflow/blocks';
 import { DlogError } from './errors';
-import { FILE_PARTS, type FilePart, type RabnRange } from './types';
 
-/** The parts that can carry RABN ranges (the index is always marked whole). */
-export type RangePart = 'DATA' | 'AC';
-
-/** One range of the per-file extension. */
-export interface MarkRange extends RabnRange {
-  readonly part: RangePart;
-}
-
-/** The marks of one file. `whole` sorted in FILE_PARTS order; `ranges` sorted by (part, from), disjoint, non-adjacent. */
-export interface FileMarks {
+/** The marks of one file. `parts` sorted in FILE_PARTS order; `extents` (DATA or AC) sorted by (part, from), disjoint, non-adjacent. */
+export interface UtilityMark {
   readonly file: number;
-  readonly whole: readonly FilePart[];
-  readonly ranges: readonly MarkRange[];
+  readonly parts: readonly FilePart[];
+  readonly extents: readonly Extent[];
 }
 
 const PART_ORDER: Record<FilePart, number> = { DATA: 0, AC: 1, INDEX: 2 };
 
-function compareMarkRanges(a: MarkRange, b: MarkRange): number {
+function compareExtents(a: Extent, b: Extent): number {
   return PART_ORDER[a.part] - PART_ORDER[b.part] || a.from - b.from;
 }
 
 /** Sort and coalesce overlapping or adjacent ranges of the same part. */
-export function normaliseRanges(ranges: readonly MarkRange[]): MarkRange[] {
-  const sorted = [...ranges].sort(compareMarkRanges);
-  const out: MarkRange[] = [];
+export function normalizeExtents(ranges: readonly Extent[]): Extent[] {
+  const sorted = [...ranges].sort(compareExtents);
+  const out: Extent[] = [];
   for (const r of sorted) {
     const last = out[out.length - 1];
     if (last !== undefined && last.part === r.part && r.from <= last.to + 1) {
@@ -53,8 +45,8 @@ export function normaliseRanges(ranges: readonly MarkRange[]): MarkRange[] {
  * Compress normalised ranges to at most `capacity` by merging, each time, the adjacent pair
  * (same part) with the smallest gap; ties go to the lowest pair. Never removes a RABN.
  */
-export function compressRanges(ranges: readonly MarkRange[], capacity: number): MarkRange[] {
-  const out = normaliseRanges(ranges);
+export function compressExtents(ranges: readonly Extent[], capacity: number): Extent[] {
+  const out = normalizeExtents(ranges);
   // At most one range per part remains mergeable-free: capacity below the number of parts
   // present could not be met, so it is refused when the DLOG is configured (capacity >= 2).
   while (out.length > capacity) {
@@ -75,50 +67,46 @@ export function compressRanges(ranges: readonly MarkRange[], capacity: number): 
 }
 
 /**
- * Add whole-part marks and ranges to a file's marks. Ranges of a wholly-marked part are
- * dropped (the whole part is saved anyway); any range implies the whole index (seed:
+ * Add whole-part marks and extents to a file's marks. Extents of a wholly-marked part are
+ * dropped (the whole part is saved anyway); any extent implies the whole index (seed:
  * "ADALOD UPDATE always changes, and marks as changed, the entire index").
  */
-export function addFileMarks(
-  existing: FileMarks | undefined,
+export function addUtilityMark(
+  existing: UtilityMark | undefined,
   file: number,
   whole: readonly FilePart[],
-  ranges: readonly MarkRange[],
+  extents: readonly Extent[],
   capacity: number,
-): FileMarks {
-  const parts = new Set<FilePart>([...(existing?.whole ?? []), ...whole]);
-  if (ranges.length > 0) parts.add('INDEX');
-  const keptRanges = [...(existing?.ranges ?? []), ...ranges].filter((r) => !parts.has(r.part));
-  return {
-    file,
-    whole: FILE_PARTS.filter((p) => parts.has(p)),
-    ranges: compressRanges(keptRanges, capacity),
-  };
+): UtilityMark {
+  const parts = new Set<FilePart>([...(existing?.parts ?? []), ...whole]);
+  if (extents.length > 0) parts.add('INDEX');
+  const kept = [...(existing?.extents ?? []), ...extents].filter((r) => !parts.has(r.part));
+  return { file, parts: FILE_PARTS.filter((p) => parts.has(p)), extents: compressExtents(kept, capacity) };
 }
 
 /** Union two sorted mark lists (e.g. a returned capture back into the live marks). */
-export function unionMarks(a: readonly FileMarks[], b: readonly FileMarks[], capacity: number): FileMarks[] {
-  const byFile = new Map<number, FileMarks>();
+export function unionMarks(a: readonly UtilityMark[], b: readonly UtilityMark[], capacity: number): UtilityMark[] {
+  const byFile = new Map<number, UtilityMark>();
   for (const m of [...a, ...b]) {
-    byFile.set(m.file, addFileMarks(byFile.get(m.file), m.file, m.whole, m.ranges, capacity));
+    byFile.set(m.file, addUtilityMark(byFile.get(m.file), m.file, m.parts, m.extents, capacity));
   }
   return [...byFile.values()].sort((x, y) => x.file - y.file);
 }
 
 /** True if two file marks record the same parts and ranges. */
-export function sameFileMarks(a: FileMarks | undefined, b: FileMarks): boolean {
+export function sameUtilityMark(a: UtilityMark | undefined, b: UtilityMark): boolean {
   if (a === undefined) return false;
   return (
     a.file === b.file &&
-    a.whole.length === b.whole.length &&
-    a.whole.every((p, i) => b.whole[i] === p) &&
-    a.ranges.length === b.ranges.length &&
-    a.ranges.every((r, i) => r.part === b.ranges[i].part && r.from === b.ranges[i].from && r.to === b.ranges[i].to)
+    a.parts.length === b.parts.length &&
+    a.parts.every((p, i) => b.parts[i] === p) &&
+    a.extents.length === b.extents.length &&
+    a.extents.every((r, i) => r.part === b.extents[i].part && r.from === b.extents[i].from && r.to === b.extents[i].to)
   );
 }
 
 /** Replace (or insert) one file's marks in a list sorted by file. */
-export function putFileMarks(list: readonly FileMarks[], marks: FileMarks): FileMarks[] {
+export function putUtilityMark(list: readonly UtilityMark[], marks: UtilityMark): UtilityMark[] {
   const out = list.filter((m) => m.file !== marks.file);
   out.push(marks);
   return out.sort((x, y) => x.file - y.file);

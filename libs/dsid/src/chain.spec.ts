@@ -2,7 +2,7 @@ import { DsidChainCommand, DsidChainEvent, DsidChainState, decide, evolve, initi
 import { DsidStateError } from './errors';
 import { formatDsid } from './format';
 import { validateMerge } from './validate';
-import { ds, ruleError, t } from './test-support/fixtures';
+import { ds, ruleError, t } from './testing';
 
 /** given events, when command at `now`, then events (and the state after them) */
 function run(commands: Array<[DsidChainCommand, number]>): { state: DsidChainState; events: DsidChainEvent[] } {

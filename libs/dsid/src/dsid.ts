@@ -18,7 +18,11 @@ export interface Dsid {
 }
 
 /** What a data set is, as far as merge and restore-delta input checks are concerned. */
-export type DataSetRole = 'full' | 'delta' | 'original-dsim' | 'unloaded-dsim';
+export type DataSetKind = 'full' | 'delta' | 'original-dsim' | 'unloaded-dsim';
+/** What a save holds: every used block (full) or the blocks changed since the last save (delta). */
+export type SaveKind = Extract<DataSetKind, 'full' | 'delta'>;
+/** Every data set kind. */
+export const DATA_SET_KINDS: readonly DataSetKind[] = ['full', 'delta', 'unloaded-dsim', 'original-dsim'];
 
 /**
  * The header facts of one input data set that the DSID rules look at. For a DSIM
@@ -28,7 +32,7 @@ export type DataSetRole = 'full' | 'delta' | 'original-dsim' | 'unloaded-dsim';
 export interface DataSetDescriptor {
   readonly name: string;
   readonly dbid: number;
-  readonly role: DataSetRole;
+  readonly kind: DataSetKind;
   readonly dsid: Dsid;
   /** true for a save taken while the nucleus was active (it then needs its DSIM) */
   readonly online: boolean;

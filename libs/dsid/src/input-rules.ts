@@ -15,8 +15,8 @@ export interface InputCheck {
 /** Seed: "zero to eight consecutive delta save tapes including unloaded DSIM data sets". */
 export const MAX_DELTA_INPUTS = 8;
 
-const isSave = (d: DataSetDescriptor) => d.role === 'full' || d.role === 'delta';
-const isDsim = (d: DataSetDescriptor) => d.role === 'original-dsim' || d.role === 'unloaded-dsim';
+const isSave = (d: DataSetDescriptor) => d.kind === 'full' || d.kind === 'delta';
+const isDsim = (d: DataSetDescriptor) => d.kind === 'original-dsim' || d.kind === 'unloaded-dsim';
 const show = (d: Dsid) => formatDsid(d);
 
 /**
@@ -48,11 +48,11 @@ export function checkInputs(inputs: readonly DataSetDescriptor[], c: InputCheck)
   const foreign = inputs.filter((d) => d.dbid !== dbid);
   if (foreign.length) fail('SAME_DBID', [inputs[0], ...foreign], `inputs belong to databases ${dbid} and ${foreign[0].dbid}`);
 
-  const fulls = inputs.filter((d) => d.role === 'full');
+  const fulls = inputs.filter((d) => d.kind === 'full');
   if (fulls.length > 1) fail('AT_MOST_ONE_FULL', fulls, `${fulls.length} full saves given, at most one allowed`);
   if (c.fullRequired && fulls.length === 0)
     fail('FULL_REQUIRED', [], 'a restore delta needs a full save unless it applies to a shadow database');
-  const deltaLike = inputs.filter((d) => d.role === 'delta' || d.role === 'unloaded-dsim');
+  const deltaLike = inputs.filter((d) => d.kind === 'delta' || d.kind === 'unloaded-dsim');
   if (deltaLike.length > MAX_DELTA_INPUTS)
     fail(
       'AT_MOST_EIGHT_DELTAS',
@@ -86,7 +86,7 @@ function checkShape(d: DataSetDescriptor, bad: (message: string) => never): void
     throw e;
   }
   const { deltaFrom, deltaTo } = d.dsid;
-  switch (d.role) {
+  switch (d.kind) {
     case 'full':
       if (deltaFrom !== 0) bad(`a full save has delta number 0 first, got ${show(d.dsid)}`);
       if (d.online && deltaTo !== 0) bad('an online full save is never a merge output (merge outputs are offline)');
@@ -100,16 +100,16 @@ function checkShape(d: DataSetDescriptor, bad: (message: string) => never): void
       if (deltaFrom !== deltaTo) bad('a DSIM belongs to one online save, whose DSID has a single delta number');
       break;
     default: {
-      const never: never = d.role;
-      bad(`unknown role ${String(never)}`);
+      const never: never = d.kind;
+      bad(`unknown kind ${String(never)}`);
     }
   }
 }
 
 /** Full first, then by delta range (from, to), then by time: the apply order, newest winning. */
 function byPosition(a: DataSetDescriptor, b: DataSetDescriptor): number {
-  const af = a.role === 'full' ? 0 : 1;
-  const bf = b.role === 'full' ? 0 : 1;
+  const af = a.kind === 'full' ? 0 : 1;
+  const bf = b.kind === 'full' ? 0 : 1;
   return (
     af - bf ||
     a.dsid.deltaFrom - b.dsid.deltaFrom ||
@@ -135,7 +135,7 @@ function matchDsims(inputs: readonly DataSetDescriptor[], saves: readonly DataSe
 }
 
 function checkDsims(inputs: readonly DataSetDescriptor[], saves: readonly DataSetDescriptor[], c: InputCheck, fail: Fail) {
-  const originals = inputs.filter((d) => d.role === 'original-dsim');
+  const originals = inputs.filter((d) => d.kind === 'original-dsim');
   if (originals.length > 1) fail('AT_MOST_ONE_ORIGINAL_DSIM', originals, 'a database has one original DSIM data set');
   const bySave = matchDsims(inputs, saves, fail);
   for (const [save, dsims] of bySave)
@@ -194,7 +194,7 @@ function checkSequence(saves: readonly DataSetDescriptor[], c: InputCheck, fail:
     const first = saves[0];
     if (first.dsid.timestamp <= c.after.timestamp)
       fail('ASCENDING_TIMESTAMPS', [first], `${show(first.dsid)} is not newer than the database status ${show(c.after)}`);
-    if (first.role === 'full')
+    if (first.kind === 'full')
       fail('CONTINUOUS_SEQUENCE', [first], `the database is already at ${show(c.after)}; a full save would restart it`);
     checkFollows(c.after, first, fail, []);
   }
@@ -231,5 +231,5 @@ export function orderInputs(inputs: readonly DataSetDescriptor[], saves: readonl
 
 /** A merge containing a full save yields a full save, otherwise a consolidated delta. */
 export function derivedOutputKind(saves: readonly DataSetDescriptor[]): 'full' | 'delta' {
-  return saves.some((s) => s.role === 'full') ? 'full' : 'delta';
+  return saves.some((s) => s.kind === 'full') ? 'full' : 'delta';
 }

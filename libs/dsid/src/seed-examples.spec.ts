@@ -1,4 +1,4 @@
-import { DataSetDescriptor, DataSetRole, Dsid } from './dsid';
+import { DataSetDescriptor, DataSetKind, Dsid } from './dsid';
 import { deriveMergedDsid } from './derive';
 import { DsidRuleError } from './errors';
 import { formatDsid } from './format';
@@ -13,10 +13,10 @@ const dsid = (full: number, from: number, to: number, ti: number, lineage = 'A')
   timestamp: t(ti),
   lineage,
 });
-const ds = (name: string, role: DataSetRole, d: Dsid, online = false): DataSetDescriptor => ({
+const ds = (name: string, kind: DataSetKind, d: Dsid, online = false): DataSetDescriptor => ({
   name,
   dbid: 7,
-  role,
+  kind,
   dsid: d,
   online,
 });

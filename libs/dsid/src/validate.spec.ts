@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { DataSetDescriptor } from './dsid';
 import { validateMerge, validateRestoreDelta } from './validate';
-import { ds, dsid, ruleError, t } from './test-support/fixtures';
+import { ds, dsid, ruleError, t } from './testing';
 
 const full = ds('full', 'full', dsid(1, 0, 0, 1));
 const d = (n: number, online = false, lineage = 'A') => ds(`d${n}`, 'delta', dsid(1, n, n, n + 1, lineage), online);
@@ -13,7 +13,7 @@ describe('validateMerge: one passing and one failing case per rule', () => {
     expect(ruleError(() => validateMerge([]))).toMatchObject({ code: 'MERGE_INPUT_INVALID', rule: 'NO_INPUT' });
   });
 
-  it('DSID_MALFORMED: role and DSID must agree, numbers well formed', () => {
+  it('DSID_MALFORMED: kind and DSID must agree, numbers well formed', () => {
     expect(validateMerge([full]).outputKind).toBe('full');
     expect(ruleError(() => validateMerge([ds('f', 'full', dsid(1, 1, 1, 1))]))).toMatchObject({
       rule: 'DSID_MALFORMED',
@@ -233,9 +233,9 @@ describe('properties', () => {
       const inputs: DataSetDescriptor[] = [];
       let usedOriginal = false;
       const addDsim = (save: DataSetDescriptor) => {
-        const role = usedOriginal ? 'unloaded-dsim' : 'original-dsim';
+        const kind = usedOriginal ? 'unloaded-dsim' : 'original-dsim';
         usedOriginal = true;
-        inputs.push(ds(`dsim-${save.name}`, role, save.dsid));
+        inputs.push(ds(`dsim-${save.name}`, kind, save.dsid));
       };
       if (withFull) {
         const f = ds('full', 'full', { ...dsid(1, 0, firstDelta - 1, 0), timestamp: t(0) }, fullOnline && firstDelta === 1);
@@ -253,7 +253,7 @@ describe('properties', () => {
         deltaLike += 1;
         if (online) {
           addDsim(save);
-          if (inputs[inputs.length - 1].role === 'unloaded-dsim') deltaLike += 1;
+          if (inputs[inputs.length - 1].kind === 'unloaded-dsim') deltaLike += 1;
         }
         next += len;
       });
@@ -266,7 +266,7 @@ describe('properties', () => {
       fc.property(chainArb, ({ inputs, shuffled }) => {
         const plan = validateMerge(shuffled);
         expect(names(plan.inputs)).toEqual(names(inputs));
-        const saves = inputs.filter((x) => x.role === 'full' || x.role === 'delta');
+        const saves = inputs.filter((x) => x.kind === 'full' || x.kind === 'delta');
         expect(plan.output.deltaTo).toBe(saves[saves.length - 1].dsid.deltaTo);
         expect(plan.output.deltaFrom).toBe(saves[0].dsid.deltaFrom);
       }),
@@ -276,10 +276,10 @@ describe('properties', () => {
   it('removing any middle save (with its DSIM) makes the chain fail as not continuous', () => {
     fc.assert(
       fc.property(
-        chainArb.filter(({ inputs }) => inputs.filter((x) => x.role === 'full' || x.role === 'delta').length >= 3),
+        chainArb.filter(({ inputs }) => inputs.filter((x) => x.kind === 'full' || x.kind === 'delta').length >= 3),
         fc.nat(),
         ({ inputs }, pick) => {
-          const saves = inputs.filter((x) => x.role === 'full' || x.role === 'delta');
+          const saves = inputs.filter((x) => x.kind === 'full' || x.kind === 'delta');
           const victim = saves[1 + (pick % (saves.length - 2))];
           const rest = inputs.filter((x) => x !== victim && x.name !== `dsim-${victim.name}`);
           expect(ruleError(() => validateMerge(rest)).rule).toBe('CONTINUOUS_SEQUENCE');

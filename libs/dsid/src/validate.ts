@@ -60,6 +60,6 @@ export function validateRestoreDelta(inputs: readonly DataSetDescriptor[], opts:
   };
   const saves = checkInputs(inputs, check);
   const ordered = orderInputs(inputs, saves);
-  const conventional = ordered.length === 1 && ordered[0].role === 'full' && !ordered[0].online;
+  const conventional = ordered.length === 1 && ordered[0].kind === 'full' && !ordered[0].online;
   return { inputs: ordered, conventional };
 }

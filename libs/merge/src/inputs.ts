@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { geometryEquals } from '@deltaflow/blockdb';
+import { geometryEquals } from '@deltaflow/blocks';
 import type { DataSetDescriptor } from '@deltaflow/dsid';
 import { readSaveHeader, SaveHeader, toDescriptor } from '@deltaflow/save-format';
 import { MergeError, MergeErrorCode } from './errors';

@@ -1,7 +1,7 @@
-import { SaveReader, SaveRecord } from '@deltaflow/save-format';
+import { DataSetReader, SaveRecord } from '@deltaflow/save-format';
 
 interface Cursor {
-  readonly reader: SaveReader;
+  readonly reader: DataSetReader;
   /** position in apply order: higher = newer = wins on equal (area, RABN) */
   readonly priority: number;
   rec: SaveRecord | null;
@@ -29,7 +29,7 @@ export class KWayMerge {
   }
 
   /** Sets up one cursor per reader (no record is read yet). */
-  static async start(readersOldestFirst: readonly SaveReader[]): Promise<KWayMerge> {
+  static async start(readersOldestFirst: readonly DataSetReader[]): Promise<KWayMerge> {
     return new KWayMerge(readersOldestFirst.map((reader, priority) => ({ reader, priority, rec: null, key: 0 })));
   }
 

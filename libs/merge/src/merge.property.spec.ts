@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import fc from 'fast-check';
 import { SaveFormatError } from '@deltaflow/save-format';
 import { mergeDataSets, restoreDelta } from './index';
-import { digestOf, dsid, Sim, tempDir } from './testing/sim';
+import { digestOf, dsid, Sim, tempDir } from './testing';
 
 /** A source database, a full save and `n` deltas of random changes; returns the set paths and the digest after each. */
 async function history(dir: string, seed: number, changes: number[]) {

@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DsidRuleError, formatDsid } from '@deltaflow/dsid';
-import { readSaveHeader, SaveFormatError, SaveReader } from '@deltaflow/save-format';
+import { readSaveHeader, SaveFormatError, DataSetReader } from '@deltaflow/save-format';
 import { MergeError, mergeDataSets, restoreDelta } from './index';
-import { digestOf, dsid, Sim, tempDir } from './testing/sim';
+import { digestOf, dsid, Sim, tempDir } from './testing';
 
 let dir: string;
 beforeEach(() => {
@@ -60,7 +60,7 @@ describe('mergeDataSets', () => {
     // Step 4: online delta 1/3/t4 + ORIGINAL DSIM; merge full (1) + unloaded DSIM (1a) + (5) + (6) + (6a).
     sim.change(6);
     const s4 = await sim.save(p('6.delta'), dsid(1, 3, 3, 4), 'delta', { online: true, during: () => sim.change(5) });
-    await sim.dsim(p('6a.dsim'), dsid(1, 3, 3, 4), s4, 'dsim-original');
+    await sim.dsim(p('6a.dsim'), dsid(1, 3, 3, 4), s4, 'original-dsim');
     const atEnd4 = sim.db.digest();
     const m4 = await mergeDataSets({
       inputs: [p('6a.dsim'), p('out-5.consolidated'), p('1.full'), p('6.delta'), p('1a.dsim')],
@@ -84,7 +84,7 @@ describe('mergeDataSets', () => {
     expect(e).toBeInstanceOf(DsidRuleError);
     expect(e.rule).toBe('ONLINE_SAVE_NEEDS_DSIM');
     const ok = await mergeDataSets({ inputs: [p('f'), p('fa')], output: p('out') });
-    const r = await SaveReader.open(ok.output.path);
+    const r = await DataSetReader.open(ok.output.path);
     let tornSeen = 0;
     for await (const rec of r) if (rec.image[0] === 0xee) tornSeen++;
     expect(tornSeen).toBe(0);

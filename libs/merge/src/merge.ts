@@ -1,6 +1,6 @@
 import { validateMerge } from '@deltaflow/dsid';
 import type { Dsid } from '@deltaflow/dsid';
-import { ReaderOptions, SaveReader, SaveWriter, WriterOptions, WrittenDataSet } from '@deltaflow/save-format';
+import { ReaderOptions, DataSetReader, DataSetWriter, WriterOptions, WrittenDataSet } from '@deltaflow/save-format';
 import { MergeError } from './errors';
 import { checkSameShape, inPlanOrder, loadInputs } from './inputs';
 import { KWayMerge } from './kway';
@@ -37,7 +37,7 @@ export async function mergeDataSets(req: MergeRequest): Promise<MergeResult> {
   checkSameShape(inputs, 'MERGE_INPUT_INVALID');
   const ordered = inPlanOrder(inputs, plan.inputs);
   const first = ordered[0].header;
-  const writer = await SaveWriter.create(
+  const writer = await DataSetWriter.create(
     req.output,
     {
       dbid: first.dbid,
@@ -51,9 +51,9 @@ export async function mergeDataSets(req: MergeRequest): Promise<MergeResult> {
     },
     req.writer,
   );
-  const readers: SaveReader[] = [];
+  const readers: DataSetReader[] = [];
   try {
-    for (const i of ordered) readers.push(await SaveReader.open(i.path, req.reader));
+    for (const i of ordered) readers.push(await DataSetReader.open(i.path, req.reader));
     const merge = await KWayMerge.start(readers);
     for (let n = 0; ; n++) {
       if ((n & 4095) === 0 && req.signal?.aborted) throw new MergeError('INTERRUPTED', 'merge stopped on request');

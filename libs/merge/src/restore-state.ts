@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AREA_FILES, writeFileAtomic } from '@deltaflow/blockdb';
+import { AREA_FILES } from '@deltaflow/blockdb';
+import { writeFileAtomic } from '@deltaflow/core';
 import type { DataSetDescriptor, Dsid } from '@deltaflow/dsid';
 import { MergeError } from './errors';
 
@@ -21,7 +22,7 @@ export const STATUS_FILE = 'restore-status.json';
 
 export interface PlannedInput {
   readonly descriptor: DataSetDescriptor;
-  /** role + DSID: how a resubmitted input is matched to the one applied before */
+  /** kind + DSID: how a resubmitted input is matched to the one applied before */
   readonly identity: string;
 }
 
@@ -50,10 +51,10 @@ export function areaStamp(dir: string): string {
     .join('/');
 }
 
-/** Identity of an input for restart matching: role and full DSID (paths may change on resubmission). */
+/** Identity of an input for restart matching: kind and full DSID (paths may change on resubmission). */
 export function identityOf(d: DataSetDescriptor): string {
   const s = d.dsid;
-  return `${d.role}|${s.full}|${s.deltaFrom}|${s.deltaTo}|${s.timestamp}|${s.lineage}`;
+  return `${d.kind}|${s.full}|${s.deltaFrom}|${s.deltaTo}|${s.timestamp}|${s.lineage}`;
 }
 
 function readJson<T>(file: string, check: (v: any) => boolean): T | null {

@@ -1,9 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BlockDatabase, fileRanges, rangesContain } from '@deltaflow/blockdb';
+import { BlockDatabase } from '@deltaflow/blockdb';
+import { fileRanges, rangesContain } from '@deltaflow/blocks';
 import { DsidRuleError } from '@deltaflow/dsid';
 import { MergeError, readRestartState, readRestoreStatus, RESTART_FILE, restoreDelta } from './index';
-import { digestOf, dsid, GEOMETRY, Sim, tempDir } from './testing/sim';
+import { digestOf, dsid, GEOMETRY, Sim, tempDir } from './testing';
 
 let dir: string;
 let sim: Sim;

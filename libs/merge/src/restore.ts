@@ -1,7 +1,8 @@
-import { BlockDatabase, BlockRange, fileRanges, geometryEquals, rangesContain } from '@deltaflow/blockdb';
+import { BlockDatabase } from '@deltaflow/blockdb';
+import { BlockRange, fileRanges, geometryEquals, rangesContain } from '@deltaflow/blocks';
 import { deriveMergedDsid, validateRestoreDelta } from '@deltaflow/dsid';
 import type { Dsid } from '@deltaflow/dsid';
-import { ReaderOptions, SaveReader, SaveRecord } from '@deltaflow/save-format';
+import { ReaderOptions, DataSetReader, SaveRecord } from '@deltaflow/save-format';
 import { MergeError } from './errors';
 import { checkSameShape, inPlanOrder, InputSet, loadInputs } from './inputs';
 import { KWayMerge } from './kway';
@@ -187,7 +188,7 @@ export async function restoreDelta(req: RestoreRequest): Promise<RestoreResult> 
       req.onProgress?.({ phase: 'deltas', blocksWritten, phaseDone: true });
     }
     db.flush();
-    const dsid = deriveMergedDsid(plan.filter((p) => p.descriptor.role === 'full' || p.descriptor.role === 'delta').map((p) => p.descriptor.dsid));
+    const dsid = deriveMergedDsid(plan.filter((p) => p.descriptor.kind === 'full' || p.descriptor.kind === 'delta').map((p) => p.descriptor.dsid));
     // A shadow's status: the DSID its whole contents reflect (not known after a restricted restore).
     if (!files) writeRestoreStatus(req.target, { version: 1, dsid, shadow: state.shadow, stamp: areaStamp(req.target) });
     removeStateFile(req.target, RESTART_FILE);
@@ -206,11 +207,11 @@ async function applyMerged(
   phase: RestoreProgress['phase'],
   base = 0,
 ): Promise<number> {
-  const readers: SaveReader[] = [];
+  const readers: DataSetReader[] = [];
   let n = 0;
   checkAbort(req.signal);
   try {
-    for (const s of sets) readers.push(await SaveReader.open(s.path, req.reader));
+    for (const s of sets) readers.push(await DataSetReader.open(s.path, req.reader));
     const merge = await KWayMerge.start(readers);
     // Consecutive blocks are gathered and written with one pwrite. Images are copied because the
     // reader's buffer moves on; a run is capped so memory stays bounded.

@@ -41,9 +41,26 @@ const OFFSET = /^(0|[1-9][0-9]{0,18})$/;
  */
 export async function applyOnce(ds: DataSource, at: RecordPosition, fn: (m: EntityManager) => Promise<void>): Promise<ApplyOutcome> {
   if (!OFFSET.test(at.offset)) throw new PersistenceError('VALIDATION', `offset must be a non-negative integer string (got ${JSON.stringify(at.offset)})`);
+  const applied = await applyBatchOnce(ds, at, [at.offset], (m) => fn(m));
+  return applied === 0 ? 'duplicate' : 'applied';
+}
+
+/**
+ * applyOnce for a batch of consecutive records of one partition (`offsets` ascending): in one
+ * transaction, `fn` receives the index of the first record not yet applied and applies that
+ * record and every later one; the checkpoint moves past the last. Returns how many records were
+ * new (0: the whole batch was a duplicate delivery, nothing ran).
+ */
+export async function applyBatchOnce(
+  ds: DataSource,
+  at: Omit<RecordPosition, 'offset'>,
+  offsets: readonly string[],
+  fn: (m: EntityManager, firstNew: number) => Promise<void>,
+): Promise<number> {
   if (!Number.isInteger(at.partition) || at.partition < 0) throw new PersistenceError('VALIDATION', `partition must be a non-negative integer (got ${at.partition})`);
   if (at.projection.length === 0 || at.topic.length === 0) throw new PersistenceError('VALIDATION', 'projection and topic must be non-empty');
-  const offset = BigInt(at.offset);
+  for (const o of offsets) if (!OFFSET.test(o)) throw new PersistenceError('VALIDATION', `offset must be a non-negative integer string (got ${JSON.stringify(o)})`);
+  if (offsets.length === 0) return 0;
   return ds.transaction(async (m) => {
     // Make sure the row exists, then lock it: a concurrent applier of the same partition waits here.
     await m.query(
@@ -57,15 +74,17 @@ export async function applyOnce(ds: DataSource, at: RecordPosition, fn: (m: Enti
     );
     const row = rows[0];
     if (row === undefined) throw new PersistenceError('CONCURRENCY', `checkpoint row of ${at.projection} ${at.topic}/${at.partition} vanished`, true);
-    if (offset < BigInt(row.next_offset)) return 'duplicate';
-    await fn(m);
+    const next = BigInt(row.next_offset);
+    const firstNew = offsets.findIndex((o) => BigInt(o) >= next);
+    if (firstNew < 0) return 0;
+    await fn(m, firstNew);
     await m.query('UPDATE projection_checkpoint SET next_offset = $4 WHERE projection = $1 AND topic = $2 AND partition = $3', [
       at.projection,
       at.topic,
       at.partition,
-      (offset + 1n).toString(),
+      (BigInt(offsets[offsets.length - 1]) + 1n).toString(),
     ]);
-    return 'applied';
+    return offsets.length - firstNew;
   });
 }
 

@@ -1,68 +1,91 @@
 import type { Dsid } from '@deltaflow/dsid';
-import { decideDsim, DsimCommand, DsimEvent, DsimState, evolveDsim, initialDsimState } from './index';
+import { dsim, type DsimCommand, type DsimEvent, type DsimState } from './index';
 
 const dsid: Dsid = { full: 1, deltaFrom: 0, deltaTo: 0, timestamp: 1, lineage: 'L1' };
 function run(state: DsimState, ...commands: DsimCommand[]): { state: DsimState; events: DsimEvent[] } {
   const events: DsimEvent[] = [];
   for (const c of commands) {
-    const out = decideDsim(c, state);
+    const out = dsim.decide(c, state);
     events.push(...out);
-    state = out.reduce(evolveDsim, state);
+    state = out.reduce(dsim.evolve, state);
   }
   return { state, events };
 }
-const img = (rabn: number, lsn: number): DsimCommand => ({ type: 'RecordImage', area: 'DATA', rabn, lsn });
 const acquire: DsimCommand = { type: 'Acquire', correlationId: 's1', dsid, startLsn: 10 };
+const plog = (lsn: number): DsimCommand => ({ type: 'RecordPlogSync', lsn });
+const ended = (endLsn: number): DsimCommand => ({ type: 'EndSave', correlationId: 's1', outcome: 'completed', endLsn });
+const complete = (blocks = 3): DsimCommand => ({ type: 'Complete', correlationId: 's1', blocks });
 
-describe('DSIM lifecycle', () => {
-  it('collects the last image of every block changed in (s, e]', () => {
-    const { state, events } = run(initialDsimState(), img(1, 5), acquire, img(1, 10), img(1, 11), img(2, 12), img(1, 13), img(1, 13), img(3, 30), {
-      type: 'Complete',
-      correlationId: 's1',
-      endLsn: 20,
-    });
-    expect(events.filter((e) => e.type === 'DsimImageRecorded').map((e) => (e.type === 'DsimImageRecorded' ? e.lsn : 0))).toEqual([11, 12, 13, 30]);
-    expect(events.at(-1)).toMatchObject({ type: 'DsimCompleted', endLsn: 20, blocks: 2 });
-    if (state.status !== 'complete') throw new Error('not complete');
-    expect([...state.blocks]).toEqual([
-      ['DATA:1', 13],
-      ['DATA:2', 12],
-    ]);
+describe('DSIM lifecycle (the one authority on the DSIM state)', () => {
+  it('is the window (s, e] of the PLOG: it completes once the save ended at e AND the PLOG was read through e', () => {
+    let { state, events } = run(dsim.initialState(), acquire, plog(15), ended(20));
+    expect(events.map((e) => e.type)).toEqual(['DsimAcquired', 'DsimPlogAdvanced', 'DsimSaveEnded']);
+    expect(dsim.completionDue(state)).toBeNull();
+    expect(dsim.decide(complete(), state)).toEqual([]); // not yet: the PLOG is behind the end sync
+    ({ state, events } = run(state, plog(20), complete(7)));
+    expect(events.at(-1)).toEqual({ type: 'DsimCompleted', correlationId: 's1', dsid, startLsn: 10, endLsn: 20, blocks: 7 });
+    expect(state).toMatchObject({ status: 'complete', startLsn: 10, endLsn: 20, blocks: 7 });
+    expect(dsim.decide(complete(7), state)).toEqual([]); // redelivery
+  });
+
+  it('also completes when the PLOG reached e before the save reported its end', () => {
+    const { state } = run(dsim.initialState(), acquire, plog(25), ended(20));
+    expect(dsim.completionDue(state)).toMatchObject({ correlationId: 's1', startLsn: 10, endLsn: 20 });
   });
 
   it('refuses a second acquire while in use, clearly', () => {
-    const { state } = run(initialDsimState(), acquire);
-    expect(decideDsim({ ...acquire, correlationId: 's2' }, state)).toEqual([
+    const { state } = run(dsim.initialState(), acquire);
+    expect(dsim.decide({ ...acquire, correlationId: 's2' }, state)).toEqual([
       expect.objectContaining({ type: 'DsimRejected', code: 'DSIM_IN_USE', reason: expect.stringMatching(/in use by the online save s1/) }),
     ]);
-    expect(decideDsim(acquire, state)).toEqual([]); // redelivery
+    expect(dsim.decide(acquire, state)).toEqual([]); // redelivery
   });
 
-  it('unloads only a complete DSIM, with the save DSID, and is then free', () => {
-    const collecting = run(initialDsimState(), acquire, img(4, 11)).state;
-    expect(decideDsim({ type: 'Unload', correlationId: 'u1', destination: 'd1' }, collecting)).toEqual([
-      expect.objectContaining({ code: 'DSIM_NOT_COMPLETE' }),
-    ]);
-    const { state, events } = run(collecting, { type: 'Complete', correlationId: 's1', endLsn: 12 }, { type: 'Unload', correlationId: 'u1', destination: 'd1' });
-    expect(events.at(-1)).toEqual({ type: 'DsimUnloaded', correlationId: 'u1', dsid, destination: 'd1', blocks: 1 });
-    expect(state).toEqual({ status: 'free' });
-    expect(decideDsim({ type: 'Unload', correlationId: 'u2', destination: 'd1' }, state)).toEqual([expect.objectContaining({ code: 'DSIM_FREE' })]);
+  it('unload: refused while free or collecting; once complete, recorded after the data set is written, and frees the DSIM', () => {
+    expect(dsim.decide({ type: 'Unload', correlationId: 'u' }, dsim.initialState())).toEqual([expect.objectContaining({ code: 'DSIM_FREE' })]);
+    const collecting = run(dsim.initialState(), acquire).state;
+    expect(dsim.decide({ type: 'Unload', correlationId: 'u' }, collecting)).toEqual([expect.objectContaining({ code: 'DSIM_NOT_COMPLETE' })]);
+    const done = run(collecting, ended(20), plog(20), complete()).state;
+    expect(dsim.decide({ type: 'Unload', correlationId: 'u' }, done)).toEqual([]);
+    const { state, events } = run(done, { type: 'RecordUnloaded', correlationId: 'u', location: { kind: 'directory', name: 'x' }, blocks: 3, digest: 'ab' });
+    expect(events).toEqual([{ type: 'DsimUnloaded', correlationId: 'u', dsid, location: { kind: 'directory', name: 'x' }, blocks: 3, digest: 'ab' }]);
+    expect(state.status).toBe('free');
+    expect(state.plogLsn).toBe(20); // the PLOG position outlives the DSIM
   });
 
-  it('reset frees the DSIM for the next online save', () => {
-    const { state, events } = run(initialDsimState(), acquire, { type: 'Reset', correlationId: 'r1' }, { ...acquire, correlationId: 's2' });
-    expect(events.map((e) => e.type)).toEqual(['DsimAcquired', 'DsimReset', 'DsimAcquired']);
-    expect(state).toMatchObject({ status: 'collecting', correlationId: 's2' });
+  it('a failed online save frees its DSIM; another save ending changes nothing', () => {
+    const { state } = run(dsim.initialState(), acquire);
+    expect(dsim.decide({ type: 'EndSave', correlationId: 'other', outcome: 'failed' }, state)).toEqual([]);
+    const failed = run(state, { type: 'EndSave', correlationId: 's1', outcome: 'failed' });
+    expect(failed.events).toEqual([{ type: 'DsimReset', correlationId: 's1', dsid }]);
+    expect(failed.state.status).toBe('free');
   });
 
-  it('refuses completion of an unknown save and an end before the start', () => {
-    expect(() => decideDsim({ type: 'Complete', correlationId: 's1', endLsn: 3 }, initialDsimState())).toThrow(expect.objectContaining({ code: 'ILLEGAL_STATE' }));
-    const { state } = run(initialDsimState(), acquire);
-    expect(() => decideDsim({ type: 'Complete', correlationId: 's1', endLsn: 3 }, state)).toThrow(expect.objectContaining({ code: 'VALIDATION' }));
+  it('reset frees it and names the DSID it held; an end sync before the start is refused', () => {
+    const { state } = run(dsim.initialState(), acquire);
+    expect(run(state, { type: 'Reset', correlationId: 'r' }).events).toEqual([{ type: 'DsimReset', correlationId: 'r', dsid }]);
+    expect(run(dsim.initialState(), { type: 'Reset', correlationId: 'r' }).events).toEqual([{ type: 'DsimReset', correlationId: 'r' }]);
+    expect(() => dsim.decide(ended(5), state)).toThrow(/precedes start sync/);
   });
 
+  it('the PLOG it no longer needs: below its start sync while in use, through its end once freed', () => {
+    expect(dsim.plogForgettableThrough(dsim.initialState())).toBeNull();
+    const inUse = run(dsim.initialState(), acquire).state;
+    expect(dsim.plogForgettableThrough(inUse)).toBe(10);
+    expect(dsim.plogForgettableThrough(run(inUse, { type: 'EndSave', correlationId: 's1', outcome: 'failed' }).state)).toBeNull();
+    const done = run(inUse, ended(20), plog(20), complete(), { type: 'Reset', correlationId: 'r' }).state;
+    expect(dsim.plogForgettableThrough(done)).toBe(20);
+  });
+
+  it('print: refused while free', () => {
+    expect(dsim.decide({ type: 'Print', correlationId: 'p' }, dsim.initialState())).toEqual([expect.objectContaining({ code: 'DSIM_FREE' })]);
+    expect(dsim.decide({ type: 'Print', correlationId: 'p' }, run(dsim.initialState(), acquire).state)).toEqual([]);
+  });
+});
+
+describe('DSIM decider input checks', () => {
   it('rejects unknown commands and events', () => {
-    expect(() => decideDsim({ type: 'X' } as unknown as DsimCommand, initialDsimState())).toThrow(/unknown DSIM command/);
-    expect(() => evolveDsim(initialDsimState(), { type: 'X' } as unknown as DsimEvent)).toThrow(/unknown DSIM event/);
+    expect(() => dsim.decide({ type: 'X' } as unknown as DsimCommand, dsim.initialState())).toThrow(/unknown DSIM command/);
+    expect(() => dsim.evolve(dsim.initialState(), { type: 'X' } as unknown as DsimEvent)).toThrow(/unknown DSIM event/);
   });
 });

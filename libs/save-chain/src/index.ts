@@ -1,7 +1,9 @@
-// @deltaflow/save-chain: the save lifecycle (with DSID assignment) and the original DSIM lifecycle of a database, as deciders.
+// @deltaflow/save-chain: the save lifecycle of a database (with DSID assignment) and its original
+// DSIM, as deciders. Each decider module exports decide / evolve / initialState and one decider
+// value: `saveLifecycle.decide(...)`, `dsim.decide(...)`.
 export { SaveChainError } from './errors';
 export type { SaveChainErrorCode } from './errors';
-export { initialState, decide, evolve, fold, whyRefused } from './save-lifecycle';
-export type { SaveLifecycleState, SaveCommand, SaveEvent, SaveMode, RunningSave } from './save-lifecycle';
-export { initialDsimState, decideDsim, evolveDsim, blockKey } from './dsim';
-export type { DsimState, DsimCommand, DsimEvent, BlockKey } from './dsim';
+export * as saveLifecycle from './save-lifecycle';
+export type { SaveLifecycleState, SaveCommand, SaveEvent, RunningSave } from './save-lifecycle';
+export * as dsim from './dsim';
+export type { DsimState, DsimCommand, DsimEvent, DsimLocation } from './dsim';

@@ -1,4 +1,6 @@
-import { decide, evolve, fold, initialState, SaveCommand, SaveEvent, SaveLifecycleState } from './index';
+import { saveLifecycle, type SaveCommand, type SaveEvent, type SaveLifecycleState } from './index';
+
+const { decide, evolve, fold, initialState } = saveLifecycle;
 
 // given events, when a command, then events (or an error)
 const given = (...events: SaveEvent[]): SaveLifecycleState => fold(events);
@@ -15,14 +17,14 @@ function run(state: SaveLifecycleState, ...commands: SaveCommand[]): { state: Sa
 }
 
 const active: SaveEvent = { type: 'NucleusStateRecorded', active: true };
-const request = (id: string, mode: 'full' | 'delta', online: boolean): SaveCommand => ({ type: 'RequestSave', correlationId: id, mode, online });
+const request = (id: string, kind: 'full' | 'delta', online: boolean): SaveCommand => ({ type: 'RequestSave', correlationId: id, kind, online });
 const start = (id: string, now: number, startLsn: number | null = null): SaveCommand => ({ type: 'StartSave', correlationId: id, startLsn, now });
 const complete = (id: string, endLsn: number | null = null): SaveCommand => ({ type: 'CompleteSave', correlationId: id, endLsn, blocks: 10 });
 
 describe('save lifecycle', () => {
   it('accepts an online full save and assigns the first full DSID at its start sync', () => {
     const { events } = run(given(active), request('c1', 'full', true), start('c1', 1000, 7));
-    expect(events[0]).toEqual({ type: 'SaveAccepted', correlationId: 'c1', mode: 'full', online: true });
+    expect(events[0]).toEqual({ type: 'SaveAccepted', correlationId: 'c1', kind: 'full', online: true });
     expect(events[1]).toMatchObject({ type: 'SaveStarted', startLsn: 7, dsid: { full: 1, deltaFrom: 0, deltaTo: 0, timestamp: 1000 } });
   });
 
@@ -30,9 +32,9 @@ describe('save lifecycle', () => {
     let s = initialState();
     const dsids: string[] = [];
     const plan: Array<['full' | 'delta', number]> = [['full', 10], ['delta', 20], ['delta', 20], ['full', 5], ['delta', 50]];
-    plan.forEach(([mode, now], i) => {
+    plan.forEach(([kind, now], i) => {
       const id = `c${i}`;
-      const r = run(s, request(id, mode, false), start(id, now), complete(id));
+      const r = run(s, request(id, kind, false), start(id, now), complete(id));
       s = r.state;
       const started = r.events.find((e) => e.type === 'SaveStarted');
       if (started?.type !== 'SaveStarted') throw new Error(`save ${id} did not start: ${JSON.stringify(r.events)}`);

@@ -1,4 +1,5 @@
-import { decide as decideDsid, Dsid, DsidChainState, initialState as initialDsidChain } from '@deltaflow/dsid';
+import type { Decider } from '@deltaflow/core';
+import { decide as decideDsid, type Dsid, type DsidChainState, initialState as initialDsidChain, type SaveKind } from '@deltaflow/dsid';
 import { SaveChainError, SaveChainErrorCode } from './errors';
 
 /*
@@ -14,11 +15,10 @@ import { SaveChainError, SaveChainErrorCode } from './errors';
  * Every correlation id is handled once: a redelivered command decides nothing.
  */
 
-export type SaveMode = 'full' | 'delta';
 
 export interface RunningSave {
   readonly correlationId: string;
-  readonly mode: SaveMode;
+  readonly kind: SaveKind;
   readonly online: boolean;
   /** set once the save started (at its start sync for an online save) */
   readonly dsid: Dsid | null;
@@ -37,7 +37,7 @@ export interface SaveLifecycleState {
 }
 
 export type SaveCommand =
-  | { readonly type: 'RequestSave'; readonly correlationId: string; readonly mode: SaveMode; readonly online: boolean }
+  | { readonly type: 'RequestSave'; readonly correlationId: string; readonly kind: SaveKind; readonly online: boolean }
   /** the save's start point: the start sync LSN of an online save; for an offline save the LSN at which the nucleus became inactive, if known */
   | { readonly type: 'StartSave'; readonly correlationId: string; readonly startLsn: number | null; readonly now: number }
   | { readonly type: 'RecordProgress'; readonly correlationId: string; readonly blocksWritten: number; readonly blocksTotal: number | null }
@@ -48,13 +48,13 @@ export type SaveCommand =
   | { readonly type: 'RecordDsimFreed' };
 
 export type SaveEvent =
-  | { readonly type: 'SaveAccepted'; readonly correlationId: string; readonly mode: SaveMode; readonly online: boolean }
+  | { readonly type: 'SaveAccepted'; readonly correlationId: string; readonly kind: SaveKind; readonly online: boolean }
   | { readonly type: 'SaveRejected'; readonly correlationId: string; readonly code: SaveChainErrorCode; readonly reason: string }
   | {
       readonly type: 'SaveStarted';
       readonly correlationId: string;
       readonly dsid: Dsid;
-      readonly mode: SaveMode;
+      readonly kind: SaveKind;
       readonly online: boolean;
       readonly startLsn: number | null;
     }
@@ -83,7 +83,7 @@ const reject = (correlationId: string, code: SaveChainErrorCode, reason: string)
 /** Why a save request would be refused now, or null when it may start. */
 export function whyRefused(
   state: SaveLifecycleState,
-  request: { readonly mode: SaveMode; readonly online: boolean },
+  request: { readonly kind: SaveKind; readonly online: boolean },
 ): { code: SaveChainErrorCode; reason: string } | null {
   if (state.running !== null)
     return { code: 'SAVE_IN_PROGRESS', reason: `save ${state.running.correlationId} is still running for this database` };
@@ -96,7 +96,7 @@ export function whyRefused(
       code: 'DSIM_IN_USE',
       reason: `the original DSIM is still in use by the online save ${formatShort(state.dsimHeldBy)}: unload or reset it first`,
     };
-  if (request.mode === 'delta' && state.chain.current === null)
+  if (request.kind === 'delta' && state.chain.current === null)
     return { code: 'NO_FULL_SAVE', reason: 'a delta save needs a prior full save of this database' };
   return null;
 }
@@ -110,18 +110,18 @@ export function decide(command: SaveCommand, state: SaveLifecycleState): SaveEve
   switch (command.type) {
     case 'RequestSave': {
       if (state.handled.has(command.correlationId)) return [];
-      if (command.mode !== 'full' && command.mode !== 'delta')
-        return reject(command.correlationId, 'VALIDATION', `mode must be full or delta, got ${String(command.mode)}`);
+      if (command.kind !== 'full' && command.kind !== 'delta')
+        return reject(command.correlationId, 'VALIDATION', `kind must be full or delta, got ${String(command.kind)}`);
       const refused = whyRefused(state, command);
       if (refused) return reject(command.correlationId, refused.code, refused.reason);
-      return [{ type: 'SaveAccepted', correlationId: command.correlationId, mode: command.mode, online: command.online }];
+      return [{ type: 'SaveAccepted', correlationId: command.correlationId, kind: command.kind, online: command.online }];
     }
     case 'StartSave': {
       const r = running(state, command.correlationId);
       if (r.dsid !== null) return [];
       if (r.online && command.startLsn === null)
         throw new SaveChainError('VALIDATION', 'an online save starts at a start sync LSN');
-      const [assigned] = decideDsid({ type: r.mode === 'full' ? 'AssignFullSave' : 'AssignDeltaSave' }, state.chain, command.now);
+      const [assigned] = decideDsid({ type: r.kind === 'full' ? 'AssignFullSave' : 'AssignDeltaSave' }, state.chain, command.now);
       if (assigned.type !== 'FullSaveAssigned' && assigned.type !== 'DeltaSaveAssigned')
         throw new SaveChainError('ILLEGAL_STATE', `unexpected DSID decision ${assigned.type}`);
       return [
@@ -129,7 +129,7 @@ export function decide(command: SaveCommand, state: SaveLifecycleState): SaveEve
           type: 'SaveStarted',
           correlationId: r.correlationId,
           dsid: assigned.dsid,
-          mode: r.mode,
+          kind: r.kind,
           online: r.online,
           startLsn: command.startLsn,
         },
@@ -172,7 +172,7 @@ export function evolve(state: SaveLifecycleState, event: SaveEvent): SaveLifecyc
       return {
         ...state,
         handled: new Set(state.handled).add(event.correlationId),
-        running: { correlationId: event.correlationId, mode: event.mode, online: event.online, dsid: null, startLsn: null, blocksWritten: 0 },
+        running: { correlationId: event.correlationId, kind: event.kind, online: event.online, dsid: null, startLsn: null, blocksWritten: 0 },
       };
     case 'SaveRejected':
       return { ...state, handled: new Set(state.handled).add(event.correlationId) };
@@ -233,3 +233,6 @@ function sameNumbers(a: Dsid, b: Dsid): boolean {
 export function fold(events: readonly SaveEvent[], state: SaveLifecycleState = initialState()): SaveLifecycleState {
   return events.reduce(evolve, state);
 }
+
+/** The save lifecycle decider as one value. */
+export const saveLifecycleDecider: Decider<SaveCommand, SaveEvent, SaveLifecycleState> = { decide, evolve, initialState };

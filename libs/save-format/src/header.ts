@@ -16,8 +16,9 @@
  * The "\r\n" in the magic catches text-mode mangling.
  */
 import { crc32c } from '@deltaflow/checksum';
-import { Geometry, validateDbid, validateGeometry } from '@deltaflow/blockdb';
-import type { DataSetDescriptor, DataSetRole, Dsid } from '@deltaflow/dsid';
+import { validateDbid } from '@deltaflow/blockdb';
+import { validateGeometry, type Geometry } from '@deltaflow/blocks';
+import { DATA_SET_KINDS, type DataSetDescriptor, type DataSetKind, type Dsid } from '@deltaflow/dsid';
 import { SaveFormatError } from './errors';
 
 export const MAGIC = Buffer.from('DFSAVE\r\n', 'latin1');
@@ -31,15 +32,14 @@ export const RECORD_OVERHEAD = RECORD_HEAD + 4;
 export const TRAILER_SIZE = 64;
 export const DIGEST_ENTRY = 9; // area:u8 rabn:u32 crc:u32
 
-/** What a data set holds: a full save, a delta save, or a DSIM (original snapshot or unloaded). */
-export type SaveKind = 'full' | 'delta' | 'dsim-unloaded' | 'dsim-original';
 
 /** The header of a save data set. LSNs are the start and end sync points of the save. */
 export interface SaveHeader {
   readonly dbid: number;
   /** DSID with lineage; for a DSIM, the DSID of the online save it belongs to */
   readonly dsid: Dsid;
-  readonly kind: SaveKind;
+  /** full save, delta save, or a DSIM (unloaded, or a copy of the original) */
+  readonly kind: DataSetKind;
   /** taken while the nucleus was active (needs its DSIM to be consistent) */
   readonly online: boolean;
   readonly startLsn: number;
@@ -56,7 +56,8 @@ export interface SaveTrailer {
   readonly digest: string;
 }
 
-const KINDS: readonly SaveKind[] = ['full', 'delta', 'dsim-unloaded', 'dsim-original'];
+/** Kind names of headers written before the kinds got their one name. */
+const LEGACY_KINDS: Readonly<Record<string, DataSetKind>> = { 'dsim-unloaded': 'unloaded-dsim', 'dsim-original': 'original-dsim' };
 const isSafeNat = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 
 /** Throws VALIDATION unless `h` is a well-formed SaveHeader; returns a normalized copy. */
@@ -81,14 +82,15 @@ export function validateSaveHeader(h: unknown): SaveHeader {
   if (!isSafeNat(d.timestamp)) bad('dsid.timestamp must be a non-negative integer (ms since the epoch)');
   if (typeof d.lineage !== 'string' || d.lineage.length === 0 || d.lineage.length > 200)
     bad('dsid.lineage must be a non-empty string of at most 200 characters');
-  if (!KINDS.includes(x.kind)) bad(`kind must be one of ${KINDS.join(', ')}`);
+  const kind: DataSetKind | undefined = DATA_SET_KINDS.includes(x.kind) ? x.kind : LEGACY_KINDS[x.kind];
+  if (kind === undefined) bad(`kind must be one of ${DATA_SET_KINDS.join(', ')}`);
   if (typeof x.online !== 'boolean') bad('online must be a boolean');
   if (!isSafeNat(x.startLsn) || !isSafeNat(x.endLsn) || x.endLsn < x.startLsn)
     bad('startLsn and endLsn must be non-negative integers with startLsn <= endLsn');
   return {
     dbid,
     dsid: { full: d.full, deltaFrom: d.deltaFrom, deltaTo: d.deltaTo, timestamp: d.timestamp, lineage: d.lineage },
-    kind: x.kind,
+    kind: kind!,
     online: x.online,
     startLsn: x.startLsn,
     endLsn: x.endLsn,
@@ -99,7 +101,7 @@ export function validateSaveHeader(h: unknown): SaveHeader {
 /**
  * Encodes a validated header into its on-disk bytes (prefix, JSON, CRC). `jsonLength` pads the
  * JSON with trailing spaces (valid JSON whitespace) to that length, so a header can later be
- * rewritten in place with a longer value (see SaveWriter.setEndLsn); VALIDATION if it does not fit.
+ * rewritten in place with a longer value (see DataSetWriter.setEndLsn); VALIDATION if it does not fit.
  */
 export function encodeHeader(h: SaveHeader, jsonLength = 0): Buffer {
   let json = Buffer.from(JSON.stringify(validateSaveHeader(h)), 'utf8');
@@ -151,25 +153,7 @@ export function decodeHeader(bytes: Uint8Array): SaveHeader {
   }
 }
 
-/** The DSID-rule role of a data set kind. */
-export function roleOf(kind: SaveKind): DataSetRole {
-  switch (kind) {
-    case 'full':
-      return 'full';
-    case 'delta':
-      return 'delta';
-    case 'dsim-unloaded':
-      return 'unloaded-dsim';
-    case 'dsim-original':
-      return 'original-dsim';
-    default: {
-      const never: never = kind;
-      throw new SaveFormatError('VALIDATION', `unknown kind ${String(never)}`);
-    }
-  }
-}
-
 /** The descriptor the DSID rules (validateMerge / validateRestoreDelta) look at. */
 export function toDescriptor(name: string, h: SaveHeader): DataSetDescriptor {
-  return { name, dbid: h.dbid, role: roleOf(h.kind), dsid: h.dsid, online: h.online };
+  return { name, dbid: h.dbid, kind: h.kind, dsid: h.dsid, online: h.online };
 }

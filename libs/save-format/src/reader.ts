@@ -1,6 +1,6 @@
 import { FileHandle, open } from 'node:fs/promises';
 import { crc32c } from '@deltaflow/checksum';
-import { Area, areaFromCode } from '@deltaflow/blockdb';
+import { Area, areaFromCode } from '@deltaflow/blocks';
 import type { DataSetDescriptor } from '@deltaflow/dsid';
 import { RecordDigest } from './digest';
 import { SaveFormatError } from './errors';
@@ -80,7 +80,7 @@ async function readHeaderFrom(fh: FileHandle): Promise<SaveHeader & { readonly b
  * byte total, digest, and that nothing follows. Any failure throws TRUNCATED or CORRUPT_DATA with
  * the byte position, so a consumer must treat its output as good only once next() returned null.
  */
-export class SaveReader implements AsyncIterable<SaveRecord> {
+export class DataSetReader implements AsyncIterable<SaveRecord> {
   private buf: Buffer;
   /** read-ahead buffer: filled in the background while records of `buf` are verified */
   private readonly spare: Buffer;
@@ -117,13 +117,13 @@ export class SaveReader implements AsyncIterable<SaveRecord> {
   }
 
   /** Opens `file` and verifies its header; no block is read yet. */
-  static async open(file: string, opts: ReaderOptions = {}): Promise<SaveReader> {
+  static async open(file: string, opts: ReaderOptions = {}): Promise<DataSetReader> {
     const fh = await openOrThrow(file);
     try {
       const h = await readHeaderFrom(fh);
       const { byteLength, ...header } = h;
       const maxRecord = Math.max(header.geometry.asso.blockSize, header.geometry.data.blockSize) + RECORD_OVERHEAD;
-      return new SaveReader(file, header, fh, byteLength, Math.max(opts.chunkBytes ?? 1 << 20, 2 * maxRecord, TRAILER_SIZE));
+      return new DataSetReader(file, header, fh, byteLength, Math.max(opts.chunkBytes ?? 1 << 20, 2 * maxRecord, TRAILER_SIZE));
     } catch (e) {
       await fh.close();
       throw e;

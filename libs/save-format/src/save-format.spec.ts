@@ -2,12 +2,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import fc from 'fast-check';
-import { BlockDatabase, Geometry, validateGeometry } from '@deltaflow/blockdb';
+import { BlockDatabase } from '@deltaflow/blockdb';
+import { blocksToSave } from '@deltaflow/dlog';
+import { areaBlocksOf, validateGeometry, type Geometry } from '@deltaflow/blocks';
 import {
   SaveFormatError,
   SaveHeader,
-  SaveReader,
-  SaveWriter,
+  DataSetReader,
+  DataSetWriter,
   describeDataSet,
   partialPath,
   readSaveHeader,
@@ -18,7 +20,7 @@ const geometry: Geometry = {
   asso: { blockSize: 512, blocks: 64 },
   data: { blockSize: 1024, blocks: 64 },
   maxFiles: 2,
-  files: [{ file: 1, extents: [{ kind: 'DS', from: 1, to: 32 }, { kind: 'AC', from: 7, to: 10 }] }],
+  files: [{ file: 1, extents: [{ part: 'DATA', from: 1, to: 32 }, { part: 'AC', from: 7, to: 10 }] }],
 };
 const header: SaveHeader = {
   dbid: 12,
@@ -45,13 +47,13 @@ const image = (area: 'ASSO' | 'DATA', rabn: number, salt = 0) =>
   Buffer.alloc(area === 'ASSO' ? 512 : 1024, `${area}${rabn}/${salt};`);
 
 async function writeSet(file: string, recs: Rec[], h: SaveHeader = header) {
-  const w = await SaveWriter.create(file, h, { chunkBytes: 3000, fsync: false });
+  const w = await DataSetWriter.create(file, h, { chunkBytes: 3000, fsync: false });
   for (const r of recs) await w.writeBlock(r.area, r.rabn, r.image);
   return w.finish();
 }
 
 async function readAll(file: string, chunkBytes?: number, seen?: Rec[]) {
-  const r = await SaveReader.open(file, { chunkBytes });
+  const r = await DataSetReader.open(file, { chunkBytes });
   const out = seen ?? [];
   for await (const x of r) out.push({ area: x.area, rabn: x.rabn, image: Buffer.from(x.image) });
   return { recs: out, trailer: r.trailer };
@@ -85,13 +87,13 @@ describe('save data set writer and reader', () => {
     const got = await readAll(file);
     expect(got.recs).toEqual(sample);
     expect(got.trailer?.digest).toBe(written.digest);
-    expect(await describeDataSet(file)).toEqual({ name: file, dbid: 12, role: 'full', dsid: header.dsid, online: false });
+    expect(await describeDataSet(file)).toEqual({ name: file, dbid: 12, kind: 'full', dsid: header.dsid, online: false });
   });
 
   it('records an end LSN known only at the end (online save): the header is rewritten in place and verifies', async () => {
     const online: SaveHeader = { ...header, online: true, startLsn: 999, endLsn: 999 };
     const file = path.join(dir, 'online.sav');
-    const w = await SaveWriter.create(file, online, { chunkBytes: 3000, fsync: false, endLsnLater: true });
+    const w = await DataSetWriter.create(file, online, { chunkBytes: 3000, fsync: false, endLsnLater: true });
     for (const r of sample) await w.writeBlock(r.area, r.rabn, r.image);
     expect(() => w.setEndLsn(998)).toThrow(expect.objectContaining({ code: 'VALIDATION' })); // below the start
     w.setEndLsn(123_456_789_012);
@@ -101,7 +103,7 @@ describe('save data set writer and reader', () => {
     expect((await readAll(file)).recs).toEqual(sample);
 
     // without the reserved room a longer header does not fit: refused when asked, nothing written
-    const tight = await SaveWriter.create(path.join(dir, 'tight.sav'), { ...online, startLsn: 100, endLsn: 100 }, { fsync: false });
+    const tight = await DataSetWriter.create(path.join(dir, 'tight.sav'), { ...online, startLsn: 100, endLsn: 100 }, { fsync: false });
     expect(() => tight.setEndLsn(123_456_789_012)).toThrow(expect.objectContaining({ code: 'VALIDATION' }));
     tight.setEndLsn(555); // as many digits: fits
     await tight.finish();
@@ -110,7 +112,7 @@ describe('save data set writer and reader', () => {
 
   it('rejects out-of-order, duplicate, mis-sized and out-of-range records without changing the output', async () => {
     const file = path.join(dir, 'b.sav');
-    const w = await SaveWriter.create(file, header, { fsync: false });
+    const w = await DataSetWriter.create(file, header, { fsync: false });
     await w.writeBlock('DATA', 3, image('DATA', 3));
     expect(await codeOf(w.writeBlock('DATA', 3, image('DATA', 3)))).toBe('DUPLICATE_RECORD');
     expect(await codeOf(w.writeBlock('DATA', 2, image('DATA', 2)))).toBe('OUT_OF_ORDER');
@@ -124,16 +126,16 @@ describe('save data set writer and reader', () => {
     await w.finish();
     expect((await readAll(file)).recs.map((r) => r.rabn)).toEqual([3, 4]);
     expect(await codeOf(w.writeBlock('DATA', 5, image('DATA', 5)))).toBe('ILLEGAL_STATE');
-    expect(await codeOf(SaveWriter.create(file, header))).toBe('ALREADY_EXISTS');
+    expect(await codeOf(DataSetWriter.create(file, header))).toBe('ALREADY_EXISTS');
   });
 
   it('abort leaves no file behind; bad headers are refused', async () => {
     const file = path.join(dir, 'c.sav');
-    const w = await SaveWriter.create(file, header, { fsync: false });
+    const w = await DataSetWriter.create(file, header, { fsync: false });
     await w.writeBlock('ASSO', 1, image('ASSO', 1));
     await w.abort();
     expect(fs.readdirSync(dir)).toEqual([]);
-    const bad = (h: any) => codeOf(SaveWriter.create(path.join(dir, 'd.sav'), h));
+    const bad = (h: any) => codeOf(DataSetWriter.create(path.join(dir, 'd.sav'), h));
     expect(await bad({ ...header, kind: 'weekly' })).toBe('VALIDATION');
     expect(await bad({ ...header, startLsn: 5, endLsn: 4 })).toBe('VALIDATION');
     expect(await bad({ ...header, dsid: { ...header.dsid, lineage: '' } })).toBe('VALIDATION');
@@ -164,15 +166,13 @@ describe('save data set writer and reader', () => {
       db,
       path.join(dir, 'delta.sav'),
       { ...header, kind: 'delta', dsid: { ...header.dsid, deltaFrom: 1, deltaTo: 1 } },
-      [{ area: 'DATA', rabn: 2 }, { area: 'ASSO', rabn: 8 }, { area: 'DATA', rabn: 2 }],
+      blocksToSave({ blocks: areaBlocksOf([{ area: 'DATA', from: 2, to: 2 }, { area: 'ASSO', from: 8, to: 8 }, { area: 'DATA', from: 2, to: 2 }]), marks: [] }, db.geometry),
       { fsync: false },
     );
     const recs = (await readAll(delta.path)).recs;
     expect(recs.map((r) => `${r.area}:${r.rabn}`)).toEqual(['ASSO:1', 'ASSO:2', 'ASSO:3', 'ASSO:4', 'ASSO:5', 'ASSO:6', 'ASSO:8', 'DATA:2']);
     expect(recs[7].image).toEqual(image('DATA', 2));
-    await expect(
-      writeSaveFromDatabase(db, path.join(dir, 'x.sav'), header, [{ area: 'DATA', rabn: 99 }]),
-    ).rejects.toMatchObject({ code: 'VALIDATION' });
+    await expect(writeSaveFromDatabase(db, path.join(dir, 'x.sav'), header, [{ area: 'DATA', from: 99, to: 99 }])).rejects.toMatchObject({ code: 'RABN_OUT_OF_RANGE' });
     db.close();
   });
 });

@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import { FileHandle, open } from 'node:fs/promises';
 import * as path from 'node:path';
 import { crc32c } from '@deltaflow/checksum';
-import { Area, areaCode, assertArea, fsyncDir } from '@deltaflow/blockdb';
+import { Area, areaCode, assertArea } from '@deltaflow/blocks';
+import { fsyncDir } from '@deltaflow/core';
 import { RecordDigest } from './digest';
 import { SaveFormatError } from './errors';
 import {
@@ -51,7 +52,7 @@ export const partialPath = (file: string): string => `${file}.partial`;
  * Two chunk buffers alternate so one is written while the other fills. Await each call before
  * making the next one.
  */
-export class SaveWriter {
+export class DataSetWriter {
   private buf: Buffer;
   private spare: Buffer;
   private used = 0;
@@ -101,13 +102,13 @@ export class SaveWriter {
   }
 
   /** Starts a data set at `file`; ALREADY_EXISTS if it exists, VALIDATION for a bad header. */
-  static async create(file: string, header: SaveHeader, opts: WriterOptions = {}): Promise<SaveWriter> {
+  static async create(file: string, header: SaveHeader, opts: WriterOptions = {}): Promise<DataSetWriter> {
     const h = validateSaveHeader(header);
     const maxRecord = Math.max(h.geometry.asso.blockSize, h.geometry.data.blockSize) + RECORD_OVERHEAD;
     const chunk = Math.max(opts.chunkBytes ?? 4 << 20, maxRecord, TRAILER_SIZE);
     if (fs.existsSync(file)) throw new SaveFormatError('ALREADY_EXISTS', `${file} exists`);
     const fh = await open(partialPath(file), 'w');
-    const w = new SaveWriter(file, h, fh, chunk, opts.fsync ?? true);
+    const w = new DataSetWriter(file, h, fh, chunk, opts.fsync ?? true);
     let hb = encodeHeader(h);
     if (opts.endLsnLater) {
       w.headerJsonLength = hb.length - HEADER_PREFIX - 4 + END_LSN_ROOM;

@@ -4,3 +4,5 @@ export * from './kafka/kafka-event-server';
 export * from './kafka/event-publisher';
 export * from './bootstrap';
 export * from './kafka/contract-codec';
+export * from './kafka/kafka-client';
+export * from './kafka/topic-reader';

@@ -2,3 +2,5 @@ export { testDatabase, databaseOn, testServerUrl, TEST_PG_URL_ENV, type TestData
 export { testKafka, type TestKafka } from './test-kafka';
 export { tempDir } from './temp-dir';
 export { dockerAvailable, dockerAvailableSync } from './docker';
+export { Publisher, TopicCollector } from './kafka-harness';
+export { StandInChangeLogger, StandInNucleus } from './stand-ins';

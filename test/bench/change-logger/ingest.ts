@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Geometry } from '@deltaflow/blockdb';
+import type { Geometry } from '@deltaflow/blocks';
 import { encodeMessage } from '@deltaflow/contracts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
@@ -20,7 +20,7 @@ const geometry: Geometry = {
   asso: { blockSize: 4096, blocks: 1024 },
   data: { blockSize: 4096, blocks: 262_144 },
   maxFiles: 4,
-  files: [{ file: 1, extents: [{ kind: 'DS', from: 1, to: 262_144 }, { kind: 'AC', from: 11, to: 100 }, { kind: 'IX', from: 101, to: 1000 }] }],
+  files: [{ file: 1, extents: [{ part: 'DATA', from: 1, to: 262_144 }, { part: 'AC', from: 11, to: 100 }, { part: 'INDEX', from: 101, to: 1000 }] }],
 };
 
 async function spawnBroker(dataDir: string): Promise<{ brokers: string[]; stop(): Promise<void> }> {

@@ -13,9 +13,12 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BlockDatabase, Geometry } from '@deltaflow/blockdb';
+import { BlockDatabase } from '@deltaflow/blockdb';
+import { Geometry } from '@deltaflow/blocks';
 import { mergeDataSets } from '@deltaflow/merge';
-import { BlockAddress, writeSaveFromDatabase } from '@deltaflow/save-format';
+import type { BlockAddress } from '@deltaflow/blocks';
+import { deltaBlocks } from '@deltaflow/dlog';
+import { writeSaveFromDatabase } from '@deltaflow/save-format';
 
 const MiB = 1 << 20;
 const DELTAS = 8;
@@ -42,9 +45,9 @@ function geometryFor(mib: number): Geometry {
       {
         file: 1,
         extents: [
-          { kind: 'DS', from: 1, to: dataBlocks },
-          { kind: 'AC', from: 19, to: 18 + Math.floor((assoBlocks - 18) / 4) },
-          { kind: 'IX', from: 19 + Math.floor((assoBlocks - 18) / 4), to: assoBlocks },
+          { part: 'DATA', from: 1, to: dataBlocks },
+          { part: 'AC', from: 19, to: 18 + Math.floor((assoBlocks - 18) / 4) },
+          { part: 'INDEX', from: 19 + Math.floor((assoBlocks - 18) / 4), to: assoBlocks },
         ],
       },
     ],
@@ -90,7 +93,7 @@ async function runSize(mib: number, root: string): Promise<Record<string, string
         changed.push({ area: 'DATA', rabn });
       }
       const file = path.join(dir, `delta${d}`);
-      await writeSaveFromDatabase(db, file, { ...meta(d, d), kind: 'delta' }, changed, { fsync: false });
+      await writeSaveFromDatabase(db, file, { ...meta(d, d), kind: 'delta' }, deltaBlocks(db.geometry, changed), { fsync: false });
       inputs.push(file);
     }
     db.close();

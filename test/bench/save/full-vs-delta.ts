@@ -10,9 +10,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BlockDatabase, BlockRange, Geometry } from '@deltaflow/blockdb';
+import { BlockDatabase } from '@deltaflow/blockdb';
+import { BlockRange, Geometry } from '@deltaflow/blocks';
 import type { MessageOfType } from '@deltaflow/contracts';
-import { Publisher, StandInChangeLogger, TopicCollector } from '@deltaflow/e2e-support';
+import { Publisher, StandInChangeLogger, TopicCollector } from '@deltaflow/testing';
 import { startEmbeddedKafka } from '@deltaflow/embedded-kafka';
 import { startSaveWriter } from '../../../apps/save-writer/src/app';
 
@@ -27,7 +28,7 @@ async function main(): Promise<void> {
     asso: { blockSize: 4096, blocks: 2048 },
     data: { blockSize: BLOCK, blocks: dataBlocks },
     maxFiles: 4,
-    files: [{ file: 1, extents: [{ kind: 'DS', from: 1, to: dataBlocks }, { kind: 'AC', from: 11, to: 2048 }] }],
+    files: [{ file: 1, extents: [{ part: 'DATA', from: 1, to: dataBlocks }, { part: 'AC', from: 11, to: 2048 }] }],
   };
   const root = fs.mkdtempSync(path.join(process.env.DELTAFLOW_BENCH_DIR ?? os.tmpdir(), 'bench-save-'));
   const dataDir = path.join(root, 'data');
@@ -53,10 +54,11 @@ async function main(): Promise<void> {
   const pub = await new Publisher(kafka.brokers).start();
   const events = await new TopicCollector(kafka.brokers, 'dsf.events').start();
   const logger = new StandInChangeLogger(events, pub).start();
+  logger.geometry = geometry;
   const writer = await startSaveWriter({ brokers: kafka.brokers, dataDir, log: process.env.BENCH_VERBOSE ? (m) => console.log(new Date().toISOString(), m) : () => undefined });
   try {
     const run = async (cid: string, mode: 'full' | 'delta') => {
-      await pub.publish({ type: 'SaveRequested', correlationId: cid, dbid: DBID, mode, online: false, destination: { kind: 'directory', name: cid } });
+      await pub.publish({ type: 'SaveRequested', correlationId: cid, dbid: DBID, kind: mode, online: false, destination: { kind: 'directory', name: cid } });
       const started = await events.waitFor<MessageOfType<'SaveStarted'>>((m) => m.type === 'SaveStarted' && m.correlationId === cid, 600_000);
       const done = await events.waitFor((m) => (m.type === 'SaveCompleted' || m.type === 'SaveFailed') && m.correlationId === cid, 3_600_000);
       if (done.type !== 'SaveCompleted') throw new Error(`${cid}: ${JSON.stringify(done)}`);

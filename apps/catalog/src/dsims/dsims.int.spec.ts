@@ -1,5 +1,5 @@
-import { fixtureStream } from '../fixture-stream';
-import { catalogTestDatabase, fold, rowsOf } from '../projection-test-kit';
+import { fixtureStream } from '../testing/fixture-stream';
+import { catalogTestDatabase, fold, rowsOf } from '../testing/projection-test-kit';
 import { dsimsProjection, queryDsims } from './dsims.projection';
 
 describe('dsims read model', () => {

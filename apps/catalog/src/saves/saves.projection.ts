@@ -20,7 +20,7 @@ async function applySaveEvent(m: EntityManager, e: DsfEvent): Promise<void> {
       await m.query(
         `INSERT INTO catalog_save (dbid, correlation_id, origin, dsid, lineage, kind, online, status, started_at, start_lsn)
          VALUES ($1, $2, 'save', $3, $4, $5, $6, 'started', $7, $8) ON CONFLICT (dbid, correlation_id) DO NOTHING`,
-        [e.dbid, e.correlationId, formatDsid(e.dsid), e.dsid.lineage, e.mode, e.online, e.occurredAt, e.startLsn ?? null],
+        [e.dbid, e.correlationId, formatDsid(e.dsid), e.dsid.lineage, e.kind, e.online, e.occurredAt, e.startLsn ?? null],
       );
       return;
     case 'SaveCompleted':
@@ -34,7 +34,7 @@ async function applySaveEvent(m: EntityManager, e: DsfEvent): Promise<void> {
            start_lsn = COALESCE(catalog_save.start_lsn, EXCLUDED.start_lsn), end_lsn = EXCLUDED.end_lsn, path = EXCLUDED.path,
            blocks = EXCLUDED.blocks, bytes = EXCLUDED.bytes, digest = EXCLUDED.digest
          WHERE catalog_save.status = 'started'`,
-        [e.dbid, e.correlationId, formatDsid(e.dsid), e.dsid.lineage, e.mode, e.online, e.occurredAt, e.startLsn ?? null, e.endLsn ?? null,
+        [e.dbid, e.correlationId, formatDsid(e.dsid), e.dsid.lineage, e.kind, e.online, e.occurredAt, e.startLsn ?? null, e.endLsn ?? null,
           locationPath(e.location), e.blocks, e.bytes, e.digest],
       );
       return;

@@ -11,9 +11,9 @@
  *   (seed: REORFDATA marks the entire data storage and address converter).
  * - NucleusState.at is the engine's clock (ms since the epoch) when it became (in)active.
  */
-import { area, blockRanges, dbid, id, lsn, rabn, timestamp, UTILITY_PARTS } from '../common';
+import { area, blockRanges, dbid, filePart, id, lsn, rabn, timestamp } from '../common';
 import { defineMessage } from '../define';
-import { array, boolean, bytes, enumOf, int, optional, uint } from '../schema';
+import { array, boolean, bytes, int, optional, uint } from '../schema';
 
 export const MAX_BLOCK_IMAGE = 1024 * 1024;
 
@@ -39,7 +39,7 @@ export const UtilityChanged = defineMessage({
     dbid: dbid(),
     lsn: lsn(),
     file: int({ min: 1, max: 65535 }),
-    parts: array(enumOf(UTILITY_PARTS), { minLength: 1, maxLength: 3, unique: true }),
+    parts: array(filePart(), { minLength: 1, maxLength: 3, unique: true }),
     ranges: optional(blockRanges()),
   },
 });

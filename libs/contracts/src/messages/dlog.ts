@@ -1,50 +1,96 @@
 /**
- * dsf.dlog: what the change logger recorded in, captured from, and dropped from or
- * returned to the DLOG of a database. Key: dbid. The DLOG state per dbid is a fold over
- * these events alone.
+ * dsf.dlog: the DLOG's own log. Key: dbid. Each message is an event of the DLOG decider
+ * (@deltaflow/dlog, dlog.ts) with `occurredAt`: the change logger publishes exactly what the
+ * decider decided, and the DLOG of a database is the fold of these messages.
  *
- * Choices where DESIGN is vague:
  * - RABN sets travel as inclusive ranges per area (`ranges`), so a DLOG of a million
  *   contiguous blocks is one small record, not a million numbers.
- * - DlogRecorded covers the changes up to `lsn` (the change logger may batch several
- *   BlockChanged / UtilityChanged into one record); `marks` are utility marks (seed: FCB marks).
- * - A save captures the DLOG at its start sync (`syncLsn`): DlogCaptured carries the whole
- *   captured set under a `captureId`, so the save writer knows what to read without folding
- *   the DLOG itself. DlogDropped (save completed) and DlogReturned (save failed: the set is
- *   merged back) refer to that capture.
+ * - DlogRecorded covers the changes up to `lsn` (one record per upstream batch); `ranges` are
+ *   the blocks new to the DLOG, `marks` utility marks (seed: FCB marks).
+ * - A save captures the DLOG at its start sync (`syncLsn`): DlogCaptured carries every block
+ *   the save must read (`ranges`), so the save writer reads exactly those without folding the
+ *   DLOG itself. A capture is named by the save's correlation id.
+ *
+ * Version 2 (every message): `captureId` is gone (it always equalled the save's correlationId),
+ * utility marks carry `extents` of file parts instead of area ranges; version 1 records are
+ * upcast when read.
  */
 import { blockRanges, dbid, id, lsn, text, timestamp, UtilityMark } from '../common';
-import { defineMessage } from '../define';
+import { defineMessage, type Upcaster } from '../define';
 import { array } from '../schema';
 
 const marks = () => array(UtilityMark, { maxLength: 65535 });
 
+/** v1 -> v2: the capture id was the correlation id. */
+const captureIdToCorrelationId: Upcaster = ({ captureId, ...rest }) => ({ correlationId: captureId, ...rest });
+/** v1 -> v2: marks {file, parts, ranges by area} -> {file, parts, extents by part} (an ASSO range was always an AC extent). */
+function marksV1toV2(v1: unknown): unknown {
+  if (!Array.isArray(v1)) return v1;
+  return v1.map((m: { file: unknown; parts: unknown; ranges?: Array<{ area: string; from: number; to: number }> }) => ({
+    file: m.file,
+    parts: m.parts,
+    extents: (m.ranges ?? []).map((r) => ({ part: r.area === 'DATA' ? 'DATA' : 'AC', from: r.from, to: r.to })),
+  }));
+}
+
 export const DlogRecorded = defineMessage({
   type: 'DlogRecorded',
-  version: 1,
+  version: 2,
   topic: 'dsf.dlog',
   fields: { dbid: dbid(), lsn: lsn(), ranges: blockRanges(), marks: marks(), occurredAt: timestamp() },
+  upcasters: { 1: (f) => ({ ...f, marks: marksV1toV2(f.marks) }) },
+});
+
+/** An ET sync point (or the nucleus stopping) the DLOG was cut at. */
+export const DlogSyncRecorded = defineMessage({
+  type: 'DlogSyncRecorded',
+  version: 1,
+  topic: 'dsf.dlog',
+  fields: { dbid: dbid(), lsn: lsn(), syncId: id(), occurredAt: timestamp() },
+});
+
+/** A save's capture waits for the change stream to reach its start sync (survives a restart this way). */
+export const DlogCaptureAwaited = defineMessage({
+  type: 'DlogCaptureAwaited',
+  version: 2,
+  topic: 'dsf.dlog',
+  fields: { dbid: dbid(), correlationId: id(), syncLsn: lsn(), occurredAt: timestamp() },
+  upcasters: { 1: captureIdToCorrelationId },
+});
+
+/** A waiting capture is withdrawn: its save ended before the stream reached its start sync; nothing was captured. */
+export const DlogCaptureWithdrawn = defineMessage({
+  type: 'DlogCaptureWithdrawn',
+  version: 2,
+  topic: 'dsf.dlog',
+  fields: { dbid: dbid(), correlationId: id(), occurredAt: timestamp() },
+  upcasters: { 1: captureIdToCorrelationId },
 });
 
 export const DlogCaptured = defineMessage({
   type: 'DlogCaptured',
-  version: 1,
+  version: 2,
   topic: 'dsf.dlog',
-  fields: { dbid: dbid(), captureId: id(), correlationId: id(), syncLsn: lsn(), ranges: blockRanges(), marks: marks(), occurredAt: timestamp() },
+  fields: { dbid: dbid(), correlationId: id(), syncLsn: lsn(), ranges: blockRanges(), marks: marks(), occurredAt: timestamp() },
+  upcasters: { 1: ({ captureId: _captureId, ...f }) => ({ ...f, marks: marksV1toV2(f.marks) }) },
 });
 
+/** The save completed: its captured set is gone. */
 export const DlogDropped = defineMessage({
   type: 'DlogDropped',
-  version: 1,
+  version: 2,
   topic: 'dsf.dlog',
-  fields: { dbid: dbid(), captureId: id(), correlationId: id(), occurredAt: timestamp() },
+  fields: { dbid: dbid(), correlationId: id(), occurredAt: timestamp() },
+  upcasters: { 1: ({ captureId: _captureId, ...f }) => f },
 });
 
+/** The save failed: its captured set is back in the DLOG. */
 export const DlogReturned = defineMessage({
   type: 'DlogReturned',
-  version: 1,
+  version: 2,
   topic: 'dsf.dlog',
-  fields: { dbid: dbid(), captureId: id(), correlationId: id(), reason: text(), occurredAt: timestamp() },
+  fields: { dbid: dbid(), correlationId: id(), reason: text(), occurredAt: timestamp() },
+  upcasters: { 1: ({ captureId: _captureId, ...f }) => f },
 });
 
-export const DLOG_MESSAGES = [DlogRecorded, DlogCaptured, DlogDropped, DlogReturned] as const;
+export const DLOG_MESSAGES = [DlogRecorded, DlogSyncRecorded, DlogCaptureAwaited, DlogCaptureWithdrawn, DlogCaptured, DlogDropped, DlogReturned] as const;

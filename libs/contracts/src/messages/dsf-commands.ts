@@ -13,17 +13,20 @@
  * - Shadow commands name the shadow database (`shadow`, a target name). Regenerate applies
  *   the PLOG from the shadow's last delta onwards, optionally up to `toLsn`.
  */
-import { blockRanges, dbid, Destination, id, lsn, name, SAVE_MODES } from '../common';
+import { blockRanges, dbid, Destination, id, lsn, name, SAVE_KINDS } from '../common';
 import { defineMessage } from '../define';
+import { modeToKind } from './upcasts';
 import { array, boolean, enumOf, int, optional } from '../schema';
 
 const inputs = (min: number) => array(name(), { minLength: min, maxLength: 10, unique: true });
 
+/** Version 2: `kind` (was `mode`), the one name of full/delta. */
 export const SaveRequested = defineMessage({
   type: 'SaveRequested',
-  version: 1,
+  version: 2,
   topic: 'dsf.commands',
-  fields: { correlationId: id(), dbid: dbid(), mode: enumOf(SAVE_MODES), online: boolean(), destination: Destination },
+  fields: { correlationId: id(), dbid: dbid(), kind: enumOf(SAVE_KINDS), online: boolean(), destination: Destination },
+  upcasters: { 1: modeToKind },
 });
 
 export const MergeRequested = defineMessage({

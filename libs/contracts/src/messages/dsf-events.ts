@@ -14,8 +14,9 @@
  *   sent to the DLQ; `dbid` is absent when the message was too broken to tell (the record
  *   then has no key). RestoreInterrupted tells where a restart resumes (`resumeFrom`).
  */
-import { dbid, DsidSchema, errorCode, id, Location, lsn, name, SAVE_MODES, text, timestamp } from '../common';
+import { dbid, DsidSchema, errorCode, id, Location, lsn, name, SAVE_KINDS, text, timestamp } from '../common';
 import { defineMessage } from '../define';
+import { modeToKind } from './upcasts';
 import { array, boolean, decimal, enumOf, int, optional, string, uint } from '../schema';
 import { ALL_TOPICS } from '../topics';
 
@@ -23,15 +24,17 @@ const occurredAt = timestamp;
 const digest = () => string({ minLength: 8, maxLength: 128, pattern: /^[0-9a-f]+$/, patternName: 'lower-case hex digest' });
 const inputs = () => array(name(), { minLength: 1, maxLength: 10 });
 
+/** Version 2: `kind` (was `mode`). */
 export const SaveStarted = defineMessage({
   type: 'SaveStarted',
-  version: 1,
+  version: 2,
   topic: 'dsf.events',
+  upcasters: { 1: modeToKind },
   fields: {
     correlationId: id(),
     dbid: dbid(),
     dsid: DsidSchema,
-    mode: enumOf(SAVE_MODES),
+    kind: enumOf(SAVE_KINDS),
     online: boolean(),
     startLsn: optional(lsn()),
     occurredAt: occurredAt(),
@@ -45,15 +48,17 @@ export const SaveProgress = defineMessage({
   fields: { correlationId: id(), dbid: dbid(), blocksWritten: uint(), blocksTotal: optional(uint()), occurredAt: occurredAt() },
 });
 
+/** Version 2: `kind` (was `mode`). */
 export const SaveCompleted = defineMessage({
   type: 'SaveCompleted',
-  version: 1,
+  version: 2,
   topic: 'dsf.events',
+  upcasters: { 1: modeToKind },
   fields: {
     correlationId: id(),
     dbid: dbid(),
     dsid: DsidSchema,
-    mode: enumOf(SAVE_MODES),
+    kind: enumOf(SAVE_KINDS),
     online: boolean(),
     startLsn: optional(lsn()),
     endLsn: optional(lsn()),
@@ -108,7 +113,7 @@ export const MergeCompleted = defineMessage({
     correlationId: id(),
     dbid: dbid(),
     dsid: DsidSchema,
-    kind: enumOf(['full', 'delta'] as const),
+    kind: enumOf(SAVE_KINDS),
     inputs: inputs(),
     location: Location,
     blocks: uint(),

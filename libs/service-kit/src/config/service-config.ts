@@ -4,6 +4,7 @@
  */
 import * as path from 'node:path';
 import { ServiceKitError } from '../errors';
+import { brokersFromEnv } from '../kafka/kafka-client';
 
 export interface ServiceConfig {
   /** the service's name: Kafka client id and consumer group prefix */
@@ -27,11 +28,7 @@ function int(name: string, raw: string | undefined): number | undefined {
 
 /** Reads and validates the service configuration from `env`. */
 export function loadServiceConfig(service: string, env: NodeJS.ProcessEnv = process.env): ServiceConfig {
-  const brokers = (env.KAFKA_BROKERS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  if (brokers.length === 0) throw new ServiceKitError('CONFIG', 'KAFKA_BROKERS: required, a comma-separated list of host:port');
-  for (const b of brokers) {
-    if (!/^[^\s:]+:\d{1,5}$/.test(b)) throw new ServiceKitError('CONFIG', `KAFKA_BROKERS: "${b}" is not host:port`);
-  }
+  const brokers = brokersFromEnv(env);
   const portVar = `${service.toUpperCase().replace(/-/g, '_')}_HTTP_PORT`;
   return {
     service,

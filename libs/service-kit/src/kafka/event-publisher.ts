@@ -2,7 +2,8 @@
  * Publishes encoded events with acks=-1: a service reports an outcome only once Kafka has
  * durably accepted it. Messages for one topic are sent in one request, in order.
  */
-import { Kafka, logLevel, Producer } from 'kafkajs';
+import type { Producer } from 'kafkajs';
+import { createKafka, type KafkaSecurity } from './kafka-client';
 
 export interface EncodedRecord {
   topic: string;
@@ -15,14 +16,15 @@ export class EventPublisher<M = unknown> {
   private producer?: Producer;
 
   constructor(
-    private readonly brokers: string[],
+    private readonly brokers: readonly string[],
     private readonly clientId: string,
     private readonly encode: (message: M) => EncodedRecord,
+    private readonly security?: KafkaSecurity,
   ) {}
 
   async connect(): Promise<void> {
     if (this.producer) return;
-    const kafka = new Kafka({ clientId: this.clientId, brokers: this.brokers, logLevel: logLevel.WARN, retry: { retries: 10 } });
+    const kafka = createKafka({ clientId: this.clientId, brokers: this.brokers, security: this.security });
     this.producer = kafka.producer({ allowAutoTopicCreation: true });
     await this.producer.connect();
   }

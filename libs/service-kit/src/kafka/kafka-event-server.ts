@@ -10,9 +10,10 @@
  *   be idempotent, which every Deltaflow consumer is (position guards or insert-or-ignore).
  */
 import { CustomTransportStrategy, Server } from '@nestjs/microservices';
-import { Consumer, EachBatchPayload, Kafka, KafkaMessage, logLevel, Producer } from 'kafkajs';
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { firstValueFrom, isObservable, defaultIfEmpty } from 'rxjs';
 import { isRejection } from '../errors';
+import { createKafka, type KafkaSecurity } from './kafka-client';
 
 /** Where a record came from; passed to every handler. */
 export interface KafkaEventContext {
@@ -45,8 +46,10 @@ export interface DeadLetterInput {
 }
 
 export interface KafkaEventServerOptions {
-  brokers: string[];
+  brokers: readonly string[];
   clientId: string;
+  /** default: from the environment */
+  security?: KafkaSecurity;
   groupId: string;
   /** decodes one record; throws a coded error for bad input */
   decode: (topic: string, message: KafkaMessage) => unknown;
@@ -91,7 +94,7 @@ export class KafkaEventServer extends Server implements CustomTransportStrategy 
 
   private async start(): Promise<void> {
     const o = this.options;
-    this.kafka = new Kafka({ clientId: o.clientId, brokers: o.brokers, logLevel: logLevel.WARN, retry: { retries: 10 } });
+    this.kafka = createKafka({ clientId: o.clientId, brokers: o.brokers, security: o.security });
     this.producer = this.kafka.producer({ idempotent: false, allowAutoTopicCreation: true });
     await this.producer.connect();
     this.consumer = this.kafka.consumer({

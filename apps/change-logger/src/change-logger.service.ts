@@ -1,0 +1,137 @@
+/**
+ * The change logger's work, as a Nest provider: the ChangeLog of @deltaflow/dlog (all the
+ * decisions) plus publishing. At start (onModuleInit, before the Kafka transport consumes) it
+ * rebuilds every DLOG from dsf.dlog and emits the captures a crash left waiting. Per upstream
+ * batch it publishes the PLOG first, then the DLOG events, both with acks=-1, and only then
+ * makes the new state current: a failed publish is retried whole by the redelivery.
+ */
+import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { encodeMessage, Topic, type AnyMessage, type TopicMessage } from '@deltaflow/contracts';
+import { ChangeLog, type DlogEvent, type PlogEntry, type ProtectedDatabase, type UpstreamRecord } from '@deltaflow/dlog';
+import { createKafka, readToEnd, type BatchOutcome, type DecodedRecord } from '@deltaflow/service-kit';
+import { Partitioners, type Producer } from 'kafkajs';
+
+export interface ChangeLoggerConfig {
+  readonly brokers: readonly string[];
+  readonly databases: readonly ProtectedDatabase[];
+  readonly groupId?: string;
+  readonly clientId?: string;
+  readonly now?: () => number;
+  readonly log?: (msg: string) => void;
+  /** DLOG extension capacity (extents per file before compression) */
+  readonly extensionCapacity?: number;
+}
+
+export const CHANGE_LOGGER_CONFIG = Symbol('CHANGE_LOGGER_CONFIG');
+
+/** payload per produce request: below Kafka's default message.max.bytes (1 MiB) */
+const MAX_REQUEST_BYTES = 900 * 1024;
+
+export type SaveEventMessage = Extract<TopicMessage<'dsf.events'>, { type: 'SaveStarted' | 'SaveCompleted' | 'SaveFailed' }>;
+
+@Injectable()
+export class ChangeLoggerService implements OnModuleInit, OnApplicationShutdown {
+  readonly changeLog: ChangeLog;
+  readonly stats = { accepted: 0, rejected: 0, duplicates: 0, batches: 0 };
+  private producer?: Producer;
+  private readonly now: () => number;
+  private readonly log: (msg: string) => void;
+  // block changes and save events touch the same state: one at a time
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(@Inject(CHANGE_LOGGER_CONFIG) private readonly config: ChangeLoggerConfig) {
+    this.changeLog = new ChangeLog(config.databases, { extensionCapacity: config.extensionCapacity });
+    this.now = config.now ?? Date.now;
+    this.log = config.log ?? (() => undefined);
+  }
+
+  async onModuleInit(): Promise<void> {
+    const clientId = this.config.clientId ?? 'change-logger';
+    const replayed = await readToEnd<TopicMessage<'dsf.dlog'>>({
+      brokers: this.config.brokers,
+      clientId,
+      topics: [Topic.dlog],
+      onMessage: ({ occurredAt: _at, ...event }) => this.changeLog.replay(event),
+      log: this.log,
+    });
+    this.changeLog.finishReplay();
+    this.log(`DLOG rebuilt from ${replayed} dsf.dlog records`);
+    this.producer = createKafka({ clientId, brokers: this.config.brokers }).producer({ allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
+    await this.producer.connect();
+    await this.serial(async () => {
+      const out = this.changeLog.resumeAwaiting();
+      await this.publishDlog(out.dlog);
+      out.commit();
+    });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.producer?.disconnect().catch(() => undefined);
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.chain.then(fn);
+    this.chain = p.catch(() => undefined);
+    return p;
+  }
+
+  /**
+   * Publishes with acks=-1 in chunks of at most MAX_REQUEST_BYTES (Kafka refuses record
+   * batches above message.max.bytes, 1 MiB by default). Chunks go out concurrently on the
+   * one producer connection, which the broker handles in order; PLOG readers order by LSN
+   * anyway (a retried batch may repeat images).
+   */
+  private async send(messages: readonly AnyMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    type Chunk = { topic: string; messages: Array<{ key: string | null; value: Buffer; headers: Record<string, string> }>; bytes: number };
+    const chunks: Chunk[] = [];
+    const open = new Map<string, Chunk>();
+    for (const m of messages) {
+      const r = encodeMessage(m);
+      let c = open.get(r.topic);
+      if (c === undefined || (c.messages.length > 0 && c.bytes + r.value.length > MAX_REQUEST_BYTES)) {
+        c = { topic: r.topic, messages: [], bytes: 0 };
+        open.set(r.topic, c);
+        chunks.push(c);
+      }
+      c.messages.push({ key: r.key, value: r.value, headers: { ...r.headers } });
+      c.bytes += r.value.length + 64;
+    }
+    await Promise.all(chunks.map((c) => this.producer!.send({ topic: c.topic, acks: -1, messages: c.messages })));
+  }
+
+  /** The DLOG events as dsf.dlog messages: the same shapes, stamped with the time they were recorded. */
+  private publishDlog(events: readonly DlogEvent[]): Promise<void> {
+    const occurredAt = this.now();
+    return this.send(events.map((e): AnyMessage => ({ ...e, occurredAt }) as AnyMessage));
+  }
+
+  private publishPlog(entries: readonly PlogEntry[]): Promise<void> {
+    return this.send(entries as readonly AnyMessage[]);
+  }
+
+  onBlockChanges(records: DecodedRecord<UpstreamRecord>[]): Promise<BatchOutcome> {
+    return this.serial(async () => {
+      const p = this.changeLog.prepare(records.map((r) => r.message));
+      await this.publishPlog(p.plog);
+      await this.publishDlog(p.dlog);
+      p.commit();
+      this.stats.batches++;
+      this.stats.accepted += records.length - p.rejected.length - p.duplicates;
+      this.stats.rejected += p.rejected.length;
+      this.stats.duplicates += p.duplicates;
+      return {
+        rejected: p.rejected.map((r) => ({ offset: records[r.index].ctx.offset, error: { code: r.code, message: r.message, field: r.field } })),
+      };
+    });
+  }
+
+  onSaveEvent(event: SaveEventMessage): Promise<void> {
+    return this.serial(async () => {
+      const out = this.changeLog.onSaveOutcome(event);
+      if (out.refused) this.log(`${event.type} ${event.correlationId} of database ${event.dbid}: the DLOG cannot follow it: ${out.refused.message}`);
+      await this.publishDlog(out.dlog);
+      out.commit();
+    });
+  }
+}

@@ -1,0 +1,14 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { DsimBuilderController } from './dsim-builder.controller';
+import { DSIM_BUILDER_CONFIG, DsimBuilderService, type DsimBuilderConfig } from './dsim-builder.service';
+
+@Module({})
+export class DsimBuilderModule {
+  static register(config: DsimBuilderConfig): DynamicModule {
+    return {
+      module: DsimBuilderModule,
+      controllers: [DsimBuilderController],
+      providers: [{ provide: DSIM_BUILDER_CONFIG, useValue: config }, DsimBuilderService],
+    };
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * Builds each online save's DSIM from the PLOG (DESIGN "Online save"; seed "PLOG and DSIM Data
+ * Set Processing"). Every state change is the DSIM decider's (@deltaflow/save-chain `dsim`):
+ * this provider loads the state of a database, asks the decider, stores what it decided (rows
+ * and the consumed offset in one transaction), and publishes the decider's public events on
+ * dsf.events. PostgreSQL keeps the PLOG copy and answers "the last image per block in the
+ * window (start, end]" that the decider names.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { BlockDatabase, databaseDir } from '@deltaflow/blockdb';
+import { encodeMessage, type AnyMessage, type MessageOfType, type TopicMessage } from '@deltaflow/contracts';
+import { applyBatchOnce, applyOnce } from '@deltaflow/persistence';
+import { dsim, type DsimCommand, type DsimEvent, type DsimState } from '@deltaflow/save-chain';
+import { DataSetWriter, dataSetPath } from '@deltaflow/save-format';
+import { EventPublisher, type RecordAt } from '@deltaflow/service-kit';
+import type { DataSource, EntityManager } from 'typeorm';
+import { countBlocks, DSIM_BUILDER_PROJECTION, forgetImages, insertImages, lastImages, loadDsim, openDsimDataSource, saveDsim } from './dsim-store';
+
+export interface DsimBuilderConfig {
+  readonly brokers: readonly string[];
+  readonly databaseUrl: string;
+  readonly dataDir: string;
+  readonly groupId?: string;
+  readonly databaseDir?: (dbid: number) => string;
+  readonly fsync?: boolean;
+  readonly log?: (m: string) => void;
+  readonly now?: () => number;
+}
+
+export const DSIM_BUILDER_CONFIG = Symbol('DSIM_BUILDER_CONFIG');
+
+type PublicDsimEvent = Extract<DsimEvent, { type: 'DsimAcquired' | 'DsimCompleted' | 'DsimUnloaded' | 'DsimReset' }>;
+const isPublic = (e: DsimEvent): e is PublicDsimEvent => e.type === 'DsimAcquired' || e.type === 'DsimCompleted' || e.type === 'DsimUnloaded' || e.type === 'DsimReset';
+
+@Injectable()
+export class DsimBuilderService implements OnModuleInit, OnApplicationShutdown {
+  private ds!: DataSource;
+  private publisher!: EventPublisher<AnyMessage>;
+  private readonly log: (m: string) => void;
+  private readonly now: () => number;
+
+  constructor(@Inject(DSIM_BUILDER_CONFIG) private readonly config: DsimBuilderConfig) {
+    this.log = config.log ?? ((m: string) => console.log(`[dsim-builder] ${m}`));
+    this.now = config.now ?? Date.now;
+  }
+
+  async onModuleInit(): Promise<void> {
+    this.ds = await openDsimDataSource(this.config.databaseUrl);
+    this.publisher = new EventPublisher<AnyMessage>(this.config.brokers, 'dsim-builder', (m) => encodeMessage(m));
+    await this.publisher.connect();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.publisher?.close();
+    if (this.ds?.isInitialized) await this.ds.destroy();
+  }
+
+  /** Asks the decider, applies its events, stores the state; returns the events (public ones published by the caller's transaction). */
+  private async decide(m: EntityManager, dbid: number, command: DsimCommand, state?: DsimState): Promise<{ events: DsimEvent[]; before: DsimState; after: DsimState }> {
+    const before = state ?? (await loadDsim(m, dbid));
+    const events = dsim.decide(command, before);
+    const after = events.reduce(dsim.evolve, before);
+    if (events.length > 0) {
+      await saveDsim(m, dbid, after);
+      const forgettable = dsim.plogForgettableThrough(after);
+      if (forgettable !== null && forgettable !== dsim.plogForgettableThrough(before)) await forgetImages(m, dbid, forgettable);
+      await this.publish(dbid, events);
+    }
+    return { events, before, after };
+  }
+
+  private async publish(dbid: number, events: readonly DsimEvent[]): Promise<void> {
+    const occurredAt = this.now();
+    await this.publisher.publish(...events.filter(isPublic).map((e) => ({ ...e, dbid, occurredAt }) as AnyMessage));
+  }
+
+  /** A batch of dsf.plog records of one partition: images stored, sync points recorded, in one transaction. */
+  async onPlog(records: ReadonlyArray<{ message: TopicMessage<'dsf.plog'>; at: RecordAt }>): Promise<void> {
+    if (records.length === 0) return;
+    const touched = new Set<number>();
+    const { topic, partition } = records[0].at;
+    await applyBatchOnce(this.ds, { projection: DSIM_BUILDER_PROJECTION, topic, partition }, records.map((r) => r.at.offset), async (m, firstNew) => {
+      const fresh = records.slice(firstNew).map((r) => r.message);
+      await insertImages(m, fresh.flatMap((p) => (p.type === 'PlogImage' ? [p] : [])));
+      const syncs = new Map<number, number>();
+      for (const p of fresh) if (p.type === 'PlogSync') syncs.set(p.dbid, Math.max(syncs.get(p.dbid) ?? 0, p.lsn));
+      for (const [dbid, lsn] of syncs) {
+        await this.decide(m, dbid, { type: 'RecordPlogSync', lsn });
+        touched.add(dbid);
+      }
+    });
+    for (const dbid of touched) await this.tryComplete(dbid);
+  }
+
+  /** dsf.events: online saves acquire the DSIM; their completion or failure ends its collection. */
+  async onEvent(e: TopicMessage<'dsf.events'>, at: RecordAt): Promise<void> {
+    let settle: number | null = null;
+    await applyOnce(this.ds, { projection: DSIM_BUILDER_PROJECTION, ...at }, async (m) => {
+      if (e.type === 'SaveStarted' && e.online) {
+        const { events } = await this.decide(m, e.dbid, { type: 'Acquire', correlationId: e.correlationId, dsid: e.dsid, startLsn: e.startLsn ?? 0 });
+        for (const r of events) if (r.type === 'DsimRejected') this.log(`DSIM of database ${e.dbid} not acquired by save ${e.correlationId}: ${r.reason}`);
+      } else if (e.type === 'SaveCompleted' && e.online) {
+        await this.decide(m, e.dbid, { type: 'EndSave', correlationId: e.correlationId, outcome: 'completed', endLsn: e.endLsn ?? e.startLsn ?? 0 });
+        settle = e.dbid;
+      } else if (e.type === 'SaveFailed') {
+        await this.decide(m, e.dbid, { type: 'EndSave', correlationId: e.correlationId, outcome: 'failed' });
+      }
+    });
+    if (settle !== null) await this.tryComplete(settle);
+  }
+
+  /** Completes the DSIM when the decider says it is due (its save ended and the PLOG was read through the end sync). */
+  private async tryComplete(dbid: number): Promise<void> {
+    await this.ds.transaction(async (m) => {
+      const s = await loadDsim(m, dbid);
+      const due = dsim.completionDue(s);
+      if (due === null) return;
+      const blocks = await countBlocks(m, dbid, due.startLsn, due.endLsn!);
+      const { events } = await this.decide(m, dbid, { type: 'Complete', correlationId: due.correlationId, blocks }, s);
+      for (const e of events) if (e.type === 'DsimCompleted') this.log(`DSIM of database ${dbid} complete: ${e.blocks} blocks in (${e.startLsn}, ${e.endLsn}]`);
+    });
+  }
+
+  /** dsf.commands: DSIM unload, reset, print. */
+  async onCommand(c: TopicMessage<'dsf.commands'>, at: RecordAt): Promise<void> {
+    if (c.type !== 'DsimUnloadRequested' && c.type !== 'DsimResetRequested' && c.type !== 'DsimPrintRequested') return;
+    await applyOnce(this.ds, { projection: DSIM_BUILDER_PROJECTION, ...at }, async (m) => {
+      switch (c.type) {
+        case 'DsimUnloadRequested':
+          return this.unload(m, c);
+        case 'DsimResetRequested':
+          await this.decide(m, c.dbid, { type: 'Reset', correlationId: c.correlationId });
+          return;
+        case 'DsimPrintRequested':
+          return this.print(m, c);
+        default: {
+          const never: never = c;
+          throw new Error(`unexpected command ${JSON.stringify(never)}`);
+        }
+      }
+    });
+  }
+
+  private async reject(c: { type: string; correlationId: string; dbid: number }, code: string, reason: string, field?: string): Promise<void> {
+    this.log(`${c.type} ${c.correlationId} rejected: ${code}: ${reason}`);
+    await this.publisher.publish({ type: 'CommandRejected', correlationId: c.correlationId, dbid: c.dbid, commandType: c.type, code, reason, ...(field ? { field } : {}), occurredAt: this.now() });
+  }
+
+  private async unload(m: EntityManager, c: MessageOfType<'DsimUnloadRequested'>): Promise<void> {
+    if (c.destination.kind !== 'directory') return this.reject(c, 'UNSUPPORTED', 'stream destinations are not supported for DSIM unload yet', 'destination');
+    let file: string;
+    try {
+      file = dataSetPath(this.config.dataDir, c.destination.name);
+    } catch (e) {
+      return this.reject(c, 'VALIDATION', (e as Error).message, 'destination.name');
+    }
+    const s = await loadDsim(m, c.dbid);
+    const verdict = dsim.decide({ type: 'Unload', correlationId: c.correlationId }, s);
+    const refused = verdict.find((e) => e.type === 'DsimRejected');
+    if (refused?.type === 'DsimRejected') return this.reject(c, refused.code, refused.reason);
+    const win = dsim.window(s);
+    if (win === null || !win.complete || win.endLsn === null) throw new Error('the DSIM decider allowed the unload of a DSIM that is not complete');
+    if (fs.existsSync(file)) return this.reject(c, 'ALREADY_EXISTS', `data set ${c.destination.name} already exists`, 'destination.name');
+    const dir = this.config.databaseDir?.(c.dbid) ?? databaseDir(this.config.dataDir, c.dbid);
+    if (!BlockDatabase.exists(dir)) return this.reject(c, 'NOT_FOUND', `no database ${c.dbid} at ${dir} (its geometry heads the data set)`);
+    const db = BlockDatabase.open(dir, { readOnly: true });
+    const geometry = db.geometry;
+    db.close();
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const w = await DataSetWriter.create(
+      file,
+      { dbid: c.dbid, dsid: win.dsid, kind: 'unloaded-dsim', online: false, startLsn: win.startLsn, endLsn: win.endLsn, geometry },
+      { fsync: this.config.fsync ?? true },
+    );
+    let blocks = 0;
+    try {
+      for await (const b of lastImages(m, c.dbid, win.startLsn, win.endLsn)) {
+        await w.writeBlock(b.area, b.rabn, b.image);
+        blocks++;
+      }
+    } catch (e) {
+      await w.abort();
+      throw e;
+    }
+    const out = await w.finish();
+    await this.decide(m, c.dbid, { type: 'RecordUnloaded', correlationId: c.correlationId, location: { kind: 'directory', name: c.destination.name }, blocks, digest: out.digest }, s);
+    this.log(`DSIM of database ${c.dbid} unloaded to ${c.destination.name}: ${blocks} blocks`);
+  }
+
+  /** Prints the selected DSIM blocks (area, RABN, LSN, first bytes) to the service log. */
+  private async print(m: EntityManager, c: MessageOfType<'DsimPrintRequested'>): Promise<void> {
+    const s = await loadDsim(m, c.dbid);
+    const refused = dsim.decide({ type: 'Print', correlationId: c.correlationId }, s).find((e) => e.type === 'DsimRejected');
+    if (refused?.type === 'DsimRejected') return this.reject(c, refused.code, refused.reason);
+    const w = dsim.window(s)!;
+    const wanted = (area: string, rabn: number) => !c.blocks || c.blocks.some((r) => r.area === area && rabn >= r.from && rabn <= r.to);
+    for await (const b of lastImages(m, c.dbid, w.startLsn, w.endLsn ?? Number.MAX_SAFE_INTEGER))
+      if (wanted(b.area, b.rabn)) this.log(`DSIM ${c.dbid} ${b.area} ${b.rabn} lsn ${b.lsn}: ${Buffer.from(b.image).subarray(0, 32).toString('hex')}`);
+  }
+}

@@ -1,0 +1,445 @@
+/**
+ * The save writer's work, as a Nest provider: decides each SaveRequested with the save
+ * lifecycle decider of its database (@deltaflow/save-chain), runs the save (DESIGN "Online
+ * save" / "Offline save") and reports SaveStarted / SaveProgress / SaveCompleted / SaveFailed
+ * on dsf.events.
+ *
+ * State per database is a fold over dsf.events (saves, DSIM frees), dsf.dlog (the captures the
+ * change logger took for saves) and the nucleus state from dsf.block-changes, read by a
+ * TopicReader at every start (dsf.block-changes from its checkpoint, tail-checkpoint.ts) before
+ * any command is decided, so a redelivered command (same correlation id) changes nothing, and a
+ * save that started but never finished (the writer was killed) is reported failed at the next
+ * start, which returns its DLOG capture. Which blocks a save holds is never computed here: a
+ * full save holds every used block, a delta exactly the ranges of its DlogCaptured.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { BlockDatabase, databaseDir } from '@deltaflow/blockdb';
+import type { BlockRange } from '@deltaflow/blocks';
+import type { AnyMessage, Destination, MessageOfType, TopicMessage } from '@deltaflow/contracts';
+import { sameDsid } from '@deltaflow/dsid';
+import { blocksOfFullSave } from '@deltaflow/dlog';
+import { saveLifecycle, type SaveCommand, type SaveEvent, type SaveLifecycleState } from '@deltaflow/save-chain';
+import { DataSetWriter, dataSetDir, dataSetPath } from '@deltaflow/save-format';
+import { EventPublisher, TopicReader } from '@deltaflow/service-kit';
+import { encodeMessage } from '@deltaflow/contracts';
+import { checkpointPath, readCheckpoint, writeCheckpoint } from './tail-checkpoint';
+
+/** What the save writer folds from the log: dsf.events, dsf.dlog and the nucleus state on dsf.block-changes. */
+export type TailMessage = TopicMessage<'dsf.block-changes'> | TopicMessage<'dsf.dlog'> | TopicMessage<'dsf.events'>;
+
+export interface SaveWriterConfig {
+  readonly brokers: readonly string[];
+  readonly dataDir: string;
+  readonly groupId?: string;
+  readonly clientId?: string;
+  readonly databaseDir?: (dbid: number) => string;
+  readonly syncTimeoutMs?: number;
+  readonly captureTimeoutMs?: number;
+  /** SaveProgress at most this often (default 1 s) */
+  readonly progressEveryMs?: number;
+  /** fsync data sets before the rename (default true) */
+  readonly fsync?: boolean;
+  readonly log?: (msg: string) => void;
+  readonly now?: () => number;
+  /** how often the dsf.block-changes checkpoint is written (default 30 s; also at start and stop) */
+  readonly checkpointEveryMs?: number;
+}
+
+export const SAVE_WRITER_CONFIG = Symbol('SAVE_WRITER_CONFIG');
+
+/** The configuration with its defaults filled in. */
+interface Deps {
+  readonly dataDir: string;
+  readonly databaseDir?: (dbid: number) => string;
+  readonly now: () => number;
+  readonly syncTimeoutMs: number;
+  readonly captureTimeoutMs: number;
+  readonly progressEveryMs: number;
+  readonly log: (msg: string) => void;
+  readonly fsync: boolean;
+}
+
+class SaveFailure extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface Waiter<T> {
+  resolve(v: T): void;
+  reject(e: Error): void;
+}
+
+
+@Injectable()
+export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
+  private readonly states = new Map<number, SaveLifecycleState>();
+  private readonly nucleus = new Map<number, { active: boolean; lsn: number }>();
+  private readonly syncs = new Map<string, number>();
+  private readonly syncWaiters = new Map<string, Waiter<number>>();
+  private readonly captures = new Map<string, MessageOfType<'DlogCaptured'>>();
+  private readonly captureWaiters = new Map<string, Waiter<MessageOfType<'DlogCaptured'>>>();
+  private readonly running = new Set<Promise<void>>();
+  private stopping = false;
+  private killed = false;
+
+  private readonly d: Deps;
+  private publisher?: EventPublisher<AnyMessage>;
+  private tail?: TopicReader<TailMessage>;
+  private cpTimer?: NodeJS.Timeout;
+  private readonly cpFile: string;
+
+  constructor(@Inject(SAVE_WRITER_CONFIG) private readonly config: SaveWriterConfig) {
+    this.d = {
+      dataDir: config.dataDir,
+      databaseDir: config.databaseDir,
+      now: config.now ?? Date.now,
+      syncTimeoutMs: config.syncTimeoutMs ?? 30_000,
+      captureTimeoutMs: config.captureTimeoutMs ?? 30_000,
+      progressEveryMs: config.progressEveryMs ?? 1_000,
+      log: config.log ?? ((m: string) => console.log(`[save-writer] ${m}`)),
+      fsync: config.fsync ?? true,
+    };
+    this.cpFile = checkpointPath(config.dataDir);
+  }
+
+  /**
+   * Before any command is consumed: reads the log up to its end (dsf.block-changes from the
+   * checkpoint), then reports the saves a crash left unfinished.
+   */
+  async onModuleInit(): Promise<void> {
+    const clientId = this.config.clientId ?? 'save-writer';
+    this.publisher = new EventPublisher<AnyMessage>(this.config.brokers, clientId, (m) => encodeMessage(m));
+    await this.publisher.connect();
+    const checkpoint = readCheckpoint(this.cpFile, this.d.log);
+    if (checkpoint) this.restoreNucleus(checkpoint.nucleus);
+    this.tail = new TopicReader<TailMessage>({
+      brokers: this.config.brokers,
+      clientId,
+      topics: ['dsf.events', 'dsf.block-changes', 'dsf.dlog'],
+      // block images are the bulk of dsf.block-changes and say nothing the save writer needs
+      skipTypes: ['BlockChanged', 'UtilityChanged', 'DlogRecorded', 'SaveProgress'],
+      onMessage: (m) => this.onLog(m),
+      log: this.d.log,
+      ...(checkpoint ? { from: checkpoint.positions } : {}),
+    });
+    await this.tail.start();
+    await this.tail.caughtUp;
+    this.saveCheckpoint();
+    this.cpTimer = setInterval(() => this.saveCheckpoint(), this.config.checkpointEveryMs ?? 30_000);
+    this.cpTimer.unref();
+    await this.failInterrupted();
+  }
+
+  /** Positions and nucleus states are taken in one synchronous step, so they agree. */
+  private saveCheckpoint(): void {
+    if (!this.tail) return;
+    try {
+      writeCheckpoint(this.cpFile, { positions: this.tail.positions(), nucleus: this.nucleusStates() });
+    } catch (err) {
+      this.d.log(`could not write the tail checkpoint ${this.cpFile}: ${(err as Error).message}`);
+    }
+  }
+
+  /** While the transport still runs: running saves are reported failed (or, after kill(), left as a crash leaves them). */
+  async beforeApplicationShutdown(): Promise<void> {
+    clearInterval(this.cpTimer);
+    await this.stop(this.killed);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (!this.killed) this.saveCheckpoint();
+    await this.tail?.stop();
+    await this.publisher?.close();
+  }
+
+  /** Stops as if killed (tests): running saves vanish without a report; the next start reports them failed. */
+  simulateCrash(): void {
+    this.killed = true;
+  }
+
+  private publish(...messages: AnyMessage[]): Promise<void> {
+    return this.publisher!.publish(...messages);
+  }
+
+  /** Resolves once everything published before the call has been folded. */
+  private barrier(): Promise<void> {
+    return this.tail?.barrier() ?? Promise.resolve();
+  }
+
+  private state(dbid: number): SaveLifecycleState {
+    return this.states.get(dbid) ?? saveLifecycle.initialState();
+  }
+
+  private apply(dbid: number, events: readonly SaveEvent[]): void {
+    this.states.set(dbid, events.reduce(saveLifecycle.evolve, this.state(dbid)));
+  }
+
+  private decideAndApply(dbid: number, command: SaveCommand): SaveEvent[] {
+    const events = saveLifecycle.decide(command, this.state(dbid));
+    this.apply(dbid, events);
+    return events;
+  }
+
+  /** The nucleus state per database, as folded so far (for the tail checkpoint). */
+  nucleusStates(): Map<number, { active: boolean; lsn: number }> {
+    return new Map(this.nucleus);
+  }
+
+  /** Restores nucleus states from a checkpoint (before the tail resumes after it). */
+  restoreNucleus(states: ReadonlyMap<number, { active: boolean; lsn: number }>): void {
+    for (const [dbid, st] of states) {
+      const prev = this.nucleus.get(dbid);
+      if (prev === undefined || st.lsn >= prev.lsn) this.nucleus.set(dbid, { ...st });
+    }
+  }
+
+  /** Everything the log tail reads (replayed from offset 0 at start, then live). Idempotent. */
+  onLog(m: TailMessage): void {
+    switch (m.type) {
+      case 'NucleusState': {
+        const prev = this.nucleus.get(m.dbid);
+        if (prev === undefined || m.lsn >= prev.lsn) this.nucleus.set(m.dbid, { active: m.active, lsn: m.lsn });
+        return;
+      }
+      case 'EtSync': {
+        this.syncs.set(m.syncId, m.lsn);
+        this.syncWaiters.get(m.syncId)?.resolve(m.lsn);
+        return;
+      }
+      case 'DlogCaptured': {
+        this.captures.set(m.correlationId, m);
+        this.captureWaiters.get(m.correlationId)?.resolve(m);
+        return;
+      }
+      case 'SaveStarted': {
+        const s = this.state(m.dbid);
+        if (s.handled.has(m.correlationId)) return; // our own, already applied
+        this.apply(m.dbid, [
+          { type: 'SaveAccepted', correlationId: m.correlationId, kind: m.kind, online: m.online },
+          { type: 'SaveStarted', correlationId: m.correlationId, dsid: m.dsid, kind: m.kind, online: m.online, startLsn: m.startLsn ?? null },
+        ]);
+        return;
+      }
+      case 'SaveCompleted': {
+        if (this.state(m.dbid).running?.correlationId !== m.correlationId) return;
+        this.apply(m.dbid, [{ type: 'SaveCompleted', correlationId: m.correlationId, dsid: m.dsid, endLsn: m.endLsn ?? null, blocks: m.blocks }]);
+        return;
+      }
+      case 'SaveFailed': {
+        const s = this.state(m.dbid);
+        if (s.running?.correlationId === m.correlationId)
+          this.apply(m.dbid, [{ type: 'SaveFailed', correlationId: m.correlationId, dsid: m.dsid ?? null, code: m.code, reason: m.reason }]);
+        else if (!s.handled.has(m.correlationId))
+          this.apply(m.dbid, [{ type: 'SaveRejected', correlationId: m.correlationId, code: 'VALIDATION', reason: m.reason }]);
+        return;
+      }
+      case 'DsimUnloaded':
+      case 'DsimReset': {
+        const held = this.state(m.dbid).dsimHeldBy;
+        if (held !== null && (m.dsid === undefined || sameDsid(held, m.dsid))) this.apply(m.dbid, [{ type: 'DsimFreed' }]);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  /** After the tail caught up at start: saves started but never finished were interrupted. */
+  async failInterrupted(): Promise<void> {
+    for (const [dbid, s] of this.states) {
+      const r = s.running;
+      if (r === null) continue;
+      await this.fail(dbid, r.correlationId, 'WRITER_RESTARTED', 'the save writer stopped during this save; its DLOG capture returns to the next delta');
+    }
+    // a killed writer leaves only `.partial` files behind: they are never data sets
+    const dir = dataSetDir(this.d.dataDir);
+    if (fs.existsSync(dir)) for (const f of fs.readdirSync(dir)) if (f.endsWith('.partial')) fs.rmSync(path.join(dir, f), { force: true });
+  }
+
+  /** A SaveRequested from dsf.commands. Resolves once the save is decided (it then runs in the background). */
+  async onSaveRequested(m: MessageOfType<'SaveRequested'>): Promise<void> {
+    await this.barrier();
+    const nucleus = this.nucleus.get(m.dbid);
+    this.decideAndApply(m.dbid, { type: 'RecordNucleusState', active: nucleus?.active ?? false });
+    const events = this.decideAndApply(m.dbid, { type: 'RequestSave', correlationId: m.correlationId, kind: m.kind, online: m.online });
+    if (events.length === 0) {
+      this.d.log(`save ${m.correlationId}: already handled, ignored`);
+      return;
+    }
+    const e = events[0];
+    if (e.type === 'SaveRejected') {
+      this.d.log(`save ${m.correlationId} refused: ${e.code}: ${e.reason}`);
+      await this.publish({ type: 'SaveFailed', correlationId: m.correlationId, dbid: m.dbid, code: e.code, reason: e.reason, occurredAt: this.d.now() });
+      return;
+    }
+    const p = this.run(m).finally(() => this.running.delete(p));
+    this.running.add(p);
+  }
+
+  private async run(m: MessageOfType<'SaveRequested'>): Promise<void> {
+    const { dbid, correlationId: cid } = m;
+    let writer: DataSetWriter | null = null;
+    let db: BlockDatabase | null = null;
+    try {
+      const file = this.target(m.destination);
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      if (fs.existsSync(file)) throw new SaveFailure('ALREADY_EXISTS', `data set ${path.basename(file)} already exists`);
+      const dir = (this.d.databaseDir ?? ((n: number) => databaseDir(this.d.dataDir, n)))(dbid);
+      if (!BlockDatabase.exists(dir)) throw new SaveFailure('NOT_FOUND', `no database ${dbid} at ${dir}`);
+      db = BlockDatabase.open(dir, { readOnly: true });
+
+      // online: the start sync; offline: the LSN at which the nucleus became inactive, so the
+      // change logger captures the DLOG exactly there (everything the nucleus wrote is in it)
+      const startLsn: number | null = m.online ? await this.sync(dbid, `${cid}.start`, cid) : (this.nucleus.get(dbid)?.lsn ?? null);
+      const started = this.decideAndApply(dbid, { type: 'StartSave', correlationId: cid, startLsn, now: this.d.now() })[0];
+      if (started?.type !== 'SaveStarted') throw new SaveFailure('ILLEGAL_STATE', 'the save could not start');
+      const dsid = started.dsid;
+      await this.publish({
+        type: 'SaveStarted',
+        correlationId: cid,
+        dbid,
+        dsid,
+        kind: m.kind,
+        online: m.online,
+        ...(startLsn !== null ? { startLsn } : {}),
+        occurredAt: this.d.now(),
+      });
+      this.d.log(`save ${cid}: started ${m.kind} ${m.online ? 'online' : 'offline'} save of database ${dbid}${startLsn !== null ? ` at sync LSN ${startLsn}` : ''}`);
+
+      let ranges: readonly BlockRange[];
+      let headerLsn = startLsn ?? 0;
+      // which blocks: every used block, or exactly what the change logger captured for this save
+      if (m.kind === 'full') ranges = blocksOfFullSave(db.geometry);
+      else {
+        const capture = await this.capture(cid);
+        if (!m.online) headerLsn = capture.syncLsn;
+        ranges = capture.ranges;
+      }
+      const total = ranges.reduce((n, r) => n + (r.to - r.from + 1), 0);
+      if (m.kind === 'delta') this.d.log(`save ${cid}: DLOG captured, ${total} blocks to save`);
+
+      writer = await DataSetWriter.create(
+        file,
+        { dbid, dsid, kind: m.kind, online: m.online, startLsn: headerLsn, endLsn: headerLsn, geometry: db.geometry },
+        { fsync: this.d.fsync, endLsnLater: m.online },
+      );
+      let written = 0;
+      let lastProgress = this.d.now();
+      for (const r of ranges) {
+        for (const b of db.blocksIn(r)) {
+          if (this.stopping) throw new SaveFailure('WRITER_STOPPED', 'the save writer was stopped during the save');
+          await writer.writeBlock(b.area, b.rabn, b.image);
+          written++;
+          if (this.d.now() - lastProgress >= this.d.progressEveryMs) {
+            lastProgress = this.d.now();
+            this.decideAndApply(dbid, { type: 'RecordProgress', correlationId: cid, blocksWritten: written, blocksTotal: total });
+            await this.publish({ type: 'SaveProgress', correlationId: cid, dbid, blocksWritten: written, blocksTotal: total, occurredAt: lastProgress });
+          }
+        }
+      }
+      // online: the end sync closes the save; the data set records it before it is complete
+      let endLsn: number | null = null;
+      if (m.online) {
+        endLsn = await this.sync(dbid, `${cid}.end`, cid);
+        writer.setEndLsn(endLsn);
+      }
+      const out = await writer.finish();
+      writer = null;
+      this.decideAndApply(dbid, { type: 'CompleteSave', correlationId: cid, endLsn, blocks: written });
+      await this.publish({
+        type: 'SaveCompleted',
+        correlationId: cid,
+        dbid,
+        dsid,
+        kind: m.kind,
+        online: m.online,
+        ...(startLsn !== null ? { startLsn } : {}),
+        ...(endLsn !== null ? { endLsn } : {}),
+        location: { kind: 'directory', name: path.basename(file) },
+        blocks: written,
+        bytes: out.bytes,
+        digest: out.digest,
+        occurredAt: this.d.now(),
+      });
+      this.d.log(`save ${cid}: completed, ${written} blocks in ${path.basename(file)}`);
+    } catch (err) {
+      await writer?.abort().catch(() => undefined);
+      if (this.killed) return; // simulated crash: report nothing, the next start does
+      const code = err instanceof SaveFailure ? err.code : typeof (err as { code?: unknown }).code === 'string' ? String((err as { code: string }).code) : 'INTERNAL';
+      await this.fail(dbid, cid, /^[A-Z][A-Z0-9_]*$/.test(code) ? code : 'INTERNAL', (err as Error).message || String(err));
+    } finally {
+      db?.close();
+    }
+  }
+
+  private async fail(dbid: number, cid: string, code: string, reason: string): Promise<void> {
+    const events = this.decideAndApply(dbid, { type: 'FailSave', correlationId: cid, code, reason });
+    const f = events[0];
+    this.d.log(`save ${cid}: failed: ${code}: ${reason}`);
+    await this.publish({
+      type: 'SaveFailed',
+      correlationId: cid,
+      dbid,
+      ...(f?.type === 'SaveFailed' && f.dsid !== null ? { dsid: f.dsid } : {}),
+      code,
+      reason: reason.slice(0, 4000),
+      occurredAt: this.d.now(),
+    });
+  }
+
+  private target(dest: Destination): string {
+    if (dest.kind !== 'directory') throw new SaveFailure('UNSUPPORTED', 'stream destinations are not supported by the save writer yet; use a directory destination');
+    try {
+      return dataSetPath(this.d.dataDir, dest.name);
+    } catch (e) {
+      throw new SaveFailure('VALIDATION', (e as Error).message);
+    }
+  }
+
+  private async sync(dbid: number, syncId: string, correlationId: string): Promise<number> {
+    const known = this.syncs.get(syncId);
+    if (known !== undefined) return known;
+    const answered = new Promise<number>((resolve, reject) => this.syncWaiters.set(syncId, { resolve, reject }));
+    await this.publish({ type: 'SyncRequested', dbid, syncId, correlationId });
+    try {
+      return await within(answered, this.d.syncTimeoutMs, () => new SaveFailure('SYNC_TIMEOUT', `the nucleus did not answer sync ${syncId} within ${this.d.syncTimeoutMs} ms`));
+    } finally {
+      this.syncWaiters.delete(syncId);
+    }
+  }
+
+  private async capture(correlationId: string): Promise<MessageOfType<'DlogCaptured'>> {
+    const known = this.captures.get(correlationId);
+    if (known !== undefined) return known;
+    const captured = new Promise<MessageOfType<'DlogCaptured'>>((resolve, reject) => this.captureWaiters.set(correlationId, { resolve, reject }));
+    try {
+      return await within(captured, this.d.captureTimeoutMs, () => new SaveFailure('CAPTURE_TIMEOUT', `the change logger did not capture the DLOG for this save within ${this.d.captureTimeoutMs} ms`));
+    } finally {
+      this.captureWaiters.delete(correlationId);
+    }
+  }
+
+  /** Stops: running saves fail (reported) or, with `kill`, vanish as in a crash (reported at the next start). */
+  private async stop(kill = false): Promise<void> {
+    this.killed = kill;
+    this.stopping = true;
+    const stopped = new SaveFailure('WRITER_STOPPED', 'the save writer was stopped during the save');
+    for (const w of [...this.syncWaiters.values(), ...this.captureWaiters.values()]) w.reject(stopped);
+    await Promise.allSettled([...this.running]);
+  }
+}
+
+async function within<T>(p: Promise<T>, ms: number, timeout: () => Error): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, reject) => (t = setTimeout(() => reject(timeout()), ms)))]);
+  } finally {
+    clearTimeout(t);
+  }
+}

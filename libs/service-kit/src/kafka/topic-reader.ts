@@ -1,0 +1,167 @@
+/**
+ * Reads topics as a log, outside any service's consumer group: the one implementation of
+ * "read a topic from a position up to its end" that services use to rebuild state (the
+ * change logger from dsf.dlog, the save writer from dsf.events), tools use to replay (the
+ * catalog rebuild) and `dsf` uses to follow outcomes (from the end).
+ *
+ * Each reader has a private consumer group whose start offsets are committed before it joins
+ * (earliest = the log start offset, latest = the end, or a caller's checkpoint), so nothing
+ * below them is fetched; its offsets are committed as it reads (a restarted consumer resumes),
+ * and the group is deleted when the reader stops. `caughtUp` resolves once every partition was
+ * read up to where it ended when the reader started (or up to `until`). A record that does not
+ * decode is reported through `onUndecodable` and skipped: the topic's own consumer dead-letters
+ * it. A handler that throws is not skipped: kafkajs retries it (handlers must be idempotent).
+ */
+import { randomUUID } from 'node:crypto';
+import { decodeFrom, TYPE_HEADER, type AnyMessage, type TopicName } from '@deltaflow/contracts';
+import type { Admin, Consumer } from 'kafkajs';
+import { createKafka, type KafkaSecurity } from './kafka-client';
+
+/** Where a record was read: topic, partition, offset (kafkajs' decimal string). */
+export interface RecordAt {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+}
+
+/** `${topic}:${partition}` */
+export type PartitionKey = string;
+export const partitionKey = (topic: string, partition: number): PartitionKey => `${topic}:${partition}`;
+
+export interface TopicReaderOptions<M extends AnyMessage = AnyMessage> {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  readonly security?: KafkaSecurity;
+  readonly topics: readonly TopicName[];
+  /** where to start: the log start (default), the end, or per partition (others from the log start) */
+  readonly from?: 'earliest' | 'latest' | ReadonlyMap<PartitionKey, bigint>;
+  /** deliver only offsets below these (per partition); 'end' = the ends when the reader starts; a function gets each partition's end */
+  readonly until?: 'end' | ReadonlyMap<PartitionKey, bigint> | ((topic: string, partition: number, end: bigint) => bigint);
+  /** message types not to decode (by the type header), e.g. bulk block images */
+  readonly skipTypes?: readonly string[];
+  readonly onMessage: (m: M, at: RecordAt) => void | Promise<void>;
+  readonly onUndecodable?: (at: RecordAt, err: Error) => void;
+  readonly log?: (msg: string) => void;
+}
+
+export class TopicReader<M extends AnyMessage = AnyMessage> {
+  private consumer?: Consumer;
+  private admin?: Admin;
+  private groupId = '';
+  private readonly targets = new Map<PartitionKey, bigint>(); // where caughtUp is reached
+  private readonly limits = new Map<PartitionKey, bigint>(); // no delivery at or above
+  private readonly done = new Map<PartitionKey, bigint>(); // next offset to read
+  private stopped = false;
+  private resolveCaughtUp!: () => void;
+  readonly caughtUp: Promise<void> = new Promise((r) => (this.resolveCaughtUp = r));
+  /** records delivered to onMessage */
+  delivered = 0;
+
+  constructor(private readonly o: TopicReaderOptions<M>) {}
+
+  async start(): Promise<void> {
+    const kafka = createKafka({ clientId: this.o.clientId, brokers: this.o.brokers, security: this.o.security });
+    this.admin = kafka.admin();
+    await this.admin.connect();
+    const existing = new Set(await this.admin.listTopics());
+    const missing = this.o.topics.filter((t) => !existing.has(t));
+    if (missing.length > 0) await this.admin.createTopics({ topics: missing.map((topic) => ({ topic })), waitForLeaders: true }).catch(() => false);
+    this.groupId = `${this.o.clientId}.reader.${randomUUID()}`;
+    const from = this.o.from ?? 'earliest';
+    for (const t of this.o.topics) {
+      const partitions: Array<{ partition: number; offset: string }> = [];
+      for (const p of await this.admin.fetchTopicOffsets(t)) {
+        const key = partitionKey(t, p.partition);
+        const low = BigInt(p.low);
+        const high = BigInt(p.high);
+        const asked = from === 'earliest' ? low : from === 'latest' ? high : (from.get(key) ?? low);
+        // a checkpoint outside the log (the topic was recreated, or truncated below it) reads from the log start
+        const start = asked >= low && asked <= high ? asked : low;
+        const u = this.o.until;
+        const until = u === undefined ? undefined : u === 'end' ? high : typeof u === 'function' ? u(t, p.partition, high) : u.get(key);
+        if (until !== undefined) this.limits.set(key, until);
+        const target = until !== undefined && until < high ? until : high;
+        if (target > start) this.targets.set(key, target);
+        this.done.set(key, start);
+        partitions.push({ partition: p.partition, offset: start.toString() });
+      }
+      if (partitions.length > 0) await this.admin.setOffsets({ groupId: this.groupId, topic: t, partitions });
+    }
+    this.consumer = kafka.consumer({ groupId: this.groupId, sessionTimeout: 30_000, heartbeatInterval: 3_000 });
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: [...this.o.topics], fromBeginning: true });
+    const skip = new Set(this.o.skipTypes ?? []);
+    await this.consumer.run({
+      autoCommit: true,
+      eachMessage: async ({ topic, partition, message }) => {
+        const key = partitionKey(topic, partition);
+        const offset = BigInt(message.offset);
+        const limit = this.limits.get(key);
+        if (limit === undefined || offset < limit) {
+          const type = message.headers?.[TYPE_HEADER]?.toString();
+          if (type === undefined || !skip.has(type)) {
+            const at: RecordAt = { topic, partition, offset: message.offset };
+            let m: M | undefined;
+            try {
+              m = decodeFrom(topic as TopicName, message.value) as M;
+            } catch (err) {
+              (this.o.onUndecodable ?? ((a, e) => this.o.log?.(`${a.topic}[${a.partition}]@${a.offset} skipped (its consumer dead-letters it): ${e.message}`)))(at, err as Error);
+            }
+            if (m !== undefined) {
+              await this.o.onMessage(m, at);
+              this.delivered++;
+            }
+          }
+        }
+        this.done.set(key, offset + 1n);
+        this.checkCaughtUp();
+      },
+    });
+    this.checkCaughtUp();
+  }
+
+  /** Next offset to read per partition, for a checkpoint. */
+  positions(): Map<PartitionKey, bigint> {
+    return new Map(this.done);
+  }
+
+  /**
+   * Resolves once everything published to the topics before this call has been read: a
+   * decision taken after it sees every event that preceded it.
+   */
+  async barrier(): Promise<void> {
+    const targets = new Map<PartitionKey, bigint>();
+    for (const t of this.o.topics) for (const p of await this.admin!.fetchTopicOffsets(t)) targets.set(partitionKey(t, p.partition), BigInt(p.high));
+    const reached = () => [...targets].every(([k, end]) => (this.done.get(k) ?? 0n) >= end);
+    while (!reached()) {
+      if (this.stopped) throw new Error('topic reader stopped');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  private checkCaughtUp(): void {
+    for (const [k, end] of this.targets) if ((this.done.get(k) ?? 0n) < end) return;
+    this.resolveCaughtUp();
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.consumer?.disconnect().catch(() => undefined);
+    // the private group has served its purpose: leave nothing behind on the broker
+    if (this.groupId) await this.admin?.deleteGroups([this.groupId]).catch(() => undefined);
+    await this.admin?.disconnect().catch(() => undefined);
+  }
+}
+
+/** Reads the topics from the log start to their current end, then stops; returns the number of records delivered. */
+export async function readToEnd<M extends AnyMessage>(o: Omit<TopicReaderOptions<M>, 'until' | 'from'>): Promise<number> {
+  const reader = new TopicReader<M>({ ...o, until: 'end' });
+  try {
+    await reader.start();
+    await reader.caughtUp;
+    return reader.delivered;
+  } finally {
+    await reader.stop();
+  }
+}
