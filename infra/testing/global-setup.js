@@ -19,7 +19,7 @@ module.exports = async () => {
     // if jest dies without globalTeardown (a timeout's SIGKILL), no postgres is left behind
     const watchdog = startPostgresWatchdog(process.pid, pg.pid, { removeDataDir: dataDir });
     globalThis.__DELTAFLOW_TEST_PG__ = { pg, dataDir, watchdog };
-    process.env.DELTAFLOW_TEST_PG_URL = pg.url;
+    process.env.DELTAFLOW_TEST_PG_URL = pg.adminUrl; // the superuser: the test-database factory creates databases with it
   } catch (err) {
     // Tests that need PostgreSQL then fail with this reason; the others still run.
     fs.rmSync(dataDir, { recursive: true, force: true });
