@@ -1,4 +1,4 @@
-// Stops the embedded PostgreSQL started by global-setup.js and removes its data directory.
+// Stops the embedded PostgreSQL started by global-setup.js and removes its data directory and credentials.
 const fs = require('node:fs');
 
 module.exports = async () => {

@@ -3,6 +3,12 @@
  * package: initdb on first use of a data directory, then `postgres` on 127.0.0.1 only (no
  * Unix socket, so no socket-directory permissions to get wrong), stopped with a fast
  * shutdown. As root it runs as an unprivileged system user (see os-user.ts).
+ *
+ * Nobody gets in without a password: the superuser's and the service role's are generated
+ * at the first start and kept in a 0600 credentials file (credentials.ts), every connection
+ * authenticates with SCRAM-SHA-256, and the services connect as a role that is no superuser
+ * (security.ts). A cluster made with the old default password `postgres` is migrated at its
+ * first start under this scheme.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -10,8 +16,10 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { binariesFor, findBinaries, searchableBy } from './binaries';
+import { defaultCredentialsFile, loadOrCreateCredentials, postgresUrl, saveCredentials, scramVerifier, type ClusterCredentials } from './credentials';
 import { EmbeddedPostgresError } from './errors';
 import { resolveRunAs, type RunAs } from './os-user';
+import { connectHost, pgEnv, provisionServiceRole, setSuperuserPassword, systemIdentifier, writeHba } from './security';
 
 export interface PostgresLogger {
   info(message: string): void;
@@ -23,12 +31,20 @@ export interface PostgresLogger {
 export interface EmbeddedPostgresOptions {
   /** cluster directory; created and initdb'd if empty, reused as is otherwise */
   readonly dataDir: string;
-  /** TCP port on 127.0.0.1; 0 or undefined picks a free one */
+  /** TCP port; 0 or undefined picks a free one */
   readonly port?: number;
-  /** superuser created by initdb (default `postgres`); only used at initdb time */
-  readonly user?: string;
-  /** its password (default `postgres`); only used at initdb time */
-  readonly password?: string;
+  /**
+   * the passwords' file (JSON, mode 0600, in a 0700 directory owned by us), created with
+   * random passwords at the first start and reused afterwards; default
+   * `<parent of dataDir>/credentials/<name of dataDir>.json`
+   */
+  readonly credentialsFile?: string;
+  /**
+   * addresses the server listens on (default `127.0.0.1`, loopback only). Anything else
+   * (`*`, a host address) lets other hosts log in with the service role's password (never as
+   * the superuser); the traffic is not encrypted.
+   */
+  readonly listenAddresses?: readonly string[];
   /** false turns off fsync, synchronous_commit and full_page_writes: for tests only, a crash can corrupt the cluster */
   readonly fsync?: boolean;
   /** OS user to run as when we are root (default `deltaflow`, created if missing) */
@@ -40,8 +56,19 @@ export interface EmbeddedPostgresOptions {
 }
 
 export interface RunningPostgres {
-  /** superuser URL of the `postgres` database: postgres://user:password@127.0.0.1:port/postgres */
+  /**
+   * what services get as DATABASE_URL: the service role (no superuser) on the database it
+   * owns, postgres://deltaflow:password@127.0.0.1:port/deltaflow
+   */
   readonly url: string;
+  /** superuser URL of the `postgres` database: for the embedded-postgres admin code and test fixtures only */
+  readonly adminUrl: string;
+  /** the service role, its database, and the superuser's name (no passwords) */
+  readonly serviceRole: string;
+  readonly serviceDatabase: string;
+  readonly superuser: string;
+  readonly credentialsFile: string;
+  readonly host: string;
   readonly port: number;
   readonly dataDir: string;
   /** pid of the postmaster */
@@ -56,32 +83,85 @@ const silent: PostgresLogger = { info: () => undefined, warn: () => undefined };
 /** Starts (initialising if needed) a PostgreSQL cluster in `dataDir` and resolves when it accepts connections. */
 export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Promise<RunningPostgres> {
   const logger = opts.logger ?? silent;
-  const user = opts.user ?? 'postgres';
-  const password = opts.password ?? 'postgres';
   const dataDir = path.resolve(opts.dataDir);
+  const credentialsFile = path.resolve(opts.credentialsFile ?? defaultCredentialsFile(dataDir));
+  const listen = opts.listenAddresses?.length ? [...opts.listenAddresses] : ['127.0.0.1'];
+  if (listen.some((a) => !/^[0-9A-Za-z.:*_-]+$/.test(a))) {
+    throw new EmbeddedPostgresError('START_FAILED', `invalid listen address in ${JSON.stringify(listen)}`);
+  }
+  const host = connectHost(listen);
   const runAs = resolveRunAs(opts.osUser ?? 'deltaflow');
   const bins = binariesFor(findBinaries(), runAs);
+  const loaded = loadOrCreateCredentials(credentialsFile);
+  let credentials = loaded.credentials;
+  if (loaded.created) logger.info(`generated PostgreSQL passwords in ${credentialsFile}`);
+  if (loaded.tightened) logger.warn(`${credentialsFile} was readable by others; now mode 0600 (consider removing it: new passwords are set at the next start)`);
   prepareDataDir(dataDir, runAs);
   await stopStaleServer(dataDir, logger);
   if (!fs.existsSync(path.join(dataDir, 'PG_VERSION'))) {
     if (fs.readdirSync(dataDir).length > 0) {
       throw new EmbeddedPostgresError('DATA_DIR_INVALID', `${dataDir} is neither empty nor a PostgreSQL data directory (no PG_VERSION)`);
     }
-    initdb(bins.initdb, dataDir, user, password, runAs, logger);
+    // initdb hands the pwfile's content to ALTER ROLE ... PASSWORD: a verifier keeps the plaintext to ourselves
+    initdb(bins.initdb, dataDir, credentials.superuser.user, scramVerifier(credentials.superuser.password), runAs, logger);
+  } else if (credentials.cluster !== systemIdentifier(dataDir)) {
+    // A cluster these passwords were never set on: made with the old default password
+    // `postgres`, or its credentials file was removed. Single-user mode needs no password.
+    logger.warn(`PostgreSQL cluster ${dataDir} has no credentials in ${credentialsFile} yet: setting its superuser's password to the generated one (the old default no longer works)`);
+    setSuperuserPassword(bins.postgres, dataDir, credentials.superuser, runAs, opts.fsync !== false);
   }
+  const cluster = systemIdentifier(dataDir);
+  if (credentials.cluster !== cluster) {
+    credentials = { ...credentials, cluster };
+    saveCredentials(credentialsFile, credentials);
+  }
+  writeHba(dataDir, listen, credentials.superuser.user, runAs);
   const fixedPort = opts.port !== undefined && opts.port !== 0;
   for (let attempt = 1; ; attempt++) {
     const port = fixedPort ? opts.port! : await pickFreePort();
+    let child: ChildProcess;
     try {
-      const child = await launch(bins.postgres, dataDir, port, opts, runAs, logger);
-      const url = `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
-      logger.info(`PostgreSQL ready on 127.0.0.1:${port} (data ${dataDir}${runAs ? `, as OS user ${runAs.name}` : ''})`);
-      return { url, port, dataDir, pid: child.pid!, stop: stopper(child, logger) };
+      child = await launch(bins.postgres, dataDir, port, listen, opts, runAs, logger);
     } catch (err) {
       // A port picked free can be taken before postgres binds it: pick again.
       if (err instanceof EmbeddedPostgresError && err.code === 'PORT_IN_USE' && !fixedPort && attempt < 5) continue;
       throw err;
     }
+    const stop = stopper(child, logger);
+    try {
+      await provision(host, port, credentials, credentialsFile, logger);
+    } catch (err) {
+      await stop().catch(() => undefined);
+      throw err;
+    }
+    logger.info(`PostgreSQL ready on ${host}:${port} (data ${dataDir}${runAs ? `, as OS user ${runAs.name}` : ''})`);
+    return {
+      url: postgresUrl(credentials.service, host, port, credentials.service.database),
+      adminUrl: postgresUrl(credentials.superuser, host, port, 'postgres'),
+      serviceRole: credentials.service.user,
+      serviceDatabase: credentials.service.database,
+      superuser: credentials.superuser.user,
+      credentialsFile,
+      host,
+      port,
+      dataDir,
+      pid: child.pid!,
+      stop,
+    };
+  }
+}
+
+async function provision(host: string, port: number, credentials: ClusterCredentials, credentialsFile: string, logger: PostgresLogger): Promise<void> {
+  try {
+    await provisionServiceRole(host, port, credentials, logger);
+  } catch (err) {
+    if (err instanceof EmbeddedPostgresError) throw err;
+    const e = err as Error & { code?: string };
+    const hint =
+      e.code === '28P01'
+        ? `: the superuser password in ${credentialsFile} does not open this cluster (was it changed by hand?); remove that file and the next start sets new passwords`
+        : `: ${e.message}`;
+    throw new EmbeddedPostgresError('PROVISION_FAILED', `setting up the service role ${credentials.service.user} failed${hint}`, false, { cause: err });
   }
 }
 
@@ -111,7 +191,8 @@ function prepareDataDir(dataDir: string, runAs: RunAs | undefined): void {
   fs.chmodSync(dataDir, 0o700);
 }
 
-function initdb(binary: string, dataDir: string, user: string, password: string, runAs: RunAs | undefined, logger: PostgresLogger): void {
+/** initdb with superuser `user` whose password is `password` (plaintext or a SCRAM verifier). */
+export function initdb(binary: string, dataDir: string, user: string, password: string, runAs: RunAs | undefined, logger: PostgresLogger): void {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'deltaflow-pwfile-'));
   const pwfile = path.join(tmp, 'pw');
   try {
@@ -135,15 +216,19 @@ function initdb(binary: string, dataDir: string, user: string, password: string,
   }
 }
 
-function pgEnv(): NodeJS.ProcessEnv {
-  // C locale: stable message texts (we wait for the "ready" line) and no locale packages needed.
-  return { ...process.env, LC_ALL: 'C', LANG: 'C', LC_MESSAGES: 'C' };
-}
-
-function launch(binary: string, dataDir: string, port: number, opts: EmbeddedPostgresOptions, runAs: RunAs | undefined, logger: PostgresLogger): Promise<ChildProcess> {
+export function launch(
+  binary: string,
+  dataDir: string,
+  port: number,
+  listen: readonly string[],
+  opts: Pick<EmbeddedPostgresOptions, 'fsync' | 'maxConnections' | 'startTimeoutMs'>,
+  runAs: RunAs | undefined,
+  logger: PostgresLogger,
+): Promise<ChildProcess> {
   const settings: Record<string, string> = {
-    listen_addresses: '127.0.0.1',
+    listen_addresses: listen.join(','),
     unix_socket_directories: '',
+    password_encryption: 'scram-sha-256',
     max_connections: String(opts.maxConnections ?? 100),
     logging_collector: 'off',
   };

@@ -4,6 +4,8 @@ export type EmbeddedPostgresErrorCode =
   | 'USER_SETUP_FAILED'
   | 'DATA_DIR_INVALID'
   | 'INITDB_FAILED'
+  | 'CREDENTIALS_INVALID'
+  | 'PROVISION_FAILED'
   | 'START_FAILED'
   | 'PORT_IN_USE'
   | 'STOP_FAILED';

@@ -1,7 +1,10 @@
 /**
- * Runs one embedded PostgreSQL until SIGINT/SIGTERM and prints its URL on stdout.
+ * Runs one embedded PostgreSQL until SIGINT/SIGTERM and prints the service role's URL on
+ * stdout, password masked (`--show-password` prints it whole, for scripts).
  *   node infra/launcher/bin/run-ts.js infra/embedded-postgres/src/main.ts [--data-dir DIR] [--port N] [--no-fsync]
- * Defaults: data dir $DELTAFLOW_PG_DATA or <tmp>/deltaflow-pg, a free port, fsync on.
+ *     [--credentials FILE] [--listen ADDR[,ADDR]] [--show-password]
+ * Defaults: data dir $DELTAFLOW_PG_DATA or <tmp>/deltaflow-pg, a free port, fsync on,
+ * credentials in <parent of the data dir>/credentials/<its name>.json, 127.0.0.1 only.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -24,9 +27,12 @@ async function main(): Promise<void> {
     dataDir,
     port,
     fsync: !process.argv.includes('--no-fsync'),
+    ...(arg('--credentials') ? { credentialsFile: arg('--credentials') } : {}),
+    ...(arg('--listen') ? { listenAddresses: arg('--listen')!.split(',') } : {}),
     logger: { info: (m) => process.stderr.write(`${m}\n`), warn: (m) => process.stderr.write(`WARN ${m}\n`) },
   });
-  process.stdout.write(`${pg.url}\n`);
+  process.stderr.write(`passwords in ${pg.credentialsFile}\n`);
+  process.stdout.write(`${process.argv.includes('--show-password') ? pg.url : pg.url.replace(/:[^:@/]*@/, ':***@')}\n`);
   const shutdown = () => {
     pg.stop().then(
       () => process.exit(0),

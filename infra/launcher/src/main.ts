@@ -7,6 +7,9 @@
  * DELTAFLOW_MAIN_JOB=0 brings everything up without running the main job.
  * DELTAFLOW_HOME (default ./.deltaflow) holds the broker log, the PostgreSQL data directory
  * and the services' files, so a second `npm start` continues where the first stopped.
+ * The embedded PostgreSQL's passwords are generated once into $DELTAFLOW_HOME/credentials/
+ * postgres.json (0600); services get DATABASE_URL for its non-superuser role `deltaflow`.
+ * DELTAFLOW_PG_LISTEN (default 127.0.0.1) lists the addresses it listens on.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -65,11 +68,18 @@ async function main(): Promise<void> {
       brokers = (r.match as string[])[0];
     }
     let databaseUrl = process.env.DATABASE_URL;
+    let pgNote = '';
     if (!databaseUrl) {
       const port = Number(process.env.DELTAFLOW_PG_PORT || 0) || undefined;
+      const pgSettings = {
+        port,
+        credentialsFile: path.join(home, 'credentials', 'postgres.json'),
+        ...(process.env.DELTAFLOW_PG_LISTEN ? { listenAddresses: process.env.DELTAFLOW_PG_LISTEN.split(',').map((a) => a.trim()).filter(Boolean) } : {}),
+        logger: { info: () => undefined, warn: (m: string) => console.log(`deltaflow: postgresql: ${m}`) },
+      };
       let pg: RunningPostgres;
       try {
-        pg = await startEmbeddedPostgres({ dataDir: path.join(home, 'postgres'), port });
+        pg = await startEmbeddedPostgres({ dataDir: path.join(home, 'postgres'), ...pgSettings });
       } catch (err) {
         // As root, PostgreSQL runs as an unprivileged user who may not reach DELTAFLOW_HOME
         // (a clone under /root, say): keep its cluster where that user can, one per home.
@@ -78,7 +88,7 @@ async function main(): Promise<void> {
         console.log(`deltaflow: ${err.message}; using ${fallback} for PostgreSQL's data instead`);
         fs.mkdirSync(path.dirname(fallback), { recursive: true });
         fs.chmodSync(path.dirname(fallback), 0o755);
-        pg = await startEmbeddedPostgres({ dataDir: fallback, port });
+        pg = await startEmbeddedPostgres({ dataDir: fallback, ...pgSettings });
       }
       // should the launcher be killed outright, the watchdog still stops PostgreSQL
       const watchdog = startPostgresWatchdog(process.pid, pg.pid);
@@ -89,11 +99,13 @@ async function main(): Promise<void> {
           watchdog.kill();
         },
       });
-      databaseUrl = pg.url;
+      databaseUrl = pg.url; // the service role (no superuser); the superuser's password stays in the credentials file
+      const shown = path.relative(process.cwd(), pg.credentialsFile);
+      pgNote = `  (role ${pg.serviceRole}; passwords in ${shown.startsWith('..') ? pg.credentialsFile : shown})`;
     }
     const table: Array<[string, string]> = [
       ['kafka', brokers],
-      ['postgresql', databaseUrl.replace(/:[^:@/]*@/, ':***@')],
+      ['postgresql', `${databaseUrl.replace(/:[^:@/]*@/, ':***@')}${pgNote}`],
     ];
 
     const env: NodeJS.ProcessEnv = {

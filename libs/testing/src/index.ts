@@ -1,4 +1,4 @@
-export { testDatabase, databaseOn, testServerUrl, TEST_PG_URL_ENV, type TestDatabase } from './test-database';
+export { testDatabase, databaseOn, testServerUrl, testServiceUrl, TEST_PG_URL_ENV, TEST_PG_SERVICE_URL_ENV, type TestDatabase } from './test-database';
 export { testKafka, type TestKafka } from './test-kafka';
 export { tempDir } from './temp-dir';
 export { dockerAvailable, dockerAvailableSync } from './docker';
