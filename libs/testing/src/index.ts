@@ -1,4 +1,4 @@
 export { testDatabase, databaseOn, testServerUrl, TEST_PG_URL_ENV, type TestDatabase } from './test-database';
 export { testKafka, type TestKafka } from './test-kafka';
 export { tempDir } from './temp-dir';
-export { dockerAvailable, dockerAvailableSync } from './docker';
+export { dockerAvailable, dockerAvailableSync, CONTAINER_IMAGES, startKafkaContainer, type KafkaContainer } from './docker';
