@@ -41,7 +41,10 @@ writable() {
     exit 73
   fi
 }
-writable "${DELTAFLOW_DATA_DIR:-}"
-if [ "$SERVICE" = stream-multiplexer ]; then writable "${SOV_VOLUME_DIR:-}"; fi
+case "$SERVICE" in
+  kafka-topics | cli) ;; # write no files
+  stream-multiplexer) writable "${DELTAFLOW_DATA_DIR:-}" && writable "${SOV_VOLUME_DIR:-}" ;;
+  *) writable "${DELTAFLOW_DATA_DIR:-}" ;;
+esac
 
 exec node infra/launcher/bin/run-ts.js "$entry" "$@"
