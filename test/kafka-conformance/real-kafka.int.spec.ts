@@ -1,9 +1,11 @@
 import { spawnSync } from 'node:child_process';
+import { startKafkaContainer } from '@deltaflow/testing';
 import { describeKafkaConformance } from './conformance';
 
 /**
- * The same conformance suite against a real Kafka (Confluent 7.7, KRaft) in a container, only
- * when a Docker engine answers within a few seconds; otherwise the suite is skipped.
+ * The same conformance suite against a real Kafka in a container (the apache/kafka image and
+ * version docker-compose.yml deploys, KRaft: startKafkaContainer), only when a Docker engine
+ * answers within a few seconds; otherwise the suite is skipped.
  */
 const PROBE = `
 const { getContainerRuntimeClient } = require('testcontainers');
@@ -14,16 +16,7 @@ const dockerAvailable =
   process.env.DELTAFLOW_SKIP_DOCKER !== '1' && spawnSync(process.execPath, ['-e', PROBE], { cwd: __dirname, stdio: 'ignore', timeout: 8000 }).status === 0;
 
 if (dockerAvailable) {
-  describeKafkaConformance('real Kafka (testcontainers)', async () => {
-    const { KafkaContainer } = await import('@testcontainers/kafka');
-    const container = await new KafkaContainer('confluentinc/cp-kafka:7.7.1').withKraft().start();
-    return {
-      brokers: [`${container.getHost()}:${container.getMappedPort(9093)}`],
-      async stop() {
-        await container.stop();
-      },
-    };
-  });
+  describeKafkaConformance('real Kafka (testcontainers)', () => startKafkaContainer());
 } else {
   console.warn('no Docker engine: testcontainers Kafka suite skipped');
   describe.skip('kafka conformance: real Kafka (testcontainers)', () => {

@@ -1,6 +1,6 @@
 export { testDatabase, databaseOn, testServerUrl, testServiceUrl, TEST_PG_URL_ENV, TEST_PG_SERVICE_URL_ENV, type TestDatabase } from './test-database';
 export { testKafka, type TestKafka } from './test-kafka';
 export { tempDir } from './temp-dir';
-export { dockerAvailable, dockerAvailableSync } from './docker';
+export { dockerAvailable, dockerAvailableSync, CONTAINER_IMAGES, startKafkaContainer, type KafkaContainer } from './docker';
 export { Publisher, TopicCollector } from './kafka-harness';
 export { StandInChangeLogger, StandInNucleus } from './stand-ins';
