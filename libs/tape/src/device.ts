@@ -400,7 +400,8 @@ export class TapeModelDevice implements Device {
     } else {
       const idle = now - this.busyUntil;
       // The drive matches a slower host down to its minimum speed; below, it stops and backhitches.
-      if (idle > 0 && bytes / (transfer + idle) < this.p.minStreamingBytesPerSec) {
+      // `idle` is how long the host took to hand over these bytes: its feed rate is bytes / idle.
+      if (idle > 0 && bytes / idle < this.p.minStreamingBytesPerSec) {
         penalty = this.p.startStopSec;
         this.stats.startStops++;
       }
