@@ -25,10 +25,11 @@ import { incarnationBytes } from './names';
  *   nonce and plaintext.
  */
 
-// Loaded lazily: a process that never compresses with zstd never loads the native module.
+// Loaded lazily: a process that never compresses with zstd never loads the native module. The
+// package's index.js drops the level argument (1.2.2), so its N-API bindings are called directly.
 let zstd: { compress(data: Buffer, level?: number): Promise<Buffer>; decompress(data: Buffer): Promise<Buffer> } | undefined;
 function zstdBinding() {
-  if (!zstd) zstd = require('@mongodb-js/zstd');
+  if (!zstd) zstd = require('@mongodb-js/zstd/bindings');
   return zstd as NonNullable<typeof zstd>;
 }
 const gzip = promisify(zlib.gzip);

@@ -272,6 +272,28 @@ describe('SCANSTREAMFILE', () => {
   });
 });
 
+describe('per-superblock codec', () => {
+  it('zstd honours its level and round-trips; incompressible superblocks are stored as they are', async () => {
+    const { dbBlocks } = await import('./spec-support');
+    const page = dbBlocks(256 << 10, 5);
+    const sizes: number[] = [];
+    for (const level of [1, 19]) {
+      const open: OpenRecord = { incarnation: randomUUID(), clientFile: 'z', stream: 'S', openedAt: 1, codec: codecSpec({ compression: 'zstd', level }) };
+      const s = ClientFileSession.start(open);
+      const e = await s.encode({ seq: 0, last: true, payload: page, crc: crc32c(page) });
+      sizes.push(e.body.length);
+      const h = { kind: 'S' as const, flags: e.flags, tag: '0'.repeat(16), position: 0, bodyLength: e.body.length, bodyCrc: e.bodyCrc, incarnation: open.incarnation, seq: 0, rawLength: e.rawLength, contentCrc: e.contentCrc };
+      expect((await s.codec.decode(h, e.body)).equals(page)).toBe(true);
+    }
+    expect(sizes[1]).toBeLessThan(sizes[0]);
+    const noise = randomBytes(1000);
+    const open: OpenRecord = { incarnation: randomUUID(), clientFile: 'n', stream: 'S', openedAt: 1, codec: codecSpec({ compression: 'zstd' }) };
+    const e = await ClientFileSession.start(open).encode({ seq: 0, last: true, payload: noise, crc: crc32c(noise) });
+    expect(e.body).toEqual(noise);
+    expect(e.bodyCrc).toBe(crc32c(noise));
+  });
+});
+
 describe('per-superblock encryption', () => {
   it('a moved or foreign superblock fails authentication, even with valid CRCs', async () => {
     const dev = device();
