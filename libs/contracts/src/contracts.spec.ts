@@ -90,7 +90,7 @@ function messageArb(def: MessageDef): fc.Arbitrary<any> {
     // Cross-field rules at message level: a superblock's CRC covers its payload; a stream's
     // device minimum does not exceed its maximum; a run lists one CRC per superblock.
     if (def === Superblock) m.crc = crc32c(m.payload as Buffer) >>> 0;
-    if ((def === StreamDefine || def === StreamDefined) && m.minDevices !== undefined && m.maxDevices !== undefined && m.minDevices > m.maxDevices)
+    if ((def === StreamDefine || def === StreamDefined) && typeof m.minDevices === 'number' && typeof m.maxDevices === 'number' && m.minDevices > m.maxDevices)
       [m.minDevices, m.maxDevices] = [m.maxDevices, m.minDevices];
     if (def === RunPlaced) m.crcs = (m.crcs as number[]).concat(new Array(m.superblocks as number).fill(7)).slice(0, m.superblocks as number);
     return m;
