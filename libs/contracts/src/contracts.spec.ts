@@ -12,7 +12,10 @@ import {
   DeadLetter,
   DsidSchema,
   ENVELOPE_MAGIC,
+  RunPlaced,
   SaveRequested,
+  StreamDefine,
+  StreamDefined,
   Superblock,
   TOPICS,
   decodeFrom,
@@ -90,8 +93,12 @@ function recordOf(fields: Readonly<Record<string, Schema<unknown>>>): fc.Arbitra
 function messageArb(def: MessageDef): fc.Arbitrary<any> {
   return recordOf(def.fields).map((fields) => {
     const m: Record<string, unknown> = { type: def.type, ...fields };
-    // The one cross-field rule at message level: a superblock's CRC covers its payload.
+    // Cross-field rules at message level: a superblock's CRC covers its payload; a stream's
+    // device minimum does not exceed its maximum; a run lists one CRC per superblock.
     if (def === Superblock) m.crc = crc32c(m.payload as Buffer) >>> 0;
+    if ((def === StreamDefine || def === StreamDefined) && typeof m.minDevices === 'number' && typeof m.maxDevices === 'number' && m.minDevices > m.maxDevices)
+      [m.minDevices, m.maxDevices] = [m.maxDevices, m.minDevices];
+    if (def === RunPlaced) m.crcs = (m.crcs as number[]).concat(new Array(m.superblocks as number).fill(7)).slice(0, m.superblocks as number);
     return m;
   });
 }
@@ -271,6 +278,22 @@ describe('contracts', () => {
     expect([err.code, err.field]).toEqual(['VALIDATION', 'crc']);
     const big = { ...message, payload: Buffer.alloc(256 * 1024 + 1) };
     expect(rejects(() => Superblock.encode({ ...big, crc: crc32c(big.payload) >>> 0 })).field).toBe('payload');
+  });
+
+  it('sov: a bare stream definition is valid, min > max devices is not, a v1 definition is upgraded to bytes/s', () => {
+    expect(StreamDefine.create({ stream: 'NIGHTLY' })).toEqual({ type: 'StreamDefine', stream: 'NIGHTLY' });
+    expect(rejects(() => StreamDefine.create({ stream: 'S', minDevices: 3, maxDevices: 2 })).field).toBe('maxDevices');
+    const v1 = writeEnvelope('StreamDefine', 1, { stream: 'S', maxDevices: 2, volumeCapacity: 1 << 30, objectiveMBps: 300, deviceRateMBps: 160 }, []);
+    expect(decodeMessage(v1)).toEqual({ type: 'StreamDefine', stream: 'S', maxDevices: 2, volumeCapacity: 1 << 30, objectiveBytesPerSec: 300e6, deviceRateBytesPerSec: 160e6 });
+  });
+
+  it('sov: a run lists one CRC per superblock; messages about a client file name its incarnation', () => {
+    const run = sample(RunPlaced);
+    expect(rejects(() => RunPlaced.encode({ ...run, crcs: [...run.crcs, 1] })).field).toBe('crcs');
+    for (const def of ALL_MESSAGES.filter((d) => d.route.startsWith('sov.') && 'clientFile' in d.fields)) expect(Object.keys(def.fields)).toContain('incarnation');
+    // version 1 of a message that gained the incarnation cannot be read as version 2
+    const old = writeEnvelope('ClientFileClosed', 1, { stream: 'S', clientFile: 'c', superblocks: 1, bytes: 1, occurredAt: 1 }, []);
+    expect(rejects(() => decodeMessage(old)).code).toBe('UNSUPPORTED_VERSION');
   });
 
   it('rejects foreign and broken envelopes with specific codes', () => {

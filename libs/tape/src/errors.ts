@@ -1,5 +1,5 @@
 /** Error codes of the tape library. */
-export type TapeErrorCode = 'VALIDATION' | 'CORRUPT_DATA' | 'ILLEGAL_STATE' | 'NOT_FOUND' | 'IO';
+export type TapeErrorCode = 'VALIDATION' | 'CORRUPT_DATA' | 'AUTH_FAILED' | 'KEY_REFUSED' | 'ILLEGAL_STATE' | 'NOT_FOUND' | 'IO';
 
 /** Base of every tape error: a string code, and whether retrying the same call may succeed. */
 export abstract class TapeError extends Error {
@@ -23,6 +23,7 @@ export class TapeValidationError extends TapeError {
 export interface TapePosition {
   readonly path?: string;
   readonly volser?: string;
+  /** device position: byte offset on a file device, logical block on a tape device */
   readonly offset: number;
 }
 
@@ -35,6 +36,33 @@ export class TapeCorruptError extends TapeError {
   ) {
     super(position ? `${message} (${describePosition(position)})` : message);
     this.name = 'TapeCorruptError';
+  }
+}
+
+/**
+ * A superblock that fails AES-256-GCM authentication: another client file's, another sequence
+ * number's, altered, or read with the wrong data key. Never decrypted output.
+ */
+export class TapeAuthError extends TapeError {
+  readonly code = 'AUTH_FAILED' as const;
+  constructor(
+    message: string,
+    readonly position?: TapePosition,
+  ) {
+    super(position ? `${message} (${describePosition(position)})` : message);
+    this.name = 'TapeAuthError';
+  }
+}
+
+/** The operator key offered cannot unwrap a client file's data key (wrong key, or none given). */
+export class TapeKeyError extends TapeError {
+  readonly code = 'KEY_REFUSED' as const;
+  constructor(
+    message: string,
+    readonly keyId?: string,
+  ) {
+    super(message);
+    this.name = 'TapeKeyError';
   }
 }
 

@@ -1,20 +1,34 @@
-// @deltaflow/tape: volume labels, 256 KiB superblocks, volume writer, verifying reader and the
-// catalog-free scanner (SCANSTREAMFILE).
-export { TapeError, TapeCorruptError, TapeIoError, TapeNotFoundError, TapeStateError, TapeValidationError } from './errors';
+// @deltaflow/tape: volume format v2 (records, label, checkpoints, trailer), devices (file, tape
+// model), per-superblock codec (zstd/gzip/brotli, AES-256-GCM), volume writer, verifying reader,
+// restore planner and executor, and the catalog-free scanner (SCANSTREAMFILE) with its catalog fold.
+export { TapeAuthError, TapeCorruptError, TapeError, TapeIoError, TapeKeyError, TapeNotFoundError, TapeStateError, TapeValidationError } from './errors';
 export type { TapeErrorCode, TapePosition } from './errors';
-export { decodeLabel, encodeLabel, LABEL_MAGIC, MAX_LABEL_LENGTH } from './label';
-export type { DecodedLabel, VolumeLabel } from './label';
-export { assertClientFileId, assertStreamName, assertVolser, volumePath } from './names';
+export { assertClientFileId, assertIncarnation, assertStreamName, assertVolser, NO_INCARNATION, volumePath } from './names';
 export {
-  decodeSuperblock,
-  decodeSuperblockHeader,
-  encodedSuperblockLength,
-  encodeSuperblock,
-  MAX_SUPERBLOCK_HEADER,
+  decodeHeader,
+  decodeIndex,
+  encodeHeader,
+  encodeIndex,
+  FORMAT_VERSION,
+  HEADER_LENGTH,
   MAX_SUPERBLOCK_PAYLOAD,
-} from './superblock';
-export type { Superblock, SuperblockHeader, SuperblockInput } from './superblock';
-export { readClientFile, readSuperblockAt, readVolumeLabel, scanVolume, volumeExists, VolumeWriter } from './volume';
-export type { FoundSuperblock, Placement, VolumeProblem, VolumeScan } from './volume';
-export { scanStreamFile } from './scan';
-export type { ScannedClientFile, ScannedVolume, StreamFileScan } from './scan';
+  RECORD_MAGIC,
+} from './format';
+export type { AbortRecord, Addressing, CloseRecord, CodecSpec, IndexBody, OpenRecord, RecordHeader, RecordKind, RunEntry, VolumeLabel } from './format';
+export { ClientFileSession, codecSpec, operatorKeyId, SuperblockCodec } from './codec';
+export type { EncodedSuperblock, Keyring, SuperblockInput } from './codec';
+export { FileDevice, TapeModelDevice, VirtualClock } from './device';
+export type { Device, FileDeviceOptions, MountInfo, TapeModelOptions } from './device';
+export { DEFAULT_CHECKPOINT_EVERY, VolumeWriter } from './writer';
+export type { Durable, FinishedVolume, RunPlacement, VolumeWriterOptions } from './writer';
+export type { Damage } from './records';
+export { readLabel, scanVolume } from './scan';
+export type { ScanOptions, VolumeScan } from './scan';
+export { scanStreamFile } from './streamfile';
+export type { StreamFileScan } from './streamfile';
+export { assessFile, catalogDigest, eventsOfScan, evolveCatalog, initialCatalog, openedEventOf, openRecordOf, restoreRuns } from './catalog';
+export type { CatalogEvent, CatalogFile, CatalogState, CatalogVolume, FileAssessment } from './catalog';
+export { planRestores } from './planner';
+export type { PlannedDelivery, PlannedRead, PlannedRun, PlanOptions, ReadPlan, RestoreRequest, RestoreRun } from './planner';
+export { executePlan, readClientFile } from './reader';
+export type { ExecuteStats, ReadClientFileOptions, RestoreSink } from './reader';

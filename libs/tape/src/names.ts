@@ -41,3 +41,26 @@ export function volumePath(dir: string, volser: string): string {
   if (path.dirname(file) !== root) throw new TapeValidationError(`volume path escapes ${root}`, 'volser');
   return file;
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Checks a client-file incarnation id: a lower-case UUID string (random, one per written client file). */
+export function assertIncarnation(id: string): void {
+  if (typeof id !== 'string' || !UUID.test(id))
+    throw new TapeValidationError(`incarnation ${JSON.stringify(id).slice(0, 60)} must be a lower-case UUID`, 'incarnation');
+}
+
+/** The 16 bytes of an incarnation id as stored in record headers. */
+export function incarnationBytes(id: string): Buffer {
+  assertIncarnation(id);
+  return Buffer.from(id.replace(/-/g, ''), 'hex');
+}
+
+/** An incarnation id from its 16 header bytes. */
+export function incarnationFromBytes(b: Uint8Array): string {
+  const h = Buffer.from(b.buffer, b.byteOffset, 16).toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/** The all-zero incarnation of volume-level records (label, checkpoint, trailer). */
+export const NO_INCARNATION = '00000000-0000-0000-0000-000000000000';

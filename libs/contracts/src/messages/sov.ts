@@ -2,31 +2,62 @@
  * sov.superblocks, sov.commands, sov.events: the streaming backup side. Key: stream name.
  *
  * Choices where DESIGN is vague:
- * - A client file name is unique within its stream; `seq` numbers its superblocks from 0;
- *   `last` marks the final one. Superblock.crc is the CRC-32C of the payload and is checked
- *   on encode and decode (a mismatch is a VALIDATION error on `crc`).
- * - Rates are whole MB/s (10^6 bytes); volume capacity is in bytes.
+ * - Every written client file has an `incarnation`: a random UUID chosen by its writer at open,
+ *   carried by every superblock and every message about the file, and written on tape in every
+ *   superblock header. Everything is keyed on it: the same client file name on two streams, or a
+ *   name reused after a restore, never merge. `seq` numbers superblocks from 0; `last` marks the
+ *   final one. Superblock.crc is the CRC-32C of the payload, checked on encode and decode (a
+ *   mismatch is a VALIDATION error on `crc`); the multiplexer carries it and never recomputes it.
+ * - Rates are bytes/s; volume capacity is in bytes. A bare StreamDefine is valid: the multiplexer
+ *   applies its defaults (min 1, max 1 device; its configured capacity; no objective).
  * - A device is named (`device`), unique within its stream.
- * - ClientFileClose/Closed carry the superblock count and byte total so a reader can tell a
- *   complete client file from a truncated one.
- * - SuperblockPlaced.offset is the byte offset of the superblock's header in the volume.
+ * - Placement is per RUN (libs/tape): up to K consecutive superblocks of one client file written
+ *   together; RunPlaced is published once the run is durable. `position` is opaque (byte offset on
+ *   a file device, logical block on a tape drive), `length` is the run's extent in the same units,
+ *   `bytes` its plaintext bytes, `crcs` the content CRC of each superblock (plaintext CRC-32C, or of
+ *   the stored ciphertext when encrypted).
+ * - Open and close carry what the catalog needs and what the volume's open/close records hold
+ *   (dbid, DSID, kind, expiry, description, codec, superblock count, bytes, SHA-256), so the catalog
+ *   can be rebuilt exactly from volumes (SCANSTREAMFILE).
+ * - Version 1 of the messages that gained `incarnation` cannot be upgraded (nothing can invent the
+ *   id): decoding one is an UNSUPPORTED_VERSION error. No version-1 sov data exists.
  */
 import { crc32c } from '@deltaflow/checksum';
-import { dbid, id, name, streamName, text, timestamp, volser } from '../common';
+import { dbid, DsidSchema, id, name, streamName, text, timestamp, volser } from '../common';
 import { defineMessage } from '../define';
-import { boolean, bytes, int, optional, posint, uint, uint32 } from '../schema';
+import { array, boolean, bytes, enumOf, int, optional, posint, string, uint, uint32 } from '../schema';
 
 export const MAX_SUPERBLOCK_PAYLOAD = 256 * 1024;
+/** Most superblocks in one run (RunPlaced.crcs). */
+export const MAX_RUN_SUPERBLOCKS = 1024;
 const occurredAt = timestamp;
 const device = () => name();
+/** A client file's incarnation: a lower-case UUID. */
+export const incarnation = () =>
+  string({ minLength: 36, maxLength: 36, pattern: /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, patternName: 'incarnation (lower-case UUID)' });
+const sha256 = () => string({ minLength: 64, maxLength: 64, pattern: /^[0-9a-f]{64}$/, patternName: 'SHA-256 of 64 lower-case hex digits' });
+const streamFile = () => streamName();
+const bytesPerSec = () => posint(1e12);
+export const COMPRESSIONS = ['none', 'zstd', 'gzip', 'brotli'] as const;
+export const ENCRYPTIONS = ['none', 'aes-256-gcm'] as const;
+export const CLIENT_FILE_KINDS = ['full', 'delta', 'dsim', 'merge', 'catalog', 'other'] as const;
+const keyId = () => string({ minLength: 16, maxLength: 16, pattern: /^[0-9a-f]{16}$/, patternName: 'operator key id of 16 hex digits' });
+const wrappedKey = () => string({ minLength: 8, maxLength: 128, pattern: /^[A-Za-z0-9+/]+=*$/, patternName: 'wrapped data key, base64' });
+const MB = 1_000_000;
+/** v1 rates were whole MB/s. */
+const mbpsToBytes = (f: Record<string, unknown>, from: string, to: string) => {
+  const { [from]: v, ...rest } = f;
+  return v === undefined ? rest : { ...rest, [to]: (v as number) * MB };
+};
 
 export const Superblock = defineMessage({
   type: 'Superblock',
-  version: 1,
+  version: 2,
   topic: 'sov.superblocks',
   fields: {
     stream: streamName(),
     clientFile: name(),
+    incarnation: incarnation(),
     seq: uint(),
     last: boolean(),
     payload: bytes({ minLength: 0, maxLength: MAX_SUPERBLOCK_PAYLOAD }),
@@ -40,25 +71,42 @@ export const Superblock = defineMessage({
 
 export const SOV_SUPERBLOCK_MESSAGES = [Superblock] as const;
 
+
 export const StreamDefine = defineMessage({
   type: 'StreamDefine',
-  version: 1,
+  version: 2,
   topic: 'sov.commands',
   fields: {
     stream: streamName(),
-    objectiveMBps: optional(posint(100_000)),
-    maxDevices: int({ min: 1, max: 256 }),
-    volumeCapacity: int({ min: 1024 * 1024, max: Number.MAX_SAFE_INTEGER }),
-    deviceRateMBps: optional(posint(100_000)),
+    minDevices: optional(int({ min: 1, max: 256 })),
+    maxDevices: optional(int({ min: 1, max: 256 })),
+    objectiveBytesPerSec: optional(bytesPerSec()),
+    volumeCapacity: optional(int({ min: 1024 * 1024, max: Number.MAX_SAFE_INTEGER })),
+    deviceRateBytesPerSec: optional(bytesPerSec()),
+    /** superblocks per run (K) */
+    runSuperblocks: optional(int({ min: 1, max: MAX_RUN_SUPERBLOCKS })),
+    checkpointEveryBytes: optional(int({ min: 1 << 16, max: Number.MAX_SAFE_INTEGER })),
+    /** defaults for the stream's client files */
+    compression: optional(enumOf(COMPRESSIONS)),
+    encryption: optional(enumOf(ENCRYPTIONS)),
     correlationId: optional(id()),
   },
+  check: (m) => devicesInOrder(m),
+  upcasters: { 1: (f) => mbpsToBytes(mbpsToBytes(f, 'objectiveMBps', 'objectiveBytesPerSec'), 'deviceRateMBps', 'deviceRateBytesPerSec') },
 });
+
+function devicesInOrder(m: { minDevices?: number; maxDevices?: number }) {
+  return m.minDevices !== undefined && m.maxDevices !== undefined && m.minDevices > m.maxDevices
+    ? { field: 'maxDevices', message: `expected ≥ minDevices (${m.minDevices}), got ${m.maxDevices}` }
+    : undefined;
+}
 
 export const DeviceAdd = defineMessage({
   type: 'DeviceAdd',
-  version: 1,
+  version: 2,
   topic: 'sov.commands',
-  fields: { stream: streamName(), device: device(), rateMBps: optional(posint(100_000)), correlationId: optional(id()) },
+  fields: { stream: streamName(), device: device(), rateBytesPerSec: optional(bytesPerSec()), correlationId: optional(id()) },
+  upcasters: { 1: (f) => mbpsToBytes(f, 'rateMBps', 'rateBytesPerSec') },
 });
 
 export const DeviceRemove = defineMessage({
@@ -68,41 +116,74 @@ export const DeviceRemove = defineMessage({
   fields: { stream: streamName(), device: device(), correlationId: optional(id()) },
 });
 
+/** What the catalog (and the volume's open record) keeps about a client file. */
+const clientFileFacts = {
+  dbid: optional(dbid()),
+  dsid: optional(DsidSchema),
+  kind: optional(enumOf(CLIENT_FILE_KINDS)),
+  expiresAt: optional(timestamp()),
+  description: optional(text()),
+};
+
 export const ClientFileOpen = defineMessage({
   type: 'ClientFileOpen',
-  version: 1,
+  version: 2,
   topic: 'sov.commands',
-  fields: { stream: streamName(), clientFile: name(), dbid: optional(dbid()), description: optional(text()), correlationId: optional(id()) },
+  fields: {
+    stream: streamName(),
+    clientFile: name(),
+    incarnation: incarnation(),
+    ...clientFileFacts,
+    /** the stream's default when absent */
+    compression: optional(enumOf(COMPRESSIONS)),
+    encryption: optional(enumOf(ENCRYPTIONS)),
+    correlationId: optional(id()),
+  },
 });
 
 export const ClientFileClose = defineMessage({
   type: 'ClientFileClose',
-  version: 1,
+  version: 2,
   topic: 'sov.commands',
-  fields: { stream: streamName(), clientFile: name(), superblocks: uint(), bytes: uint(), correlationId: optional(id()) },
+  fields: { stream: streamName(), clientFile: name(), incarnation: incarnation(), superblocks: uint(), bytes: uint(), sha256: sha256(), correlationId: optional(id()) },
 });
 
-export const SOV_COMMAND_MESSAGES = [StreamDefine, DeviceAdd, DeviceRemove, ClientFileOpen, ClientFileClose] as const;
+/** The writer gives up a client file: its superblocks must never be restored as a file. */
+export const ClientFileAbort = defineMessage({
+  type: 'ClientFileAbort',
+  version: 1,
+  topic: 'sov.commands',
+  fields: { stream: streamName(), clientFile: name(), incarnation: incarnation(), reason: text(), correlationId: optional(id()) },
+});
+
+export const SOV_COMMAND_MESSAGES = [StreamDefine, DeviceAdd, DeviceRemove, ClientFileOpen, ClientFileClose, ClientFileAbort] as const;
 
 export const StreamDefined = defineMessage({
   type: 'StreamDefined',
-  version: 1,
+  version: 2,
   topic: 'sov.events',
   fields: {
     stream: streamName(),
-    objectiveMBps: optional(posint(100_000)),
+    minDevices: int({ min: 1, max: 256 }),
     maxDevices: int({ min: 1, max: 256 }),
+    objectiveBytesPerSec: optional(bytesPerSec()),
     volumeCapacity: int({ min: 1024 * 1024, max: Number.MAX_SAFE_INTEGER }),
-    deviceRateMBps: optional(posint(100_000)),
+    deviceRateBytesPerSec: optional(bytesPerSec()),
+    runSuperblocks: int({ min: 1, max: MAX_RUN_SUPERBLOCKS }),
+    checkpointEveryBytes: int({ min: 1 << 16, max: Number.MAX_SAFE_INTEGER }),
+    compression: enumOf(COMPRESSIONS),
+    encryption: enumOf(ENCRYPTIONS),
     occurredAt: occurredAt(),
   },
+  check: (m) => devicesInOrder(m),
 });
 
 export const DeviceAdded = defineMessage({
   type: 'DeviceAdded',
-  version: 1,
+  version: 2,
   topic: 'sov.events',
-  fields: { stream: streamName(), device: device(), rateMBps: optional(posint(100_000)), occurredAt: occurredAt() },
+  fields: { stream: streamName(), device: device(), rateBytesPerSec: optional(bytesPerSec()), occurredAt: occurredAt() },
+  upcasters: { 1: (f) => mbpsToBytes(f, 'rateMBps', 'rateBytesPerSec') },
 });
 
 export const DeviceRemoved = defineMessage({
@@ -112,48 +193,103 @@ export const DeviceRemoved = defineMessage({
   fields: { stream: streamName(), device: device(), reason: optional(text()), occurredAt: occurredAt() },
 });
 
+/** A device failed (write error, drive fault): its runs not yet durable must be written again elsewhere. */
+export const DeviceFailed = defineMessage({
+  type: 'DeviceFailed',
+  version: 1,
+  topic: 'sov.events',
+  fields: { stream: streamName(), device: device(), volser: optional(volser()), reason: text(), occurredAt: occurredAt() },
+});
+
+/** occurredAt is the open time (written in the volume's open record). */
 export const ClientFileOpened = defineMessage({
   type: 'ClientFileOpened',
-  version: 1,
+  version: 2,
   topic: 'sov.events',
-  fields: { stream: streamName(), clientFile: name(), dbid: optional(dbid()), description: optional(text()), occurredAt: occurredAt() },
+  fields: {
+    stream: streamName(),
+    clientFile: name(),
+    incarnation: incarnation(),
+    ...clientFileFacts,
+    compression: enumOf(COMPRESSIONS),
+    compressionLevel: optional(int({ min: 1, max: 22 })),
+    encryption: enumOf(ENCRYPTIONS),
+    /** fingerprint of the operator key that wrapped the data key */
+    keyId: optional(keyId()),
+    wrappedKey: optional(wrappedKey()),
+    occurredAt: occurredAt(),
+  },
 });
 
+/** occurredAt is the close time (written in the volume's close record). */
 export const ClientFileClosed = defineMessage({
   type: 'ClientFileClosed',
-  version: 1,
+  version: 2,
   topic: 'sov.events',
-  fields: { stream: streamName(), clientFile: name(), superblocks: uint(), bytes: uint(), occurredAt: occurredAt() },
+  fields: { stream: streamName(), clientFile: name(), incarnation: incarnation(), superblocks: uint(), bytes: uint(), sha256: sha256(), occurredAt: occurredAt() },
 });
 
-export const SuperblockPlaced = defineMessage({
-  type: 'SuperblockPlaced',
+export const ClientFileAborted = defineMessage({
+  type: 'ClientFileAborted',
+  version: 1,
+  topic: 'sov.events',
+  fields: { stream: streamName(), clientFile: name(), incarnation: incarnation(), reason: text(), occurredAt: occurredAt() },
+});
+
+/** Placement of a run (replaces SuperblockPlaced, which had one event per superblock and no `last`). */
+export const RunPlaced = defineMessage({
+  type: 'RunPlaced',
   version: 1,
   topic: 'sov.events',
   fields: {
     stream: streamName(),
     clientFile: name(),
-    seq: uint(),
+    incarnation: incarnation(),
     volser: volser(),
-    offset: uint(),
-    length: uint(MAX_SUPERBLOCK_PAYLOAD),
-    crc: uint32(),
+    firstSeq: uint(),
+    superblocks: int({ min: 1, max: MAX_RUN_SUPERBLOCKS }),
+    /** the run ends with the client file's last superblock */
+    last: boolean(),
+    position: uint(),
+    length: posint(),
+    bytes: uint(),
+    crcs: array(uint32(), { minLength: 1, maxLength: MAX_RUN_SUPERBLOCKS }),
     occurredAt: occurredAt(),
   },
+  check: (m) => (m.crcs.length === m.superblocks ? undefined : { field: 'crcs', message: `expected ${m.superblocks} CRCs (one per superblock), got ${m.crcs.length}` }),
 });
 
 export const VolumeMounted = defineMessage({
   type: 'VolumeMounted',
-  version: 1,
+  version: 2,
   topic: 'sov.events',
-  fields: { stream: streamName(), volser: volser(), device: device(), streamFile: uint(), volumeSeq: posint(), occurredAt: occurredAt() },
+  fields: {
+    stream: streamName(),
+    volser: volser(),
+    device: device(),
+    streamFile: streamFile(),
+    volumeSeq: posint(),
+    previousVolser: optional(volser()),
+    /** true when the volume was labelled now (scratch → in use) */
+    labelled: boolean(),
+    occurredAt: occurredAt(),
+  },
 });
 
+/** The volume is finished (trailer written): full, or closed for append; `nextVolser` continues the stream file. */
 export const VolumeFull = defineMessage({
   type: 'VolumeFull',
+  version: 2,
+  topic: 'sov.events',
+  fields: { stream: streamName(), volser: volser(), bytes: uint(), nextVolser: optional(volser()), occurredAt: occurredAt() },
+});
+
+/** A volume found damaged (bad record, unreadable label, torn tail): `position` as the device reports it. */
+export const VolumeSuspect = defineMessage({
+  type: 'VolumeSuspect',
   version: 1,
   topic: 'sov.events',
-  fields: { stream: streamName(), volser: volser(), bytes: uint(), occurredAt: occurredAt() },
+  fields: { stream: streamName(), volser: volser(), device: optional(device()), position: optional(uint()), reason: text(), occurredAt: occurredAt() },
 });
 
 export const VolumeScratched = defineMessage({
@@ -165,20 +301,23 @@ export const VolumeScratched = defineMessage({
 
 export const ClientFileExpired = defineMessage({
   type: 'ClientFileExpired',
-  version: 1,
+  version: 2,
   topic: 'sov.events',
-  fields: { stream: streamName(), clientFile: name(), occurredAt: occurredAt() },
+  fields: { stream: streamName(), clientFile: name(), incarnation: incarnation(), occurredAt: occurredAt() },
 });
 
 export const SOV_EVENT_MESSAGES = [
   StreamDefined,
   DeviceAdded,
   DeviceRemoved,
+  DeviceFailed,
   ClientFileOpened,
   ClientFileClosed,
-  SuperblockPlaced,
+  ClientFileAborted,
+  RunPlaced,
   VolumeMounted,
   VolumeFull,
+  VolumeSuspect,
   VolumeScratched,
   ClientFileExpired,
 ] as const;
