@@ -12,7 +12,9 @@ import { Geometry } from '@deltaflow/blocks';
 import { mergeDataSets, restoreDelta } from '@deltaflow/merge';
 import { writeSaveFromDatabase } from '@deltaflow/save-format';
 import { deltaBlocks } from '@deltaflow/dlog';
-import { MAX_SUPERBLOCK_PAYLOAD, readClientFile, scanStreamFile, volumePath, VolumeWriter } from '@deltaflow/tape';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { crc32c } from '@deltaflow/checksum';
+import { ClientFileSession, codecSpec, FileDevice, MAX_SUPERBLOCK_PAYLOAD, readClientFile, restoreRuns, scanStreamFile, VolumeWriter } from '@deltaflow/tape';
 
 const geometry: Geometry = {
   asso: { blockSize: 2048, blocks: 128 },
@@ -49,37 +51,45 @@ it('saves survive a trip through interleaved tape volumes and a catalog-free sca
   // Stream both client files onto 400 KiB volumes, superblock by superblock, alternating.
   const tapes = path.join(dir, 'tapes');
   fs.mkdirSync(tapes);
-  const clients = [full, delta].map((f) => ({ name: path.basename(f), data: fs.readFileSync(f), off: 0, seq: 0 }));
+  const dev = new FileDevice({ dir: tapes, capacity: 400 << 10 });
+  const clients = [full, delta].map((f) => {
+    const open = { incarnation: randomUUID(), clientFile: path.basename(f), stream: 'S1', openedAt: 1, codec: codecSpec({}) };
+    return { data: fs.readFileSync(f), off: 0, seq: 0, s: ClientFileSession.start(open) };
+  });
   let vol = 1;
-  const label = (n: number) => ({ volser: `T${n}`, stream: 'S1', streamFile: 'SF', sequence: n, createdAt: 1, capacity: 400 << 10 });
-  let w = await VolumeWriter.create(tapes, label(vol));
+  const label = (n: number) => ({ volser: `T${n}`, stream: 'S1', streamFile: 'SF', sequence: n, createdAt: 1, tag: randomBytes(8).toString('hex') });
+  let w = await VolumeWriter.label(dev, label(vol));
   while (clients.some((c) => c.off < c.data.length)) {
     for (const c of clients) {
       if (c.off >= c.data.length) continue;
       const payload = c.data.subarray(c.off, c.off + MAX_SUPERBLOCK_PAYLOAD);
-      const sb = { stream: 'S1', clientFile: c.name, seq: c.seq++, last: c.off + payload.length >= c.data.length, payload };
-      if (!(await w.append(sb))) {
-        await w.close();
-        w = await VolumeWriter.create(tapes, label(++vol));
-        expect(await w.append(sb)).not.toBeNull();
+      const enc = await c.s.encode({ seq: c.seq++, last: c.off + payload.length >= c.data.length, payload, crc: crc32c(payload) });
+      let { rest } = await w.appendRun(c.s.open, [enc]);
+      if (rest.length) {
+        await w.finish({ finishedAt: 2, nextVolser: `T${vol + 1}` });
+        w = await VolumeWriter.label(dev, { ...label(++vol), previousVolser: `T${vol - 1}` });
+        ({ rest } = await w.appendRun(c.s.open, rest));
+        expect(rest).toEqual([]);
       }
       c.off += payload.length;
+      if (c.off >= c.data.length) await w.writeClose(c.s.open, c.s.closeRecord({ closedAt: 3 }));
     }
   }
-  await w.close();
+  await w.finish({ finishedAt: 4 });
   expect(vol).toBeGreaterThan(1);
 
   // Catalog lost: rebuild it from the volumes, read the client files back, merge and restore.
-  const scan = await scanStreamFile(Array.from({ length: vol }, (_, i) => volumePath(tapes, `T${i + 1}`)));
-  expect(scan.problems).toEqual([]);
+  const scan = await scanStreamFile(dev);
+  expect(scan.damage).toEqual([]);
   const back = path.join(dir, 'back');
   fs.mkdirSync(back);
-  for (const c of scan.clientFiles) {
-    expect(c.complete).toBe(true);
+  for (const { file, assessment } of scan.files) {
+    expect(assessment.complete).toBe(true);
     const parts: Buffer[] = [];
-    for await (const b of readClientFile(tapes, c.placements)) parts.push(Buffer.from(b));
-    fs.writeFileSync(path.join(back, c.clientFile), Buffer.concat(parts));
+    for await (const b of readClientFile(dev, file.open!, restoreRuns(file), { close: file.close! })) parts.push(Buffer.from(b));
+    fs.writeFileSync(path.join(back, file.open!.clientFile), Buffer.concat(parts));
   }
+  await dev.unmount();
   const merged = path.join(dir, 'merged.save');
   const m = await mergeDataSets({ inputs: [path.join(back, 'delta.save'), path.join(back, 'full.save')], output: merged });
   expect(m.kind).toBe('full');
