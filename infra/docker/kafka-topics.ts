@@ -28,7 +28,8 @@
  * that loses what expired: alert on consumer lag well before it.
  */
 import * as path from 'node:path';
-import { ConfigResourceTypes, Kafka, logLevel, type Admin } from 'kafkajs';
+import { ConfigResourceTypes, type Admin } from 'kafkajs';
+import { brokersFromEnv, createKafka } from '@deltaflow/service-kit';
 import { ALL_TOPICS, TOPICS, dlqTopic, type TopicName } from '@deltaflow/contracts';
 
 export type RetentionClass = 'record' | 'bulk';
@@ -255,11 +256,10 @@ export async function provisionTopics(admin: AdminLike, settings: TopicSettings,
 }
 
 async function main(): Promise<void> {
-  const brokers = (process.env.KAFKA_BROKERS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  if (brokers.length === 0) throw new Error('KAFKA_BROKERS: required, a comma-separated list of host:port');
+  const brokers = brokersFromEnv();
   const dryRun = process.argv.slice(2).includes('--dry-run');
   const settings = settingsFromEnv();
-  const kafka = new Kafka({ clientId: 'deltaflow-kafka-topics', brokers, logLevel: logLevel.WARN, retry: { retries: 10 } });
+  const kafka = createKafka({ clientId: 'deltaflow-kafka-topics', brokers });
   const admin = kafka.admin();
   await admin.connect();
   try {

@@ -1,13 +1,9 @@
 /** Errors of the catalog service. */
+import { CodedError } from '@deltaflow/core';
 export type CatalogErrorCode = 'VALIDATION' | 'CONCURRENCY';
 
-export class CatalogError extends Error {
-  constructor(
-    readonly code: CatalogErrorCode,
-    message: string,
-    readonly retriable = false,
-  ) {
-    super(message);
-    this.name = 'CatalogError';
+export class CatalogError extends CodedError<CatalogErrorCode> {
+  constructor(code: CatalogErrorCode, message: string, retriable = false) {
+    super(code, message, { retriable });
   }
 }

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Geometry } from '@deltaflow/blocks';
+import { sampleGeometry, type Geometry } from '@deltaflow/blocks';
 import { decodeFrom, encodeMessage, Topic, writeEnvelope, type AnyMessage } from '@deltaflow/contracts';
 import { liveBlocks } from '@deltaflow/dlog';
 import { startEmbeddedKafka, type EmbeddedKafka } from '@deltaflow/embedded-kafka';
@@ -10,15 +10,8 @@ import { startChangeLogger, type RunningChangeLogger } from './app';
 
 jest.setTimeout(120_000);
 
-const geometry: Geometry = {
-  asso: { blockSize: 4096, blocks: 128 },
-  data: { blockSize: 4096, blocks: 768 },
-  maxFiles: 4,
-  files: [
-    { file: 1, extents: [{ part: 'DATA', from: 1, to: 384 }, { part: 'AC', from: 11, to: 20 }, { part: 'INDEX', from: 21, to: 60 }] },
-    { file: 2, extents: [{ part: 'DATA', from: 385, to: 768 }, { part: 'AC', from: 61, to: 70 }, { part: 'INDEX', from: 71, to: 110 }] },
-  ],
-};
+// the sample database of npm start: 4 KiB blocks, ASSO 128, DATA 768, admin ASSO 1..10
+const geometry: Geometry = sampleGeometry();
 const img = (fill: number, len = 4096) => Buffer.alloc(len, fill);
 const bc = (rabn: number, lsn: number, dbid = 1, image = img(lsn % 250)): AnyMessage => ({ type: 'BlockChanged', dbid, area: 'DATA', rabn, lsn, txn: 1, image });
 const dsid = { full: 1, deltaFrom: 1, deltaTo: 1, timestamp: 1, lineage: 'L' };

@@ -22,13 +22,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BlockDatabase } from '@deltaflow/blockdb';
-import type { Area, Geometry } from '@deltaflow/blocks';
+import { type Area, type Geometry, sampleGeometry } from '@deltaflow/blocks';
 import { decodeFrom, encodeMessage, Topic, type AnyMessage } from '@deltaflow/contracts';
 import { mulberry32 } from '@deltaflow/core';
 import { createKafka } from '@deltaflow/service-kit';
 import { Partitioners, type Consumer, type Producer } from 'kafkajs';
 import { LsnStore } from './lsn-store';
-import { sampleGeometry } from './sample';
+
 
 export interface WorkloadConfig {
   /** pause between transactions (ms); 0 = as fast as the broker acknowledges */

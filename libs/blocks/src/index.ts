@@ -4,3 +4,4 @@ export * from './errors';
 export * from './block';
 export * from './block-set';
 export * from './geometry';
+export * from './sample';

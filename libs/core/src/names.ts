@@ -13,9 +13,13 @@ export const SAFE_NAME_RULE = 'a name of [A-Za-z0-9._-] (1..128, starting with a
 /** Suffix of a file still being written; never a name of its own. */
 export const PARTIAL_SUFFIX = '.partial';
 
-export function isSafeName(name: unknown): name is string {
-  return typeof name === 'string' && SAFE_NAME_PATTERN.test(name) && !name.endsWith(PARTIAL_SUFFIX);
+/** True for a safe name of at most `maxLength` characters (stream names: 64). */
+export function isSafeName(name: unknown, maxLength = 128): name is string {
+  return typeof name === 'string' && name.length <= maxLength && SAFE_NAME_PATTERN.test(name) && !name.endsWith(PARTIAL_SUFFIX);
 }
+
+/** The longest stream name (also a Kafka key on sov.*). */
+export const MAX_STREAM_NAME = 64;
 
 export class UnsafeNameError extends CodedError<'VALIDATION'> {
   constructor(

@@ -1,4 +1,4 @@
-import type { Geometry } from '@deltaflow/blocks';
+import { sampleGeometry, type Geometry } from '@deltaflow/blocks';
 import { ChangeLog, type UpstreamRecord as Upstream } from './change-log';
 import { liveBlocks, type DlogEvent } from './dlog';
 import { dlogStateToJSON } from './snapshot';
@@ -6,16 +6,8 @@ import { dlogStateToJSON } from './snapshot';
 type DlogMessage = DlogEvent;
 type AnyMessage = DlogEvent;
 
-// 4 KiB blocks, ASSO 128, DATA 768, admin ASSO 1..10 (the nucleus-sim sample database)
-const geometry: Geometry = {
-  asso: { blockSize: 4096, blocks: 128 },
-  data: { blockSize: 4096, blocks: 768 },
-  maxFiles: 4,
-  files: [
-    { file: 1, extents: [{ part: 'DATA', from: 1, to: 384 }, { part: 'AC', from: 11, to: 20 }, { part: 'INDEX', from: 21, to: 60 }] },
-    { file: 2, extents: [{ part: 'DATA', from: 385, to: 768 }, { part: 'AC', from: 61, to: 70 }, { part: 'INDEX', from: 71, to: 110 }] },
-  ],
-};
+// the sample database of npm start: 4 KiB blocks, ASSO 128, DATA 768, admin ASSO 1..10
+const geometry: Geometry = sampleGeometry();
 const img = (fill = 1, len = 4096) => Buffer.alloc(len, fill);
 const bc = (rabn: number, lsn: number, area: 'ASSO' | 'DATA' = 'DATA', image = img(lsn % 250)): Upstream => ({ type: 'BlockChanged', dbid: 1, area, rabn, lsn, txn: 1, image });
 const sync = (lsn: number, syncId = `s${lsn}`): Upstream => ({ type: 'EtSync', dbid: 1, lsn, syncId });

@@ -2,6 +2,7 @@
  * Errors of the DLOG library. Every rejection is a DlogError with a string code so that
  * services can map it to a dead-letter reason or an operator message without parsing text.
  */
+import { CodedError } from '@deltaflow/core';
 export type DlogErrorCode =
   /** malformed input: bad RABN, unknown area or file, range outside an extent, bad config */
   | 'VALIDATION'
@@ -13,26 +14,18 @@ export type DlogErrorCode =
   | 'NOT_FOUND'
   /** a command that contradicts what already happened (e.g. Drop after Return of the same save) */
   | 'ILLEGAL_STATE'
-  /** a capture at a sync point the DLOG has not consumed yet: retry once the change stream caught up */
-  | 'SYNC_NOT_SEEN'
   /** a capture at a sync point older than the last completed save */
   | 'SYNC_BEFORE_LAST_SAVE'
   /** a snapshot that does not decode into a valid DLOG state */
   | 'CORRUPT_DATA';
 
 /** A rejected DLOG command or input; `details` carries machine-readable context. */
-export class DlogError extends Error {
+export class DlogError extends CodedError<DlogErrorCode> {
   constructor(
-    readonly code: DlogErrorCode,
+    code: DlogErrorCode,
     message: string,
     readonly details: Readonly<Record<string, unknown>> = {},
   ) {
-    super(`${code}: ${message}`);
-    this.name = 'DlogError';
-  }
-
-  /** True when the same command may succeed later without any change to it. */
-  get retriable(): boolean {
-    return this.code === 'SYNC_NOT_SEEN';
+    super(code, `${code}: ${message}`);
   }
 }

@@ -1,15 +1,15 @@
+import { CodedError } from '@deltaflow/core';
+
 /** Error codes of the DSID library: parse/shape problems, rejected merge or restore inputs, illegal chain commands. */
 export type DsidErrorCode = 'VALIDATION' | 'MERGE_INPUT_INVALID' | 'RESTORE_INPUT_INVALID' | 'ILLEGAL_STATE';
 
 /** A DSID (or lineage, or time stamp) text or value that is not well formed; `field` names the part that is wrong. */
-export class DsidParseError extends Error {
-  readonly code = 'VALIDATION' as const;
+export class DsidParseError extends CodedError<'VALIDATION'> {
   constructor(
     message: string,
     readonly field: string,
   ) {
-    super(message);
-    this.name = 'DsidParseError';
+    super('VALIDATION', message);
   }
 }
 
@@ -33,23 +33,20 @@ export type DsidRule =
   | 'SAME_LINEAGE';
 
 /** An input combination that the Delta Save rules reject; names the rule and the offending inputs. */
-export class DsidRuleError extends Error {
+export class DsidRuleError extends CodedError<'MERGE_INPUT_INVALID' | 'RESTORE_INPUT_INVALID'> {
   constructor(
-    readonly code: 'MERGE_INPUT_INVALID' | 'RESTORE_INPUT_INVALID',
+    code: 'MERGE_INPUT_INVALID' | 'RESTORE_INPUT_INVALID',
     readonly rule: DsidRule,
     readonly inputs: string[],
     message: string,
   ) {
-    super(`${rule}: ${message}${inputs.length ? ` [${inputs.join(', ')}]` : ''}`);
-    this.name = 'DsidRuleError';
+    super(code, `${rule}: ${message}${inputs.length ? ` [${inputs.join(', ')}]` : ''}`);
   }
 }
 
 /** A DSID-chain command that the current chain state does not allow (e.g. a delta save before any full save). */
-export class DsidStateError extends Error {
-  readonly code = 'ILLEGAL_STATE' as const;
+export class DsidStateError extends CodedError<'ILLEGAL_STATE'> {
   constructor(message: string) {
-    super(message);
-    this.name = 'DsidStateError';
+    super('ILLEGAL_STATE', message);
   }
 }

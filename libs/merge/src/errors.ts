@@ -1,4 +1,5 @@
 /** Why a merge or restore was refused or stopped; `code` is stable. */
+import { CodedError } from '@deltaflow/core';
 export type MergeErrorCode =
   | 'VALIDATION' // bad request (duplicate input paths, bad file list, options that do not combine)
   | 'MERGE_INPUT_INVALID' // inputs that do not merge (geometry differs); DSID rules throw DsidRuleError instead
@@ -8,14 +9,13 @@ export type MergeErrorCode =
   | 'INTERRUPTED'; // stopped by the caller's AbortSignal (a restore can then be resumed)
 
 /** Error thrown by @deltaflow/merge (besides DsidRuleError, SaveFormatError and BlockDbError from below). */
-export class MergeError extends Error {
-  override readonly name = 'MergeError';
+export class MergeError extends CodedError<MergeErrorCode> {
   constructor(
-    readonly code: MergeErrorCode,
+    code: MergeErrorCode,
     message: string,
     /** the inputs concerned, by name */
     readonly inputs: readonly string[] = [],
   ) {
-    super(`${code}: ${message}${inputs.length ? ` [${inputs.join(', ')}]` : ''}`);
+    super(code, `${code}: ${message}${inputs.length ? ` [${inputs.join(', ')}]` : ''}`);
   }
 }

@@ -1,14 +1,9 @@
 /** Errors of the persistence layer. Infrastructure errors say whether a retry can help. */
+import { CodedError } from '@deltaflow/core';
 export type PersistenceErrorCode = 'VALIDATION' | 'MIGRATION' | 'CONCURRENCY';
 
-export class PersistenceError extends Error {
-  constructor(
-    readonly code: PersistenceErrorCode,
-    message: string,
-    readonly retriable = false,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'PersistenceError';
+export class PersistenceError extends CodedError<PersistenceErrorCode> {
+  constructor(code: PersistenceErrorCode, message: string, retriable = false, options: { cause?: unknown } = {}) {
+    super(code, message, { retriable, cause: options.cause });
   }
 }

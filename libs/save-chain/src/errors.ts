@@ -1,4 +1,5 @@
 /** Error codes of the save chain: why a save or DSIM command is refused. */
+import { CodedError } from '@deltaflow/core';
 export type SaveChainErrorCode =
   | 'VALIDATION'
   | 'ILLEGAL_STATE'
@@ -11,12 +12,4 @@ export type SaveChainErrorCode =
   | 'DSIM_FREE';
 
 /** A save-chain or DSIM decision that cannot be taken; `code` is stable for callers. */
-export class SaveChainError extends Error {
-  constructor(
-    readonly code: SaveChainErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'SaveChainError';
-  }
-}
+export class SaveChainError extends CodedError<SaveChainErrorCode> {}

@@ -1,5 +1,5 @@
 import type { Decider } from '@deltaflow/core';
-import { decide as decideDsid, type Dsid, type DsidChainState, initialState as initialDsidChain, type SaveKind } from '@deltaflow/dsid';
+import { decide as decideDsid, type Dsid, type DsidChainState, initialState as initialDsidChain, sameDsid, type SaveKind } from '@deltaflow/dsid';
 import { SaveChainError, SaveChainErrorCode } from './errors';
 
 /*
@@ -202,7 +202,7 @@ export function evolve(state: SaveLifecycleState, event: SaveEvent): SaveLifecyc
         },
       };
     case 'SaveFailed': {
-      const heldByThis = event.dsid !== null && state.dsimHeldBy !== null && sameNumbers(state.dsimHeldBy, event.dsid);
+      const heldByThis = event.dsid !== null && state.dsimHeldBy !== null && sameDsid(state.dsimHeldBy, event.dsid);
       return {
         ...state,
         running: null,
@@ -223,10 +223,6 @@ export function evolve(state: SaveLifecycleState, event: SaveEvent): SaveLifecyc
       throw new SaveChainError('VALIDATION', `unknown event ${JSON.stringify(never)}`);
     }
   }
-}
-
-function sameNumbers(a: Dsid, b: Dsid): boolean {
-  return a.full === b.full && a.deltaFrom === b.deltaFrom && a.deltaTo === b.deltaTo && a.timestamp === b.timestamp && a.lineage === b.lineage;
 }
 
 /** Folds events onto a state. */

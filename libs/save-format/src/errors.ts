@@ -1,4 +1,5 @@
 /** Why a save data set was refused; `code` is stable, `position` is the byte offset concerned (if any). */
+import { CodedError } from '@deltaflow/core';
 export type SaveFormatErrorCode =
   | 'VALIDATION' // bad header fields or writer arguments
   | 'OUT_OF_ORDER' // writer: record not after the previous one in (area, RABN) order
@@ -12,14 +13,13 @@ export type SaveFormatErrorCode =
   | 'CORRUPT_DATA'; // reader: a CRC, digest, count, order or field check failed
 
 /** Error thrown by @deltaflow/save-format. */
-export class SaveFormatError extends Error {
-  override readonly name = 'SaveFormatError';
+export class SaveFormatError extends CodedError<SaveFormatErrorCode> {
   constructor(
-    readonly code: SaveFormatErrorCode,
+    code: SaveFormatErrorCode,
     message: string,
     /** byte offset in the data set where the problem was found */
     readonly position?: number,
   ) {
-    super(`${code}: ${message}${position === undefined ? '' : ` (at byte ${position})`}`);
+    super(code, `${code}: ${message}${position === undefined ? '' : ` (at byte ${position})`}`);
   }
 }

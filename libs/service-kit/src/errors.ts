@@ -1,14 +1,11 @@
+import { CodedError } from '@deltaflow/core';
+
 /** Errors of the service wiring. Infrastructure errors say whether a retry can help. */
 export type ServiceKitErrorCode = 'CONFIG' | 'VALIDATION' | 'KAFKA';
 
-export class ServiceKitError extends Error {
-  constructor(
-    readonly code: ServiceKitErrorCode,
-    message: string,
-    readonly retriable = false,
-  ) {
-    super(message);
-    this.name = 'ServiceKitError';
+export class ServiceKitError extends CodedError<ServiceKitErrorCode> {
+  constructor(code: ServiceKitErrorCode, message: string, retriable = false) {
+    super(code, message, { retriable });
   }
 }
 
@@ -17,14 +14,13 @@ export class ServiceKitError extends Error {
  * to the topic's dead-letter topic with this reason, its offset is committed, and no state
  * changes. Any other error is treated as transient: the record is retried, never skipped.
  */
-export class RejectedRecord extends Error {
+export class RejectedRecord extends CodedError {
   constructor(
-    readonly code: string,
+    code: string,
     message: string,
     readonly field?: string,
   ) {
-    super(message);
-    this.name = 'RejectedRecord';
+    super(code, message);
   }
 }
 

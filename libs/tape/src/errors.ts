@@ -1,21 +1,18 @@
+import { CodedError } from '@deltaflow/core';
+
 /** Error codes of the tape library. */
 export type TapeErrorCode = 'VALIDATION' | 'CORRUPT_DATA' | 'AUTH_FAILED' | 'KEY_REFUSED' | 'ILLEGAL_STATE' | 'NOT_FOUND' | 'IO';
 
 /** Base of every tape error: a string code, and whether retrying the same call may succeed. */
-export abstract class TapeError extends Error {
-  abstract readonly code: TapeErrorCode;
-  readonly retriable: boolean = false;
-}
+export abstract class TapeError extends CodedError<TapeErrorCode> {}
 
 /** Bad input: a name, size or option that is not allowed (nothing was written). */
 export class TapeValidationError extends TapeError {
-  readonly code = 'VALIDATION' as const;
   constructor(
     message: string,
     readonly field: string,
   ) {
-    super(message);
-    this.name = 'TapeValidationError';
+    super('VALIDATION', message);
   }
 }
 
@@ -29,13 +26,11 @@ export interface TapePosition {
 
 /** Bytes on a volume (or handed in) that fail their checks: bad magic, CRC mismatch, truncation, wrong position. */
 export class TapeCorruptError extends TapeError {
-  readonly code = 'CORRUPT_DATA' as const;
   constructor(
     message: string,
     readonly position?: TapePosition,
   ) {
-    super(position ? `${message} (${describePosition(position)})` : message);
-    this.name = 'TapeCorruptError';
+    super('CORRUPT_DATA', position ? `${message} (${describePosition(position)})` : message);
   }
 }
 
@@ -44,56 +39,45 @@ export class TapeCorruptError extends TapeError {
  * number's, altered, or read with the wrong data key. Never decrypted output.
  */
 export class TapeAuthError extends TapeError {
-  readonly code = 'AUTH_FAILED' as const;
   constructor(
     message: string,
     readonly position?: TapePosition,
   ) {
-    super(position ? `${message} (${describePosition(position)})` : message);
-    this.name = 'TapeAuthError';
+    super('AUTH_FAILED', position ? `${message} (${describePosition(position)})` : message);
   }
 }
 
 /** The operator key offered cannot unwrap a client file's data key (wrong key, or none given). */
 export class TapeKeyError extends TapeError {
-  readonly code = 'KEY_REFUSED' as const;
   constructor(
     message: string,
     readonly keyId?: string,
   ) {
-    super(message);
-    this.name = 'TapeKeyError';
+    super('KEY_REFUSED', message);
   }
 }
 
 /** An operation the object's state does not allow (append after close, concurrent misuse). */
 export class TapeStateError extends TapeError {
-  readonly code = 'ILLEGAL_STATE' as const;
   constructor(message: string) {
-    super(message);
-    this.name = 'TapeStateError';
+    super('ILLEGAL_STATE', message);
   }
 }
 
 /** A volume file that does not exist. */
 export class TapeNotFoundError extends TapeError {
-  readonly code = 'NOT_FOUND' as const;
   constructor(
     message: string,
     readonly path: string,
   ) {
-    super(message);
-    this.name = 'TapeNotFoundError';
+    super('NOT_FOUND', message);
   }
 }
 
 /** The file system failed (disk full, I/O error); the operation may succeed when retried. */
 export class TapeIoError extends TapeError {
-  readonly code = 'IO' as const;
-  override readonly retriable = true;
   constructor(message: string, cause?: unknown) {
-    super(message, { cause });
-    this.name = 'TapeIoError';
+    super('IO', message, { cause, retriable: true });
   }
 }
 

@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { isSafeName, MAX_STREAM_NAME, SAFE_NAME_RULE } from '@deltaflow/core';
 import { TapeValidationError } from './errors';
 
 /*
@@ -8,7 +9,6 @@ import { TapeValidationError } from './errors';
  */
 
 const VOLSER = /^[A-Z0-9]{1,6}$/;
-const STREAM = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const CLIENT_FILE = /^[\x21-\x7e]{1,255}$/;
 
 /** Checks a volume serial: 1–6 characters A–Z, 0–9. */
@@ -19,8 +19,8 @@ export function assertVolser(volser: string): void {
 
 /** Checks a stream name (also used for stream file ids): 1–64 of A–Z a–z 0–9 . _ -, not starting with . _ -. */
 export function assertStreamName(name: string, field = 'stream'): void {
-  if (typeof name !== 'string' || !STREAM.test(name))
-    throw new TapeValidationError(`${field} ${JSON.stringify(name)} must match ${STREAM.source}`, field);
+  if (!isSafeName(name, MAX_STREAM_NAME))
+    throw new TapeValidationError(`${field} ${JSON.stringify(name)} must be ${SAFE_NAME_RULE.replace('1..128', `1..${MAX_STREAM_NAME}`)}`, field);
 }
 
 /** Checks a client file id: 1–255 printable ASCII characters, no spaces. */

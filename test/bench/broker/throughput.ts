@@ -4,6 +4,7 @@
  * the same bytes sent through a raw loopback TCP socket to another process (the ceiling).
  *   node infra/launcher/bin/run-ts.js test/bench/broker/throughput.ts [--quick]
  */
+import { record } from '../report';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -149,6 +150,10 @@ async function main(): Promise<void> {
       const ms = (s: number) => total / s;
       const busy = (cpu: number, s: number) => `${((cpu / s) * 100).toFixed(0)}%`;
       rows.push([c.name, 'raw TCP ceiling', mb(ceiling).toFixed(0), ms(ceiling).toFixed(0), '1.00', '-']);
+      for (const [what, s] of [['produce acks=-1', p], ['group consume', r]] as const) {
+        const mbps = c.messageBytes >= 65536;
+        record({ bench: 'broker', figure: `${c.name}: ${what}`, value: mbps ? mb(s) : ms(s), unit: mbps ? 'MB/s' : 'msg/s', ceiling: { name: 'raw TCP', value: mbps ? mb(ceiling) : ms(ceiling) } });
+      }
       rows.push([c.name, 'produce acks=-1', mb(p).toFixed(0), ms(p).toFixed(0), (ceiling / p).toFixed(2), busy(cpu1 - cpu0, p)]);
       rows.push([c.name, 'group consume', mb(r).toFixed(0), ms(r).toFixed(0), (ceiling / r).toFixed(2), busy(cpu2 - cpu1, r)]);
     }

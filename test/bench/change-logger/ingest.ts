@@ -5,6 +5,7 @@
  * and DLOG record is durably acknowledged. Prints changes/s.
  * Run: node infra/launcher/bin/run-ts.js test/bench/change-logger/ingest.ts [N]
  */
+import { record } from '../report';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -83,6 +84,7 @@ async function main(): Promise<void> {
   console.log(
     `change-logger ingest: ${svc.stats.accepted} accepted (${svc.stats.rejected} rejected) in ${ingestS.toFixed(2)} s over ${svc.stats.batches} batches = ${Math.round(N / ingestS)} changes/s including start-up; steady state ${Math.round((N - first) / steadyS)} changes/s (PLOG + DLOG durable, acks=-1)`,
   );
+  record({ bench: 'change-logger', figure: 'ingest of 4 KiB changes (PLOG + DLOG durable)', value: N / ingestS, unit: 'changes/s', ceiling: { name: 'upstream produce', value: N / produceS }, goal: '>= 20,000 changes/s' });
   await svc.stop();
   await producer.disconnect();
   await broker.stop();

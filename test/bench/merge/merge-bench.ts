@@ -8,6 +8,7 @@
  *
  * Goals: merge ≥ 50 % of cp throughput; peak RSS the same for 256 MiB and 1 GiB.
  */
+import { record } from '../report';
 import { spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
@@ -170,6 +171,7 @@ async function main(): Promise<void> {
     const row = await runSize(s, root);
     console.log(JSON.stringify(row));
     rows.push(row);
+    record({ bench: 'merge', figure: `library merge, full + 8 deltas of 1 % (${row.dbMiB} MiB)`, value: Number(row.mergeMBs), unit: 'MB/s', ceiling: { name: 'cp', value: Number(row.cpMBs) }, goal: '>= 50 % of cp' });
   }
   console.table(rows);
   for (const r of rows)

@@ -7,6 +7,7 @@
  *
  *   node infra/launcher/bin/run-ts.js test/bench/save/full-vs-delta.ts
  */
+import { record } from '../report';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -82,6 +83,7 @@ async function main(): Promise<void> {
     console.log(`full save : ${full.ms} ms, ${full.blocks} blocks, ${mib(full.bytes)} MiB (${((full.bytes / 2 ** 20) / (full.ms / 1000)).toFixed(0)} MiB/s)`);
     console.log(`delta save: ${delta.ms} ms, ${delta.blocks} blocks (${changed.length} changed = ${PCT} %), ${mib(delta.bytes)} MiB`);
     console.log(`ratio delta/full: ${(delta.ms / full.ms).toFixed(4)} (1/${(full.ms / Math.max(1, delta.ms)).toFixed(1)}; goal ≤ 1/20)`);
+    record({ bench: 'save', figure: `delta save of ${PCT} % (${MIB} MiB database)`, value: delta.ms, unit: 'ms', ceiling: { name: 'full save', value: full.ms }, lowerIsBetter: true, goal: 'delta/full <= 1/20' });
   } finally {
     await writer.stop();
     logger.stop();

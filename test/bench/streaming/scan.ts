@@ -12,6 +12,7 @@
  * hold eight client files interleaved in runs of 8 superblocks of 256 KiB, no codec (the payload
  * CRC is carried, so writing costs no CRC); reads come from the page cache when it holds the file.
  */
+import { record } from '../report';
 import { spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -91,6 +92,8 @@ async function volumes(root: string): Promise<void> {
     console.log(
       `${String(mib).padStart(5)} MiB | ${writeMs.toFixed(0).padStart(6)} ms | ${fastMs.toFixed(1).padStart(7)} ms (${(fast.volumes[0].read / 1024).toFixed(0)} KiB read) | ${fullMs.toFixed(0).padStart(6)} ms ${rate(size, fullMs).padStart(11)} | ${rawMs.toFixed(0).padStart(5)} ms | ${cpMs.toFixed(0).padStart(4)} ms | ${(fullMs / rawMs).toFixed(1).padStart(6)}x | 1/${(rawMs / fastMs).toFixed(0)}  (${runs} runs)`,
     );
+    record({ bench: 'streaming', figure: `catalog rebuild from the trailer, ${mib} MiB volume`, value: fastMs, unit: 'ms', ceiling: { name: 'raw read', value: rawMs }, lowerIsBetter: true });
+    record({ bench: 'streaming', figure: `catalog rebuild by full scan, ${mib} MiB volume`, value: fullMs, unit: 'ms', ceiling: { name: 'raw read', value: rawMs }, lowerIsBetter: true });
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -132,6 +135,7 @@ async function codecs(root: string): Promise<void> {
       await codec.decode(h, e.body);
     }
     const decMs = ms(t);
+    record({ bench: 'streaming', figure: `codec ${label.trim()} encode (ratio ${(data.length / stored).toFixed(2)})`, value: data.length / MiB / (encMs / 1000), unit: 'MiB/s', ceiling: { name: 'raw read', value: data.length / MiB / (rawMs / 1000) } });
     console.log(
       `${label.padEnd(21)} | ${(data.length / stored).toFixed(2).padStart(5)}x | ${encMs.toFixed(0).padStart(5)} ms ${rate(data.length, encMs).padStart(10)} | ${decMs.toFixed(0).padStart(5)} ms ${rate(data.length, decMs).padStart(10)} | ${(encMs / rawMs).toFixed(1).padStart(14)}x | ${(decMs / rawMs).toFixed(1).padStart(14)}x`,
     );

@@ -2,7 +2,7 @@
  * The sample database of `npm start`: dbid 1, 4 KiB blocks, ASSO 128 blocks, DATA 768 blocks
  * (3.5 MiB in all), two files. Admin blocks are ASSO 1..10 (GCB, DSST, FCB+FDT of 4 slots).
  */
-import type { Geometry } from '@deltaflow/blocks';
+import type { Geometry } from './geometry';
 
 export function sampleGeometry(): Geometry {
   return {
