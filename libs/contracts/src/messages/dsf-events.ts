@@ -14,7 +14,7 @@
  *   sent to the DLQ; `dbid` is absent when the message was too broken to tell (the record
  *   then has no key). RestoreInterrupted tells where a restart resumes (`resumeFrom`).
  */
-import { dbid, DsidSchema, errorCode, id, Location, lsn, name, SAVE_KINDS, text, timestamp } from '../common';
+import { blockRanges, dbid, DsidSchema, errorCode, id, Location, lsn, name, SAVE_KINDS, text, timestamp } from '../common';
 import { defineMessage } from '../define';
 import { modeToKind } from './upcasts';
 import { array, boolean, decimal, enumOf, int, optional, string, uint } from '../schema';
@@ -105,49 +105,101 @@ export const DsimReset = defineMessage({
   fields: { correlationId: id(), dbid: dbid(), dsid: optional(DsidSchema), occurredAt: occurredAt() },
 });
 
+/** Refusal of an online save's acquisition of the original DSIM (seed: the DSIM must be free); the save then fails with `code`. */
+export const DsimRejected = defineMessage({
+  type: 'DsimRejected',
+  version: 1,
+  topic: 'dsf.events',
+  fields: { correlationId: id(), dbid: dbid(), code: errorCode(), reason: text(), occurredAt: occurredAt() },
+});
+
+/** A copy of the original DSIM as an `original-dsim` data set (the DSIM stays in use). */
+export const DsimSnapshotted = defineMessage({
+  type: 'DsimSnapshotted',
+  version: 1,
+  topic: 'dsf.events',
+  fields: { correlationId: id(), dbid: dbid(), dsid: DsidSchema, location: Location, blocks: uint(), digest: digest(), occurredAt: occurredAt() },
+});
+
+/** The original DSIM was merged with its online save: it is free (seed: "Following the merge operation, the DSIM data set is reset"). */
+export const DsimReleased = defineMessage({
+  type: 'DsimReleased',
+  version: 1,
+  topic: 'dsf.events',
+  fields: { correlationId: id(), dbid: dbid(), dsid: DsidSchema, occurredAt: occurredAt() },
+});
+
+const inputNames = () => array(string({ minLength: 1, maxLength: 200 }), { minLength: 1, maxLength: 4096 });
+
+/** The merge engine accepted a merge: every input checked, nothing written yet. */
+export const MergeStarted = defineMessage({
+  type: 'MergeStarted',
+  version: 1,
+  topic: 'dsf.events',
+  fields: { correlationId: id(), dbid: dbid(), dsid: DsidSchema, kind: enumOf(SAVE_KINDS), inputs: inputNames(), occurredAt: occurredAt() },
+});
+
+/** Progress of a merge, restore, shadow apply or file unload (every few MiB). */
+export const OperationProgress = defineMessage({
+  type: 'OperationProgress',
+  version: 1,
+  topic: 'dsf.events',
+  fields: { correlationId: id(), dbid: dbid(), bytesDone: uint(), bytesTotal: optional(uint()), occurredAt: occurredAt() },
+});
+
+/** v2: `bytes` of the output; `releasedDsid` when the merge consumed the original DSIM (which is then free). */
 export const MergeCompleted = defineMessage({
   type: 'MergeCompleted',
-  version: 1,
+  version: 2,
   topic: 'dsf.events',
   fields: {
     correlationId: id(),
     dbid: dbid(),
     dsid: DsidSchema,
     kind: enumOf(SAVE_KINDS),
-    inputs: inputs(),
+    inputs: inputNames(),
     location: Location,
     blocks: uint(),
+    bytes: optional(uint()),
     digest: digest(),
+    releasedDsid: optional(DsidSchema),
     occurredAt: occurredAt(),
   },
+  upcasters: { 1: (f) => f },
 });
 
-export const MergeRejected = defineMessage({
-  type: 'MergeRejected',
-  version: 1,
-  topic: 'dsf.events',
-  fields: { correlationId: id(), dbid: dbid(), code: errorCode(), reason: text(), input: optional(name()), occurredAt: occurredAt() },
-});
-
+/** A restore delta (or shadow init / apply) began; `resume` when it continues an interrupted one. */
 export const RestoreStarted = defineMessage({
   type: 'RestoreStarted',
-  version: 1,
+  version: 2,
   topic: 'dsf.events',
-  fields: { correlationId: id(), dbid: dbid(), target: name(), inputs: inputs(), shadow: boolean(), occurredAt: occurredAt() },
+  fields: { correlationId: id(), dbid: dbid(), target: name(), inputs: inputNames(), shadow: boolean(), resume: optional(boolean()), occurredAt: occurredAt() },
+  upcasters: { 1: (f) => f },
 });
 
-export const RestoreProgress = defineMessage({
-  type: 'RestoreProgress',
-  version: 1,
-  topic: 'dsf.events',
-  fields: { correlationId: id(), dbid: dbid(), target: name(), blocksWritten: uint(), blocksTotal: optional(uint()), occurredAt: occurredAt() },
-});
-
+/**
+ * A restore completed. `digest` is the restored database's digest (as the reference nucleus computes
+ * it at a sync); `lineage` the lineage the database continues on: a restore of the database itself
+ * (`intoDatabase`) starts a new one, and `ranges` are the blocks it wrote, which the next delta holds.
+ */
 export const RestoreCompleted = defineMessage({
   type: 'RestoreCompleted',
-  version: 1,
+  version: 2,
   topic: 'dsf.events',
-  fields: { correlationId: id(), dbid: dbid(), target: name(), dsid: DsidSchema, blocks: uint(), occurredAt: occurredAt() },
+  fields: {
+    correlationId: id(),
+    dbid: dbid(),
+    target: name(),
+    dsid: DsidSchema,
+    shadow: optional(boolean()),
+    blocks: uint(),
+    digest: optional(digest()),
+    lineage: optional(id()),
+    intoDatabase: optional(boolean()),
+    ranges: optional(blockRanges()),
+    occurredAt: occurredAt(),
+  },
+  upcasters: { 1: (f) => f },
 });
 
 export const RestoreInterrupted = defineMessage({
@@ -166,9 +218,34 @@ export const RestoreInterrupted = defineMessage({
   },
 });
 
+/** REGENERATE: a shadow brought forward by the PLOG images in (fromLsn, toLsn]. */
+export const ShadowRegenerated = defineMessage({
+  type: 'ShadowRegenerated',
+  version: 1,
+  topic: 'dsf.events',
+  fields: { correlationId: id(), dbid: dbid(), shadow: name(), fromLsn: lsn(), toLsn: lsn(), blocks: uint(), digest: digest(), occurredAt: occurredAt() },
+});
+
+/** ADAULD: one file unloaded to a plain file of its blocks. */
+export const FileUnloaded = defineMessage({
+  type: 'FileUnloaded',
+  version: 1,
+  topic: 'dsf.events',
+  fields: { correlationId: id(), dbid: dbid(), file: int({ min: 1, max: 65535 }), dsid: DsidSchema, location: Location, blocks: uint(), bytes: uint(), occurredAt: occurredAt() },
+});
+
+/** A command that started and then failed (an I/O error, an input that turned out corrupt): nothing was left under its output name. */
+export const CommandFailed = defineMessage({
+  type: 'CommandFailed',
+  version: 1,
+  topic: 'dsf.events',
+  fields: { correlationId: id(), dbid: dbid(), commandType: string({ minLength: 1, maxLength: 64 }), code: errorCode(), reason: text(), occurredAt: occurredAt() },
+});
+
+/** A command refused before anything was written; `rule` names the Delta Save rule (e.g. CONTINUOUS_SEQUENCE), `input` the input to blame. */
 export const CommandRejected = defineMessage({
   type: 'CommandRejected',
-  version: 1,
+  version: 2,
   topic: 'dsf.events',
   fields: {
     correlationId: id(),
@@ -177,8 +254,11 @@ export const CommandRejected = defineMessage({
     code: errorCode(),
     reason: text(),
     field: optional(string({ minLength: 1, maxLength: 256 })),
+    rule: optional(errorCode()),
+    input: optional(string({ minLength: 1, maxLength: 200 })),
     occurredAt: occurredAt(),
   },
+  upcasters: { 1: (f) => f },
 });
 
 export const UpstreamRejected = defineMessage({
@@ -206,12 +286,18 @@ export const DSF_EVENT_MESSAGES = [
   DsimCompleted,
   DsimUnloaded,
   DsimReset,
+  DsimRejected,
+  DsimSnapshotted,
+  DsimReleased,
+  MergeStarted,
+  OperationProgress,
   MergeCompleted,
-  MergeRejected,
   RestoreStarted,
-  RestoreProgress,
   RestoreCompleted,
   RestoreInterrupted,
+  ShadowRegenerated,
+  FileUnloaded,
   CommandRejected,
+  CommandFailed,
   UpstreamRejected,
 ] as const;
