@@ -22,7 +22,6 @@ import { ALL_TOPICS } from '../topics';
 
 const occurredAt = timestamp;
 const digest = () => string({ minLength: 8, maxLength: 128, pattern: /^[0-9a-f]+$/, patternName: 'lower-case hex digest' });
-const inputs = () => array(name(), { minLength: 1, maxLength: 10 });
 
 /** Version 2: `kind` (was `mode`). */
 export const SaveStarted = defineMessage({
