@@ -57,15 +57,6 @@ describe('save lifecycle', () => {
     expect(when(initialState(), request('c1', 'delta', false))).toEqual([expect.objectContaining({ code: 'NO_FULL_SAVE' })]);
   });
 
-  it('refuses an online save while the original DSIM is in use, until it is freed', () => {
-    const { state } = run(given(active), request('c1', 'full', true), start('c1', 1, 5), complete('c1', 9));
-    expect(when(state, request('c2', 'delta', true))).toEqual([
-      expect.objectContaining({ code: 'DSIM_IN_USE', reason: expect.stringMatching(/DSIM.*1\/0/) }),
-    ]);
-    const freed = run(state, { type: 'RecordDsimFreed' }).state;
-    expect(when(freed, request('c2', 'delta', true))).toEqual([expect.objectContaining({ type: 'SaveAccepted' })]);
-  });
-
   it('refuses a second save while one runs', () => {
     const { state } = run(initialState(), request('c1', 'full', false));
     expect(when(state, request('c2', 'full', false))).toEqual([expect.objectContaining({ code: 'SAVE_IN_PROGRESS' })]);
@@ -78,12 +69,11 @@ describe('save lifecycle', () => {
     expect(when(rejected, request('c9', 'delta', false))).toEqual([]);
   });
 
-  it('a failed save consumes no number, frees its DSIM, and never reuses its time stamp', () => {
-    let r = run(given(active), request('c1', 'full', true), start('c1', 100, 1), complete('c1', 2), { type: 'RecordDsimFreed' });
+  it('a failed save consumes no number and never reuses its time stamp', () => {
+    let r = run(given(active), request('c1', 'full', true), start('c1', 100, 1), complete('c1', 2));
     r = run(r.state, request('c2', 'delta', true), start('c2', 200, 3));
     r = run(r.state, { type: 'FailSave', correlationId: 'c2', code: 'KILLED', reason: 'writer stopped' });
     expect(r.events).toEqual([expect.objectContaining({ type: 'SaveFailed', dsid: expect.objectContaining({ deltaTo: 1 }) })]);
-    expect(r.state.dsimHeldBy).toBeNull();
     r = run(r.state, request('c3', 'delta', true), start('c3', 150, 4));
     expect(r.events[1]).toMatchObject({ type: 'SaveStarted', dsid: { full: 1, deltaTo: 1, timestamp: 201 } });
   });

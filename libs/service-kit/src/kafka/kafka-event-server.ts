@@ -102,6 +102,8 @@ export class KafkaEventServer extends Server implements CustomTransportStrategy 
       sessionTimeout: o.sessionTimeout ?? 30_000,
       heartbeatInterval: o.heartbeatInterval ?? 3_000,
       rebalanceTimeout: o.rebalanceTimeout ?? 60_000,
+      // long-polls of 1 s (kafkajs: 5 s): a stopping service leaves its group within a second
+      maxWaitTimeInMs: 1_000,
       ...(o.maxBytesPerPartition !== undefined ? { maxBytesPerPartition: o.maxBytesPerPartition } : {}),
       ...(o.maxBytes !== undefined ? { maxBytes: o.maxBytes } : {}),
     });

@@ -51,6 +51,7 @@ export class TopicReader<M extends AnyMessage = AnyMessage> {
   private readonly targets = new Map<PartitionKey, bigint>(); // where caughtUp is reached
   private readonly limits = new Map<PartitionKey, bigint>(); // no delivery at or above
   private readonly done = new Map<PartitionKey, bigint>(); // next offset to read
+  private readonly startAt = new Map<PartitionKey, bigint>();
   private stopped = false;
   private resolveCaughtUp!: () => void;
   readonly caughtUp: Promise<void> = new Promise((r) => (this.resolveCaughtUp = r));
@@ -68,8 +69,9 @@ export class TopicReader<M extends AnyMessage = AnyMessage> {
     if (missing.length > 0) await this.admin.createTopics({ topics: missing.map((topic) => ({ topic })), waitForLeaders: true }).catch(() => false);
     this.groupId = `${this.o.clientId}.reader.${randomUUID()}`;
     const from = this.o.from ?? 'earliest';
+    // a fresh group starts at the log start (fromBeginning); other starts are seeks once it runs
+    const seeks: Array<{ topic: string; partition: number; offset: string }> = [];
     for (const t of this.o.topics) {
-      const partitions: Array<{ partition: number; offset: string }> = [];
       for (const p of await this.admin.fetchTopicOffsets(t)) {
         const key = partitionKey(t, p.partition);
         const low = BigInt(p.low);
@@ -83,11 +85,12 @@ export class TopicReader<M extends AnyMessage = AnyMessage> {
         const target = until !== undefined && until < high ? until : high;
         if (target > start) this.targets.set(key, target);
         this.done.set(key, start);
-        partitions.push({ partition: p.partition, offset: start.toString() });
+        this.startAt.set(key, start);
+        if (start > low) seeks.push({ topic: t, partition: p.partition, offset: start.toString() });
       }
-      if (partitions.length > 0) await this.admin.setOffsets({ groupId: this.groupId, topic: t, partitions });
     }
-    this.consumer = kafka.consumer({ groupId: this.groupId, sessionTimeout: 30_000, heartbeatInterval: 3_000 });
+    // short long-polls: a reader is stopped promptly and sees new records soon
+    this.consumer = kafka.consumer({ groupId: this.groupId, sessionTimeout: 30_000, heartbeatInterval: 3_000, maxWaitTimeInMs: 250 });
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [...this.o.topics], fromBeginning: true });
     const skip = new Set(this.o.skipTypes ?? []);
@@ -96,6 +99,8 @@ export class TopicReader<M extends AnyMessage = AnyMessage> {
       eachMessage: async ({ topic, partition, message }) => {
         const key = partitionKey(topic, partition);
         const offset = BigInt(message.offset);
+        // records below a seek's target can arrive before the seek applies: they were not asked for
+        if (offset < (this.startAt.get(key) ?? 0n)) return;
         const limit = this.limits.get(key);
         if (limit === undefined || offset < limit) {
           const type = message.headers?.[TYPE_HEADER]?.toString();
@@ -117,6 +122,7 @@ export class TopicReader<M extends AnyMessage = AnyMessage> {
         this.checkCaughtUp();
       },
     });
+    for (const s of seeks) this.consumer.seek(s);
     this.checkCaughtUp();
   }
 
