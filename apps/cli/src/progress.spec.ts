@@ -10,7 +10,6 @@ function fakeTerminal() {
       raw += s;
       return true;
     },
-    // eslint-disable-next-line no-control-regex
     text: () => raw.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[78]/g, ''),
   };
   return t;
