@@ -70,7 +70,7 @@ function script(c: DsfCommandMessage): Answer[] | undefined {
     case 'DsimUnloadRequested':
       // DSIMWAIT: not complete for the first two attempts
       if (!/\.3$/.test(c.correlationId)) return [{ type: 'CommandRejected', commandType: c.type, code: 'DSIM_NOT_COMPLETE', reason: 'the save has not reached its end sync' }];
-      return [{ type: 'DsimUnloaded', dsid: dsid(2, 2), location: c.destination, blocks: 31, digest: DIGEST }];
+      return [{ type: 'DsimUnloaded', dsid: dsid(2, 2), location: { kind: 'directory', name: c.destination.kind === 'directory' ? c.destination.name : 'unused' }, blocks: 31, digest: DIGEST }];
     case 'DsimResetRequested':
       return c.force ? [{ type: 'DsimReset', dsid: dsid(2, 2) }] : [{ type: 'CommandRejected', commandType: c.type, code: 'DSIM_IN_USE', reason: 'its save still needs it; --force resets it anyway' }];
     default:
