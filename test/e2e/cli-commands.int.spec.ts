@@ -317,7 +317,7 @@ describe('dsf report and saves list (the catalog)', () => {
       runAgainst({ ...env, CATALOG_URL: 'http://127.0.0.1:1' }, ['report', '--dbid', String(DBID), '--json']),
     ]);
     expect(missing.code).toBe(1);
-    expect(jsonOf(missing)).toMatchObject({ ok: false, code: 'HTTP_404' });
+    expect(jsonOf(missing)).toMatchObject({ ok: false, code: 'HTTP_404', error: expect.stringMatching(/this catalog does not serve \/report yet/) });
     expect(failing.code).toBe(3);
     expect(failing.stderr).toMatch(/dsf: the catalog answered 500 to GET \/report\?dbid=500: .*database unavailable/);
     expect(absent.code).toBe(3);

@@ -5,7 +5,7 @@
  * - otherwise: one line per step on stdout, as a log reads best;
  * - with --json: the same lines on stderr, so stdout holds nothing but the JSON outcome.
  */
-import { Format, MultiBar, type Options, type Params, type SingleBar } from 'cli-progress';
+import { Format, MultiBar, Presets, type Options, type Params, type SingleBar } from 'cli-progress';
 import type { Progress } from './outcome';
 
 /** The terminal a bar is drawn on (process.stdout when it is a TTY). */
@@ -47,7 +47,7 @@ export function progressSink(o: { json: boolean; out: (l: string) => void; err: 
   const step = (s: NonNullable<Progress['step']>) => {
     const known = s.total !== undefined;
     if (!multi || !bar) {
-      multi = new MultiBar({ stream: terminal as NodeJS.WritableStream, format: formatBar as never, hideCursor: true, barsize: 30, fps: 10, clearOnComplete: false });
+      multi = new MultiBar({ stream: terminal as NodeJS.WritableStream, format: formatBar as never, hideCursor: true, barsize: 30, fps: 10, clearOnComplete: false }, Presets.shades_classic);
       bar = multi.create(s.total ?? Math.max(1, s.done), s.done, { unit: s.unit, known });
       return;
     }

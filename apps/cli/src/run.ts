@@ -69,7 +69,9 @@ async function query(plan: QueryPlan, discovery: DiscoveryContext): Promise<Outc
   }
   const text = await res.text();
   if (!res.ok) {
-    const error = `the catalog answered ${res.status} to GET ${plan.path}: ${text.slice(0, 500)}`;
+    // a catalog from before a query existed answers 404 "Cannot GET /path"
+    const older = res.status === 404 && /Cannot GET/.test(text) ? ` (this catalog does not serve ${plan.path.replace(/\?.*/, '')} yet)` : '';
+    const error = `the catalog answered ${res.status} to GET ${plan.path}: ${text.slice(0, 500)}${older}`;
     // a refusal of the query (4xx) is the answer; a failing catalog (5xx) is infrastructure trouble
     return res.status < 500 ? { exitCode: 1, lines: [error], json: { ok: false, code: `HTTP_${res.status}`, error } } : trouble(error, { status: res.status });
   }
