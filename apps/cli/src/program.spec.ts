@@ -131,6 +131,7 @@ describe('bad command lines: exit 2, nothing sent', () => {
     [['save', '--dbid', '7', '--full', '--dest', 'x', 'extra'], /too many arguments for 'save'/],
     [['dsim'], /dsim: expected a command: unload, reset, snapshot, print/],
     [['dsim', 'bogus'], /unknown command 'bogus'/],
+    [['help', 'bogus'], /^expected a command: save, dsim, saves, merge, restore, shadow, unload, report$/],
     [['dsim', 'reset', '--dbid', '1', '--wait'], /unknown option '--wait'/],
     [['dsim', 'reset', '--dbid', '1', '--dest', 'x'], /unknown option '--dest'/],
     [['dsim', 'unload', '--dbid', '1'], /required option '--dest <NAME>' not specified/],
@@ -236,6 +237,10 @@ describe('generated --help', () => {
     const out: string[] = [];
     expect(await runCli([], { env: {}, out: (l) => out.push(l), err: () => undefined })).toBe(0);
     expect(out.join('\n')).toContain('Usage: dsf COMMAND [options]');
+    expect(await runCli(['help', 'restore'], { env: {}, out: (l) => out.push(l), err: () => undefined })).toBe(0);
+    expect(out.join('\n')).toContain('Usage: dsf restore [options] <INPUT...>');
+    expect(await runCli(['dsim', 'help', 'unload'], { env: {}, out: (l) => out.push(l), err: () => undefined })).toBe(0);
+    expect(out.join('\n')).toContain('Usage: dsf dsim unload [options]');
   });
 });
 

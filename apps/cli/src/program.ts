@@ -61,11 +61,12 @@ export function parseCommandLine(argv: readonly string[]): Parsed {
   } catch (e) {
     if (e instanceof CliUsageError) throw new CliUsageError(`${words.length > 0 ? `${words.join(' ')}: ` : ''}${e.message}`, seeHelp);
     if (!(e instanceof CommanderError)) throw e;
-    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return { kind: 'help', text: out.join('') };
+    // --help, and `dsf help COMMAND` (commander.help with exit code 0)
+    if (e.code === 'commander.helpDisplayed' || (e.code === 'commander.help' && e.exitCode === 0)) return { kind: 'help', text: out.join('') };
     if (e.code === 'commander.help') {
       // a group without its command (`dsf dsim`): commander printed the group's help as the error
       const names = cmd.commands.map((c) => c.name()).filter((n) => n !== 'help');
-      throw new CliUsageError(`${words.join(' ')}: expected a command: ${names.join(', ')}`, err.join('').trimEnd());
+      throw new CliUsageError(`${words.length > 0 ? `${words.join(' ')}: ` : ''}expected a command: ${names.join(', ')}`, err.join('').trimEnd());
     }
     throw new CliUsageError(`${words.length > 0 ? `${words.join(' ')}: ` : ''}${e.message.replace(/^error: /, '')}`, seeHelp);
   }
