@@ -27,7 +27,7 @@ export const CHANGE_LOGGER_CONFIG = Symbol('CHANGE_LOGGER_CONFIG');
 /** payload per produce request: below Kafka's default message.max.bytes (1 MiB) */
 const MAX_REQUEST_BYTES = 900 * 1024;
 
-export type SaveEventMessage = Extract<TopicMessage<'dsf.events'>, { type: 'SaveStarted' | 'SaveCompleted' | 'SaveFailed' }>;
+export type SaveEventMessage = Extract<TopicMessage<'dsf.events'>, { type: 'SaveStarted' | 'SaveCompleted' | 'SaveFailed' | 'RestoreCompleted' }>;
 
 @Injectable()
 export class ChangeLoggerService implements OnModuleInit, OnApplicationShutdown {

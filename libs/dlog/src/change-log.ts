@@ -43,11 +43,12 @@ export type PlogEntry =
   | { readonly type: 'PlogImage'; readonly dbid: number; readonly area: Area; readonly rabn: number; readonly lsn: number; readonly image: Uint8Array }
   | { readonly type: 'PlogSync'; readonly dbid: number; readonly lsn: number; readonly syncId: string };
 
-/** The save outcomes the DLOG follows (dsf.events). */
+/** The save outcomes the DLOG follows (dsf.events), and restores into the database itself. */
 export type SaveOutcome =
   | { readonly type: 'SaveStarted'; readonly dbid: number; readonly correlationId: string; readonly startLsn?: number }
   | { readonly type: 'SaveCompleted'; readonly dbid: number; readonly correlationId: string }
-  | { readonly type: 'SaveFailed'; readonly dbid: number; readonly correlationId: string; readonly reason: string };
+  | { readonly type: 'SaveFailed'; readonly dbid: number; readonly correlationId: string; readonly reason: string }
+  | { readonly type: 'RestoreCompleted'; readonly dbid: number; readonly correlationId: string; readonly intoDatabase?: boolean; readonly ranges?: readonly BlockRange[] };
 
 /** A protected database: its id and geometry. */
 export interface ProtectedDatabase {
@@ -356,6 +357,10 @@ export class ChangeLog {
           // a save that waited behind this one may capture now
           return done([...ended, ...this.apply(e, decide({ type: 'ResumeCaptures' }, e.dlog))]);
         }
+        case 'RestoreCompleted':
+          // a restore into another target leaves the protected database as it is
+          if (!ev.intoDatabase || !ev.ranges) return done([]);
+          return done(this.apply(e, decide({ type: 'RecordRestoredBlocks', ranges: ev.ranges }, e.dlog)));
         default: {
           const never: never = ev;
           throw new DlogError('VALIDATION', `unknown save outcome ${JSON.stringify(never)}`);

@@ -176,7 +176,9 @@ export type DlogCommand =
   | { readonly type: 'CaptureForSave'; readonly correlationId: string; readonly syncLsn: number }
   /** captures waiting for a sync the DLOG has reached since */
   | { readonly type: 'ResumeCaptures' }
-  | { readonly type: 'EndSave'; readonly correlationId: string; readonly outcome: 'completed' | 'failed'; readonly reason?: string };
+  | { readonly type: 'EndSave'; readonly correlationId: string; readonly outcome: 'completed' | 'failed'; readonly reason?: string }
+  /** a restore wrote these blocks into the database itself (the nucleus stopped): the next delta holds them */
+  | { readonly type: 'RecordRestoredBlocks'; readonly ranges: readonly BlockRange[] };
 
 export type DlogEvent =
   | { readonly type: 'DlogRecorded'; readonly dbid: number; readonly lsn: number; readonly ranges: readonly BlockRange[]; readonly marks: readonly UtilityMark[] }
@@ -404,6 +406,17 @@ function decideEnd(correlationId: string, outcome: 'completed' | 'failed', reaso
   return []; // a repeat, or a save that never captured (refused before it started)
 }
 
+function decideRestored(ranges: readonly BlockRange[], state: DlogState): DlogEvent[] {
+  for (const r of ranges) {
+    const size = r.area === 'ASSO' ? state.geometry.asso.blocks : r.area === 'DATA' ? state.geometry.data.blocks : 0;
+    if (size === 0 || !Number.isInteger(r.from) || !Number.isInteger(r.to) || r.from < 1 || r.from > r.to || r.to > size)
+      throw new DlogError('VALIDATION', `restored range ${r.area} ${r.from}-${r.to} is outside the database`, { range: r });
+  }
+  if (ranges.length === 0) return [];
+  // the database changed outside the change stream, at the point the stream has reached
+  return [{ type: 'DlogRecorded', dbid: state.dbid, lsn: state.lastLsn ?? 0, ranges: areaBlocksToRanges(areaBlocksOf(ranges)), marks: [] }];
+}
+
 /** Decide what a command does to the DLOG: the events to record, [] for an idempotent repeat; throws DlogError when rejected. */
 export function decide(command: DlogCommand, state: DlogState): DlogEvent[] {
   switch (command.type) {
@@ -419,6 +432,8 @@ export function decide(command: DlogCommand, state: DlogState): DlogEvent[] {
       return decideResume(state);
     case 'EndSave':
       return decideEnd(command.correlationId, command.outcome, command.reason, state);
+    case 'RecordRestoredBlocks':
+      return decideRestored(command.ranges, state);
     default: {
       const never: never = command;
       throw new DlogError('VALIDATION', `unknown DLOG command ${JSON.stringify(never)}`);

@@ -103,3 +103,19 @@ describe('save lifecycle', () => {
     expect(() => evolve(initialState(), { type: 'Bogus' } as unknown as SaveEvent)).toThrow(/unknown event/);
   });
 });
+
+describe('a restore into the database starts a new lineage', () => {
+  it('the next delta continues from the restored status on a forked lineage; restoring the current status forks nothing', () => {
+    const active: SaveEvent = { type: 'NucleusStateRecorded', active: true };
+    let r = run(given(active), request('c1', 'full', true), start('c1', 100, 1), complete('c1', 2));
+    r = run(r.state, request('c2', 'delta', true), start('c2', 200, 3), complete('c2', 4));
+    const full = (r.events.find((e) => e.type === 'SaveCompleted') as Extract<SaveEvent, { type: 'SaveCompleted' }>).dsid;
+    const firstFull = { ...full, deltaFrom: 0, deltaTo: 0 };
+    const back = run(r.state, { type: 'RecordRestore', restored: { ...firstFull, timestamp: 1 } });
+    expect(back.events[0]).toMatchObject({ type: 'RestoreRecorded', branch: 1 });
+    const after = run(back.state, request('c3', 'delta', true), start('c3', 300, 5));
+    const started = after.events.find((e) => e.type === 'SaveStarted') as Extract<SaveEvent, { type: 'SaveStarted' }>;
+    expect(started.dsid).toMatchObject({ full: 1, deltaFrom: 1, deltaTo: 1 });
+    expect(started.dsid.lineage).toMatch(/>1:0#1$/);
+  });
+});

@@ -1,5 +1,5 @@
 import type { Decider } from '@deltaflow/core';
-import { decide as decideDsid, type Dsid, type DsidChainState, initialState as initialDsidChain, type SaveKind } from '@deltaflow/dsid';
+import { decide as decideDsid, evolve as evolveDsid, type Dsid, type DsidChainState, initialState as initialDsidChain, type SaveKind } from '@deltaflow/dsid';
 import { SaveChainError, SaveChainErrorCode } from './errors';
 
 /*
@@ -41,7 +41,9 @@ export type SaveCommand =
   | { readonly type: 'RecordProgress'; readonly correlationId: string; readonly blocksWritten: number; readonly blocksTotal: number | null }
   | { readonly type: 'CompleteSave'; readonly correlationId: string; readonly endLsn: number | null; readonly blocks: number }
   | { readonly type: 'FailSave'; readonly correlationId: string; readonly code: string; readonly reason: string }
-  | { readonly type: 'RecordNucleusState'; readonly active: boolean };
+  | { readonly type: 'RecordNucleusState'; readonly active: boolean }
+  /** the database itself was restored to the status of `restored`: its next saves continue from there, on a new lineage */
+  | { readonly type: 'RecordRestore'; readonly restored: Dsid };
 
 export type SaveEvent =
   | { readonly type: 'SaveAccepted'; readonly correlationId: string; readonly kind: SaveKind; readonly online: boolean }
@@ -57,7 +59,8 @@ export type SaveEvent =
   | { readonly type: 'SaveProgressed'; readonly correlationId: string; readonly blocksWritten: number; readonly blocksTotal: number | null }
   | { readonly type: 'SaveCompleted'; readonly correlationId: string; readonly dsid: Dsid; readonly endLsn: number | null; readonly blocks: number }
   | { readonly type: 'SaveFailed'; readonly correlationId: string; readonly dsid: Dsid | null; readonly code: string; readonly reason: string }
-  | { readonly type: 'NucleusStateRecorded'; readonly active: boolean };
+  | { readonly type: 'NucleusStateRecorded'; readonly active: boolean }
+  | { readonly type: 'RestoreRecorded'; readonly restored: Dsid; readonly lineage: string; readonly branch: number | null };
 
 /** A database never saved, nucleus assumed inactive until told otherwise. */
 export function initialState(): SaveLifecycleState {
@@ -143,6 +146,12 @@ export function decide(command: SaveCommand, state: SaveLifecycleState): SaveEve
     }
     case 'RecordNucleusState':
       return state.nucleusActive === command.active ? [] : [{ type: 'NucleusStateRecorded', active: command.active }];
+    case 'RecordRestore': {
+      if (state.running !== null) throw new SaveChainError('ILLEGAL_STATE', `save ${state.running.correlationId} is running: a restore into the database needs it stopped`);
+      const [e] = decideDsid({ type: 'RecordRestore', restored: command.restored }, state.chain, 0);
+      if (e.type !== 'RestoreRecorded') throw new SaveChainError('ILLEGAL_STATE', `unexpected DSID decision ${e.type}`);
+      return [e];
+    }
     default: {
       const never: never = command;
       throw new SaveChainError('VALIDATION', `unknown command ${JSON.stringify(never)}`);
@@ -198,6 +207,8 @@ export function evolve(state: SaveLifecycleState, event: SaveEvent): SaveLifecyc
     }
     case 'NucleusStateRecorded':
       return { ...state, nucleusActive: event.active };
+    case 'RestoreRecorded':
+      return { ...state, chain: evolveDsid(state.chain, event) };
     default: {
       const never: never = event;
       throw new SaveChainError('VALIDATION', `unknown event ${JSON.stringify(never)}`);
