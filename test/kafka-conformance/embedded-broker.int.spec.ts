@@ -1,12 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startEmbeddedKafka, type EmbeddedKafka } from '@deltaflow/embedded-kafka';
 import { client, consumeUntil, uniqueName } from './kafka-helpers';
 import { frame, rawExchange } from './raw-socket';
+import { ROOT, startBrokerProcess } from './broker-process';
 
-const ROOT = path.resolve(__dirname, '../..');
 const produceRequestV3 = require('kafkajs/src/protocol/requests/produce/v3/request');
 const produceResponseV3 = require('kafkajs/src/protocol/requests/produce/v3/response');
 const encodeRequest = require('kafkajs/src/protocol/request');
@@ -269,17 +268,14 @@ describe('embedded broker: persistence', () => {
       await producer.send({ topic, acks: -1, messages: [{ value: `durable-${i}` }, { value: `durable-${i}-b` }] });
       acked.push(`durable-${i}`, `durable-${i}-b`);
     }
-    first.child.kill('SIGKILL');
-    await new Promise((r) => first.child.once('exit', r));
+    await first.kill9();
     await producer.disconnect().catch(() => undefined);
 
     const second = await startBrokerProcess(dir);
     const k2 = client([`127.0.0.1:${second.port}`]);
     const got = await consumeUntil(k2, { groupId: uniqueName('g'), topic }, (g) => g.length >= acked.length);
     expect(got.map((m) => m.value.toString())).toEqual(acked);
-    second.child.kill('SIGTERM');
-    const code = await new Promise((r) => second.child.once('exit', (c) => r(c)));
-    expect(code).toBe(0);
+    expect(await second.stop()).toBe(0);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });
@@ -298,29 +294,6 @@ describe('npm run broker: arguments', () => {
     expect(noDir.stderr).toMatch(/--data-dir is required/);
   });
 });
-
-/** Runs `npm run broker` as its own process and waits for its "listening" line. */
-function startBrokerProcess(dataDir: string): Promise<{ child: ChildProcess; port: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'infra/launcher/bin/run-ts.js'), 'infra/embedded-kafka/src/main.ts', '--port', '0', '--data-dir', dataDir], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`broker did not start: ${err}`)), 30000);
-    child.stderr!.on('data', (d) => (err += d));
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /embedded-kafka listening on 127\.0\.0\.1:(\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, port: Number(m[1]) });
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`broker exited with ${code}: ${err}`)));
-  });
-}
 
 /** Fetch v4 body: one partition of `topic` from offset 0, long-polling up to maxWaitMs for 1 byte. */
 function fetchV4Body(topic: string, maxWaitMs: number): Buffer {

@@ -1,5 +1,6 @@
 import { startEmbeddedKafka } from './broker/embedded';
 import type { FsyncPolicy } from './broker/context';
+import { EmbeddedKafkaError } from './errors';
 
 /**
  * Runs the embedded broker alone.
@@ -112,6 +113,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((e) => {
-  process.stderr.write(`embedded-kafka: ${(e as Error).stack ?? String(e)}\n`);
+  // Refusals (a locked data directory, bad options) are one clear line; faults keep their stack.
+  const text = e instanceof EmbeddedKafkaError && e.code === 'VALIDATION' ? e.message : ((e as Error).stack ?? String(e));
+  process.stderr.write(`embedded-kafka: ${text}\n`);
   process.exit(1);
 });

@@ -5,6 +5,7 @@ import { ValidationError } from '../errors';
 import { GroupCoordinator } from '../groups/coordinator';
 import { GroupCommitFlusher } from '../storage/flusher';
 import { GroupStore } from '../storage/group-store';
+import { lockDataDir } from '../storage/data-dir-lock';
 import { LogStore } from '../storage/log-store';
 import type { BrokerContext, FsyncPolicy } from './context';
 import { KafkaServer } from './server';
@@ -64,7 +65,7 @@ export async function startEmbeddedKafka(opts: EmbeddedKafkaOptions): Promise<Em
   };
 
   fs.mkdirSync(opts.dataDir, { recursive: true });
-  const unlock = lockDataDir(opts.dataDir);
+  const lock = await lockDataDir(opts.dataDir);
   const flusher = new GroupCommitFlusher();
   const logs = new LogStore(opts.dataDir, flusher, log);
   const groupStore = new GroupStore(opts.dataDir, log);
@@ -73,7 +74,7 @@ export async function startEmbeddedKafka(opts: EmbeddedKafkaOptions): Promise<Em
     groupStore.open();
   } catch (e) {
     logs.close();
-    unlock();
+    await lock.release();
     throw e;
   }
   const groups = new GroupCoordinator(groupStore, {
@@ -108,7 +109,7 @@ export async function startEmbeddedKafka(opts: EmbeddedKafkaOptions): Promise<Em
   } catch (e) {
     logs.close();
     groupStore.close();
-    unlock();
+    await lock.release();
     throw e;
   }
   broker.advertisedPort = bound;
@@ -140,42 +141,11 @@ export async function startEmbeddedKafka(opts: EmbeddedKafkaOptions): Promise<Em
         await flusher.flush().catch(() => undefined);
         logs.close();
         groupStore.close();
-        unlock();
+        await lock.release();
       })();
       return stopping;
     },
   };
-}
-
-/**
- * One broker per data directory: `<dataDir>/broker.lock` holds the owner's pid. A lock left by a
- * process that no longer exists (kill -9) is taken over.
- */
-function lockDataDir(dataDir: string): () => void {
-  const file = path.join(dataDir, 'broker.lock');
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
-      return () => fs.rmSync(file, { force: true });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const owner = Number(fs.readFileSync(file, 'utf8').trim());
-      if (Number.isInteger(owner) && owner > 0 && isAlive(owner)) {
-        throw new ValidationError(`data directory ${dataDir} is in use by another broker (pid ${owner}${owner === process.pid ? ', this process' : ''})`);
-      }
-      fs.rmSync(file, { force: true });
-    }
-  }
-  throw new ValidationError(`could not lock data directory ${dataDir}`);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Producer ids survive restarts: a high-water mark reserved in blocks and fsynced. */
