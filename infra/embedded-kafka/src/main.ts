@@ -4,21 +4,28 @@ import { EmbeddedKafkaError } from './errors';
 
 /**
  * Runs the embedded broker alone.
- *   npm run broker -- --port N --data-dir DIR [--host H] [--partitions N] [--no-auto-create]
+ *   npm run broker -- --port N --data-dir DIR [--host H] [--advertised-host H] [--advertised-port N]
+ *                     [--partitions N] [--no-auto-create]
  *                     [--fsync always|interval|never] [--fsync-interval-ms MS] [--verbose]
+ * --host is the listen address (default 127.0.0.1); --advertised-host/--advertised-port are what
+ *   Metadata and FindCoordinator tell clients (default: the listen address and bound port; a
+ *   wildcard listen address advertises os.hostname() instead, and says so).
  * --fsync always (default): acks=-1 produces and offset commits are answered after a
  *   group-committed fdatasync; interval: background fsync every --fsync-interval-ms;
  *   never: the OS flushes. Every policy survives kill -9 of the broker (writes are in the page
  *   cache before the answer); only 'always' also survives power loss for acks=-1 data.
- * Prints `embedded-kafka listening on HOST:PORT` once ready; SIGINT/SIGTERM stop it cleanly.
+ * Prints `embedded-kafka listening on HOST:PORT (advertised as AHOST:APORT)` once ready (the launcher
+ * reads the word after "on"); SIGINT/SIGTERM stop it cleanly.
  */
 const USAGE =
-  'usage: npm run broker -- --port N --data-dir DIR [--host H] [--partitions N] [--no-auto-create] [--fsync always|interval|never] [--fsync-interval-ms MS] [--verbose]';
+  'usage: npm run broker -- --port N --data-dir DIR [--host H] [--advertised-host H] [--advertised-port N] [--partitions N] [--no-auto-create] [--fsync always|interval|never] [--fsync-interval-ms MS] [--verbose]';
 
 interface Args {
   port: number;
   dataDir: string;
   host: string;
+  advertisedHost?: string;
+  advertisedPort?: number;
   partitions: number;
   autoCreate: boolean;
   fsync: FsyncPolicy;
@@ -48,6 +55,12 @@ function parseArgs(argv: string[]): Args {
         break;
       case '--host':
         a.host = argv[++i] ?? fail('--host needs an address');
+        break;
+      case '--advertised-host':
+        a.advertisedHost = argv[++i] ?? fail('--advertised-host needs a host name or address');
+        break;
+      case '--advertised-port':
+        a.advertisedPort = int(f, argv[++i], 1, 65535);
         break;
       case '--partitions':
         a.partitions = int(f, argv[++i], 1, 10000);
@@ -86,13 +99,15 @@ async function main(): Promise<void> {
     dataDir: args.dataDir,
     port: args.port,
     host: args.host,
+    advertisedHost: args.advertisedHost,
+    advertisedPort: args.advertisedPort,
     numPartitions: args.partitions,
     autoCreateTopics: args.autoCreate,
     fsync: args.fsync,
     fsyncIntervalMs: args.fsyncIntervalMs,
     logLevel: args.verbose ? 'info' : 'warn',
   });
-  process.stdout.write(`embedded-kafka listening on ${args.host}:${kafka.port}\n`);
+  process.stdout.write(`embedded-kafka listening on ${kafka.listening} (advertised as ${kafka.brokers[0]})\n`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

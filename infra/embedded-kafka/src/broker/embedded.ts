@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { ValidationError } from '../errors';
 import { GroupCoordinator } from '../groups/coordinator';
@@ -25,8 +27,16 @@ export interface EmbeddedKafkaOptions {
   readonly dataDir: string;
   /** 0 or undefined: any free port. */
   readonly port?: number;
-  /** Listen and advertise address; default 127.0.0.1. */
+  /** Listen address; default 127.0.0.1 (loopback only). */
   readonly host?: string;
+  /**
+   * Host clients are told to connect to (Metadata brokers, FindCoordinator); Kafka's
+   * advertised.listeners. Default: the listen host, except that a wildcard listen address
+   * (0.0.0.0, ::) is never advertised: os.hostname() is, and the broker says so at start.
+   */
+  readonly advertisedHost?: string;
+  /** Port clients are told to connect to (a port forward, a NAT); default the bound port. */
+  readonly advertisedPort?: number;
   /** Partitions of auto-created topics and of CreateTopics with -1; default 1. */
   readonly numPartitions?: number;
   /** Create unknown topics on Metadata when the client allows it; default true. */
@@ -42,8 +52,14 @@ export interface EmbeddedKafkaOptions {
 }
 
 export interface EmbeddedKafka {
+  /** Bootstrap list for clients: the advertised host and port. */
   readonly brokers: string[];
+  /** The port actually bound. */
   readonly port: number;
+  /** The host:port actually listened on (may be a wildcard address). */
+  readonly listening: string;
+  readonly advertisedHost: string;
+  readonly advertisedPort: number;
   stop(): Promise<void>;
 }
 
@@ -58,6 +74,12 @@ export async function startEmbeddedKafka(opts: EmbeddedKafkaOptions): Promise<Em
   if (!Number.isInteger(numPartitions) || numPartitions < 1) throw new ValidationError(`numPartitions must be an integer >= 1, got ${numPartitions}`);
   const port = opts.port ?? 0;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ValidationError(`port must be 0..65535, got ${port}`);
+  if (opts.advertisedHost !== undefined && !/^[^\s/]{1,255}$/.test(opts.advertisedHost)) {
+    throw new ValidationError(`advertisedHost must be a host name or address, got '${opts.advertisedHost}'`);
+  }
+  if (opts.advertisedPort !== undefined && (!Number.isInteger(opts.advertisedPort) || opts.advertisedPort < 1 || opts.advertisedPort > 65535)) {
+    throw new ValidationError(`advertisedPort must be 1..65535, got ${opts.advertisedPort}`);
+  }
   const fsyncPolicy = opts.fsync ?? 'always';
   const minLevel = LEVELS[opts.logLevel ?? 'warn'];
   const log = (level: string, msg: string) => {
@@ -86,10 +108,16 @@ export async function startEmbeddedKafka(opts: EmbeddedKafkaOptions): Promise<Em
   });
   const producerIds = new ProducerIdAllocator(path.join(opts.dataDir, 'producer-ids'));
 
+  let advertisedHost = opts.advertisedHost ?? host;
+  if (opts.advertisedHost === undefined && isWildcard(host)) {
+    // A wildcard is an instruction to the kernel, not an address a client can reach.
+    advertisedHost = os.hostname();
+    log('warn', `listening on the wildcard address ${host}: advertising os.hostname() '${advertisedHost}' to clients (set advertisedHost / --advertised-host to change)`);
+  }
   const broker: BrokerContext = {
     nodeId: 0,
-    advertisedHost: host,
-    advertisedPort: port,
+    advertisedHost,
+    advertisedPort: opts.advertisedPort ?? port,
     clusterId: 'deltaflow-embedded',
     logs,
     groupStore,
@@ -112,7 +140,7 @@ export async function startEmbeddedKafka(opts: EmbeddedKafkaOptions): Promise<Em
     await lock.release();
     throw e;
   }
-  broker.advertisedPort = bound;
+  broker.advertisedPort = opts.advertisedPort ?? bound;
 
   const timers: NodeJS.Timeout[] = [];
   timers.push(
@@ -131,8 +159,11 @@ export async function startEmbeddedKafka(opts: EmbeddedKafkaOptions): Promise<Em
 
   let stopping: Promise<void> | null = null;
   return {
-    brokers: [`${host}:${bound}`],
+    brokers: [`${hostPort(broker.advertisedHost)}:${broker.advertisedPort}`],
     port: bound,
+    listening: `${hostPort(host)}:${bound}`,
+    advertisedHost: broker.advertisedHost,
+    advertisedPort: broker.advertisedPort,
     stop() {
       stopping ??= (async () => {
         for (const t of timers) clearInterval(t);
@@ -146,6 +177,18 @@ export async function startEmbeddedKafka(opts: EmbeddedKafkaOptions): Promise<Em
       return stopping;
     },
   };
+}
+
+/** 0.0.0.0, ::, '' and other all-zero addresses listen everywhere and name no host. */
+function isWildcard(host: string): boolean {
+  if (host === '') return true;
+  if (net.isIPv4(host)) return host === '0.0.0.0';
+  return net.isIPv6(host) && /^[0:]+$/.test(host);
+}
+
+/** IPv6 literals are bracketed in host:port strings. */
+function hostPort(host: string): string {
+  return net.isIPv6(host) ? `[${host}]` : host;
 }
 
 /** Producer ids survive restarts: a high-water mark reserved in blocks and fsynced. */
