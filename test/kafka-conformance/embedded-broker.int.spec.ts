@@ -256,6 +256,49 @@ describe('embedded broker: persistence', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  it('keeps a topic whose legal name contains ".deleting-" across restarts; finishes interrupted deletions', async () => {
+    const dir = tempDir('ek-tomb-');
+    let kafka = await startEmbeddedKafka({ dataDir: dir, logLevel: 'error' });
+    const names = ['audit.deleting-1-2', 'x.deleting-', `t.deleting-${process.pid}-${Date.now()}`];
+    let k = client(kafka.brokers);
+    const producer = k.producer();
+    await producer.connect();
+    for (const topic of names) await producer.send({ topic, acks: -1, messages: [{ value: `kept-${topic}` }] });
+    await producer.disconnect();
+    const doomed = uniqueName('doomed');
+    const admin = k.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: doomed }] });
+    await admin.deleteTopics({ topics: [doomed] });
+    await admin.disconnect();
+    await kafka.stop();
+    // A deletion interrupted after its rename (new layout) and one left by the old layout.
+    fs.mkdirSync(path.join(dir, 'deleting', 'gone-1-1', '0'), { recursive: true });
+    const legacy = path.join(dir, 'topics', `old.deleting-123-456`);
+    fs.mkdirSync(path.join(legacy, '0'), { recursive: true });
+    fs.writeFileSync(path.join(legacy, 'topic.json'), JSON.stringify({ name: 'old', partitions: 1, config: {} }));
+
+    for (let round = 0; round < 2; round++) {
+      kafka = await startEmbeddedKafka({ dataDir: dir, logLevel: 'error' });
+      k = client(kafka.brokers);
+      const a = k.admin();
+      await a.connect();
+      const listed = await a.listTopics();
+      for (const topic of names) {
+        expect(listed).toContain(topic);
+        expect((await a.fetchTopicOffsets(topic))[0].high).toBe('1');
+      }
+      expect(listed).not.toContain(doomed);
+      expect(listed).not.toContain('old');
+      await a.disconnect();
+      await kafka.stop();
+    }
+    expect(fs.readdirSync(path.join(dir, 'deleting'))).toEqual([]);
+    expect(fs.existsSync(legacy)).toBe(false);
+    for (const topic of names) expect(fs.existsSync(path.join(dir, 'topics', topic, 'topic.json'))).toBe(true);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   it('loses no acks=-1 message when the broker process is killed with SIGKILL', async () => {
     const dir = tempDir('ek-kill-');
     const first = await startBrokerProcess(dir);
