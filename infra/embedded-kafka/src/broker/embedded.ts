@@ -9,6 +9,7 @@ import { GroupCommitFlusher } from '../storage/flusher';
 import { GroupStore } from '../storage/group-store';
 import { lockDataDir } from '../storage/data-dir-lock';
 import { LogStore } from '../storage/log-store';
+import { ProducerIdAllocator } from '../storage/producer-ids';
 import type { BrokerContext, FsyncPolicy } from './context';
 import { KafkaServer } from './server';
 
@@ -106,7 +107,7 @@ export async function startEmbeddedKafka(opts: EmbeddedKafkaOptions): Promise<Em
     newMemberId: (clientId) => `${clientId || 'member'}-${randomUUID()}`,
     log,
   });
-  const producerIds = new ProducerIdAllocator(path.join(opts.dataDir, 'producer-ids'));
+  const producerIds = new ProducerIdAllocator(path.join(opts.dataDir, 'producer-ids'), logs.maxProducerId() + 1, log);
 
   let advertisedHost = opts.advertisedHost ?? host;
   if (opts.advertisedHost === undefined && isWildcard(host)) {
@@ -189,30 +190,4 @@ function isWildcard(host: string): boolean {
 /** IPv6 literals are bracketed in host:port strings. */
 function hostPort(host: string): string {
   return net.isIPv6(host) ? `[${host}]` : host;
-}
-
-/** Producer ids survive restarts: a high-water mark reserved in blocks and fsynced. */
-class ProducerIdAllocator {
-  private nextId: number;
-  private reserved: number;
-  private static readonly BLOCK = 1000;
-
-  constructor(private readonly file: string) {
-    const stored = fs.existsSync(file) ? Number(fs.readFileSync(file, 'utf8').trim()) : 0;
-    this.nextId = Number.isSafeInteger(stored) && stored >= 0 ? stored : 0;
-    this.reserved = this.nextId;
-  }
-
-  next(): number {
-    if (this.nextId >= this.reserved) {
-      this.reserved = this.nextId + ProducerIdAllocator.BLOCK;
-      const tmp = `${this.file}.tmp`;
-      const fd = fs.openSync(tmp, 'w');
-      fs.writeSync(fd, String(this.reserved));
-      fs.fsyncSync(fd);
-      fs.closeSync(fd);
-      fs.renameSync(tmp, this.file);
-    }
-    return this.nextId++;
-  }
 }

@@ -121,7 +121,7 @@ export class LogStore {
     for (const p of t.partitions) {
       this.flusher.forget(p.activeSegment);
       p.notify();
-      p.close();
+      p.close(false);
     }
     const dir = path.join(this.root, name);
     const tomb = path.join(this.graveyard, `${name}-${process.pid}-${++this.tombs}`);
@@ -140,6 +140,13 @@ export class LogStore {
     fs.closeSync(fd);
     fs.renameSync(tmp, path.join(dir, 'topic.json'));
     fsyncDir(dir);
+  }
+
+  /** Highest producer id found in any partition's log or producer state. */
+  maxProducerId(): number {
+    let m = -1;
+    for (const t of this.topics.values()) for (const p of t.partitions) m = Math.max(m, p.producers.maxProducerId);
+    return m;
   }
 
   applyRetention(nowMs: number): void {

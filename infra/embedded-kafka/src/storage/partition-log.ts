@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { patchBatchOffsets, type BatchHeader } from '../protocol/record-batch';
+import { isIdempotent, ProducerStateTable } from './producer-state';
 import { Segment, type SegmentLogger } from './segment';
 
 /** Per-topic settings that the log honours. -1 = unbounded. */
@@ -8,14 +9,6 @@ export interface LogConfig {
   readonly segmentBytes: number;
   readonly retentionMs: number;
   readonly retentionBytes: number;
-}
-
-/** What the idempotent producer bookkeeping remembers per producer id. */
-interface ProducerEntry {
-  epoch: number;
-  lastSequence: number;
-  /** Recent batches (baseSequence -> first offset), to answer retried duplicates. */
-  recent: { baseSequence: number; lastSequence: number; baseOffset: number }[];
 }
 
 export type AppendOutcome =
@@ -32,7 +25,8 @@ export type AppendOutcome =
 export class PartitionLog {
   private segments: Segment[] = [];
   private readonly listeners = new Set<() => void>();
-  private readonly producers = new Map<number, ProducerEntry>();
+  /** Idempotent-producer state, rebuilt from the log (and its snapshot) at open. */
+  readonly producers = new ProducerStateTable();
   logStartOffset = 0;
 
   private constructor(
@@ -55,7 +49,42 @@ export class PartitionLog {
     for (const base of bases) p.segments.push(Segment.open(dir, base, log).segment);
     if (p.segments.length === 0) p.segments.push(Segment.create(dir, 0));
     p.logStartOffset = p.segments[0].baseOffset;
+    p.rebuildProducerState();
     return p;
+  }
+
+  /**
+   * Producer state = snapshot (if intact and not beyond the log end, which a torn tail can cut
+   * back) + the idempotent batches stored after it, read from their headers.
+   */
+  private rebuildProducerState(): void {
+    const end = this.highWatermark;
+    let from = 0;
+    const snap = this.producers.loadSnapshot(this.dir);
+    if (snap && 'problem' in snap) {
+      this.log('warn', `${this.topic}-${this.partition}: producer-state snapshot unusable (${snap.problem}); rebuilding from the log`);
+    } else if (snap && snap.offset > end) {
+      this.log('warn', `${this.topic}-${this.partition}: producer-state snapshot at ${snap.offset} is past the log end ${end}; rebuilding from the log`);
+      this.producers.clear();
+    } else if (snap) {
+      from = snap.offset;
+    }
+    let replayed = 0;
+    for (const seg of this.segments) {
+      if (seg.nextOffset <= from) continue;
+      seg.scanHeaders(from, (h) => {
+        this.producers.noteId(h.producerId);
+        if (!isIdempotent(h)) return;
+        this.producers.record(h, h.baseOffset);
+        replayed++;
+      });
+    }
+    if (replayed > 0) this.log('info', `${this.topic}-${this.partition}: producer state rebuilt (${this.producers.size} producer(s), ${replayed} batch(es) replayed from ${from})`);
+  }
+
+  /** Writes the producer-state snapshot if it changed (at roll, before deleting segments, at close). */
+  snapshotProducers(): void {
+    if (this.producers.dirty) this.producers.writeSnapshot(this.dir, this.highWatermark);
   }
 
   get active(): Segment {
@@ -77,39 +106,17 @@ export class PartitionLog {
    * Idempotent batches (producerId >= 0) are checked against the producer's sequence.
    */
   append(buf: Buffer, header: BatchHeader, nowMs: number): AppendOutcome {
-    let producer: ProducerEntry | undefined;
-    if (header.producerId >= 0 && header.baseSequence >= 0) {
-      producer = this.producers.get(header.producerId);
-      const lastSeq = header.baseSequence + header.lastOffsetDelta;
-      if (producer) {
-        if (header.producerEpoch < producer.epoch) {
-          return { kind: 'fenced', detail: `epoch ${header.producerEpoch} < ${producer.epoch}` };
-        }
-        if (header.producerEpoch === producer.epoch) {
-          const dup = producer.recent.find((r) => r.baseSequence === header.baseSequence && r.lastSequence === lastSeq);
-          if (dup) return { kind: 'duplicate', baseOffset: dup.baseOffset };
-          if (header.baseSequence !== producer.lastSequence + 1) {
-            return { kind: 'out_of_order', detail: `expected sequence ${producer.lastSequence + 1}, got ${header.baseSequence}` };
-          }
-        } else if (header.baseSequence !== 0) {
-          return { kind: 'out_of_order', detail: `new epoch must start at sequence 0, got ${header.baseSequence}` };
-        }
-      } else {
-        // Unknown producer (new, or state lost with a broker restart): accept and start tracking.
-        producer = { epoch: header.producerEpoch, lastSequence: -1, recent: [] };
-        this.producers.set(header.producerId, producer);
-      }
+    const idempotent = isIdempotent(header);
+    if (idempotent) {
+      const c = this.producers.check(header);
+      if (c.kind !== 'ok') return c;
     }
     const seg = this.maybeRoll(header.size);
     const offset = seg.nextOffset;
     patchBatchOffsets(buf, header.position, offset, 0);
     seg.append(buf.subarray(header.position, header.position + header.size), offset, header.lastOffsetDelta, header.maxTimestamp, nowMs);
-    if (producer) {
-      producer.epoch = header.producerEpoch;
-      producer.lastSequence = header.baseSequence + header.lastOffsetDelta;
-      producer.recent.push({ baseSequence: header.baseSequence, lastSequence: producer.lastSequence, baseOffset: offset });
-      if (producer.recent.length > 5) producer.recent.shift();
-    }
+    if (idempotent) this.producers.record(header, offset);
+    else this.producers.noteId(header.producerId);
     return { kind: 'appended', baseOffset: offset };
   }
 
@@ -125,6 +132,7 @@ export class PartitionLog {
     if (a.count > 0 && a.size + incoming > cap) {
       a.sync();
       this.segments.push(Segment.create(this.dir, a.nextOffset));
+      this.snapshotProducers(); // so a restart replays only the new active segment
     }
     return this.active;
   }
@@ -175,6 +183,7 @@ export class PartitionLog {
       const tooOld = retentionMs >= 0 && first.lastModifiedMs < nowMs - retentionMs && first.maxTimestamp < nowMs - retentionMs;
       const tooBig = retentionBytes >= 0 && total - first.size >= retentionBytes;
       if (!tooOld && !tooBig) break;
+      this.snapshotProducers(); // the deleted batches can no longer be replayed
       this.segments.shift();
       first.delete();
       removed++;
@@ -183,7 +192,13 @@ export class PartitionLog {
     return removed;
   }
 
-  close(): void {
+  /** Closes the files; `snapshot` false when the partition is being deleted. */
+  close(snapshot = true): void {
+    try {
+      if (snapshot) this.snapshotProducers();
+    } catch (e) {
+      this.log('error', `${this.topic}-${this.partition}: producer-state snapshot not written: ${(e as Error).message}`);
+    }
     for (const s of this.segments) s.close();
     this.segments = [];
     this.listeners.clear();
@@ -191,7 +206,7 @@ export class PartitionLog {
 
   /** Closes the files and removes the directory. */
   destroy(): void {
-    this.close();
+    this.close(false);
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BATCH_HEADER_BYTES, checkBatch } from '../protocol/record-batch';
+import { BATCH_HEADER_BYTES, checkBatch, readBatchHeader, type BatchHeader } from '../protocol/record-batch';
 
 /**
  * One log segment: `<baseOffset>.log` holds record batches back to back exactly as produced
@@ -221,6 +221,26 @@ export class Segment {
       got += n;
     }
     return got === total ? buf : buf.subarray(0, got);
+  }
+
+  /**
+   * Calls `fn` with the header of every batch whose base offset is >= `fromOffset`, in order.
+   * Reads the file in large windows, not one syscall per batch (rebuilding producer state).
+   */
+  scanHeaders(fromOffset: number, fn: (h: BatchHeader) => void): void {
+    const win = Buffer.allocUnsafe(Math.max(BATCH_HEADER_BYTES, Math.min(1 << 20, this.size)));
+    let winStart = 0;
+    let winLen = 0;
+    for (let i = 0; i < this.count; i++) {
+      if (this.baseOffset + this.rel[i] < fromOffset) continue;
+      const p = this.pos[i];
+      if (p < winStart || p + BATCH_HEADER_BYTES > winStart + winLen) {
+        winStart = p;
+        winLen = fs.readSync(this.logFd, win, 0, Math.min(win.length, Math.max(BATCH_HEADER_BYTES, this.size - p)), p);
+        if (winLen < BATCH_HEADER_BYTES) return;
+      }
+      fn(readBatchHeader(win, p - winStart));
+    }
   }
 
   /** First offset whose batch has maxTimestamp >= ts (batch granularity), or -1. */
