@@ -11,6 +11,8 @@ const produceResponseV3 = require('kafkajs/src/protocol/requests/produce/v3/resp
 const encodeRequest = require('kafkajs/src/protocol/request');
 const createTopicsRequestV1 = require('kafkajs/src/protocol/requests/createTopics/v1/request');
 const createTopicsResponseV1 = require('kafkajs/src/protocol/requests/createTopics/v1/response');
+const offsetCommitRequestV2 = require('kafkajs/src/protocol/requests/offsetCommit/v2/request');
+const offsetCommitResponseV2 = require('kafkajs/src/protocol/requests/offsetCommit/v2/response');
 
 function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -256,6 +258,35 @@ describe('embedded broker: persistence', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  it('a damaged record in the middle of the group journal loses only that record', async () => {
+    const dir = tempDir('ek-journal-');
+    let kafka = await startEmbeddedKafka({ dataDir: dir, logLevel: 'silent' });
+    const topic = uniqueName('jt');
+    const groups = Array.from({ length: 5 }, (_, i) => `${uniqueName('jg')}-${i}`);
+    let admin = client(kafka.brokers).admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic }] });
+    for (const [i, groupId] of groups.entries()) await commitStandalone(kafka.port, groupId, topic, 10 + i);
+    await admin.disconnect();
+    await kafka.stop();
+    const file = path.join(dir, 'groups', 'journal.log');
+    const bytes = fs.readFileSync(file);
+    const at = bytes.indexOf(`"g":"${groups[2]}","topic"`);
+    expect(at).toBeGreaterThan(0);
+    bytes[at + 6] ^= 0x20; // one flipped bit inside the offset record of the third group
+    fs.writeFileSync(file, bytes);
+
+    kafka = await startEmbeddedKafka({ dataDir: dir, logLevel: 'silent' });
+    admin = client(kafka.brokers).admin();
+    await admin.connect();
+    const offsets: string[] = [];
+    for (const groupId of groups) offsets.push((await admin.fetchOffsets({ groupId, topics: [topic] }))[0].partitions[0].offset);
+    expect(offsets).toEqual(['10', '11', '-1', '13', '14']);
+    await admin.disconnect();
+    await kafka.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   it('keeps a topic whose legal name contains ".deleting-" across restarts; finishes interrupted deletions', async () => {
     const dir = tempDir('ek-tomb-');
     let kafka = await startEmbeddedKafka({ dataDir: dir, logLevel: 'error' });
@@ -337,6 +368,14 @@ describe('npm run broker: arguments', () => {
     expect(noDir.stderr).toMatch(/--data-dir is required/);
   });
 });
+
+/** OffsetCommit v2 outside group management (generation -1, no member), as kafkajs encodes it. */
+async function commitStandalone(port: number, groupId: string, topic: string, offset: number): Promise<void> {
+  const request = offsetCommitRequestV2({ groupId, groupGenerationId: -1, memberId: '', retentionTime: -1, topics: [{ topic, partitions: [{ partition: 0, offset: String(offset) }] }] });
+  const encoded: Buffer = (await encodeRequest({ correlationId: 3, clientId: 'commit', request })).buffer;
+  const { responses } = await rawExchange(port, encoded, { frames: 1 });
+  expect((await offsetCommitResponseV2.decode(responses[0].subarray(4))).responses[0].partitions[0].errorCode).toBe(0);
+}
 
 /** Fetch v4 body: one partition of `topic` from offset 0, long-polling up to maxWaitMs for 1 byte. */
 function fetchV4Body(topic: string, maxWaitMs: number): Buffer {
