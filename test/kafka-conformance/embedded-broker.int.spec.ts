@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { startEmbeddedKafka, type EmbeddedKafka } from '@deltaflow/embedded-kafka';
 import { client, consumeUntil, uniqueName } from './kafka-helpers';
-import { frame, rawExchange } from './raw-socket';
+import { commitStandalone, frame, rawExchange } from './raw-socket';
 import { ROOT, startBrokerProcess } from './broker-process';
 
 const produceRequestV3 = require('kafkajs/src/protocol/requests/produce/v3/request');
@@ -11,8 +11,6 @@ const produceResponseV3 = require('kafkajs/src/protocol/requests/produce/v3/resp
 const encodeRequest = require('kafkajs/src/protocol/request');
 const createTopicsRequestV1 = require('kafkajs/src/protocol/requests/createTopics/v1/request');
 const createTopicsResponseV1 = require('kafkajs/src/protocol/requests/createTopics/v1/response');
-const offsetCommitRequestV2 = require('kafkajs/src/protocol/requests/offsetCommit/v2/request');
-const offsetCommitResponseV2 = require('kafkajs/src/protocol/requests/offsetCommit/v2/response');
 
 function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -266,7 +264,7 @@ describe('embedded broker: persistence', () => {
     let admin = client(kafka.brokers).admin();
     await admin.connect();
     await admin.createTopics({ topics: [{ topic }] });
-    for (const [i, groupId] of groups.entries()) await commitStandalone(kafka.port, groupId, topic, 10 + i);
+    for (const [i, groupId] of groups.entries()) expect(await commitStandalone(kafka.port, groupId, topic, 10 + i)).toBe(0);
     await admin.disconnect();
     await kafka.stop();
     const file = path.join(dir, 'groups', 'journal.log');
@@ -368,14 +366,6 @@ describe('npm run broker: arguments', () => {
     expect(noDir.stderr).toMatch(/--data-dir is required/);
   });
 });
-
-/** OffsetCommit v2 outside group management (generation -1, no member), as kafkajs encodes it. */
-async function commitStandalone(port: number, groupId: string, topic: string, offset: number): Promise<void> {
-  const request = offsetCommitRequestV2({ groupId, groupGenerationId: -1, memberId: '', retentionTime: -1, topics: [{ topic, partitions: [{ partition: 0, offset: String(offset) }] }] });
-  const encoded: Buffer = (await encodeRequest({ correlationId: 3, clientId: 'commit', request })).buffer;
-  const { responses } = await rawExchange(port, encoded, { frames: 1 });
-  expect((await offsetCommitResponseV2.decode(responses[0].subarray(4))).responses[0].partitions[0].errorCode).toBe(0);
-}
 
 /** Fetch v4 body: one partition of `topic` from offset 0, long-polling up to maxWaitMs for 1 byte. */
 function fetchV4Body(topic: string, maxWaitMs: number): Buffer {

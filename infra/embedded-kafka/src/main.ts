@@ -5,11 +5,13 @@ import { EmbeddedKafkaError } from './errors';
 /**
  * Runs the embedded broker alone.
  *   npm run broker -- --port N --data-dir DIR [--host H] [--advertised-host H] [--advertised-port N]
- *                     [--partitions N] [--no-auto-create]
+ *                     [--partitions N] [--no-auto-create] [--offsets-retention-minutes M]
  *                     [--fsync always|interval|never] [--fsync-interval-ms MS] [--verbose]
  * --host is the listen address (default 127.0.0.1); --advertised-host/--advertised-port are what
  *   Metadata and FindCoordinator tell clients (default: the listen address and bound port; a
  *   wildcard listen address advertises os.hostname() instead, and says so).
+ * --offsets-retention-minutes (Kafka offsets.retention.minutes, default 10080 = 7 days): an
+ *   EMPTY group's committed offsets expire that long after its last commit, and the group goes.
  * --fsync always (default): acks=-1 produces and offset commits are answered after a
  *   group-committed fdatasync; interval: background fsync every --fsync-interval-ms;
  *   never: the OS flushes. Every policy survives kill -9 of the broker (writes are in the page
@@ -18,7 +20,7 @@ import { EmbeddedKafkaError } from './errors';
  * reads the word after "on"); SIGINT/SIGTERM stop it cleanly.
  */
 const USAGE =
-  'usage: npm run broker -- --port N --data-dir DIR [--host H] [--advertised-host H] [--advertised-port N] [--partitions N] [--no-auto-create] [--fsync always|interval|never] [--fsync-interval-ms MS] [--verbose]';
+  'usage: npm run broker -- --port N --data-dir DIR [--host H] [--advertised-host H] [--advertised-port N] [--partitions N] [--no-auto-create] [--offsets-retention-minutes M] [--fsync always|interval|never] [--fsync-interval-ms MS] [--verbose]';
 
 interface Args {
   port: number;
@@ -27,6 +29,7 @@ interface Args {
   advertisedHost?: string;
   advertisedPort?: number;
   partitions: number;
+  offsetsRetentionMinutes?: number;
   autoCreate: boolean;
   fsync: FsyncPolicy;
   fsyncIntervalMs: number;
@@ -64,6 +67,9 @@ function parseArgs(argv: string[]): Args {
         break;
       case '--partitions':
         a.partitions = int(f, argv[++i], 1, 10000);
+        break;
+      case '--offsets-retention-minutes':
+        a.offsetsRetentionMinutes = int(f, argv[++i], 1, 52_560_000);
         break;
       case '--no-auto-create':
         a.autoCreate = false;
@@ -103,6 +109,7 @@ async function main(): Promise<void> {
     advertisedPort: args.advertisedPort,
     numPartitions: args.partitions,
     autoCreateTopics: args.autoCreate,
+    offsetsRetentionMs: args.offsetsRetentionMinutes === undefined ? undefined : args.offsetsRetentionMinutes * 60_000,
     fsync: args.fsync,
     fsyncIntervalMs: args.fsyncIntervalMs,
     logLevel: args.verbose ? 'info' : 'warn',

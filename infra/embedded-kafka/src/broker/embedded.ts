@@ -48,6 +48,14 @@ export interface EmbeddedKafkaOptions {
   readonly maxFrameBytes?: number;
   /** Delay of a new group's first rebalance (Kafka: 3000); default 0. */
   readonly initialRebalanceDelayMs?: number;
+  /**
+   * Offsets retention (Kafka offsets.retention.minutes): an EMPTY group's committed offsets
+   * expire this long after its last commit (or rebalance, or becoming Empty), and the group
+   * disappears. Default 7 days.
+   */
+  readonly offsetsRetentionMs?: number;
+  /** How often expired offsets are looked for (Kafka offsets.retention.check.interval.ms); default 10 min. */
+  readonly offsetsRetentionCheckIntervalMs?: number;
   /** 'info' logs group and topic events to stderr; default 'warn'. */
   readonly logLevel?: 'info' | 'warn' | 'error' | 'silent';
 }
@@ -81,6 +89,11 @@ export async function startEmbeddedKafka(opts: EmbeddedKafkaOptions): Promise<Em
   if (opts.advertisedPort !== undefined && (!Number.isInteger(opts.advertisedPort) || opts.advertisedPort < 1 || opts.advertisedPort > 65535)) {
     throw new ValidationError(`advertisedPort must be 1..65535, got ${opts.advertisedPort}`);
   }
+  const offsetsRetentionMs = opts.offsetsRetentionMs ?? 7 * 24 * 3_600_000;
+  const offsetsCheckMs = opts.offsetsRetentionCheckIntervalMs ?? 600_000;
+  for (const [name, v] of [['offsetsRetentionMs', offsetsRetentionMs], ['offsetsRetentionCheckIntervalMs', offsetsCheckMs]] as const) {
+    if (!Number.isSafeInteger(v) || v < 1) throw new ValidationError(`${name} must be an integer >= 1, got ${v}`);
+  }
   const fsyncPolicy = opts.fsync ?? 'always';
   const minLevel = LEVELS[opts.logLevel ?? 'warn'];
   const log = (level: string, msg: string) => {
@@ -106,6 +119,7 @@ export async function startEmbeddedKafka(opts: EmbeddedKafkaOptions): Promise<Em
     maxSessionTimeoutMs: 1_800_000,
     newMemberId: (clientId) => `${clientId || 'member'}-${randomUUID()}`,
     log,
+    now: () => Date.now(),
   });
   const producerIds = new ProducerIdAllocator(path.join(opts.dataDir, 'producer-ids'), logs.maxProducerId() + 1, log);
 
@@ -152,6 +166,19 @@ export async function startEmbeddedKafka(opts: EmbeddedKafkaOptions): Promise<Em
         log('error', `retention: ${(e as Error).message}`);
       }
     }, RETENTION_CHECK_MS),
+  );
+  timers.push(
+    setInterval(() => {
+      try {
+        const expired = groups.expireOffsets(Date.now(), offsetsRetentionMs);
+        if (expired.length > 0) {
+          flusher.markDirty(groupStore);
+          log('info', `offsets retention: expired ${expired.length} empty group(s): ${expired.slice(0, 10).join(', ')}${expired.length > 10 ? ', ...' : ''}`);
+        }
+      } catch (e) {
+        log('error', `offsets retention: ${(e as Error).message}`);
+      }
+    }, offsetsCheckMs),
   );
   if (fsyncPolicy === 'interval') {
     timers.push(setInterval(() => void flusher.flush().catch((e) => log('error', `fsync: ${(e as Error).message}`)), opts.fsyncIntervalMs ?? 1000));

@@ -20,20 +20,26 @@ import type { SegmentLogger } from './segment';
  * When the journal grows past a threshold it is rewritten as a snapshot (write temp, fsync, rename).
  */
 export type GroupRecord =
-  | { t: 'offset'; g: string; topic: string; p: number; o: number; m: string | null }
-  | { t: 'meta'; g: string; gen: number; protocolType: string; protocol: string }
+  /** ts: commit time (ms); absent in journals written before offsets retention existed. */
+  | { t: 'offset'; g: string; topic: string; p: number; o: number; m: string | null; ts?: number }
+  /** ts: time of the rebalance (or of the group becoming Empty) this records. */
+  | { t: 'meta'; g: string; gen: number; protocolType: string; protocol: string; ts?: number }
   | { t: 'delete-group'; g: string }
   | { t: 'delete-topic'; topic: string };
 
 export interface CommittedOffset {
   readonly offset: number;
   readonly metadata: string | null;
+  /** Commit time, ms since the epoch. */
+  readonly ts: number;
 }
 
 export interface StoredGroup {
   generation: number;
   protocolType: string;
   protocol: string;
+  /** Time of the last rebalance or of becoming Empty (meta record), ms since the epoch. */
+  metaTs: number;
   /** topic -> partition -> committed offset */
   offsets: Map<string, Map<number, CommittedOffset>>;
 }
@@ -45,6 +51,7 @@ export class GroupStore {
   private size = 0;
   private records = 0;
   private dirty = false;
+  private loadedAt = 0;
 
   constructor(
     dataDir: string,
@@ -54,7 +61,12 @@ export class GroupStore {
     this.file = path.join(dataDir, 'groups', 'journal.log');
   }
 
-  open(): void {
+  /**
+   * Replays the journal. Records written before timestamps existed count as written at
+   * `nowMs`, so their groups get one full retention period from the upgrade.
+   */
+  open(nowMs = Date.now()): void {
+    this.loadedAt = nowMs;
     fs.mkdirSync(path.dirname(this.file), { recursive: true });
     const data = fs.existsSync(this.file) ? fs.readFileSync(this.file) : Buffer.alloc(0);
     const replay = replayJournal(data);
@@ -76,6 +88,13 @@ export class GroupStore {
     } else if (replay.legacy > 0 || this.records > this.compactAfterRecords) {
       this.compact();
     }
+  }
+
+  /** The last time anything happened to a stored group: a commit, a rebalance, becoming Empty. */
+  static lastActivity(s: StoredGroup): number {
+    let t = s.metaTs;
+    for (const ps of s.offsets.values()) for (const c of ps.values()) if (c.ts > t) t = c.ts;
+    return t;
   }
 
   group(g: string): StoredGroup | undefined {
@@ -114,8 +133,8 @@ export class GroupStore {
   private snapshot(): GroupRecord[] {
     const out: GroupRecord[] = [];
     for (const [g, s] of this.groups) {
-      out.push({ t: 'meta', g, gen: s.generation, protocolType: s.protocolType, protocol: s.protocol });
-      for (const [topic, ps] of s.offsets) for (const [p, c] of ps) out.push({ t: 'offset', g, topic, p, o: c.offset, m: c.metadata });
+      out.push({ t: 'meta', g, gen: s.generation, protocolType: s.protocolType, protocol: s.protocol, ts: s.metaTs });
+      for (const [topic, ps] of s.offsets) for (const [p, c] of ps) out.push({ t: 'offset', g, topic, p, o: c.offset, m: c.metadata, ts: c.ts });
     }
     return out;
   }
@@ -139,7 +158,7 @@ export class GroupStore {
   private ensure(g: string): StoredGroup {
     let s = this.groups.get(g);
     if (!s) {
-      s = { generation: 0, protocolType: '', protocol: '', offsets: new Map() };
+      s = { generation: 0, protocolType: '', protocol: '', metaTs: 0, offsets: new Map() };
       this.groups.set(g, s);
     }
     return s;
@@ -151,7 +170,7 @@ export class GroupStore {
         const s = this.ensure(r.g);
         let ps = s.offsets.get(r.topic);
         if (!ps) s.offsets.set(r.topic, (ps = new Map()));
-        ps.set(r.p, { offset: r.o, metadata: r.m });
+        ps.set(r.p, { offset: r.o, metadata: r.m, ts: r.ts ?? this.loadedAt });
         return;
       }
       case 'meta': {
@@ -159,6 +178,7 @@ export class GroupStore {
         s.generation = r.gen;
         s.protocolType = r.protocolType;
         s.protocol = r.protocol;
+        s.metaTs = r.ts ?? this.loadedAt;
         return;
       }
       case 'delete-group':
