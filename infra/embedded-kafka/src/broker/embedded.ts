@@ -56,6 +56,8 @@ export interface EmbeddedKafkaOptions {
   readonly offsetsRetentionMs?: number;
   /** How often expired offsets are looked for (Kafka offsets.retention.check.interval.ms); default 10 min. */
   readonly offsetsRetentionCheckIntervalMs?: number;
+  /** How often topic retention.ms / retention.bytes are applied (Kafka log.retention.check.interval.ms); default 30 s. */
+  readonly logRetentionCheckIntervalMs?: number;
   /** 'info' logs group and topic events to stderr; default 'warn'. */
   readonly logLevel?: 'info' | 'warn' | 'error' | 'silent';
 }
@@ -91,7 +93,8 @@ export async function startEmbeddedKafka(opts: EmbeddedKafkaOptions): Promise<Em
   }
   const offsetsRetentionMs = opts.offsetsRetentionMs ?? 7 * 24 * 3_600_000;
   const offsetsCheckMs = opts.offsetsRetentionCheckIntervalMs ?? 600_000;
-  for (const [name, v] of [['offsetsRetentionMs', offsetsRetentionMs], ['offsetsRetentionCheckIntervalMs', offsetsCheckMs]] as const) {
+  const logRetentionCheckMs = opts.logRetentionCheckIntervalMs ?? RETENTION_CHECK_MS;
+  for (const [name, v] of [['offsetsRetentionMs', offsetsRetentionMs], ['offsetsRetentionCheckIntervalMs', offsetsCheckMs], ['logRetentionCheckIntervalMs', logRetentionCheckMs]] as const) {
     if (!Number.isSafeInteger(v) || v < 1) throw new ValidationError(`${name} must be an integer >= 1, got ${v}`);
   }
   const fsyncPolicy = opts.fsync ?? 'always';
@@ -165,7 +168,7 @@ export async function startEmbeddedKafka(opts: EmbeddedKafkaOptions): Promise<Em
       } catch (e) {
         log('error', `retention: ${(e as Error).message}`);
       }
-    }, RETENTION_CHECK_MS),
+    }, logRetentionCheckMs),
   );
   timers.push(
     setInterval(() => {

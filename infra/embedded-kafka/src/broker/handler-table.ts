@@ -1,5 +1,5 @@
 import type { Handler } from './context';
-import { handleCreatePartitions, handleCreateTopics, handleDeleteTopics, handleInitProducerId } from './handlers/admin';
+import { handleCreatePartitions, handleCreateTopics, handleDeleteRecords, handleDeleteTopics, handleInitProducerId } from './handlers/admin';
 import { handleFetch } from './handlers/fetch';
 import {
   handleDeleteGroups,
@@ -32,6 +32,7 @@ export const HANDLERS: ReadonlyMap<number, Handler<any, any>> = new Map<number, 
   [18, handleApiVersions],
   [19, handleCreateTopics],
   [20, handleDeleteTopics],
+  [21, handleDeleteRecords],
   [22, handleInitProducerId],
   [37, handleCreatePartitions],
   [42, handleDeleteGroups],

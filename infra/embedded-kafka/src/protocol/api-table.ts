@@ -3,6 +3,7 @@ import { apiVersionsApi } from './apis/api-versions';
 import { createPartitionsApi } from './apis/create-partitions';
 import { createTopicsApi } from './apis/create-topics';
 import { deleteGroupsApi } from './apis/delete-groups';
+import { deleteRecordsApi } from './apis/delete-records';
 import { deleteTopicsApi } from './apis/delete-topics';
 import { describeGroupsApi } from './apis/describe-groups';
 import { fetchApi } from './apis/fetch';
@@ -24,7 +25,7 @@ import { syncGroupApi } from './apis/sync-group';
  * Caps keep every version non-flexible except ApiVersions v3 (librdkafka would otherwise send
  * tagged-field requests), and every min is 0 so librdkafka enables its features.
  * Not implemented (answered UNSUPPORTED_VERSION): transactions (24-28), ACLs, SASL, configs
- * (32, 33), DeleteRecords (21), partition reassignment, and everything newer.
+ * (32, 33), partition reassignment, and everything newer.
  */
 export const API_TABLE: readonly ApiCodec<any, any>[] = [
   produceApi,
@@ -43,6 +44,7 @@ export const API_TABLE: readonly ApiCodec<any, any>[] = [
   apiVersionsApi,
   createTopicsApi,
   deleteTopicsApi,
+  deleteRecordsApi,
   initProducerIdApi,
   createPartitionsApi,
   deleteGroupsApi,

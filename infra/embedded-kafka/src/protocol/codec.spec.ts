@@ -60,6 +60,12 @@ const CASES: Case[] = [
     expect: { timeoutMs: 5000, topics: [{ name: 'nt', numPartitions: 3, replicationFactor: 1, assignments: [], configs: [{ name: 'retention.ms', value: '1000' }] }] },
   },
   { dir: 'deleteTopics', key: 20, args: { topics: ['x'], timeout: 5000 }, expect: { topicNames: ['x'], timeoutMs: 5000 } },
+  {
+    dir: 'deleteRecords',
+    key: 21,
+    args: { topics: [{ topic: 'tp', partitions: [{ partition: 1, offset: '12' }, { partition: 2, offset: '-1' }] }], timeout: 3000 },
+    expect: { timeoutMs: 3000, topics: [{ name: 'tp', partitions: [{ index: 1, offset: 12 }, { index: 2, offset: -1 }] }] },
+  },
   { dir: 'initProducerId', key: 22, args: { transactionalId: null, transactionTimeout: 5000 }, expect: { transactionalId: null } },
   { dir: 'createPartitions', key: 37, args: { topicPartitions: [{ topic: 'tp', count: 4 }], validateOnly: false, timeout: 5000 }, expect: { topics: [{ name: 'tp', count: 4 }] } },
   { dir: 'deleteGroups', key: 42, args: ['g1'], expect: { groupNames: ['g1'] } },
@@ -90,7 +96,7 @@ describe('response codecs decoded by kafkajs', () => {
     const w = new Writer();
     API_BY_KEY.get(key)!.encodeResponse(w, v, res);
     const { protocol } = require(`kafkajs/src/protocol/requests/${dir}`);
-    const { response } = protocol({ version: v })(dir === 'deleteGroups' ? [] : {});
+    const { response } = protocol({ version: v })(dir === 'deleteGroups' ? [] : dir === 'deleteRecords' ? { topics: [{ topic: 't', partitions: [] }] } : {});
     const decoded = await response.decode(w.toBuffer());
     return response.parse(decoded);
   };
@@ -138,6 +144,11 @@ describe('response codecs decoded by kafkajs', () => {
       members: [{ memberId: 'm1', groupInstanceId: null, metadata: Buffer.from([1]) }],
     });
     expect(out).toMatchObject({ generationId: 2, leaderId: 'm1', memberId: 'm1', groupProtocol: 'RoundRobinAssigner' });
+  });
+
+  it.each([0, 1])('DeleteRecords v%i', async (v) => {
+    const out = await respond('deleteRecords', 21, v, { topics: [{ name: 't', partitions: [{ index: 0, lowWatermark: 42, errorCode: 0 }] }] });
+    expect(out.topics[0]).toEqual({ topic: 't', partitions: [{ partition: 0, lowWatermark: 42n, errorCode: 0 }] });
   });
 
   it.each([1, 2, 3, 4])('OffsetFetch v%i', async (v) => {

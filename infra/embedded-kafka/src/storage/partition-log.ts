@@ -2,7 +2,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { patchBatchOffsets, type BatchHeader } from '../protocol/record-batch';
 import { isIdempotent, ProducerStateTable } from './producer-state';
-import { Segment, type SegmentLogger } from './segment';
+import { fsyncDir, Segment, type SegmentLogger } from './segment';
+
+const LOG_START_FILE = 'log-start-offset';
 
 /** Per-topic settings that the log honours. -1 = unbounded. */
 export interface LogConfig {
@@ -48,9 +50,79 @@ export class PartitionLog {
       .sort((a, b) => a - b);
     for (const base of bases) p.segments.push(Segment.open(dir, base, log).segment);
     if (p.segments.length === 0) p.segments.push(Segment.create(dir, 0));
-    p.logStartOffset = p.segments[0].baseOffset;
+    p.logStartOffset = p.loadLogStart();
     p.rebuildProducerState();
+    p.deleteSegmentsBelowStart(); // a deletion interrupted by a crash
     return p;
+  }
+
+  /**
+   * The log start offset: the first segment's base, or further on if DeleteRecords moved it
+   * inside a segment (kept in `log-start-offset`, as Kafka's log-start-offset-checkpoint). A
+   * value past the log end (a torn tail was cut after it was written) is clamped to the end.
+   */
+  private loadLogStart(): number {
+    const base = this.segments[0].baseOffset;
+    const file = path.join(this.dir, LOG_START_FILE);
+    if (!fs.existsSync(file)) return base;
+    const text = fs.readFileSync(file, 'utf8').trim();
+    const stored = Number(text);
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(stored)) {
+      this.log('error', `${this.topic}-${this.partition}: ${LOG_START_FILE} is damaged ('${text.slice(0, 40)}'); log start offset falls back to ${base}`);
+      return base;
+    }
+    const end = this.highWatermark;
+    if (stored > end) {
+      this.log('warn', `${this.topic}-${this.partition}: log start offset ${stored} is past the log end ${end}; using ${end}`);
+      return end;
+    }
+    return Math.max(base, stored);
+  }
+
+  /** Writes the log start offset durably (temp file, fsync, rename, directory fsync). */
+  private persistLogStart(): void {
+    const file = path.join(this.dir, LOG_START_FILE);
+    const tmp = `${file}.tmp`;
+    const fd = fs.openSync(tmp, 'w');
+    try {
+      fs.writeSync(fd, `${this.logStartOffset}\n`);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+    fsyncDir(this.dir);
+  }
+
+  /**
+   * DeleteRecords: moves the log start offset to `offset` (-1: the high watermark). Records
+   * below it are no longer served (Fetch answers OFFSET_OUT_OF_RANGE, ListOffsets earliest
+   * returns it), and segments wholly below it are deleted; if that is every record, the active
+   * segment is rolled first so its space is freed too. The new start is durable on return.
+   */
+  deleteRecordsBefore(offset: number): { kind: 'moved'; logStartOffset: number } | { kind: 'out_of_range'; detail: string } {
+    const hw = this.highWatermark;
+    const target = offset === -1 ? hw : offset;
+    if (target < 0 || target > hw) return { kind: 'out_of_range', detail: `offset ${offset} outside 0..${hw} (or -1)` };
+    if (target <= this.logStartOffset) return { kind: 'moved', logStartOffset: this.logStartOffset };
+    this.logStartOffset = target;
+    this.persistLogStart();
+    const a = this.active;
+    if (a.count > 0 && a.nextOffset <= target) this.roll();
+    this.deleteSegmentsBelowStart();
+    return { kind: 'moved', logStartOffset: this.logStartOffset };
+  }
+
+  /** Deletes the closed segments that hold no offset at or above the log start offset. */
+  private deleteSegmentsBelowStart(): number {
+    let removed = 0;
+    while (this.segments.length > 1 && this.segments[0].nextOffset <= this.logStartOffset) {
+      this.snapshotProducers(); // the deleted batches can no longer be replayed
+      const first = this.segments.shift()!;
+      first.delete();
+      removed++;
+    }
+    return removed;
   }
 
   /**
@@ -129,12 +201,16 @@ export class PartitionLog {
     const a = this.active;
     // Positions are u32 in the index; never let a segment grow past 2^32 - 1.
     const cap = Math.min(this.config.segmentBytes, 0xffffffff - incoming);
-    if (a.count > 0 && a.size + incoming > cap) {
-      a.sync();
-      this.segments.push(Segment.create(this.dir, a.nextOffset));
-      this.snapshotProducers(); // so a restart replays only the new active segment
-    }
+    if (a.count > 0 && a.size + incoming > cap) this.roll();
     return this.active;
+  }
+
+  /** Closes the active segment and starts a new one at the log end. */
+  private roll(): void {
+    const a = this.active;
+    a.sync();
+    this.segments.push(Segment.create(this.dir, a.nextOffset));
+    this.snapshotProducers(); // so a restart replays only the new active segment
   }
 
   /** Bytes available from `offset` to the end of the log (0 if none or out of range). */
@@ -162,8 +238,8 @@ export class PartitionLog {
   offsetForTimestamp(ts: number): { offset: number; timestamp: number } | null {
     for (const s of this.segments) {
       if (s.nextOffset <= this.logStartOffset) continue;
-      const r = s.offsetForTimestamp(ts);
-      if (r) return { offset: Math.max(r.offset, this.logStartOffset), timestamp: r.timestamp };
+      const r = s.offsetForTimestamp(ts, this.logStartOffset);
+      if (r) return r;
     }
     return null;
   }
@@ -188,7 +264,10 @@ export class PartitionLog {
       first.delete();
       removed++;
     }
-    this.logStartOffset = Math.max(this.logStartOffset, this.segments[0].baseOffset);
+    if (this.segments[0].baseOffset > this.logStartOffset) {
+      this.logStartOffset = this.segments[0].baseOffset;
+      this.persistLogStart();
+    }
     return removed;
   }
 

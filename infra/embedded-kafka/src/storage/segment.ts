@@ -243,10 +243,15 @@ export class Segment {
     }
   }
 
-  /** First offset whose batch has maxTimestamp >= ts (batch granularity), or -1. */
-  offsetForTimestamp(ts: number): { offset: number; timestamp: number } | null {
+  /**
+   * First batch ending at or after `minOffset` whose maxTimestamp >= ts (batch granularity):
+   * its base offset (raised to `minOffset`) and that timestamp, or null.
+   */
+  offsetForTimestamp(ts: number, minOffset = 0): { offset: number; timestamp: number } | null {
     for (let i = 0; i < this.count; i++) {
-      if (this.maxTs[i] >= ts) return { offset: this.baseOffset + this.rel[i], timestamp: this.maxTs[i] };
+      const base = this.baseOffset + this.rel[i];
+      if (base + this.deltas[i] < minOffset) continue;
+      if (this.maxTs[i] >= ts) return { offset: Math.max(base, minOffset), timestamp: this.maxTs[i] };
     }
     return null;
   }
