@@ -6,10 +6,15 @@ import { EmbeddedKafkaError } from './errors';
  * Runs the embedded broker alone.
  *   npm run broker -- --port N --data-dir DIR [--host H] [--advertised-host H] [--advertised-port N]
  *                     [--partitions N] [--no-auto-create] [--offsets-retention-minutes M]
+ *                     [--socket-request-max-bytes N] [--message-max-bytes N]
  *                     [--fsync always|interval|never] [--fsync-interval-ms MS] [--verbose]
  * --host is the listen address (default 127.0.0.1); --advertised-host/--advertised-port are what
  *   Metadata and FindCoordinator tell clients (default: the listen address and bound port; a
  *   wildcard listen address advertises os.hostname() instead, and says so).
+ * --socket-request-max-bytes (Kafka socket.request.max.bytes, default 104857600): a request whose
+ *   size prefix is larger closes the connection before anything is buffered.
+ * --message-max-bytes (Kafka message.max.bytes, default 8388608): max.message.bytes of topics
+ *   that do not set their own; a larger batch is refused with MESSAGE_TOO_LARGE (10).
  * --offsets-retention-minutes (Kafka offsets.retention.minutes, default 10080 = 7 days): an
  *   EMPTY group's committed offsets expire that long after its last commit, and the group goes.
  * --fsync always (default): acks=-1 produces and offset commits are answered after a
@@ -20,7 +25,7 @@ import { EmbeddedKafkaError } from './errors';
  * reads the word after "on"); SIGINT/SIGTERM stop it cleanly.
  */
 const USAGE =
-  'usage: npm run broker -- --port N --data-dir DIR [--host H] [--advertised-host H] [--advertised-port N] [--partitions N] [--no-auto-create] [--offsets-retention-minutes M] [--fsync always|interval|never] [--fsync-interval-ms MS] [--verbose]';
+  'usage: npm run broker -- --port N --data-dir DIR [--host H] [--advertised-host H] [--advertised-port N] [--partitions N] [--no-auto-create] [--offsets-retention-minutes M] [--socket-request-max-bytes N] [--message-max-bytes N] [--fsync always|interval|never] [--fsync-interval-ms MS] [--verbose]';
 
 interface Args {
   port: number;
@@ -30,6 +35,8 @@ interface Args {
   advertisedPort?: number;
   partitions: number;
   offsetsRetentionMinutes?: number;
+  socketRequestMaxBytes?: number;
+  messageMaxBytes?: number;
   autoCreate: boolean;
   fsync: FsyncPolicy;
   fsyncIntervalMs: number;
@@ -71,6 +78,12 @@ function parseArgs(argv: string[]): Args {
       case '--offsets-retention-minutes':
         a.offsetsRetentionMinutes = int(f, argv[++i], 1, 52_560_000);
         break;
+      case '--socket-request-max-bytes':
+        a.socketRequestMaxBytes = int(f, argv[++i], 1024, 0x7fffffff);
+        break;
+      case '--message-max-bytes':
+        a.messageMaxBytes = int(f, argv[++i], 0, 0x7fffffff);
+        break;
       case '--no-auto-create':
         a.autoCreate = false;
         break;
@@ -109,6 +122,8 @@ async function main(): Promise<void> {
     advertisedPort: args.advertisedPort,
     numPartitions: args.partitions,
     autoCreateTopics: args.autoCreate,
+    maxFrameBytes: args.socketRequestMaxBytes,
+    messageMaxBytes: args.messageMaxBytes,
     offsetsRetentionMs: args.offsetsRetentionMinutes === undefined ? undefined : args.offsetsRetentionMinutes * 60_000,
     fsync: args.fsync,
     fsyncIntervalMs: args.fsyncIntervalMs,

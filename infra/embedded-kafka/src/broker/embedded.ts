@@ -10,6 +10,7 @@ import { GroupStore } from '../storage/group-store';
 import { lockDataDir } from '../storage/data-dir-lock';
 import { LogStore } from '../storage/log-store';
 import { ProducerIdAllocator } from '../storage/producer-ids';
+import { DEFAULT_TOPIC_CONFIG } from '../storage/topic-config';
 import type { BrokerContext, FsyncPolicy } from './context';
 import { KafkaServer } from './server';
 
@@ -44,8 +45,16 @@ export interface EmbeddedKafkaOptions {
   readonly autoCreateTopics?: boolean;
   readonly fsync?: FsyncPolicy;
   readonly fsyncIntervalMs?: number;
-  /** Largest request frame accepted; larger frames close the connection. Default 100 MiB. */
+  /**
+   * Largest request frame accepted (Kafka socket.request.max.bytes); a larger size prefix closes
+   * the connection before anything is buffered. Default 100 MiB.
+   */
   readonly maxFrameBytes?: number;
+  /**
+   * Default max.message.bytes of topics that do not set their own (Kafka message.max.bytes):
+   * a larger record batch is refused with MESSAGE_TOO_LARGE. Default 8 MiB.
+   */
+  readonly messageMaxBytes?: number;
   /** Delay of a new group's first rebalance (Kafka: 3000); default 0. */
   readonly initialRebalanceDelayMs?: number;
   /**
@@ -97,6 +106,14 @@ export async function startEmbeddedKafka(opts: EmbeddedKafkaOptions): Promise<Em
   for (const [name, v] of [['offsetsRetentionMs', offsetsRetentionMs], ['offsetsRetentionCheckIntervalMs', offsetsCheckMs], ['logRetentionCheckIntervalMs', logRetentionCheckMs]] as const) {
     if (!Number.isSafeInteger(v) || v < 1) throw new ValidationError(`${name} must be an integer >= 1, got ${v}`);
   }
+  const maxFrameBytes = opts.maxFrameBytes ?? 100 * 1024 * 1024;
+  if (!Number.isInteger(maxFrameBytes) || maxFrameBytes < 1024 || maxFrameBytes > 0x7fffffff) {
+    throw new ValidationError(`maxFrameBytes must be an integer in 1024..${0x7fffffff}, got ${maxFrameBytes}`);
+  }
+  const messageMaxBytes = opts.messageMaxBytes ?? DEFAULT_TOPIC_CONFIG.maxMessageBytes;
+  if (!Number.isInteger(messageMaxBytes) || messageMaxBytes < 0 || messageMaxBytes > 0x7fffffff) {
+    throw new ValidationError(`messageMaxBytes must be an integer in 0..${0x7fffffff}, got ${messageMaxBytes}`);
+  }
   const fsyncPolicy = opts.fsync ?? 'always';
   const minLevel = LEVELS[opts.logLevel ?? 'warn'];
   const log = (level: string, msg: string) => {
@@ -106,7 +123,7 @@ export async function startEmbeddedKafka(opts: EmbeddedKafkaOptions): Promise<Em
   fs.mkdirSync(opts.dataDir, { recursive: true });
   const lock = await lockDataDir(opts.dataDir);
   const flusher = new GroupCommitFlusher();
-  const logs = new LogStore(opts.dataDir, flusher, log);
+  const logs = new LogStore(opts.dataDir, flusher, log, { ...DEFAULT_TOPIC_CONFIG, maxMessageBytes: messageMaxBytes });
   const groupStore = new GroupStore(opts.dataDir, log);
   try {
     logs.open();
@@ -148,7 +165,7 @@ export async function startEmbeddedKafka(opts: EmbeddedKafkaOptions): Promise<Em
     log,
     nextProducerId: () => producerIds.next(),
   };
-  const server = new KafkaServer(broker, { maxFrameBytes: opts.maxFrameBytes ?? 100 * 1024 * 1024 });
+  const server = new KafkaServer(broker, { maxFrameBytes });
   let bound: number;
   try {
     bound = await server.listen(port, host);

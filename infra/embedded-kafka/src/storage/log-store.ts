@@ -35,6 +35,8 @@ export class LogStore {
     dataDir: string,
     readonly flusher: GroupCommitFlusher,
     private readonly log: SegmentLogger,
+    /** Broker-wide defaults for topic configs not set on the topic (e.g. --message-max-bytes). */
+    readonly defaults: TopicConfig = DEFAULT_TOPIC_CONFIG,
   ) {
     this.root = path.join(dataDir, 'topics');
     this.graveyard = path.join(dataDir, 'deleting');
@@ -64,11 +66,11 @@ export class LogStore {
         }
         continue;
       }
-      const parsed = parseTopicConfig(Object.entries(meta.config).map(([name, value]) => ({ name, value })));
+      const parsed = parseTopicConfig(Object.entries(meta.config).map(([name, value]) => ({ name, value })), this.defaults);
       if (!parsed.ok) {
         this.log('error', `topic ${meta.name}: stored config rejected (${parsed.message}); using defaults`);
       }
-      const config = parsed.ok ? parsed.config : DEFAULT_TOPIC_CONFIG;
+      const config = parsed.ok ? parsed.config : this.defaults;
       const partitions: PartitionLog[] = [];
       for (let p = 0; p < meta.partitions; p++) {
         partitions.push(PartitionLog.open(meta.name, p, PartitionLog.dirFor(dir, p), config, this.log));
