@@ -137,3 +137,10 @@ export function processState(pid: number): string | null {
     return null;
   }
 }
+
+/** Runs `npm run broker -- <args>` to completion (add-user and the like), with `input` on stdin. */
+export function runBrokerCli(args: string[], input = ''): { code: number | null; stdout: string; stderr: string } {
+  const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
+  const r = spawnSync(process.execPath, [RUN_TS, MAIN, ...args], { cwd: ROOT, input, encoding: 'utf8', timeout: 30000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}

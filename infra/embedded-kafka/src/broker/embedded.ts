@@ -1,8 +1,11 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as tls from 'node:tls';
+import { CredentialStore } from '../auth/credentials';
+import { SASL_MECHANISMS, type AuthConfig, type SaslMechanism } from '../auth/sasl-session';
 import { ValidationError } from '../errors';
 import { GroupCoordinator } from '../groups/coordinator';
 import { GroupCommitFlusher } from '../storage/flusher';
@@ -67,8 +70,31 @@ export interface EmbeddedKafkaOptions {
   readonly offsetsRetentionCheckIntervalMs?: number;
   /** How often topic retention.ms / retention.bytes are applied (Kafka log.retention.check.interval.ms); default 30 s. */
   readonly logRetentionCheckIntervalMs?: number;
+  /**
+   * TLS on the listener (node:tls): PEM files. `caFile` verifies client certificates, which
+   * `clientAuth` asks for ('requested') or demands ('required'); default 'none'.
+   */
+  readonly tls?: EmbeddedKafkaTlsOptions;
+  /**
+   * SASL authentication on the listener: users from `credentialsFile` (see auth/credentials.ts;
+   * written by `npm run broker -- add-user`), never a default user. Mechanisms default to
+   * PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512. Unauthenticated requests close the connection.
+   */
+  readonly sasl?: EmbeddedKafkaSaslOptions;
   /** 'info' logs group and topic events to stderr; default 'warn'. */
   readonly logLevel?: 'info' | 'warn' | 'error' | 'silent';
+}
+
+export interface EmbeddedKafkaTlsOptions {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly caFile?: string;
+  readonly clientAuth?: 'none' | 'requested' | 'required';
+}
+
+export interface EmbeddedKafkaSaslOptions {
+  readonly credentialsFile: string;
+  readonly mechanisms?: readonly SaslMechanism[];
 }
 
 export interface EmbeddedKafka {
@@ -78,6 +104,8 @@ export interface EmbeddedKafka {
   readonly port: number;
   /** The host:port actually listened on (may be a wildcard address). */
   readonly listening: string;
+  /** Kafka's name for what clients must speak: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL. */
+  readonly securityProtocol: 'PLAINTEXT' | 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL';
   readonly advertisedHost: string;
   readonly advertisedPort: number;
   stop(): Promise<void>;
@@ -115,11 +143,16 @@ export async function startEmbeddedKafka(opts: EmbeddedKafkaOptions): Promise<Em
     throw new ValidationError(`messageMaxBytes must be an integer in 0..${0x7fffffff}, got ${messageMaxBytes}`);
   }
   const fsyncPolicy = opts.fsync ?? 'always';
+  const tlsOptions = opts.tls ? readTlsOptions(opts.tls) : undefined;
   const minLevel = LEVELS[opts.logLevel ?? 'warn'];
   const log = (level: string, msg: string) => {
     if ((LEVELS[level as keyof typeof LEVELS] ?? 2) >= minLevel) process.stderr.write(`[embedded-kafka] ${level}: ${msg}\n`);
   };
 
+  const auth = opts.sasl ? saslConfig(opts.sasl, log) : null;
+  if (auth?.mechanisms.includes('PLAIN') && !tlsOptions && !isLoopback(host)) {
+    log('warn', `SASL PLAIN without TLS on ${host}: passwords cross the network in clear (add tls, or leave PLAIN out of the mechanisms)`);
+  }
   fs.mkdirSync(opts.dataDir, { recursive: true });
   const lock = await lockDataDir(opts.dataDir);
   const flusher = new GroupCommitFlusher();
@@ -164,8 +197,9 @@ export async function startEmbeddedKafka(opts: EmbeddedKafkaOptions): Promise<Em
     now: () => Date.now(),
     log,
     nextProducerId: () => producerIds.next(),
+    auth,
   };
-  const server = new KafkaServer(broker, { maxFrameBytes });
+  const server = new KafkaServer(broker, { maxFrameBytes, tls: tlsOptions });
   let bound: number;
   try {
     bound = await server.listen(port, host);
@@ -210,6 +244,7 @@ export async function startEmbeddedKafka(opts: EmbeddedKafkaOptions): Promise<Em
     brokers: [`${hostPort(broker.advertisedHost)}:${broker.advertisedPort}`],
     port: bound,
     listening: `${hostPort(host)}:${bound}`,
+    securityProtocol: auth ? (tlsOptions ? 'SASL_SSL' : 'SASL_PLAINTEXT') : tlsOptions ? 'SSL' : 'PLAINTEXT',
     advertisedHost: broker.advertisedHost,
     advertisedPort: broker.advertisedPort,
     stop() {
@@ -225,6 +260,44 @@ export async function startEmbeddedKafka(opts: EmbeddedKafkaOptions): Promise<Em
       return stopping;
     },
   };
+}
+
+/** Reads the PEM files (a missing or unreadable file is a ValidationError: the broker does not start). */
+function readTlsOptions(t: EmbeddedKafkaTlsOptions): tls.TlsOptions {
+  const read = (what: string, file: string) => {
+    try {
+      return fs.readFileSync(file);
+    } catch (e) {
+      throw new ValidationError(`tls ${what} ${file}: ${(e as Error).message}`);
+    }
+  };
+  const clientAuth = t.clientAuth ?? 'none';
+  if (clientAuth !== 'none' && !t.caFile) throw new ValidationError(`tls clientAuth '${clientAuth}' needs caFile to verify client certificates`);
+  const options: tls.TlsOptions = {
+    cert: read('certFile', t.certFile),
+    key: read('keyFile', t.keyFile),
+    ca: t.caFile ? read('caFile', t.caFile) : undefined,
+    requestCert: clientAuth !== 'none',
+    rejectUnauthorized: clientAuth === 'required',
+    minVersion: 'TLSv1.2',
+  };
+  try {
+    tls.createSecureContext(options); // a key that does not match its certificate fails here, not at the first client
+  } catch (e) {
+    throw new ValidationError(`tls: ${(e as Error).message}`);
+  }
+  return options;
+}
+
+function saslConfig(s: EmbeddedKafkaSaslOptions, log: (level: string, msg: string) => void): AuthConfig {
+  const mechanisms = s.mechanisms ?? SASL_MECHANISMS;
+  if (mechanisms.length === 0) throw new ValidationError('sasl.mechanisms must name at least one mechanism');
+  for (const m of mechanisms) if (!SASL_MECHANISMS.includes(m)) throw new ValidationError(`unknown SASL mechanism '${m}' (supported: ${SASL_MECHANISMS.join(', ')})`);
+  return { mechanisms: [...new Set(mechanisms)], credentials: CredentialStore.open(s.credentialsFile, log), fakeSecret: randomBytes(32), failureDelayMs: 100 };
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
 /** 0.0.0.0, ::, '' and other all-zero addresses listen everywhere and name no host. */
