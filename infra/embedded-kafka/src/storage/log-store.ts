@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { GroupCommitFlusher } from './flusher';
 import { PartitionLog } from './partition-log';
-import { fsyncDir, type SegmentLogger } from './segment';
+import { fsyncDir } from '@deltaflow/core';
+import type { SegmentLogger } from './segment';
 import { DEFAULT_TOPIC_CONFIG, parseTopicConfig, type TopicConfig } from './topic-config';
 
 /**

@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { patchBatchOffsets, type BatchHeader } from '../protocol/record-batch';
 import { isIdempotent, ProducerStateTable } from './producer-state';
-import { fsyncDir, Segment, type SegmentLogger } from './segment';
+import { fsyncDir } from '@deltaflow/core';
+import { Segment, type SegmentLogger } from './segment';
 
 const LOG_START_FILE = 'log-start-offset';
 

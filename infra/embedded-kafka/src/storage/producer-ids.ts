@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fsyncDir, type SegmentLogger } from './segment';
+import { fsyncDir } from '@deltaflow/core';
+import type { SegmentLogger } from './segment';
 
 /**
  * Producer ids are never handed out twice, across restarts too: `<dataDir>/producer-ids` holds

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { crc32c } from '@deltaflow/checksum';
 import type { BatchHeader } from '../protocol/record-batch';
-import { fsyncDir } from './segment';
+import { fsyncDir } from '@deltaflow/core';
 
 /**
  * Idempotent-producer state of one partition: per producer id, its epoch, its last sequence and

@@ -1,3 +1,4 @@
+import { fsyncDir } from '@deltaflow/core';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BATCH_HEADER_BYTES, checkBatch, readBatchHeader, type BatchHeader } from '../protocol/record-batch';
@@ -307,11 +308,5 @@ function writeFully(fd: number, buf: Buffer, position: number): void {
 }
 
 /** fsyncs a directory so that file creations and renames in it are durable. */
-export function fsyncDir(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
+
+
