@@ -22,7 +22,7 @@ import { sameDsid } from '@deltaflow/dsid';
 import { blocksOfFullSave } from '@deltaflow/dlog';
 import { saveLifecycle, type SaveCommand, type SaveEvent, type SaveLifecycleState } from '@deltaflow/save-chain';
 import { DataSetWriter, dataSetDir, dataSetPath } from '@deltaflow/save-format';
-import { EventPublisher, TopicReader } from '@deltaflow/service-kit';
+import { Answers, EventPublisher, TopicReader } from '@deltaflow/service-kit';
 import { encodeMessage } from '@deltaflow/contracts';
 import { checkpointPath, readCheckpoint, writeCheckpoint } from './tail-checkpoint';
 
@@ -70,41 +70,6 @@ class SaveFailure extends Error {
     message: string,
   ) {
     super(message);
-  }
-}
-
-/** Answers that arrive on the log (a sync, a capture, a DSIM acquisition) and the saves waiting for them. */
-class Answers<T> {
-  private readonly known = new Map<string, T>();
-  private readonly waiters = new Map<string, { resolve(v: T): void; reject(e: Error): void }>();
-  /** set when the writer stops: a save that starts waiting afterwards fails at once */
-  private closed?: Error;
-
-  answer(key: string, value: T): void {
-    this.known.set(key, value);
-    this.waiters.get(key)?.resolve(value);
-  }
-
-  has(key: string): boolean {
-    return this.known.has(key);
-  }
-
-  /** The answer for `key`, once it arrives; `timeout()` is thrown after `ms`. */
-  async wait(key: string, ms: number, timeout: () => Error): Promise<T> {
-    const known = this.known.get(key);
-    if (known !== undefined) return known;
-    if (this.closed) throw this.closed;
-    const answered = new Promise<T>((resolve, reject) => this.waiters.set(key, { resolve, reject }));
-    try {
-      return await within(answered, ms, timeout);
-    } finally {
-      this.waiters.delete(key);
-    }
-  }
-
-  rejectAll(err: Error): void {
-    this.closed = err;
-    for (const w of this.waiters.values()) w.reject(err);
   }
 }
 
@@ -281,6 +246,16 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
           this.apply(m.dbid, [{ type: 'SaveFailed', correlationId: m.correlationId, dsid: m.dsid ?? null, code: m.code, reason: m.reason }]);
         else if (!s.handled.has(m.correlationId))
           this.apply(m.dbid, [{ type: 'SaveRejected', correlationId: m.correlationId, code: 'VALIDATION', reason: m.reason }]);
+        return;
+      }
+      case 'RestoreCompleted': {
+        // the database itself went back to the restored status: its next saves continue on a new lineage
+        if (!m.intoDatabase) return;
+        try {
+          this.decideAndApply(m.dbid, { type: 'RecordRestore', restored: m.dsid });
+        } catch (err) {
+          this.d.log(`restore ${m.correlationId} of database ${m.dbid} not recorded in the DSID chain: ${(err as Error).message}`);
+        }
         return;
       }
       case 'DsimReset': {
@@ -470,16 +445,7 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
     this.killed = kill;
     this.stopping = true;
     const stopped = new SaveFailure('WRITER_STOPPED', 'the save writer was stopped during the save');
-    for (const a of [this.syncs, this.captures, this.dsims] as Answers<unknown>[]) a.rejectAll(stopped);
+    for (const a of [this.syncs, this.captures, this.dsims] as Answers<unknown>[]) a.close(stopped);
     await Promise.allSettled([...this.running]);
-  }
-}
-
-async function within<T>(p: Promise<T>, ms: number, timeout: () => Error): Promise<T> {
-  let t: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (t = setTimeout(() => reject(timeout()), ms)))]);
-  } finally {
-    clearTimeout(t);
   }
 }

@@ -500,7 +500,8 @@ export function evolve(state: DlogState, event: DlogEvent): DlogState {
     case 'DlogCaptureWithdrawn':
       return { ...state, awaiting: withoutAwaited(state, event.correlationId) };
     case 'DlogCaptured': {
-      if (state.pending?.correlationId === event.correlationId) return state;
+      // a redelivered capture of a save that is still holding it, or already finished: nothing to do
+      if (state.pending?.correlationId === event.correlationId || state.finished.some((f) => f.correlationId === event.correlationId)) return state;
       const split = splitAt(state, event.syncLsn);
       return {
         ...state,
@@ -573,4 +574,15 @@ export function dlogSummary(state: DlogState): {
     segments: state.closed.length,
     pending: p === null ? null : { correlationId: p.correlationId, syncLsn: p.syncLsn, ASSO: p.blocks.ASSO.size, DATA: p.blocks.DATA.size, exact: p.exact },
   };
+}
+
+/** A geometry that holds any database: for folding recorded DLOG events without knowing the database. */
+const VIEW_GEOMETRY: Geometry = { asso: { blockSize: 512, blocks: 0x7fffffff }, data: { blockSize: 512, blocks: 0x7fffffff }, maxFiles: 1, files: [] };
+
+/**
+ * The state to fold a database's recorded DLOG events onto when its geometry is not known (a
+ * catalog view, a report). `evolve` needs no geometry; `decide` on this state is meaningless.
+ */
+export function viewState(dbid: number, config: Partial<DlogConfig> = {}): DlogState {
+  return { ...initialState(dbid, VIEW_GEOMETRY, config) };
 }
