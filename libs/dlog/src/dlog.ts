@@ -474,6 +474,8 @@ function withoutAwaited(state: DlogState, correlationId: string): readonly Await
 export function evolve(state: DlogState, event: DlogEvent): DlogState {
   switch (event.type) {
     case 'DlogRecorded': {
+      // events come in LSN order: one below what the DLOG has recorded is a redelivery
+      if (state.lastLsn !== null && event.lsn < state.lastLsn) return state;
       const added = areaBlocksOf(event.ranges);
       let openMarks = state.openMarks;
       for (const m of event.marks) {
@@ -483,6 +485,7 @@ export function evolve(state: DlogState, event: DlogEvent): DlogState {
       return { ...state, open: unionAreaBlocks(state.open, added), openMarks, lastLsn: maxLsn(state.lastLsn, event.lsn) };
     }
     case 'DlogSyncRecorded': {
+      if (state.lastLsn !== null && event.lsn < state.lastLsn) return state;
       const closed = [...state.closed];
       if (hasContent(state.open, state.openMarks)) closed.push({ from: state.openFrom, upTo: event.lsn, blocks: state.open, marks: state.openMarks });
       return {
@@ -495,7 +498,7 @@ export function evolve(state: DlogState, event: DlogEvent): DlogState {
       };
     }
     case 'DlogCaptureAwaited':
-      if (state.awaiting.some((a) => a.correlationId === event.correlationId)) return state;
+      if (state.awaiting.some((a) => a.correlationId === event.correlationId) || state.finished.some((f) => f.correlationId === event.correlationId)) return state;
       return { ...state, awaiting: [...state.awaiting, { correlationId: event.correlationId, syncLsn: event.syncLsn }] };
     case 'DlogCaptureWithdrawn':
       return { ...state, awaiting: withoutAwaited(state, event.correlationId) };
