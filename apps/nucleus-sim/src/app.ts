@@ -52,6 +52,11 @@ export interface NucleusSimConfig {
   /** periodic EtSync; 0 = only on request (default 5000) */
   readonly syncIntervalMs?: number;
   readonly seed?: number;
+  /**
+   * Tests: a directory to copy the database's container files (header.json, ASSO, DATA) into at a
+   * sync point, as they are at that sync; a restored database must be byte-identical to the copy.
+   */
+  readonly copyAtSync?: (syncId: string) => string | undefined;
   readonly clientId?: string;
   /** clock for NucleusState.at; default Date.now */
   readonly now?: () => number;
@@ -203,6 +208,12 @@ export async function startNucleusSim(config: NucleusSimConfig): Promise<Nucleus
     const done = digests.get(syncId);
     if (done) return done; // answered once per syncId: its EtSync is already in the log
     const d: SyncDigest = { syncId, lsn: lsns.take(), digest: db.digest() };
+    const copyTo = config.copyAtSync?.(syncId);
+    if (copyTo !== undefined) {
+      db.flush();
+      fs.mkdirSync(copyTo, { recursive: true });
+      for (const f of ['header.json', 'ASSO', 'DATA']) fs.copyFileSync(path.join(databaseDir, f), path.join(copyTo, f));
+    }
     fs.appendFileSync(digestFile, `${JSON.stringify(d)}\n`);
     digests.set(syncId, d);
     await publish([{ type: 'EtSync', dbid, lsn: d.lsn, syncId }]);
