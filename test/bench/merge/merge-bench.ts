@@ -1,12 +1,18 @@
 /*
- * Merge benchmark: builds a block database, a full save and 8 deltas of 1 % changed blocks each,
- * merges all nine into a new full save, and compares the merge's output rate with `cp` of the
- * same number of bytes. The merge runs in a child process so its peak RSS is its own.
+ * Merge and restore benchmark: builds a block database, a full save and 8 deltas of 1 % changed
+ * blocks each, then (1) merges all nine into a new full save and (2) restores the same chain
+ * (restore delta: full, then the k-way merge of the deltas) into a new database, and compares each
+ * rate with `cp` of the full save (the same number of bytes) measured in the same run. Merge and
+ * restore run in child processes so their peak RSS is their own.
  *
  *   node infra/launcher/bin/run-ts.js test/bench/merge/merge-bench.ts          # 256 MiB and 1 GiB
  *   BENCH_DB_MIB=64 node infra/launcher/bin/run-ts.js test/bench/merge/merge-bench.ts   # one size
+ *   BENCH_PROFILE=/tmp/prof ...   # a V8 CPU profile of every merge and restore child (.cpuprofile)
+ *   BENCH_RUNS=3 ...              # runs per figure (medians reported)
  *
- * Goals: merge ≥ 50 % of cp throughput; peak RSS the same for 256 MiB and 1 GiB.
+ * Goals: merge and restore each ≥ 50 % of cp throughput; peak RSS the same for 256 MiB and 1 GiB.
+ * The restore's rate is the restored database's size over its time (including its fsyncs); the
+ * merge's is its output's size over its time (no fsync, like cp).
  */
 import { record } from '../report';
 import { spawnSync } from 'node:child_process';
@@ -16,7 +22,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { BlockDatabase } from '@deltaflow/blockdb';
 import { Geometry } from '@deltaflow/blocks';
-import { mergeDataSets } from '@deltaflow/merge';
+import { mergeDataSets, restoreDelta } from '@deltaflow/merge';
 import type { BlockAddress } from '@deltaflow/blocks';
 import { deltaBlocks } from '@deltaflow/dlog';
 import { writeSaveFromDatabase } from '@deltaflow/save-format';
@@ -33,6 +39,14 @@ async function child(inputs: string[], output: string): Promise<void> {
   process.stdout.write(
     JSON.stringify({ secs, bytes: r.output.bytes, maxRssKiB: process.resourceUsage().maxRSS, baseKiB, dsid: r.dsid }) + '\n',
   );
+}
+
+async function restoreChild(inputs: string[], target: string): Promise<void> {
+  const baseKiB = process.resourceUsage().maxRSS;
+  const t0 = process.hrtime.bigint();
+  const r = await restoreDelta({ inputs, target });
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  process.stdout.write(JSON.stringify({ secs, blocks: r.blocksWritten, maxRssKiB: process.resourceUsage().maxRSS, baseKiB }) + '\n');
 }
 
 function geometryFor(mib: number): Geometry {
@@ -105,6 +119,8 @@ async function runSize(mib: number, root: string): Promise<Record<string, string
     const runs = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
     const prof = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
     const merges: Array<{ secs: number; bytes: number; maxRssKiB: number; baseKiB: number }> = [];
+    const restores: Array<{ secs: number; maxRssKiB: number; baseKiB: number }> = [];
+    const dbBytes = g.asso.blocks * g.asso.blockSize + g.data.blocks * g.data.blockSize;
     const cps: number[] = [];
     const cats: number[] = [];
     let cpBytes = 0;
@@ -118,6 +134,16 @@ async function runSize(mib: number, root: string): Promise<Record<string, string
       if (res.status !== 0) throw new Error(`merge child failed: ${res.status}`);
       merges.push(JSON.parse(res.stdout.trim().split('\n').pop() as string));
       fs.rmSync(out);
+      // The restore of the same chain into a new database.
+      const target = path.join(dir, 'restored');
+      spawnSync('sync');
+      const rr = spawnSync(process.execPath, [...prof, path.resolve('infra/launcher/bin/run-ts.js'), __filename, '--restore-child', target, ...inputs], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      if (rr.status !== 0) throw new Error(`restore child failed: ${rr.status}`);
+      restores.push(JSON.parse(rr.stdout.trim().split('\n').pop() as string));
+      fs.rmSync(target, { recursive: true, force: true });
       // cp ceiling: the same number of bytes (the full save is as large as the output).
       const cpOut = path.join(dir, 'cp-copy');
       spawnSync('sync');
@@ -137,6 +163,7 @@ async function runSize(mib: number, root: string): Promise<Record<string, string
     }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     const m = { secs: median(merges.map((x) => x.secs)), bytes: merges[0].bytes, maxRssKiB: Math.max(...merges.map((x) => x.maxRssKiB)), baseKiB: Math.min(...merges.map((x) => x.baseKiB)) };
+    const r = { secs: median(restores.map((x) => x.secs)), maxRssKiB: Math.max(...restores.map((x) => x.maxRssKiB)) };
     const cpSecs = median(cps);
     const catSecs = median(cats);
     const mergeMBs = m.bytes / MiB / m.secs;
@@ -153,6 +180,10 @@ async function runSize(mib: number, root: string): Promise<Record<string, string
       ratio: +(mergeMBs / cpMBs).toFixed(2),
       peakRssMiB: +(m.maxRssKiB / 1024).toFixed(1),
       rssBeforeMergeMiB: +(m.baseKiB / 1024).toFixed(1),
+      restoreSecs: +r.secs.toFixed(2),
+      restoreMBs: +(dbBytes / MiB / r.secs).toFixed(1),
+      restoreRatio: +(dbBytes / MiB / r.secs / cpMBs).toFixed(2),
+      restorePeakRssMiB: +(r.maxRssKiB / 1024).toFixed(1),
     };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -164,6 +195,10 @@ async function main(): Promise<void> {
     await child(process.argv.slice(4), process.argv[3]);
     return;
   }
+  if (process.argv[2] === '--restore-child') {
+    await restoreChild(process.argv.slice(4), process.argv[3]);
+    return;
+  }
   const sizes = process.env.BENCH_DB_MIB ? [Number(process.env.BENCH_DB_MIB)] : [256, 1024];
   const root = process.env.BENCH_TMP ?? os.tmpdir();
   const rows = [];
@@ -172,11 +207,15 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(row));
     rows.push(row);
     record({ bench: 'merge', figure: `library merge, full + 8 deltas of 1 % (${row.dbMiB} MiB)`, value: Number(row.mergeMBs), unit: 'MB/s', ceiling: { name: 'cp', value: Number(row.cpMBs) }, goal: '>= 50 % of cp' });
+    record({ bench: 'merge', figure: `library restore delta, full + 8 deltas of 1 % (${row.dbMiB} MiB)`, value: Number(row.restoreMBs), unit: 'MB/s', ceiling: { name: 'cp', value: Number(row.cpMBs) }, goal: '>= 50 % of cp' });
+    record({ bench: 'merge', figure: `merge peak RSS (${row.dbMiB} MiB)`, value: Number(row.peakRssMiB), unit: 'MiB', goal: 'flat in database size' });
+    record({ bench: 'merge', figure: `restore peak RSS (${row.dbMiB} MiB)`, value: Number(row.restorePeakRssMiB), unit: 'MiB', goal: 'flat in database size' });
   }
   console.table(rows);
   for (const r of rows)
     console.log(
-      `${r.dbMiB} MiB: merge ${r.mergeMBs} MB/s vs cp ${r.cpMBs} MB/s = ${Math.round(Number(r.ratio) * 100)} % (goal >= 50 %); cat ${r.catMBs} MB/s; peak RSS ${r.peakRssMiB} MiB (${r.rssBeforeMergeMiB} MiB before the merge started)`,
+      `${r.dbMiB} MiB: merge ${r.mergeMBs} MB/s vs cp ${r.cpMBs} MB/s = ${Math.round(Number(r.ratio) * 100)} % (goal >= 50 %); cat ${r.catMBs} MB/s; peak RSS ${r.peakRssMiB} MiB (${r.rssBeforeMergeMiB} MiB before the merge started); ` +
+        `restore ${r.restoreMBs} MB/s = ${Math.round(Number(r.restoreRatio) * 100)} % of cp (${r.restoreSecs} s), peak RSS ${r.restorePeakRssMiB} MiB`,
     );
 }
 
