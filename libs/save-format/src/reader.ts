@@ -135,6 +135,11 @@ export class DataSetReader implements AsyncIterable<SaveRecord> {
     return this.verified;
   }
 
+  /** File offset of the next byte not yet consumed (the file's size once the trailer verified): for progress reports. */
+  get bytesConsumed(): number {
+    return this.bufFileOffset + this.pos;
+  }
+
   /** Makes at least `n` unread bytes available; false if the file ends first. */
   private async ensure(n: number): Promise<boolean> {
     if (this.end - this.pos >= n) return true;
