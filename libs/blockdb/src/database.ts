@@ -155,6 +155,21 @@ export class BlockDatabase {
     this.areas[area].write(rabn, images);
   }
 
+  /**
+   * Writes consecutive blocks from `rabn` without blocking the event loop (pwrite on the thread
+   * pool); `images` must stay unchanged until the promise settles.
+   */
+  writeBlocksAsync(area: Area, rabn: number, images: Uint8Array): Promise<void> {
+    assertArea(area);
+    if (this.readOnly) throw new BlockDbError('READ_ONLY', `database ${this.dir} is open read-only`);
+    return this.areas[area].writeAsync(rabn, images);
+  }
+
+  /** fdatasyncs both area files on the thread pool (the event loop keeps running). */
+  async flushAsync(): Promise<void> {
+    await Promise.all(AREAS.map((a) => this.areas[a].flushAsync()));
+  }
+
   /** Yields every used block in (area, RABN) order, reading up to `chunkBytes` per pread; each image is valid until the next step. */
   *usedBlocks(chunkBytes = CHUNK): Generator<BlockImage> {
     for (const r of this.usedRanges) yield* this.blocksIn(r, chunkBytes);
