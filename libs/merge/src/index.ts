@@ -13,3 +13,5 @@ export { RESTART_FILE, STATUS_FILE, readRestartState, readRestoreStatus, readSha
 export type { RestartState, RestoreStatus, ShadowStatus } from './restore-state';
 export { planScope } from './scope';
 export type { FileMove, RestoreScope, ScopePlan } from './scope';
+export { regenerate } from './shadow';
+export type { PlogImage, RegenerateRequest, RegenerateResult } from './shadow';

@@ -55,6 +55,8 @@ export interface RestoreStatus {
   readonly stamp?: string;
   /** the LSN the database stands at: the newest input's end LSN, or where REGENERATE brought it */
   readonly lsn?: number;
+  /** an interrupted REGENERATE from this LSN must be run again before anything else */
+  readonly regeneratingFrom?: number;
 }
 
 /** What a shadow (or any restored database) reflects: readShadowStatus. */

@@ -181,6 +181,8 @@ function decide(req: RestoreRequest, inputs: readonly InputSet[], scope: ScopePl
         'RESTORE_INPUT_INVALID',
         `shadow database ${req.target} was changed since its last restore (an update nucleus or utility ran on it): restore a full save first`,
       );
+    if (status.regeneratingFrom !== undefined)
+      throw new MergeError('RESTORE_INPUT_INVALID', `shadow database ${req.target} has an unfinished REGENERATE (from LSN ${status.regeneratingFrom}): run it again first`);
     after = status.dsid;
     afterLsn = status.lsn ?? 0;
     const newest = Math.max(...inputs.map((i) => i.header.endLsn));
