@@ -15,3 +15,5 @@ export { planScope } from './scope';
 export type { FileMove, RestoreScope, ScopePlan } from './scope';
 export { regenerate } from './shadow';
 export type { PlogImage, RegenerateRequest, RegenerateResult } from './shadow';
+export { readUnloadHeader, UNLOAD_FORMAT, unloadFile } from './unload';
+export type { UnloadHeader, UnloadRequest, UnloadResult, UnloadSection } from './unload';
