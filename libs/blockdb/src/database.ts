@@ -193,9 +193,14 @@ export class BlockDatabase {
   /**
    * SHA-256 (hex) of the used contents: for every used block in (area, RABN) order, the bytes
    * area code (u8), RABN (u32 LE), image. Equal digests = equal used contents, however produced.
+   * `geometry` (same areas) names the used blocks instead of the header's, e.g. the geometry a
+   * restore is about to record.
    */
-  digest(): string {
-    return digestBlocks(this.usedBlocks());
+  digest(geometry: Geometry = this.currentGeometry): string {
+    const used = geometry === this.currentGeometry ? this.used : usedRanges(validateGeometry(geometry));
+    return digestBlocks((function* (db: BlockDatabase) {
+      for (const r of used) yield* db.blocksIn(r, 4 * CHUNK);
+    })(this));
   }
 
   /** fsyncs both area files. */

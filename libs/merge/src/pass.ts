@@ -30,13 +30,19 @@ export async function runPass(
       if (!r) break;
       const w = each(r);
       if (w) await w;
-      if ((n & 1023) === 0) opts.progress?.tick();
+      if ((n & 1023) === 0) {
+        opts.progress?.tick();
+        // Let the event loop run (I/O is synchronous by default): every 1024 blocks, a few ms.
+        await yieldToLoop();
+      }
     }
     opts.progress?.detach();
   } finally {
     for (const r of readers) await r.close();
   }
 }
+
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
  * Progress in input bytes over one or more passes: `done` counts the bytes the readers of the

@@ -52,7 +52,11 @@ export interface RestoreProgress {
   /** input bytes read by this run so far, of bytesTotal (the sizes of this run's inputs) */
   readonly bytesDone: number;
   readonly bytesTotal: number;
-  /** the phase is complete (and, for 'full', durable: the restore is restartable from here) */
+  /**
+   * The phase is complete. For 'full': its blocks are written and their flush is under way; the
+   * checkpoint that makes the restore restartable without the full save follows as soon as the
+   * flush completes (in the background of phase 2, and before the restore returns or fails).
+   */
   readonly phaseDone: boolean;
 }
 
@@ -251,6 +255,13 @@ async function run(
       if (++blocksWritten % interval === 0) report(false);
     });
 
+  // Checkpoints wait for the flush of what they cover, in the background of the next writes.
+  let checkpoint: Promise<void> = Promise.resolve();
+  const checkpointAfterFlush = (next: RestartState) => {
+    const flushed = db.flushAsync();
+    checkpoint = Promise.all([checkpoint, flushed]).then(() => writeRestartState(req.target, next));
+    checkpoint.catch(() => undefined); // surfaced where it is awaited
+  };
   try {
     removeStateFile(req.target, STATUS_FILE);
     writeRestartState(req.target, state);
@@ -259,9 +270,8 @@ async function run(
     if (!d.resumed && rest[0]?.header.kind === 'full') {
       // Phase 1: the full save alone, then a durable checkpoint: from here the restore is restartable.
       await apply([rest[0]]);
-      db.flush();
       state = { ...state, applied: 1, written: written.ranges() };
-      writeRestartState(req.target, state);
+      checkpointAfterFlush(state);
       report(true);
       rest = rest.slice(1);
     }
@@ -272,18 +282,21 @@ async function run(
       const group = rest.slice(g, g + fanIn);
       await apply(group);
       if (g + fanIn < rest.length) {
-        db.flush();
         state = { ...state, applied: state.applied + group.length, written: written.ranges() };
-        writeRestartState(req.target, state);
+        checkpointAfterFlush(state);
       }
     }
     if (rest.length > 0) report(true);
-    db.flush();
+    // The last flush runs while the digest is computed (both read or write the same page cache).
+    const flushed = db.flushAsync();
+    flushed.catch(() => undefined);
+    const digest = db.digest(scope.geometry);
+    await flushed;
+    await checkpoint;
     if (!geometryEquals(db.geometry, scope.geometry)) db.setGeometry(scope.geometry);
     const saves = d.plan.filter((p) => p.descriptor.kind === 'full' || p.descriptor.kind === 'delta').map((p) => p.descriptor.dsid);
     const dsid = deriveMergedDsid(state.after ? [state.after, ...saves] : saves);
     const lsn = Math.max(state.afterLsn ?? 0, ...d.plan.map((p) => p.endLsn ?? 0));
-    const digest = db.digest();
     // A shadow's status: the DSID its whole contents reflect (not known after a restricted restore).
     if (!scope.scope) writeRestoreStatus(req.target, { version: 1, dsid, shadow: state.shadow, stamp: areaStamp(req.target), lsn });
     removeStateFile(req.target, RESTART_FILE);
@@ -298,6 +311,10 @@ async function run(
       lsn,
       geometry: db.geometry,
     };
+  } catch (e) {
+    // A checkpoint whose flush is under way is still written: the resume then needs less.
+    await checkpoint.catch(() => undefined);
+    throw e;
   } finally {
     db.close();
   }

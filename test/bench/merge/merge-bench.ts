@@ -9,6 +9,8 @@
  *   BENCH_DB_MIB=64 node infra/launcher/bin/run-ts.js test/bench/merge/merge-bench.ts   # one size
  *   BENCH_PROFILE=/tmp/prof ...   # a V8 CPU profile of every merge and restore child (.cpuprofile)
  *   BENCH_RUNS=3 ...              # runs per figure (medians reported)
+ *   BENCH_IO=sync ...             # blocking preads/pwrites instead of the thread pool (the default, async)
+ *   BENCH_KEEP=dir ...            # build the chain into dir once and keep it (later runs reuse it)
  *
  * Goals: merge and restore each ≥ 50 % of cp throughput; peak RSS the same for 256 MiB and 1 GiB.
  * The restore's rate is the restored database's size over its time (including its fsyncs); the
@@ -31,10 +33,13 @@ const MiB = 1 << 20;
 const DELTAS = 8;
 const CHANGED = 0.01;
 
+/** BENCH_IO=sync runs the data path with blocking preads/pwrites instead of libuv's thread pool (the default). */
+const ioMode = (): 'sync' | 'async' => (process.env.BENCH_IO === 'sync' ? 'sync' : 'async');
+
 async function child(inputs: string[], output: string): Promise<void> {
   const baseKiB = process.resourceUsage().maxRSS; // node + transpiler, before the merge
   const t0 = process.hrtime.bigint();
-  const r = await mergeDataSets({ inputs, output, writer: { fsync: false } });
+  const r = await mergeDataSets({ inputs, output, writer: { fsync: false, io: ioMode() }, reader: { io: ioMode() } });
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   process.stdout.write(
     JSON.stringify({ secs, bytes: r.output.bytes, maxRssKiB: process.resourceUsage().maxRSS, baseKiB, dsid: r.dsid }) + '\n',
@@ -44,7 +49,7 @@ async function child(inputs: string[], output: string): Promise<void> {
 async function restoreChild(inputs: string[], target: string): Promise<void> {
   const baseKiB = process.resourceUsage().maxRSS;
   const t0 = process.hrtime.bigint();
-  const r = await restoreDelta({ inputs, target });
+  const r = await restoreDelta({ inputs, target, reader: { io: ioMode() } });
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   process.stdout.write(JSON.stringify({ secs, blocks: r.blocksWritten, maxRssKiB: process.resourceUsage().maxRSS, baseKiB }) + '\n');
 }
@@ -70,11 +75,26 @@ function geometryFor(mib: number): Geometry {
 }
 
 async function runSize(mib: number, root: string): Promise<Record<string, string | number>> {
-  const dir = fs.mkdtempSync(path.join(root, `merge-bench-${mib}-`));
+  const keep = process.env.BENCH_KEEP;
+  const dir = keep ? path.join(keep, `merge-bench-${mib}`) : fs.mkdtempSync(path.join(root, `merge-bench-${mib}-`));
+  const built = path.join(dir, 'inputs.json');
   try {
     const g = geometryFor(mib);
-    const db = BlockDatabase.create(path.join(dir, 'db'), { dbid: 1, geometry: g });
     const t0 = Date.now();
+    const inputs = keep && fs.existsSync(built) ? (JSON.parse(fs.readFileSync(built, 'utf8')) as string[]) : await build(dir, g);
+    if (keep) fs.writeFileSync(built, JSON.stringify(inputs));
+    const buildSecs = (Date.now() - t0) / 1000;
+    return await measure(mib, dir, g, inputs, buildSecs);
+  } finally {
+    if (!keep) fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Builds the database, its full save and the deltas in `dir`; returns the input paths. */
+async function build(dir: string, g: Geometry): Promise<string[]> {
+  fs.rmSync(dir, { recursive: true, force: true });
+  const db = BlockDatabase.create(path.join(dir, 'db'), { dbid: 1, geometry: g });
+  {
     const chunk = crypto.randomBytes(4 * MiB);
     for (const [area, blocks, bs] of [
       ['ASSO', g.asso.blocks, g.asso.blockSize],
@@ -112,7 +132,12 @@ async function runSize(mib: number, root: string): Promise<Record<string, string
       inputs.push(file);
     }
     db.close();
-    const buildSecs = (Date.now() - t0) / 1000;
+    return inputs;
+  }
+}
+
+async function measure(mib: number, dir: string, g: Geometry, inputs: string[], buildSecs: number): Promise<Record<string, string | number>> {
+  {
 
     // Alternate merge and cp RUNS times, each after `sync` so neither pays for the other's dirty
     // pages; report medians (the machine is shared, single runs are noisy).
@@ -185,8 +210,6 @@ async function runSize(mib: number, root: string): Promise<Record<string, string
       restoreRatio: +(dbBytes / MiB / r.secs / cpMBs).toFixed(2),
       restorePeakRssMiB: +(r.maxRssKiB / 1024).toFixed(1),
     };
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
