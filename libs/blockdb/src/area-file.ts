@@ -68,6 +68,32 @@ export class AreaFile {
     if (this.syncWrites) fs.fdatasyncSync(this.fd);
   }
 
+  /**
+   * Like write(), without blocking the event loop: the pwrite runs on libuv's thread pool. Do not
+   * change `image` until the promise settles. Writes to different RABNs may be in flight together.
+   */
+  async writeAsync(rabn: number, image: Uint8Array): Promise<void> {
+    const bs = this.geometry.blockSize;
+    if (image.length === 0 || image.length % bs !== 0)
+      throw new BlockDbError('IMAGE_LENGTH', `${this.area} image of ${image.length} bytes, block size is ${bs}`);
+    this.checkRange(rabn, image.length / bs);
+    const fd = this.fd;
+    let done = 0;
+    while (done < image.length) {
+      done += await new Promise<number>((resolve, reject) =>
+        fs.write(fd, image, done, image.length - done, (rabn - 1) * bs + done, (e, n) => (e ? reject(e) : resolve(n))),
+      );
+    }
+    if (this.syncWrites) await new Promise<void>((resolve, reject) => fs.fdatasync(fd, (e) => (e ? reject(e) : resolve())));
+  }
+
+  /** Flushes written data to stable storage without blocking the event loop (fdatasync on the thread pool). */
+  flushAsync(): Promise<void> {
+    const fd = this.fd;
+    if (fd < 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => fs.fdatasync(fd, (e) => (e ? reject(e) : resolve())));
+  }
+
   /** Flushes written blocks to stable storage. */
   flush(): void {
     if (this.fd >= 0) fs.fsyncSync(this.fd);

@@ -159,4 +159,15 @@ describe('BlockDatabase', () => {
     reader.close();
     writer.close();
   });
+
+  it('setGeometry records moved file extents in the header, refusing other area shapes', () => {
+    const db = BlockDatabase.create(dir, { dbid: 7, geometry });
+    const moved = { ...geometry, files: [geometry.files[0], { file: 3, extents: [{ part: 'DATA' as const, from: 30, to: 34 }, { part: 'INDEX' as const, from: 20, to: 20 }] }] };
+    db.setGeometry(moved);
+    expect(rangesContain(db.usedRanges, 'DATA', 32)).toBe(true);
+    expect(rangesContain(db.usedRanges, 'DATA', 22)).toBe(false);
+    expect(code(() => db.setGeometry({ ...moved, data: { blockSize: 2048, blocks: 60 } }))).toBe('VALIDATION');
+    db.close();
+    expect(BlockDatabase.open(dir, { readOnly: true }).geometry.files[1].extents).toEqual(validateGeometry(moved).files[1].extents);
+  });
 });

@@ -32,19 +32,52 @@ const CHUNK = 1 << 20;
  */
 export class BlockDatabase {
   private readonly areas: Record<Area, AreaFile>;
-  /** admin blocks + file extents, sorted and joined: what a full save contains */
-  readonly usedRanges: readonly BlockRange[];
+  private currentGeometry: Geometry;
+  private used: readonly BlockRange[];
 
   private constructor(
     readonly dir: string,
     readonly dbid: number,
-    readonly geometry: Geometry,
+    geometry: Geometry,
     asso: AreaFile,
     data: AreaFile,
     readonly readOnly: boolean,
   ) {
     this.areas = { ASSO: asso, DATA: data };
-    this.usedRanges = usedRanges(geometry);
+    this.currentGeometry = geometry;
+    this.used = usedRanges(geometry);
+  }
+
+  /** The database's shape as its header records it. */
+  get geometry(): Geometry {
+    return this.currentGeometry;
+  }
+
+  /** admin blocks + file extents, sorted and joined: what a full save contains */
+  get usedRanges(): readonly BlockRange[] {
+    return this.used;
+  }
+
+  /**
+   * Records a new file layout in the header (atomically): e.g. files restored to other RABNs
+   * (restore FMOVE). The areas (block sizes and counts) and maxFiles must stay as they are
+   * (VALIDATION otherwise); blocks are not touched: blocks leaving every extent become free space.
+   */
+  setGeometry(geometry: Geometry): void {
+    if (this.readOnly) throw new BlockDbError('READ_ONLY', `database ${this.dir} is open read-only`);
+    const g = validateGeometry(geometry);
+    const now = this.currentGeometry;
+    if (
+      g.maxFiles !== now.maxFiles ||
+      g.asso.blockSize !== now.asso.blockSize ||
+      g.asso.blocks !== now.asso.blocks ||
+      g.data.blockSize !== now.data.blockSize ||
+      g.data.blocks !== now.data.blocks
+    )
+      throw new BlockDbError('VALIDATION', 'a new geometry may change file extents only, not the areas or maxFiles');
+    writeHeader(this.dir, { dbid: this.dbid, geometry: g });
+    this.currentGeometry = g;
+    this.used = usedRanges(g);
   }
 
   /** Creates a new database in `dir` (created if missing); ALREADY_EXISTS if one is there. */
@@ -122,6 +155,21 @@ export class BlockDatabase {
     this.areas[area].write(rabn, images);
   }
 
+  /**
+   * Writes consecutive blocks from `rabn` without blocking the event loop (pwrite on the thread
+   * pool); `images` must stay unchanged until the promise settles.
+   */
+  writeBlocksAsync(area: Area, rabn: number, images: Uint8Array): Promise<void> {
+    assertArea(area);
+    if (this.readOnly) throw new BlockDbError('READ_ONLY', `database ${this.dir} is open read-only`);
+    return this.areas[area].writeAsync(rabn, images);
+  }
+
+  /** fdatasyncs both area files on the thread pool (the event loop keeps running). */
+  async flushAsync(): Promise<void> {
+    await Promise.all(AREAS.map((a) => this.areas[a].flushAsync()));
+  }
+
   /** Yields every used block in (area, RABN) order, reading up to `chunkBytes` per pread; each image is valid until the next step. */
   *usedBlocks(chunkBytes = CHUNK): Generator<BlockImage> {
     for (const r of this.usedRanges) yield* this.blocksIn(r, chunkBytes);
@@ -145,9 +193,14 @@ export class BlockDatabase {
   /**
    * SHA-256 (hex) of the used contents: for every used block in (area, RABN) order, the bytes
    * area code (u8), RABN (u32 LE), image. Equal digests = equal used contents, however produced.
+   * `geometry` (same areas) names the used blocks instead of the header's, e.g. the geometry a
+   * restore is about to record.
    */
-  digest(): string {
-    return digestBlocks(this.usedBlocks());
+  digest(geometry: Geometry = this.currentGeometry): string {
+    const used = geometry === this.currentGeometry ? this.used : usedRanges(validateGeometry(geometry));
+    return digestBlocks((function* (db: BlockDatabase) {
+      for (const r of used) yield* db.blocksIn(r, 4 * CHUNK);
+    })(this));
   }
 
   /** fsyncs both area files. */

@@ -10,6 +10,7 @@ export type BlockDbErrorCode =
   | 'ALREADY_EXISTS' // create() over an existing database
   | 'CORRUPT_HEADER' // header unreadable, wrong format, or area file sizes disagree with it
   | 'READ_ONLY' // write on a database opened read-only
+  | 'LOCKED' // another update holds the database's lock (lockDatabase)
   | 'CLOSED'; // use after close()
 
 /** Error thrown by @deltaflow/blockdb; never thrown after a partial change. */

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
-import { crc32c } from './crc32c';
+import { crc32c, crc32cImplementation } from './crc32c';
+import { crc32cJs } from './crc32c-js';
 
 /** Bit-at-a-time reference implementation. */
 function reference(buf: Uint8Array): number {
@@ -11,7 +12,14 @@ function reference(buf: Uint8Array): number {
   return ~c >>> 0;
 }
 
-describe('crc32c', () => {
+it('uses the native CRC-32C where it loads (this project installs @node-rs/crc32)', () => {
+  expect(crc32cImplementation).toBe('native');
+});
+
+describe.each([
+  ['crc32c', crc32c],
+  ['crc32cJs', crc32cJs],
+])('%s', (_name, crc32c) => {
   it('matches the standard check value for "123456789"', () => {
     expect(crc32c(Buffer.from('123456789'))).toBe(0xe3069283);
   });
@@ -35,6 +43,7 @@ describe('crc32c', () => {
         const view = big.subarray(shift, shift + bytes.length);
         expect(crc32c(view)).toBe(reference(bytes));
         expect(crc32c(big, 0, shift, shift + bytes.length)).toBe(reference(bytes));
+        expect(crc32c(view, crc32c(Buffer.from('seed')))).toBe(crc32cJs(view, crc32cJs(Buffer.from('seed'))));
       }),
       { numRuns: 300 },
     );

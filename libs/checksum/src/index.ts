@@ -1,1 +1,2 @@
-export { crc32c } from './crc32c';
+export { crc32c, crc32cImplementation } from './crc32c';
+export { crc32cJs } from './crc32c-js';

@@ -21,6 +21,7 @@ export type DsidRule =
   | 'SAME_DBID'
   | 'AT_MOST_ONE_FULL'
   | 'FULL_REQUIRED'
+  /** retired as a default: ADASAV's eight-delta limit, checked only with the `seedLimits` option */
   | 'AT_MOST_EIGHT_DELTAS'
   | 'SAME_FULL_NUMBER'
   | 'ASCENDING_TIMESTAMPS'

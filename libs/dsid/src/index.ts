@@ -4,8 +4,8 @@ export { parseDsid, formatDsid, assertValidDsid, sameDsid, formatTimestamp, pars
 export { parseLineage, formatLineage, rootLineage, forkLineage, isOnHistoryOf, MAX_LINEAGE_LENGTH } from './lineage';
 export type { LineagePath, LineageFork } from './lineage';
 export { deriveMergedDsid } from './derive';
-export { validateMerge, validateRestoreDelta } from './validate';
-export type { MergePlan, RestoreDeltaOptions, RestoreDeltaPlan } from './validate';
+export { validateMerge, validateRestoreDelta, validateUnload } from './validate';
+export type { InputRuleOptions, MergePlan, RestoreDeltaOptions, RestoreDeltaPlan } from './validate';
 export { MAX_DELTA_INPUTS } from './input-rules';
 export { initialState, decide, evolve } from './chain';
 export type { DsidChainState, DsidChainCommand, DsidChainEvent } from './chain';

@@ -10,9 +10,17 @@ export interface InputCheck {
   /** restore delta: an original DSIM may only belong to the last online save */
   readonly restore: boolean;
   readonly after?: Dsid;
+  /** apply ADASAV's limit of eight delta inputs (rule AT_MOST_EIGHT_DELTAS); off by default */
+  readonly seedLimits?: boolean;
+  /** what to say when FULL_REQUIRED fails */
+  readonly fullRequiredMessage?: string;
 }
 
-/** Seed: "zero to eight consecutive delta save tapes including unloaded DSIM data sets". */
+/**
+ * Seed: "zero to eight consecutive delta save tapes including unloaded DSIM data sets". Deltaflow
+ * takes any number of inputs (a merge cascades internally beyond its fan-in); this limit and its
+ * rule AT_MOST_EIGHT_DELTAS apply only with `seedLimits`, for operators who want ADASAV's behaviour.
+ */
 export const MAX_DELTA_INPUTS = 8;
 
 const isSave = (d: DataSetDescriptor) => d.kind === 'full' || d.kind === 'delta';
@@ -51,13 +59,13 @@ export function checkInputs(inputs: readonly DataSetDescriptor[], c: InputCheck)
   const fulls = inputs.filter((d) => d.kind === 'full');
   if (fulls.length > 1) fail('AT_MOST_ONE_FULL', fulls, `${fulls.length} full saves given, at most one allowed`);
   if (c.fullRequired && fulls.length === 0)
-    fail('FULL_REQUIRED', [], 'a restore delta needs a full save unless it applies to a shadow database');
+    fail('FULL_REQUIRED', [], c.fullRequiredMessage ?? 'a restore delta needs a full save unless it applies to a shadow database');
   const deltaLike = inputs.filter((d) => d.kind === 'delta' || d.kind === 'unloaded-dsim');
-  if (deltaLike.length > MAX_DELTA_INPUTS)
+  if (c.seedLimits && deltaLike.length > MAX_DELTA_INPUTS)
     fail(
       'AT_MOST_EIGHT_DELTAS',
       deltaLike,
-      `${deltaLike.length} delta inputs (unloaded DSIMs count as deltas), at most ${MAX_DELTA_INPUTS}: merge the first eight first`,
+      `${deltaLike.length} delta inputs (unloaded DSIMs count as deltas), at most ${MAX_DELTA_INPUTS} with seedLimits: merge the first eight first`,
     );
   const fullNo = inputs[0].dsid.full;
   const otherFull = inputs.filter((d) => d.dsid.full !== fullNo);

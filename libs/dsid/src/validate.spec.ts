@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { DataSetDescriptor } from './dsid';
-import { validateMerge, validateRestoreDelta } from './validate';
+import { validateMerge, validateRestoreDelta, validateUnload } from './validate';
 import { ds, dsid, ruleError, t } from './testing';
 
 const full = ds('full', 'full', dsid(1, 0, 0, 1));
@@ -52,14 +52,23 @@ describe('validateMerge: one passing and one failing case per rule', () => {
     });
   });
 
-  it('AT_MOST_EIGHT_DELTAS, unloaded DSIMs counting as deltas', () => {
+  it('takes any number of deltas (ADASAV stopped at eight)', () => {
+    const many = Array.from({ length: 200 }, (_, i) => d(i + 1));
+    const plan = validateMerge([...many].reverse().concat(full));
+    expect(plan.output).toEqual(dsid(1, 0, 200, 201));
+    expect(plan.inputs.map((x) => x.name)).toEqual(['full', ...many.map((x) => x.name)]);
+  });
+
+  it('AT_MOST_EIGHT_DELTAS (retired: only with seedLimits), unloaded DSIMs counting as deltas', () => {
     const eight = [1, 2, 3, 4, 5, 6, 7, 8].map((n) => d(n));
-    expect(validateMerge([full, ...eight]).output).toEqual(dsid(1, 0, 8, 9));
-    expect(ruleError(() => validateMerge([full, ...eight, d(9)]))).toMatchObject({ rule: 'AT_MOST_EIGHT_DELTAS' });
+    const seed = { seedLimits: true };
+    expect(validateMerge([full, ...eight], seed).output).toEqual(dsid(1, 0, 8, 9));
+    expect(ruleError(() => validateMerge([full, ...eight, d(9)], seed))).toMatchObject({ rule: 'AT_MOST_EIGHT_DELTAS' });
+    expect(validateMerge([full, ...eight, d(9)]).output).toEqual(dsid(1, 0, 9, 10));
     const sevenPlusOnline = [...eight.slice(0, 7), d(8, true), ds('u8', 'unloaded-dsim', d(8).dsid)];
-    expect(ruleError(() => validateMerge([full, ...sevenPlusOnline]))).toMatchObject({ rule: 'AT_MOST_EIGHT_DELTAS' });
+    expect(ruleError(() => validateMerge([full, ...sevenPlusOnline], seed))).toMatchObject({ rule: 'AT_MOST_EIGHT_DELTAS' });
     const withOriginal = [...eight.slice(0, 7), d(8, true), ds('o8', 'original-dsim', d(8).dsid)];
-    expect(validateMerge([full, ...withOriginal]).inputs).toHaveLength(10);
+    expect(validateMerge([full, ...withOriginal], seed).inputs).toHaveLength(10);
   });
 
   it('SAME_FULL_NUMBER', () => {
@@ -191,9 +200,10 @@ describe('validateRestoreDelta', () => {
       rule: 'CONTINUOUS_SEQUENCE',
     });
     const nine = [1, 2, 3, 4, 5, 6, 7, 8, 9].map((n) => d(n));
-    expect(ruleError(() => validateRestoreDelta([full, ...nine], { shadow: false }))).toMatchObject({
+    expect(ruleError(() => validateRestoreDelta([full, ...nine], { shadow: false, seedLimits: true }))).toMatchObject({
       rule: 'AT_MOST_EIGHT_DELTAS',
     });
+    expect(validateRestoreDelta([full, ...nine], { shadow: false }).inputs).toHaveLength(10);
   });
 
   it('with `after`, the deltas must continue the status the database already reflects', () => {
@@ -214,6 +224,17 @@ describe('validateRestoreDelta', () => {
     });
     // An interrupted restore resumes without the full save, which is already in the database.
     expect(validateRestoreDelta([d(1), d(2)], { shadow: false, after: full.dsid }).inputs).toHaveLength(2);
+  });
+});
+
+describe('validateUnload (ADAULD from a full save + deltas + DSIM)', () => {
+  it('needs the full save, and otherwise follows the merge rules', () => {
+    expect(ruleError(() => validateUnload([d(1), d(2)]))).toMatchObject({ code: 'MERGE_INPUT_INVALID', rule: 'FULL_REQUIRED' });
+    expect(ruleError(() => validateUnload([full, d(2)]))).toMatchObject({ rule: 'CONTINUOUS_SEQUENCE' });
+    const online = d(2, true);
+    const plan = validateUnload([ds('o2', 'original-dsim', online.dsid), online, d(1), full]);
+    expect(plan.inputs.map((x) => x.name)).toEqual(['full', 'd1', 'd2', 'o2']);
+    expect(plan.output).toEqual(dsid(1, 0, 2, 3));
   });
 });
 

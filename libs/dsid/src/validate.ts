@@ -9,14 +9,25 @@ export interface MergePlan {
   readonly inputs: DataSetDescriptor[];
 }
 
+/** Options every input check takes. */
+export interface InputRuleOptions {
+  /**
+   * Apply ADASAV's limit of at most eight delta inputs (unloaded DSIMs counting as deltas), rule
+   * AT_MOST_EIGHT_DELTAS. Off by default: Deltaflow takes any number of inputs.
+   */
+  readonly seedLimits?: boolean;
+}
+
 /**
  * Checks merge inputs against the Delta Save rules (seed: "Merging the SAVE Output", "Delta Save
  * Identifier", "Invalid Merges", "PLOG and DSIM") plus lineage, before any byte is read; throws
  * DsidRuleError (MERGE_INPUT_INVALID) naming the rule and the offending inputs. Inputs may come in
- * any order: they are returned sorted by DSID with each DSIM right after its online save.
+ * any order: they are returned sorted by DSID with each DSIM right after its online save. A copy
+ * of the original DSIM (kind `original-dsim`) is accepted for any online save in the input (at
+ * most one: a database has one DSIM); an unloaded DSIM counts as a delta.
  */
-export function validateMerge(inputs: readonly DataSetDescriptor[]): MergePlan {
-  const check: InputCheck = { code: 'MERGE_INPUT_INVALID', fullRequired: false, restore: false };
+export function validateMerge(inputs: readonly DataSetDescriptor[], opts: InputRuleOptions = {}): MergePlan {
+  const check: InputCheck = { code: 'MERGE_INPUT_INVALID', fullRequired: false, restore: false, seedLimits: opts.seedLimits };
   const saves = checkInputs(inputs, check);
   const ordered = orderInputs(inputs, saves);
   return {
@@ -27,7 +38,7 @@ export function validateMerge(inputs: readonly DataSetDescriptor[]): MergePlan {
 }
 
 /** Options of a restore delta. */
-export interface RestoreDeltaOptions {
+export interface RestoreDeltaOptions extends InputRuleOptions {
   /** restoring into a shadow database: the full save may be omitted */
   readonly shadow: boolean;
   /**
@@ -47,8 +58,9 @@ export interface RestoreDeltaPlan {
 
 /**
  * Checks restore-delta inputs (seed: "Restoring Delta Save Save Output", "Operating a Shadow
- * Database"): one full save unless restoring into a shadow (or continuing `after`), up to eight
- * consecutive deltas, DSIMs as for merge but an original DSIM only for the last online save.
+ * Database"): one full save unless restoring into a shadow (or continuing `after`), any number of
+ * consecutive deltas (eight with `seedLimits`), DSIMs as for merge but an original DSIM only for
+ * the last online save.
  * Throws DsidRuleError (RESTORE_INPUT_INVALID).
  */
 export function validateRestoreDelta(inputs: readonly DataSetDescriptor[], opts: RestoreDeltaOptions): RestoreDeltaPlan {
@@ -57,9 +69,28 @@ export function validateRestoreDelta(inputs: readonly DataSetDescriptor[], opts:
     fullRequired: !opts.shadow && opts.after === undefined,
     restore: true,
     after: opts.after,
+    seedLimits: opts.seedLimits,
   };
   const saves = checkInputs(inputs, check);
   const ordered = orderInputs(inputs, saves);
   const conventional = ordered.length === 1 && ordered[0].kind === 'full' && !ordered[0].online;
   return { inputs: ordered, conventional };
+}
+
+/**
+ * Checks the inputs of a file unload (seed: ADAULD "from a full save tape together with 1 to 8
+ * delta save tapes and optionally a DSIM data set"): the merge rules with a full save required
+ * (FULL_REQUIRED, code MERGE_INPUT_INVALID). Returns the inputs in apply order and the DSID the
+ * unloaded file reflects.
+ */
+export function validateUnload(inputs: readonly DataSetDescriptor[], opts: InputRuleOptions = {}): MergePlan {
+  const check: InputCheck = {
+    code: 'MERGE_INPUT_INVALID',
+    fullRequired: true,
+    restore: false,
+    seedLimits: opts.seedLimits,
+    fullRequiredMessage: 'a file unload needs the full save its deltas continue',
+  };
+  const saves = checkInputs(inputs, check);
+  return { output: deriveMergedDsid(saves.map((s) => s.dsid)), outputKind: 'full', inputs: orderInputs(inputs, saves) };
 }

@@ -1,9 +1,10 @@
 /** Why a merge or restore was refused or stopped; `code` is stable. */
 import { CodedError } from '@deltaflow/core';
 export type MergeErrorCode =
-  | 'VALIDATION' // bad request (duplicate input paths, bad file list, options that do not combine)
+  | 'VALIDATION' // bad request (duplicate input paths, bad scope, bad fanIn, options that do not combine)
+  | 'FULL_REQUIRED' // mergeDataSets with requireFull, and no full save among the inputs
   | 'MERGE_INPUT_INVALID' // inputs that do not merge (geometry differs); DSID rules throw DsidRuleError instead
-  | 'RESTORE_INPUT_INVALID' // inputs that do not fit the target database (dbid/geometry, uninitialized shadow)
+  | 'RESTORE_INPUT_INVALID' // inputs that do not fit the target (dbid/geometry, uninitialized or changed shadow, FMOVE onto another file)
   | 'RESTART_IMPOSSIBLE' // an interrupted restore cannot continue with these inputs: repeat it with the full save
   | 'NOT_FOUND' // target database missing and no full save to create it from
   | 'INTERRUPTED'; // stopped by the caller's AbortSignal (a restore can then be resumed)

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { geometryEquals } from '@deltaflow/blocks';
 import type { DataSetDescriptor } from '@deltaflow/dsid';
@@ -9,6 +10,8 @@ export interface InputSet {
   readonly path: string;
   readonly header: SaveHeader;
   readonly descriptor: DataSetDescriptor;
+  /** file size in bytes (for progress) */
+  readonly size: number;
 }
 
 /** Reads and verifies the headers of all inputs (no block is read); rejects duplicate paths. */
@@ -24,7 +27,7 @@ export async function loadInputs(paths: readonly string[]): Promise<InputSet[]> 
   const out: InputSet[] = [];
   for (const p of paths) {
     const header = await readSaveHeader(p);
-    out.push({ path: p, header, descriptor: toDescriptor(p, header) });
+    out.push({ path: p, header, descriptor: toDescriptor(p, header), size: (await fs.promises.stat(p)).size });
   }
   return out;
 }
@@ -47,4 +50,23 @@ export function inPlanOrder(inputs: readonly InputSet[], plan: readonly DataSetD
     if (!i) throw new MergeError('VALIDATION', `rule check returned an unknown input ${d.name}`);
     return i;
   });
+}
+
+/** Default fan-in: how many data sets one k-way pass reads at once. */
+export const DEFAULT_FAN_IN = 32;
+
+/** Checks a fan-in option (an integer of at least 2; default DEFAULT_FAN_IN). */
+export function fanInOf(fanIn: number | undefined): number {
+  if (fanIn === undefined) return DEFAULT_FAN_IN;
+  if (!Number.isInteger(fanIn) || fanIn < 2 || fanIn > 4096)
+    throw new MergeError('VALIDATION', `fanIn must be an integer in 2..4096, got ${String(fanIn)}`);
+  return fanIn;
+}
+
+/**
+ * Read chunk per input when `k` inputs are read at once: the read buffers of one pass stay near
+ * 16 MiB x 3 whatever k is (each reader holds about three chunks), between 256 KiB and 1 MiB a chunk.
+ */
+export function chunkFor(k: number): number {
+  return Math.min(1 << 20, Math.max(256 << 10, Math.floor((16 << 20) / Math.max(1, k))));
 }

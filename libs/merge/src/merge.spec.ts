@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DsidRuleError, formatDsid } from '@deltaflow/dsid';
 import { readSaveHeader, SaveFormatError, DataSetReader } from '@deltaflow/save-format';
-import { MergeError, mergeDataSets, restoreDelta } from './index';
+import { cascadePath, MergeError, mergeDataSets, restoreDelta } from './index';
 import { digestOf, dsid, Sim, tempDir } from './testing';
 
 let dir: string;
@@ -201,6 +201,98 @@ describe('mergeDataSets', () => {
       expect(e.code).toBe('TRUNCATED');
       expect(e.position).toBeGreaterThan(0);
       expect(e.position).toBeLessThanOrEqual(size - 100);
+      expect(leftovers()).toEqual([]);
+    });
+  });
+
+  describe('any number of inputs: a cascade beyond the fan-in', () => {
+    /** full + n deltas; deltas 3 and 7 (when present) are online with unloaded DSIMs, the last one online with an original DSIM. */
+    async function longChain(n: number) {
+      const sim = new Sim(dir, 31);
+      const inputs = [p('f')];
+      await sim.save(p('f'), dsid(1, 0, 0, 1), 'full');
+      for (let i = 1; i <= n; i++) {
+        sim.change(4);
+        const online = i === 3 || i === 7 || i === n;
+        const torn = await sim.save(p(`d${i}`), dsid(1, i, i, i + 1), 'delta', online ? { online: true, during: () => sim.change(2) } : {});
+        inputs.push(p(`d${i}`));
+        if (online) {
+          await sim.dsim(p(`d${i}a`), dsid(1, i, i, i + 1), torn, i === n ? 'original-dsim' : 'unloaded-dsim');
+          inputs.push(p(`d${i}a`));
+        }
+      }
+      const digest = sim.db.digest();
+      sim.db.close();
+      return { inputs, digest };
+    }
+
+    it('merges 12 deltas + DSIMs with fan-in 2, 3 and 5 into the same bytes as one pass, leaving no temporary', async () => {
+      const { inputs, digest } = await longChain(12);
+      expect(inputs).toHaveLength(16);
+      const once = await mergeDataSets({ inputs: [...inputs].reverse(), output: p('out-once'), writer: { fsync: false } });
+      expect(once.cascadePasses).toBe(0);
+      expect(once.usedOriginalDsim).toBe(true);
+      expect(once.dsid).toEqual(dsid(1, 0, 12, 13));
+      for (const fanIn of [2, 3, 5]) {
+        const progress: { bytesDone: number; bytesTotal: number }[] = [];
+        const m = await mergeDataSets({ inputs, output: p(`out-f${fanIn}`), fanIn, writer: { fsync: false }, onProgress: (x) => progress.push(x) });
+        expect(m.cascadePasses).toBeGreaterThan(0);
+        expect(m.applied).toEqual(once.applied);
+        expect(fs.readFileSync(p(`out-f${fanIn}`)).equals(fs.readFileSync(p('out-once')))).toBe(true);
+        const last = progress[progress.length - 1];
+        expect(last.bytesDone).toBe(last.bytesTotal);
+        for (let i = 1; i < progress.length; i++) expect(progress[i].bytesDone).toBeGreaterThanOrEqual(progress[i - 1].bytesDone);
+      }
+      expect(fs.readdirSync(dir).filter((f) => f.includes('.cascade-') || f.endsWith('.partial'))).toEqual([]);
+      await restoreInto('r', [p('out-f3')]);
+      expect(digestOf(p('r'))).toBe(digest);
+    });
+
+    it('a corrupt input in a later group, or an abort, fails the cascade and leaves neither output nor temporaries', async () => {
+      const { inputs } = await longChain(9);
+      const victim = p('d8');
+      const good = fs.readFileSync(victim);
+      const bad = Buffer.from(good);
+      bad[bad.length - 100] ^= 4;
+      fs.writeFileSync(victim, bad);
+      const e = await errorOf(mergeDataSets({ inputs, output: p('out'), fanIn: 3, writer: { fsync: false } }));
+      expect(e.code).toBe('CORRUPT_DATA');
+      expect(leftovers()).toEqual([]);
+      fs.writeFileSync(victim, good);
+      const ac = new AbortController();
+      const a = await errorOf(
+        mergeDataSets({
+          inputs,
+          output: p('out'),
+          fanIn: 3,
+          onProgress: () => {
+            if (fs.existsSync(cascadePath(p('out'), 0, 1))) ac.abort();
+          },
+          signal: ac.signal,
+        }),
+      );
+      expect(a.code).toBe('INTERRUPTED');
+      expect(leftovers()).toEqual([]);
+    });
+
+    it('requireFull rejects a merge of deltas alone, before anything is written', async () => {
+      const { inputs } = await longChain(3);
+      const e = await errorOf(mergeDataSets({ inputs: inputs.slice(1), output: p('out'), requireFull: true }));
+      expect(e).toBeInstanceOf(MergeError);
+      expect(e.code).toBe('FULL_REQUIRED');
+      expect(leftovers()).toEqual([]);
+      const ok = await mergeDataSets({ inputs, output: p('out'), requireFull: true, writer: { fsync: false } });
+      expect(ok.kind).toBe('full');
+      expect(ok.usedOriginalDsim).toBe(true);
+      const bad = await errorOf(mergeDataSets({ inputs, output: p('out2'), fanIn: 1 }));
+      expect(bad.code).toBe('VALIDATION');
+    });
+
+    it('seedLimits keeps ADASAV\'s eight-delta rule for operators who want it', async () => {
+      const { inputs } = await longChain(9);
+      const e = await errorOf(mergeDataSets({ inputs, output: p('out'), seedLimits: true }));
+      expect(e).toBeInstanceOf(DsidRuleError);
+      expect(e.rule).toBe('AT_MOST_EIGHT_DELTAS');
       expect(leftovers()).toEqual([]);
     });
   });

@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BlockDatabase } from '@deltaflow/blockdb';
-import { fileRanges, rangesContain } from '@deltaflow/blocks';
+import { fileRanges, normalizeRanges, rangesContain } from '@deltaflow/blocks';
 import { DsidRuleError } from '@deltaflow/dsid';
-import { MergeError, readRestartState, readRestoreStatus, RESTART_FILE, restoreDelta } from './index';
-import { digestOf, dsid, GEOMETRY, Sim, tempDir } from './testing';
+import { MergeError, readRestartState, readRestoreStatus, readShadowStatus, RESTART_FILE, restoreDelta } from './index';
+import { areaBytes, digestOf, dsid, GEOMETRY, Sim, tempDir } from './testing';
 
 let dir: string;
 let sim: Sim;
@@ -88,7 +88,7 @@ describe('restoreDelta', () => {
     db.writeBlock('DATA', 60, junk); // file 2's data storage
     db.writeBlock('DATA', 5, junk); // file 1's data storage
     db.close();
-    const r = await restoreDelta({ inputs: [p('f'), p('d1'), p('d2')], target: p('t'), files: [1] });
+    const r = await restoreDelta({ inputs: [p('f'), p('d1'), p('d2')], target: p('t'), scope: { kind: 'files', files: [1] } });
     const only = fileRanges(GEOMETRY, [1]);
     const t = BlockDatabase.open(p('t'), { readOnly: true });
     let checked = 0;
@@ -207,5 +207,190 @@ describe('restoreDelta', () => {
     const e = await errorOf(restoreDelta({ inputs: [p('d1')], target: p('t'), shadow: true }));
     expect(e).toBeInstanceOf(MergeError);
     expect(e.code).toBe('RESTORE_INPUT_INVALID');
+  });
+});
+
+describe('restoreDelta: digest, ranges and LSN of the result', () => {
+  it('reports the whole target digest, every block written (sorted, joined) and the newest end LSN', async () => {
+    await sim.save(p('f'), dsid(1, 0, 0, 1), 'full', { lsn: 10 });
+    sim.change(5);
+    await sim.save(p('d1'), dsid(1, 1, 1, 2), 'delta', { lsn: 20 });
+    const r = await restoreDelta({ inputs: [p('f'), p('d1')], target: p('t') });
+    expect(r.digest).toBe(digestOf(p('t')));
+    expect(r.digest).toBe(sim.db.digest());
+    expect(r.ranges).toEqual(sim.db.usedRanges);
+    expect(r.lsn).toBe(20);
+    expect(readShadowStatus(p('t'))).toMatchObject({ dsid: dsid(1, 0, 1, 2), lsn: 20, shadow: false });
+  });
+
+  it('a delta-only shadow apply reports the shadow DSID as a whole and only the blocks it wrote', async () => {
+    await sim.save(p('f'), dsid(1, 0, 0, 1), 'full', { lsn: 10 });
+    await restoreDelta({ inputs: [p('f')], target: p('s'), shadow: true });
+    const changed = sim.change(3);
+    await sim.save(p('d1'), dsid(1, 1, 1, 2), 'delta', { lsn: 20 });
+    const r = await restoreDelta({ inputs: [p('d1')], target: p('s'), shadow: true });
+    expect(r.dsid).toEqual(dsid(1, 0, 1, 2));
+    expect(r.lsn).toBe(20);
+    expect(r.digest).toBe(sim.db.digest());
+    for (const k of changed) {
+      const [area, rabn] = k.split(':');
+      expect(rangesContain(r.ranges, area as 'ASSO' | 'DATA', Number(rabn))).toBe(true);
+    }
+    expect(rangesContain(r.ranges, 'DATA', 1) && !changed.has('DATA:1')).toBe(false);
+    expect(readShadowStatus(p('s'))).toMatchObject({ lsn: 20, shadow: true });
+  });
+});
+
+describe('restoreDelta: scope (GCB, FILE, FMOVE)', () => {
+  const junkAll = (dir: string) => {
+    const db = BlockDatabase.open(dir);
+    for (const r of db.usedRanges) for (let b = r.from; b <= r.to; b++) db.writeBlock(r.area, b, Buffer.alloc(db.blockSize(r.area), 0x55));
+    db.close();
+  };
+
+  it('gcb restores the GCB and DSST only; with files, those files too', async () => {
+    await chain(2);
+    await restoreDelta({ inputs: [p('f')], target: p('t') });
+    junkAll(p('t'));
+    const r = await restoreDelta({ inputs: [p('f'), p('d1'), p('d2')], target: p('t'), scope: { kind: 'gcb' } });
+    expect(r.ranges).toEqual([{ area: 'ASSO', from: 1, to: 2 }]);
+    const t = BlockDatabase.open(p('t'), { readOnly: true });
+    expect(Buffer.compare(t.readBlock('ASSO', 1), sim.db.readBlock('ASSO', 1))).toBe(0);
+    expect(Buffer.compare(t.readBlock('ASSO', 2), sim.db.readBlock('ASSO', 2))).toBe(0);
+    expect(t.readBlock('ASSO', 3)[0]).toBe(0x55); // file 1's FCB not restored
+    t.close();
+    expect(r.digest).toBe(digestOf(p('t')));
+    const withFile = await restoreDelta({ inputs: [p('f'), p('d1'), p('d2')], target: p('t'), scope: { kind: 'gcb', files: [2] } });
+    expect(withFile.ranges).toEqual(normalizeRanges([{ area: 'ASSO', from: 1, to: 2 }, ...fileRanges(GEOMETRY, [2])]));
+  });
+
+  it('fmove writes the file\'s data storage from the given DATA RABN and records the moved extent', async () => {
+    await chain(2);
+    await restoreDelta({ inputs: [p('f')], target: p('t') });
+    const r = await restoreDelta({ inputs: [p('f'), p('d1'), p('d2')], target: p('t'), scope: { kind: 'fmove', moves: [{ file: 2, rabn: 79 }] } });
+    const t = BlockDatabase.open(p('t'), { readOnly: true });
+    expect(t.geometry.files[1].extents.find((e) => e.part === 'DATA')).toEqual({ part: 'DATA', from: 79, to: 128 });
+    expect(r.geometry).toEqual(t.geometry);
+    for (let i = 0; i < 50; i++) expect(Buffer.compare(t.readBlock('DATA', 79 + i), sim.db.readBlock('DATA', 51 + i))).toBe(0);
+    // file 2's index, FCB and FDT stay where they were
+    for (const rabn of [5, 6, 21, 30]) expect(Buffer.compare(t.readBlock('ASSO', rabn), sim.db.readBlock('ASSO', rabn))).toBe(0);
+    t.close();
+    expect(r.ranges).toEqual(normalizeRanges([{ area: 'ASSO', from: 5, to: 6 }, { area: 'ASSO', from: 21, to: 30 }, { area: 'DATA', from: 79, to: 128 }]));
+    expect(r.digest).toBe(digestOf(p('t')));
+    expect(readRestoreStatus(p('t'))).toBeNull();
+  });
+
+  it('fmove refuses a move onto another file, beyond the area, or of an unknown file, writing nothing', async () => {
+    await chain(1);
+    await restoreDelta({ inputs: [p('f')], target: p('t') });
+    const before = areaBytes(p('t'));
+    const cases: [object, string][] = [
+      [{ kind: 'fmove', moves: [{ file: 2, rabn: 40 }] }, 'RESTORE_INPUT_INVALID'],
+      [{ kind: 'fmove', moves: [{ file: 2, rabn: 100 }] }, 'RESTORE_INPUT_INVALID'],
+      [{ kind: 'fmove', moves: [{ file: 3, rabn: 101 }] }, 'VALIDATION'],
+      [{ kind: 'fmove', moves: [] }, 'VALIDATION'],
+      [{ kind: 'files', files: [0] }, 'VALIDATION'],
+      [{ kind: 'nope' }, 'VALIDATION'],
+    ];
+    for (const [scope, code] of cases) {
+      const e = await errorOf(restoreDelta({ inputs: [p('f'), p('d1')], target: p('t'), scope: scope as any }));
+      expect(e).toBeInstanceOf(MergeError);
+      expect(e.code).toBe(code);
+    }
+    expect(areaBytes(p('t')).equals(before)).toBe(true);
+    expect(readRestartState(p('t'))).toBeNull();
+  });
+});
+
+describe('restoreDelta: an interrupted restore resumed equals an uninterrupted one, byte for byte', () => {
+  it('aborted in the middle of phase 2, resumed with the deltas only', async () => {
+    await chain(4, 20);
+    const all = [p('f'), p('d1'), p('d2'), p('d3'), p('d4')];
+    const clean = await restoreDelta({ inputs: all, target: p('clean') });
+    const ac = new AbortController();
+    let deltasSeen = 0;
+    const e = await errorOf(
+      restoreDelta({
+        inputs: all,
+        target: p('t'),
+        signal: ac.signal,
+        progressInterval: 3,
+        onProgress: (x) => {
+          if (x.phase === 'deltas' && !x.phaseDone && ++deltasSeen === 4) ac.abort();
+        },
+      }),
+    );
+    expect(e.code).toBe('INTERRUPTED');
+    expect(deltasSeen).toBe(4);
+    expect(readRestartState(p('t'))?.applied).toBe(1);
+    const r = await restoreDelta({ inputs: all.slice(1), target: p('t') });
+    expect(r.resumed).toBe(true);
+    expect(areaBytes(p('t')).equals(areaBytes(p('clean')))).toBe(true);
+    expect(r.digest).toBe(clean.digest);
+    expect(r.ranges).toEqual(clean.ranges);
+    expect(r.dsid).toEqual(clean.dsid);
+  });
+
+  it('aborted in the middle of phase 1: without the full save it cannot resume; with it, it starts over', async () => {
+    await chain(2, 20);
+    const all = [p('f'), p('d1'), p('d2')];
+    await restoreDelta({ inputs: all, target: p('clean') });
+    const ac = new AbortController();
+    const e = await errorOf(
+      restoreDelta({
+        inputs: all,
+        target: p('t'),
+        signal: ac.signal,
+        progressInterval: 50,
+        onProgress: (x) => {
+          if (x.phase === 'full' && !x.phaseDone) ac.abort();
+        },
+      }),
+    );
+    expect(e.code).toBe('INTERRUPTED');
+    expect(readRestartState(p('t'))?.applied).toBe(0);
+    expect((await errorOf(restoreDelta({ inputs: all.slice(1), target: p('t') }))).code).toBe('RESTART_IMPOSSIBLE');
+    const r = await restoreDelta({ inputs: all, target: p('t') });
+    expect(r.resumed).toBe(false);
+    expect(areaBytes(p('t')).equals(areaBytes(p('clean')))).toBe(true);
+  });
+
+  it('a resume with another scope is refused', async () => {
+    await chain(2);
+    const ac = new AbortController();
+    await errorOf(
+      restoreDelta({
+        inputs: [p('f'), p('d1'), p('d2')],
+        target: p('t'),
+        scope: { kind: 'files', files: [1] },
+        signal: ac.signal,
+        onProgress: (x) => x.phaseDone && ac.abort(),
+      }),
+    );
+    const e = await errorOf(restoreDelta({ inputs: [p('d1'), p('d2')], target: p('t'), scope: { kind: 'files', files: [2] } }));
+    expect(e.code).toBe('RESTART_IMPOSSIBLE');
+    const ok = await restoreDelta({ inputs: [p('d1'), p('d2')], target: p('t'), scope: { kind: 'files', files: [1] } });
+    expect(ok.resumed).toBe(true);
+  });
+
+  it('more deltas than the fan-in: applied in groups, with a checkpoint after each', async () => {
+    const digests = await chain(7);
+    const all = [p('f'), ...[1, 2, 3, 4, 5, 6, 7].map((i) => p(`d${i}`))];
+    const r = await restoreDelta({ inputs: all, target: p('t'), fanIn: 3 });
+    expect(r.digest).toBe(digests[7]);
+    expect(digestOf(p('t'))).toBe(digests[7]);
+  });
+});
+
+describe('restoreDelta: the target is locked while it is restored', () => {
+  it('refuses a second restore into the same target while one runs', async () => {
+    await chain(1);
+    await restoreDelta({ inputs: [p('f')], target: p('t') });
+    const { lockDatabase } = await import('@deltaflow/blockdb');
+    const held = await lockDatabase(p('t'));
+    const e = await errorOf(restoreDelta({ inputs: [p('f'), p('d1')], target: p('t') }));
+    expect(e.code).toBe('LOCKED');
+    await held.release();
+    await restoreDelta({ inputs: [p('f'), p('d1')], target: p('t') });
   });
 });

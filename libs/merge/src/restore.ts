@@ -1,11 +1,13 @@
-import { BlockDatabase } from '@deltaflow/blockdb';
-import { BlockRange, fileRanges, geometryEquals, rangesContain } from '@deltaflow/blocks';
+import { BlockDatabase, DatabaseLock, lockDatabase } from '@deltaflow/blockdb';
+import { geometryEquals, rangesContain, type Area, type BlockRange, type Geometry } from '@deltaflow/blocks';
 import { deriveMergedDsid, validateRestoreDelta } from '@deltaflow/dsid';
 import type { Dsid } from '@deltaflow/dsid';
-import { ReaderOptions, DataSetReader, SaveRecord } from '@deltaflow/save-format';
+import type { ReaderOptions } from '@deltaflow/save-format';
 import { MergeError } from './errors';
-import { checkSameShape, inPlanOrder, InputSet, loadInputs } from './inputs';
-import { KWayMerge } from './kway';
+import { checkSameShape, fanInOf, inPlanOrder, InputSet, loadInputs } from './inputs';
+import { PassProgress, runPass } from './pass';
+import { RangeCollector, RunWriter } from './run-writer';
+import { planScope, RestoreScope, ScopePlan, shiftedRabn } from './scope';
 import {
   areaStamp,
   identityOf,
@@ -21,33 +23,45 @@ import {
 } from './restore-state';
 
 export interface RestoreRequest {
-  /** paths of the input data sets (full save, deltas, DSIMs), in any order */
+  /** paths of the input data sets (full save, deltas, DSIMs), in any order; any number */
   readonly inputs: readonly string[];
   /** directory of the target block database; created from the full save's header when missing */
   readonly target: string;
   /** the target is a shadow database: deltas may be applied without a full save */
   readonly shadow?: boolean;
-  /** restrict the restore to these files (their FCB, FDT and extents); all blocks when absent */
-  readonly files?: readonly number[];
-  /** with `files`: also restore the GCB and DSST */
-  readonly includeGcb?: boolean;
+  /** restrict the restore (GCB, FILE, FMOVE); the whole database when absent. See RestoreScope. */
+  readonly scope?: RestoreScope;
+  /** most inputs one pass reads at once (default 32); more deltas are applied in consecutive groups */
+  readonly fanIn?: number;
+  /** apply ADASAV's eight-delta limit (DSID rule AT_MOST_EIGHT_DELTAS) */
+  readonly seedLimits?: boolean;
   readonly reader?: ReaderOptions;
   /** stops the restore between blocks (MergeError INTERRUPTED); the restart state stays for a resume */
   readonly signal?: AbortSignal;
-  /** called every few thousand blocks and at the end of each phase */
+  /** called every `progressInterval` blocks written and at the end of each phase */
   readonly onProgress?: (p: RestoreProgress) => void;
+  /** blocks between progress calls (default 4096) */
+  readonly progressInterval?: number;
 }
 
 /** Progress of a restore: phase 'full' writes the full save, phase 'deltas' the merged deltas and DSIMs. */
 export interface RestoreProgress {
   readonly phase: 'full' | 'deltas';
+  /** blocks written by this run so far */
   readonly blocksWritten: number;
-  /** the phase is complete (and, for 'full', durable: the restore is restartable from here) */
+  /** input bytes read by this run so far, of bytesTotal (the sizes of this run's inputs) */
+  readonly bytesDone: number;
+  readonly bytesTotal: number;
+  /**
+   * The phase is complete. For 'full': its blocks are written and their flush is under way; the
+   * checkpoint that makes the restore restartable without the full save follows as soon as the
+   * flush completes (in the background of phase 2, and before the restore returns or fails).
+   */
   readonly phaseDone: boolean;
 }
 
 export interface RestoreResult {
-  /** DSID the restored blocks reflect */
+  /** DSID the restored blocks reflect (for a shadow apply: the whole shadow's, e.g. 1/0-3) */
   readonly dsid: Dsid;
   /** input paths applied in this run, in apply order */
   readonly applied: readonly string[];
@@ -55,39 +69,77 @@ export interface RestoreResult {
   readonly resumed: boolean;
   /** an offline full save alone: a conventional restore */
   readonly conventional: boolean;
+  /** blocks written by this run */
   readonly blocksWritten: number;
+  /** the whole target's digest afterwards, as BlockDatabase.digest computes it (also after a scoped restore) */
+  readonly digest: string;
+  /** every block the whole restore wrote (resumed runs included), target addresses, sorted and joined */
+  readonly ranges: readonly BlockRange[];
+  /** the newest input's end LSN: the LSN the restored blocks stand at */
+  readonly lsn: number;
+  /** the target's geometry afterwards (differs from the inputs' after an FMOVE) */
+  readonly geometry: Geometry;
 }
 
 /**
  * Restore delta: writes a full save and the consecutive deltas (with DSIMs) after it straight into
  * a block database, newest image winning. Inputs are checked (DSID rules, dbid and geometry against
- * the target) before any block is read or written.
+ * the target, scope) before any block is read or written; the target is locked (lockDatabase) for
+ * the whole restore, so no other Deltaflow update touches it meanwhile.
  *
- * Restart: the plan and its progress are kept in `restore-restart.json` in the target (written
- * atomically). The full save is applied first and flushed; from then on an interrupted restore can
- * be resubmitted WITHOUT the full save and continues with the deltas only (re-applying deltas is
+ * Restart (seed: "If a delta restore operation is interrupted, it can be restarted, provided the
+ * full save has already been restored"): the plan and its progress are kept in
+ * `restore-restart.json` in the target (written atomically). The full save is applied first and
+ * flushed (phase 1); from then on an interrupted restore can be resubmitted WITHOUT the full save
+ * and continues with the deltas (phase 2, one k-way pass per `fanIn` inputs; re-applying is
  * idempotent because each block gets its newest image). Resubmitting with the full save starts over.
  *
- * Shadow: a full restore into a shadow records its status (`restore-status.json`); later delta
- * restores with `shadow: true` need no full save and must continue that status exactly.
+ * Shadow: a full restore into a shadow records its status (`restore-status.json`: DSID, LSN, area
+ * stamp); later delta restores with `shadow: true` need no full save and must continue that status
+ * exactly, and are refused once anything else wrote to the shadow.
  */
 export async function restoreDelta(req: RestoreRequest): Promise<RestoreResult> {
+  const fanIn = fanInOf(req.fanIn);
+  const interval = req.progressInterval ?? 4096;
+  if (!Number.isInteger(interval) || interval < 1) throw new MergeError('VALIDATION', 'progressInterval must be a positive integer');
   const inputs = await loadInputs(req.inputs);
   checkSameShape(inputs, 'RESTORE_INPUT_INVALID');
-  const files = normalizeFiles(req.files);
+  const inputGeometry = inputs[0].header.geometry;
+  const scope = planScope(inputGeometry, req.scope);
+  if (req.shadow && scope.scope)
+    throw new MergeError('VALIDATION', 'a shadow database is restored whole: no GCB, FILE or FMOVE scope with shadow');
+
+  // An existing target is locked before its state is read; a new one once the request is accepted.
+  let lock: DatabaseLock | null = BlockDatabase.exists(req.target) ? await lockDatabase(req.target, 'a restore') : null;
+  try {
+    const exists = BlockDatabase.exists(req.target);
+    const decided = decide(req, inputs, scope, exists);
+    if (!lock) {
+      lock = await lockDatabase(req.target, 'a restore');
+      if (BlockDatabase.exists(req.target))
+        throw new MergeError('RESTORE_INPUT_INVALID', `a database appeared at ${req.target} while the restore was being checked: submit it again`);
+    }
+    return await run(req, inputs, scope, decided, exists, fanIn, interval);
+  } finally {
+    await lock?.release();
+  }
+}
+
+interface Decision {
+  readonly plan: readonly PlannedInput[];
+  /** the inputs this run applies, in apply order */
+  readonly ordered: readonly InputSet[];
+  readonly state: RestartState;
+  readonly resumed: boolean;
+  readonly conventional: boolean;
+}
+
+/** Checks the request against the target's state; decides what this run applies. Writes nothing. */
+function decide(req: RestoreRequest, inputs: readonly InputSet[], scope: ScopePlan, exists: boolean): Decision {
   const hasFull = inputs.some((i) => i.header.kind === 'full');
-  const exists = BlockDatabase.exists(req.target);
   const restart = exists ? readRestartState(req.target) : null;
-
-  let plan: PlannedInput[];
-  let ordered: InputSet[];
-  let state: RestartState;
-  let resumed = false;
-  let conventional = false;
-
   if (restart && !hasFull) {
     // Continue an interrupted restore with the inputs not yet applied.
-    resumed = true;
     const baseDone = restart.plan.length > 0 && restart.applied >= 1;
     if (!baseDone && !(restart.shadow && restart.after))
       throw new MergeError(
@@ -95,8 +147,8 @@ export async function restoreDelta(req: RestoreRequest): Promise<RestoreResult> 
         'the interrupted restore had not finished restoring its full save: repeat it with the full save',
         req.inputs,
       );
-    if (!sameFiles(restart.files, files) || restart.includeGcb !== !!req.includeGcb)
-      throw new MergeError('RESTART_IMPOSSIBLE', 'files restriction differs from the interrupted restore', req.inputs);
+    if (JSON.stringify(restart.scope) !== JSON.stringify(scope.scope) || restart.shadow !== !!req.shadow)
+      throw new MergeError('RESTART_IMPOSSIBLE', 'scope or shadow differs from the interrupted restore', req.inputs);
     const remaining = restart.plan.slice(restart.applied);
     const given = new Map(inputs.map((i) => [identityOf(i.descriptor), i]));
     const missing = remaining.filter((p) => !given.has(p.identity));
@@ -109,51 +161,72 @@ export async function restoreDelta(req: RestoreRequest): Promise<RestoreResult> 
           (extra.length ? `; not expected: ${extra.map((i) => i.path).join(', ')}` : ''),
         [...missing.map((p) => p.descriptor.name), ...extra.map((i) => i.path)],
       );
-    plan = [...restart.plan];
-    ordered = remaining.map((p) => given.get(p.identity) as InputSet);
-    state = restart;
-  } else {
-    let after: Dsid | undefined;
-    if (!hasFull && req.shadow) {
-      if (!exists)
-        throw new MergeError('NOT_FOUND', `shadow database ${req.target} does not exist: restore a full save into it first`);
-      const status = readRestoreStatus(req.target);
-      if (!status || !status.shadow)
-        throw new MergeError(
-          'RESTORE_INPUT_INVALID',
-          `${req.target} is not an initialized shadow database (no complete full restore recorded, or it was changed since)`,
-        );
-      if (status.stamp !== undefined && status.stamp !== areaStamp(req.target))
-        throw new MergeError(
-          'RESTORE_INPUT_INVALID',
-          `shadow database ${req.target} was changed since its last restore (an update nucleus or utility ran on it): restore a full save first`,
-        );
-      after = status.dsid;
-    }
-    const accepted = validateRestoreDelta(
-      inputs.map((i) => i.descriptor),
-      { shadow: !!req.shadow, after },
-    );
-    conventional = accepted.conventional;
-    ordered = inPlanOrder(inputs, accepted.inputs);
-    plan = ordered.map((i) => ({ descriptor: i.descriptor, identity: identityOf(i.descriptor) }));
-    state = {
-      version: 1,
-      shadow: !!req.shadow,
-      files,
-      includeGcb: !!req.includeGcb,
-      after: after ?? null,
-      plan,
-      applied: 0,
+    return {
+      plan: restart.plan,
+      ordered: remaining.map((p) => given.get(p.identity) as InputSet),
+      state: restart,
+      resumed: true,
+      conventional: false,
     };
   }
+  let after: Dsid | undefined;
+  let afterLsn: number | undefined;
+  if (!hasFull && req.shadow) {
+    if (!exists)
+      throw new MergeError('NOT_FOUND', `shadow database ${req.target} does not exist: restore a full save into it first`);
+    const status = readRestoreStatus(req.target);
+    if (!status || !status.shadow)
+      throw new MergeError(
+        'RESTORE_INPUT_INVALID',
+        `${req.target} is not an initialized shadow database (no complete full restore recorded, or it was changed since)`,
+      );
+    if (status.stamp !== undefined && status.stamp !== areaStamp(req.target))
+      throw new MergeError(
+        'RESTORE_INPUT_INVALID',
+        `shadow database ${req.target} was changed since its last restore (an update nucleus or utility ran on it): restore a full save first`,
+      );
+    if (status.regeneratingFrom !== undefined)
+      throw new MergeError('RESTORE_INPUT_INVALID', `shadow database ${req.target} has an unfinished REGENERATE (from LSN ${status.regeneratingFrom}): run it again first`);
+    after = status.dsid;
+    afterLsn = status.lsn ?? 0;
+    const newest = Math.max(...inputs.map((i) => i.header.endLsn));
+    if (newest < afterLsn)
+      throw new MergeError(
+        'RESTORE_INPUT_INVALID',
+        `shadow database ${req.target} stands at LSN ${afterLsn} (REGENERATE brought it there), beyond these inputs (end LSN ${newest}): restore a full save first`,
+        req.inputs,
+      );
+  }
+  const accepted = validateRestoreDelta(
+    inputs.map((i) => i.descriptor),
+    { shadow: !!req.shadow, after, seedLimits: req.seedLimits },
+  );
+  const ordered = inPlanOrder(inputs, accepted.inputs);
+  const plan = ordered.map((i) => ({ descriptor: i.descriptor, identity: identityOf(i.descriptor), endLsn: i.header.endLsn }));
+  return {
+    plan,
+    ordered,
+    state: { version: 2, shadow: !!req.shadow, scope: scope.scope, after: after ?? null, afterLsn, plan, applied: 0, written: [] },
+    resumed: false,
+    conventional: accepted.conventional,
+  };
+}
 
+async function run(
+  req: RestoreRequest,
+  inputs: readonly InputSet[],
+  scope: ScopePlan,
+  d: Decision,
+  exists: boolean,
+  fanIn: number,
+  interval: number,
+): Promise<RestoreResult> {
   const first = inputs[0].header;
-  const only = files ? fileRanges(first.geometry, files, !!req.includeGcb) : null;
   let db: BlockDatabase;
   if (exists) {
     db = BlockDatabase.open(req.target);
-    if (db.dbid !== first.dbid || !geometryEquals(db.geometry, first.geometry)) {
+    const fits = geometryEquals(db.geometry, first.geometry) || geometryEquals(db.geometry, scope.geometry);
+    if (db.dbid !== first.dbid || !fits) {
       db.close();
       throw new MergeError(
         'RESTORE_INPUT_INVALID',
@@ -162,120 +235,121 @@ export async function restoreDelta(req: RestoreRequest): Promise<RestoreResult> 
       );
     }
   } else {
+    const hasFull = inputs.some((i) => i.header.kind === 'full');
     if (!hasFull) throw new MergeError('NOT_FOUND', `no database at ${req.target} and no full save to create it from`);
     db = BlockDatabase.create(req.target, { dbid: first.dbid, geometry: first.geometry });
   }
 
+  let state = d.state;
+  const written = new RangeCollector(state.written);
   let blocksWritten = 0;
+  const progress = new PassProgress(
+    d.ordered.reduce((n, i) => n + i.size, 0),
+    undefined,
+  );
+  let phase: RestoreProgress['phase'] = 'full';
+  const report = (phaseDone: boolean) =>
+    req.onProgress?.({ phase, blocksWritten, bytesDone: Math.min(progress.done, progress.total), bytesTotal: progress.total, phaseDone });
+  const apply = (sets: readonly InputSet[]) =>
+    applyPass(db, sets, scope, written, req, progress, () => {
+      if (++blocksWritten % interval === 0) report(false);
+    });
+
+  // Checkpoints wait for the flush of what they cover, in the background of the next writes.
+  let checkpoint: Promise<void> = Promise.resolve();
+  const checkpointAfterFlush = (next: RestartState) => {
+    const flushed = db.flushAsync();
+    checkpoint = Promise.all([checkpoint, flushed]).then(() => writeRestartState(req.target, next));
+    checkpoint.catch(() => undefined); // surfaced where it is awaited
+  };
   try {
     removeStateFile(req.target, STATUS_FILE);
     writeRestartState(req.target, state);
-    checkAbort(req.signal);
-    let rest = ordered;
-    if (!resumed && rest[0]?.header.kind === 'full') {
+    if (req.signal?.aborted) throw interrupted();
+    let rest = d.ordered;
+    if (!d.resumed && rest[0]?.header.kind === 'full') {
       // Phase 1: the full save alone, then a durable checkpoint: from here the restore is restartable.
-      blocksWritten += await applyMerged(db, [rest[0]], only, req, 'full');
-      db.flush();
-      state = { ...state, applied: 1 };
-      writeRestartState(req.target, state);
-      req.onProgress?.({ phase: 'full', blocksWritten, phaseDone: true });
+      await apply([rest[0]]);
+      state = { ...state, applied: 1, written: written.ranges() };
+      checkpointAfterFlush(state);
+      report(true);
       rest = rest.slice(1);
     }
-    // Phase 2: all deltas and DSIMs in one k-way pass, each block written once with its newest image.
-    if (rest.length > 0) {
-      const before = blocksWritten;
-      blocksWritten += await applyMerged(db, rest, only, req, 'deltas', before);
-      req.onProgress?.({ phase: 'deltas', blocksWritten, phaseDone: true });
+    // Phase 2: the deltas and DSIMs, each group of fanIn inputs in one k-way pass (each block
+    // written once per group with its newest image), a checkpoint after each group but the last.
+    phase = 'deltas';
+    for (let g = 0; g < rest.length; g += fanIn) {
+      const group = rest.slice(g, g + fanIn);
+      await apply(group);
+      if (g + fanIn < rest.length) {
+        state = { ...state, applied: state.applied + group.length, written: written.ranges() };
+        checkpointAfterFlush(state);
+      }
     }
-    db.flush();
-    const dsid = deriveMergedDsid(plan.filter((p) => p.descriptor.kind === 'full' || p.descriptor.kind === 'delta').map((p) => p.descriptor.dsid));
+    if (rest.length > 0) report(true);
+    // The last flush runs while the digest is computed (both read or write the same page cache).
+    const flushed = db.flushAsync();
+    flushed.catch(() => undefined);
+    const digest = db.digest(scope.geometry);
+    await flushed;
+    await checkpoint;
+    if (!geometryEquals(db.geometry, scope.geometry)) db.setGeometry(scope.geometry);
+    const saves = d.plan.filter((p) => p.descriptor.kind === 'full' || p.descriptor.kind === 'delta').map((p) => p.descriptor.dsid);
+    const dsid = deriveMergedDsid(state.after ? [state.after, ...saves] : saves);
+    const lsn = Math.max(state.afterLsn ?? 0, ...d.plan.map((p) => p.endLsn ?? 0));
     // A shadow's status: the DSID its whole contents reflect (not known after a restricted restore).
-    if (!files) writeRestoreStatus(req.target, { version: 1, dsid, shadow: state.shadow, stamp: areaStamp(req.target) });
+    if (!scope.scope) writeRestoreStatus(req.target, { version: 1, dsid, shadow: state.shadow, stamp: areaStamp(req.target), lsn });
     removeStateFile(req.target, RESTART_FILE);
-    return { dsid, applied: ordered.map((i) => i.path), resumed, conventional, blocksWritten };
+    return {
+      dsid,
+      applied: d.ordered.map((i) => i.path),
+      resumed: d.resumed,
+      conventional: d.conventional,
+      blocksWritten,
+      digest,
+      ranges: written.ranges(),
+      lsn,
+      geometry: db.geometry,
+    };
+  } catch (e) {
+    // A checkpoint whose flush is under way is still written: the resume then needs less.
+    await checkpoint.catch(() => undefined);
+    throw e;
   } finally {
     db.close();
   }
 }
 
-/** Writes the k-way merge of `sets` (oldest first) into `db`, skipping blocks outside `only`. */
-async function applyMerged(
+function interrupted(): MergeError {
+  return new MergeError('INTERRUPTED', 'stopped on request; resubmit without the full save to resume');
+}
+
+/** Writes the k-way merge of `sets` (oldest first) into `db`, restricted and moved as `scope` says. */
+async function applyPass(
   db: BlockDatabase,
   sets: readonly InputSet[],
-  only: readonly BlockRange[] | null,
+  scope: ScopePlan,
+  written: RangeCollector,
   req: RestoreRequest,
-  phase: RestoreProgress['phase'],
-  base = 0,
-): Promise<number> {
-  const readers: DataSetReader[] = [];
-  let n = 0;
-  checkAbort(req.signal);
+  progress: PassProgress,
+  onBlock: () => void,
+): Promise<void> {
+  const out = new RunWriter(db, written);
+  const only = scope.only;
+  const shifts = scope.shifts;
   try {
-    for (const s of sets) readers.push(await DataSetReader.open(s.path, req.reader));
-    const merge = await KWayMerge.start(readers);
-    // Consecutive blocks are gathered and written with one pwrite. Images are copied because the
-    // reader's buffer moves on; a run is capped so memory stays bounded.
-    const run = new RunWriter(db);
-    for (;;) {
-      let r = merge.tryNext();
-      if (r === undefined) r = await merge.next();
-      if (!r) break;
-      if (only && !rangesContain(only, r.area, r.rabn)) continue;
-      run.add(r);
-      if (++n % 4096 === 0) {
-        checkAbort(req.signal);
-        req.onProgress?.({ phase, blocksWritten: base + n, phaseDone: false });
-      }
-    }
-    run.flush();
-    return n;
+    await runPass(
+      sets.map((s) => s.path),
+      (r) => {
+        if (only && !rangesContain(only, r.area, r.rabn)) return;
+        const rabn = shifts.length > 0 && r.area === 'DATA' ? shiftedRabn(shifts, r.rabn) : r.rabn;
+        onBlock();
+        return out.add(r.area as Area, rabn, r.image);
+      },
+      { reader: req.reader, signal: req.signal, progress, interrupted: 'stopped on request; resubmit without the full save to resume' },
+    );
+    await out.flush();
   } finally {
-    for (const r of readers) await r.close();
+    await out.settle();
   }
-}
-
-const RUN_BYTES = 1 << 20;
-
-function checkAbort(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new MergeError('INTERRUPTED', 'stopped on request; resubmit without the full save to resume');
-}
-
-class RunWriter {
-  private buf = Buffer.allocUnsafe(RUN_BYTES);
-  private used = 0;
-  private area: SaveRecord['area'] = 'ASSO';
-  private from = 0;
-  private next = 0;
-
-  constructor(private readonly db: BlockDatabase) {}
-
-  add(r: SaveRecord): void {
-    const len = r.image.length;
-    if (this.used > 0 && (r.area !== this.area || r.rabn !== this.next || this.used + len > this.buf.length)) this.flush();
-    if (this.used === 0) {
-      this.area = r.area;
-      this.from = r.rabn;
-      if (len > this.buf.length) this.buf = Buffer.allocUnsafe(len);
-    }
-    this.buf.set(r.image, this.used);
-    this.used += len;
-    this.next = r.rabn + 1;
-  }
-
-  flush(): void {
-    if (this.used === 0) return;
-    this.db.writeBlocks(this.area, this.from, this.buf.subarray(0, this.used));
-    this.used = 0;
-  }
-}
-
-function normalizeFiles(files: readonly number[] | undefined): number[] | null {
-  if (files === undefined) return null;
-  if (!Array.isArray(files) || files.length === 0 || files.some((f) => !Number.isInteger(f) || f < 1))
-    throw new MergeError('VALIDATION', 'files must be a non-empty list of positive file numbers');
-  return [...new Set(files)].sort((a, b) => a - b);
-}
-
-function sameFiles(a: readonly number[] | null, b: readonly number[] | null): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
 }

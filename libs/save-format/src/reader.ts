@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import { FileHandle, open } from 'node:fs/promises';
 import { crc32c } from '@deltaflow/checksum';
 import { Area, areaFromCode } from '@deltaflow/blocks';
@@ -34,8 +35,16 @@ export interface SaveRecord {
 }
 
 export interface ReaderOptions {
-  /** bytes per read; default 1 MiB (raised to hold at least one record) */
+  /** bytes per read; default 1 MiB (raised to hold at least two records) */
   readonly chunkBytes?: number;
+  /** reads kept in flight ahead of the one being parsed (async I/O only); default 2 (memory: (1 + readAhead) chunks) */
+  readonly readAhead?: number;
+  /**
+   * 'async' (default): reads run ahead on libuv's thread pool while the caller verifies records.
+   * 'sync': each chunk is read with a blocking pread on the calling thread when it is needed (no
+   * thread hand-off; the caller should yield between chunks, as runPass does).
+   */
+  readonly io?: 'sync' | 'async';
 }
 
 /** Reads and verifies only the header of the data set at `file` (no block is read). */
@@ -81,13 +90,16 @@ async function readHeaderFrom(fh: FileHandle): Promise<SaveHeader & { readonly b
  * the byte position, so a consumer must treat its output as good only once next() returned null.
  */
 export class DataSetReader implements AsyncIterable<SaveRecord> {
+  /** the buffer records are parsed from: `pre` bytes of room for a carried tail, then one chunk */
   private buf: Buffer;
-  /** read-ahead buffer: filled in the background while records of `buf` are verified */
-  private readonly spare: Buffer;
-  private prefetch: Promise<number> | null = null;
+  /** free buffers and reads in flight (each into its own buffer, at successive file offsets) */
+  private readonly free: Buffer[] = [];
+  private readonly inflight: { buf: Buffer; fileOffset: number; done: Promise<number> }[] = [];
+  private readonly pre: number;
+  private readonly chunk: number;
   private readOffset: number; // file offset of the next byte to fetch
-  private pos = 0; // next unread byte in buf
-  private end = 0; // bytes of buf holding file data
+  private pos: number; // next unread byte in buf
+  private end: number; // bytes of buf holding file data
   private bufFileOffset: number; // file offset of buf[0]
   private eof = false;
   private lastKey = 0;
@@ -106,24 +118,35 @@ export class DataSetReader implements AsyncIterable<SaveRecord> {
     private readonly fh: FileHandle,
     headerBytes: number,
     chunk: number,
+    depth: number,
+    private readonly syncIo: boolean,
   ) {
-    // Room for an unread tail (< one record, itself < chunk) plus one whole read-ahead chunk.
-    this.buf = Buffer.allocUnsafe(2 * chunk);
-    this.spare = Buffer.allocUnsafe(chunk);
-    this.bufFileOffset = headerBytes;
+    // Each buffer: room for an unread tail (< one record or trailer) in front of a whole chunk, so
+    // a chunk is read straight into place and only a record's tail is ever copied.
+    this.pre = Math.max(...[header.geometry.asso.blockSize, header.geometry.data.blockSize].map((b) => b + RECORD_OVERHEAD), TRAILER_SIZE);
+    this.chunk = chunk;
+    this.buf = Buffer.allocUnsafe(this.pre + chunk);
+    for (let i = 0; i < depth; i++) this.free.push(Buffer.allocUnsafe(this.pre + chunk));
+    this.pos = this.pre;
+    this.end = this.pre;
+    this.bufFileOffset = headerBytes - this.pre;
     this.readOffset = headerBytes;
     this.sizes = [header.geometry.asso.blockSize, header.geometry.data.blockSize];
     this.blocks = [header.geometry.asso.blocks, header.geometry.data.blocks];
   }
 
-  /** Opens `file` and verifies its header; no block is read yet. */
+  /** Opens `file` and verifies its header; no block is read yet (the first chunks are requested). */
   static async open(file: string, opts: ReaderOptions = {}): Promise<DataSetReader> {
     const fh = await openOrThrow(file);
     try {
       const h = await readHeaderFrom(fh);
       const { byteLength, ...header } = h;
       const maxRecord = Math.max(header.geometry.asso.blockSize, header.geometry.data.blockSize) + RECORD_OVERHEAD;
-      return new DataSetReader(file, header, fh, byteLength, Math.max(opts.chunkBytes ?? 1 << 20, 2 * maxRecord, TRAILER_SIZE));
+      const sync = (opts.io ?? 'async') === 'sync';
+      const depth = sync ? 1 : Math.max(1, Math.min(8, opts.readAhead ?? 2));
+      const r = new DataSetReader(file, header, fh, byteLength, Math.max(opts.chunkBytes ?? 1 << 20, 2 * maxRecord, TRAILER_SIZE), depth, sync);
+      r.fill();
+      return r;
     } catch (e) {
       await fh.close();
       throw e;
@@ -135,37 +158,59 @@ export class DataSetReader implements AsyncIterable<SaveRecord> {
     return this.verified;
   }
 
-  /** Makes at least `n` unread bytes available; false if the file ends first. */
-  private async ensure(n: number): Promise<boolean> {
-    if (this.end - this.pos >= n) return true;
-    if (this.pos > 0) {
-      // Slide the unread tail to the front; views handed out earlier become invalid here.
-      this.buf.copyWithin(0, this.pos, this.end);
-      this.bufFileOffset += this.pos;
-      this.end -= this.pos;
-      this.pos = 0;
-    }
-    while (this.end < n && !this.eof) {
-      if (!this.prefetch) this.startPrefetch();
-      const got = await (this.prefetch as Promise<number>);
-      this.prefetch = null;
-      if (got === 0) {
-        this.eof = true;
-        break;
-      }
-      this.spare.copy(this.buf, this.end, 0, got);
-      this.end += got;
-      this.readOffset += got;
-      // Next chunk is read while the caller verifies this one.
-      this.startPrefetch();
-    }
-    return this.end - this.pos >= n;
+  /** File offset of the next byte not yet consumed (the file's size once the trailer verified): for progress reports. */
+  get bytesConsumed(): number {
+    return this.bufFileOffset + this.pos;
   }
 
-  private startPrefetch(): void {
-    const p = this.fh.read(this.spare, 0, this.spare.length, this.readOffset).then((r) => r.bytesRead);
-    p.catch(() => undefined); // surfaced when awaited in ensure()
-    this.prefetch = p;
+  /** Starts reads into every free buffer (until the end of the file is known). */
+  private fill(): void {
+    if (this.syncIo) return;
+    const fd = this.fh.fd;
+    while (this.free.length > 0 && !this.eof) {
+      const buf = this.free.pop() as Buffer;
+      const fileOffset = this.readOffset;
+      this.readOffset += this.chunk;
+      const done = new Promise<number>((resolve, reject) =>
+        fs.read(fd, buf, this.pre, this.chunk, fileOffset, (e, n) => (e ? reject(e) : resolve(n))),
+      );
+      done.catch(() => undefined); // surfaced when awaited in ensure()
+      this.inflight.push({ buf, fileOffset, done });
+    }
+  }
+
+  /** Makes at least `n` unread bytes available; false if the file ends first. */
+  private async ensure(n: number): Promise<boolean> {
+    while (this.end - this.pos < n && !this.eof) {
+      let next = this.inflight.shift();
+      if (!next && this.syncIo && this.free.length > 0) {
+        const buf = this.free.pop() as Buffer;
+        next = { buf, fileOffset: this.readOffset, done: Promise.resolve(fs.readSync(this.fh.fd, buf, this.pre, this.chunk, this.readOffset)) };
+        this.readOffset += this.chunk;
+      }
+      if (!next) break;
+      let got = await next.done;
+      // A short read before the end of the file: read the rest of the chunk synchronously.
+      while (got > 0 && got < this.chunk) {
+        const more = fs.readSync(this.fh.fd, next.buf, this.pre + got, this.chunk - got, next.fileOffset + got);
+        if (more === 0) break;
+        got += more;
+      }
+      if (got < this.chunk) {
+        // The end of the file: later reads (already in flight) return nothing.
+        this.eof = true;
+      }
+      // Carry the unread tail in front of the new chunk; views handed out earlier become invalid.
+      const tail = this.end - this.pos;
+      this.buf.copy(next.buf, this.pre - tail, this.pos, this.end);
+      this.free.push(this.buf);
+      this.buf = next.buf;
+      this.pos = this.pre - tail;
+      this.end = this.pre + got;
+      this.bufFileOffset = next.fileOffset - this.pre;
+      this.fill();
+    }
+    return this.end - this.pos >= n;
   }
 
   private at(i = 0): number {
@@ -260,8 +305,7 @@ export class DataSetReader implements AsyncIterable<SaveRecord> {
   async close(): Promise<void> {
     if (!this.closed) {
       this.closed = true;
-      await this.prefetch?.catch(() => undefined);
-      this.prefetch = null;
+      for (const r of this.inflight.splice(0)) await r.done.catch(() => undefined);
       await this.fh.close();
     }
   }

@@ -20,8 +20,12 @@ import {
 } from './header';
 
 export interface WriterOptions {
-  /** bytes buffered before each write (two such buffers alternate); default 4 MiB */
+  /** bytes buffered before each write; default 4 MiB */
   readonly chunkBytes?: number;
+  /** writes kept in flight while the next buffer fills (async I/O only); default 2 (memory: (1 + writeBehind) chunks) */
+  readonly writeBehind?: number;
+  /** 'async' (default): buffers are written on libuv's thread pool while the next fills; 'sync': a blocking pwrite per buffer */
+  readonly io?: 'sync' | 'async';
   /** fsync the file and its directory before the final rename; default true */
   readonly fsync?: boolean;
   /**
@@ -49,14 +53,15 @@ export const partialPath = (file: string): string => `${file}.partial`;
  * Streaming writer of one save data set. Records must come in strictly increasing (area, RABN)
  * order; anything else is rejected without changing the writer. Output goes to `<path>.partial`
  * and becomes `<path>` only in finish(), which never overwrites an existing file.
- * Two chunk buffers alternate so one is written while the other fills. Await each call before
+ * Full chunk buffers are written in the background (up to writeBehind at once) while the next fills. Await each call before
  * making the next one.
  */
 export class DataSetWriter {
   private buf: Buffer;
-  private spare: Buffer;
+  /** buffers free to fill, and writes in flight (oldest first), each holding its buffer */
+  private readonly free: Buffer[] = [];
+  private readonly writing: { buf: Buffer; done: Promise<void> }[] = [];
   private used = 0;
-  private pending: Promise<unknown> | null = null;
   private fileOffset = 0;
   private lastKey = 0;
   private assoRecords = 0;
@@ -76,9 +81,11 @@ export class DataSetWriter {
     private readonly fh: FileHandle,
     chunk: number,
     private readonly fsync: boolean,
+    depth: number,
+    private readonly syncIo: boolean,
   ) {
     this.buf = Buffer.allocUnsafe(chunk);
-    this.spare = Buffer.allocUnsafe(chunk);
+    for (let i = 1; i < depth; i++) this.free.push(Buffer.allocUnsafe(chunk));
     this.sizes = [currentHeader.geometry.asso.blockSize, currentHeader.geometry.data.blockSize];
     this.blocks = [currentHeader.geometry.asso.blocks, currentHeader.geometry.data.blocks];
   }
@@ -108,7 +115,8 @@ export class DataSetWriter {
     const chunk = Math.max(opts.chunkBytes ?? 4 << 20, maxRecord, TRAILER_SIZE);
     if (fs.existsSync(file)) throw new SaveFormatError('ALREADY_EXISTS', `${file} exists`);
     const fh = await open(partialPath(file), 'w');
-    const w = new DataSetWriter(file, h, fh, chunk, opts.fsync ?? true);
+    const sync = (opts.io ?? 'async') === 'sync';
+    const w = new DataSetWriter(file, h, fh, chunk, opts.fsync ?? true, sync ? 1 : Math.max(2, Math.min(8, (opts.writeBehind ?? 2) + 1)), sync);
     let hb = encodeHeader(h);
     if (opts.endLsnLater) {
       w.headerJsonLength = hb.length - HEADER_PREFIX - 4 + END_LSN_ROOM;
@@ -191,17 +199,36 @@ export class DataSetWriter {
     this.digest.add(areaCode(area), rabn, crc);
   }
 
-  /** Hands the full buffer to the file (in the background) and continues in the spare one. */
+  /** Hands the full buffer to the file (in the background) and continues in a free one. */
   private async rotate(): Promise<void> {
-    if (this.pending) await this.pending;
     const full = this.buf.subarray(0, this.used);
     const pos = this.fileOffset;
     this.fileOffset += full.length;
-    const p = writeAll(this.fh, full, pos);
-    p.catch(() => undefined); // observed here so a failure surfaces at the next await, not as an unhandled rejection
-    this.pending = p;
-    [this.buf, this.spare] = [this.spare, this.buf];
+    if (this.syncIo) {
+      let done = 0;
+      while (done < full.length) done += fs.writeSync(this.fh.fd, full, done, full.length - done, pos + done);
+      this.used = 0;
+      return;
+    }
+    const done = writeAll(this.fh, full, pos);
+    done.catch(() => undefined); // observed here so a failure surfaces at the next await, not as an unhandled rejection
+    this.writing.push({ buf: this.buf, done });
+    if (this.free.length === 0) {
+      const oldest = this.writing.shift() as { buf: Buffer; done: Promise<void> };
+      await oldest.done;
+      this.free.push(oldest.buf);
+    }
+    this.buf = this.free.pop() as Buffer;
     this.used = 0;
+  }
+
+  /** Waits for every write in flight. */
+  private async drain(): Promise<void> {
+    while (this.writing.length > 0) {
+      const w = this.writing.shift() as { buf: Buffer; done: Promise<void> };
+      await w.done;
+      this.free.push(w.buf);
+    }
   }
 
   private async writeOut(b: Buffer): Promise<void> {
@@ -226,7 +253,7 @@ export class DataSetWriter {
       t.writeUInt32LE(crc32c(t, 0, 0, 60), 60);
       this.used += TRAILER_SIZE;
       await this.rotate();
-      await this.pending;
+      await this.drain();
       if (this.headerChanged) await writeAll(this.fh, encodeHeader(this.currentHeader, this.headerJsonLength), 0);
       if (this.fsync) await this.fh.sync();
       await this.fh.close();
@@ -261,18 +288,17 @@ export class DataSetWriter {
   }
 
   private async cleanup(): Promise<void> {
-    await this.pending?.catch(() => undefined);
+    for (const w of this.writing.splice(0)) await w.done.catch(() => undefined);
     await this.fh.close().catch(() => undefined);
     await fs.promises.unlink(partialPath(this.path)).catch(() => undefined);
   }
 }
 
 async function writeAll(fh: FileHandle, b: Uint8Array, pos: number): Promise<void> {
+  const fd = fh.fd;
   let done = 0;
-  while (done < b.length) {
-    const { bytesWritten } = await fh.write(b, done, b.length - done, pos + done);
-    done += bytesWritten;
-  }
+  while (done < b.length)
+    done += await new Promise<number>((resolve, reject) => fs.write(fd, b, done, b.length - done, pos + done, (e, n) => (e ? reject(e) : resolve(n))));
 }
 
 function assertAreaOrThrow(area: unknown): asserts area is Area {

@@ -1,12 +1,20 @@
 /*
- * Merge benchmark: builds a block database, a full save and 8 deltas of 1 % changed blocks each,
- * merges all nine into a new full save, and compares the merge's output rate with `cp` of the
- * same number of bytes. The merge runs in a child process so its peak RSS is its own.
+ * Merge and restore benchmark: builds a block database, a full save and 8 deltas of 1 % changed
+ * blocks each, then (1) merges all nine into a new full save and (2) restores the same chain
+ * (restore delta: full, then the k-way merge of the deltas) into a new database, and compares each
+ * rate with `cp` of the full save (the same number of bytes) measured in the same run. Merge and
+ * restore run in child processes so their peak RSS is their own.
  *
  *   node infra/launcher/bin/run-ts.js test/bench/merge/merge-bench.ts          # 256 MiB and 1 GiB
  *   BENCH_DB_MIB=64 node infra/launcher/bin/run-ts.js test/bench/merge/merge-bench.ts   # one size
+ *   BENCH_PROFILE=/tmp/prof ...   # a V8 CPU profile of every merge and restore child (.cpuprofile)
+ *   BENCH_RUNS=3 ...              # runs per figure (medians reported)
+ *   BENCH_IO=sync ...             # blocking preads/pwrites instead of the thread pool (the default, async)
+ *   BENCH_KEEP=dir ...            # build the chain into dir once and keep it (later runs reuse it)
  *
- * Goals: merge ≥ 50 % of cp throughput; peak RSS the same for 256 MiB and 1 GiB.
+ * Goals: merge and restore each ≥ 50 % of cp throughput; peak RSS the same for 256 MiB and 1 GiB.
+ * The restore's rate is the restored database's size over its time (including its fsyncs); the
+ * merge's is its output's size over its time (no fsync, like cp).
  */
 import { record } from '../report';
 import { spawnSync } from 'node:child_process';
@@ -16,7 +24,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { BlockDatabase } from '@deltaflow/blockdb';
 import { Geometry } from '@deltaflow/blocks';
-import { mergeDataSets } from '@deltaflow/merge';
+import { mergeDataSets, restoreDelta } from '@deltaflow/merge';
 import type { BlockAddress } from '@deltaflow/blocks';
 import { deltaBlocks } from '@deltaflow/dlog';
 import { writeSaveFromDatabase } from '@deltaflow/save-format';
@@ -25,14 +33,25 @@ const MiB = 1 << 20;
 const DELTAS = 8;
 const CHANGED = 0.01;
 
+/** BENCH_IO=sync runs the data path with blocking preads/pwrites instead of libuv's thread pool (the default). */
+const ioMode = (): 'sync' | 'async' => (process.env.BENCH_IO === 'sync' ? 'sync' : 'async');
+
 async function child(inputs: string[], output: string): Promise<void> {
   const baseKiB = process.resourceUsage().maxRSS; // node + transpiler, before the merge
   const t0 = process.hrtime.bigint();
-  const r = await mergeDataSets({ inputs, output, writer: { fsync: false } });
+  const r = await mergeDataSets({ inputs, output, writer: { fsync: false, io: ioMode() }, reader: { io: ioMode() } });
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   process.stdout.write(
     JSON.stringify({ secs, bytes: r.output.bytes, maxRssKiB: process.resourceUsage().maxRSS, baseKiB, dsid: r.dsid }) + '\n',
   );
+}
+
+async function restoreChild(inputs: string[], target: string): Promise<void> {
+  const baseKiB = process.resourceUsage().maxRSS;
+  const t0 = process.hrtime.bigint();
+  const r = await restoreDelta({ inputs, target, reader: { io: ioMode() } });
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  process.stdout.write(JSON.stringify({ secs, blocks: r.blocksWritten, maxRssKiB: process.resourceUsage().maxRSS, baseKiB }) + '\n');
 }
 
 function geometryFor(mib: number): Geometry {
@@ -56,11 +75,26 @@ function geometryFor(mib: number): Geometry {
 }
 
 async function runSize(mib: number, root: string): Promise<Record<string, string | number>> {
-  const dir = fs.mkdtempSync(path.join(root, `merge-bench-${mib}-`));
+  const keep = process.env.BENCH_KEEP;
+  const dir = keep ? path.join(keep, `merge-bench-${mib}`) : fs.mkdtempSync(path.join(root, `merge-bench-${mib}-`));
+  const built = path.join(dir, 'inputs.json');
   try {
     const g = geometryFor(mib);
-    const db = BlockDatabase.create(path.join(dir, 'db'), { dbid: 1, geometry: g });
     const t0 = Date.now();
+    const inputs = keep && fs.existsSync(built) ? (JSON.parse(fs.readFileSync(built, 'utf8')) as string[]) : await build(dir, g);
+    if (keep) fs.writeFileSync(built, JSON.stringify(inputs));
+    const buildSecs = (Date.now() - t0) / 1000;
+    return await measure(mib, dir, g, inputs, buildSecs);
+  } finally {
+    if (!keep) fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Builds the database, its full save and the deltas in `dir`; returns the input paths. */
+async function build(dir: string, g: Geometry): Promise<string[]> {
+  fs.rmSync(dir, { recursive: true, force: true });
+  const db = BlockDatabase.create(path.join(dir, 'db'), { dbid: 1, geometry: g });
+  {
     const chunk = crypto.randomBytes(4 * MiB);
     for (const [area, blocks, bs] of [
       ['ASSO', g.asso.blocks, g.asso.blockSize],
@@ -98,13 +132,20 @@ async function runSize(mib: number, root: string): Promise<Record<string, string
       inputs.push(file);
     }
     db.close();
-    const buildSecs = (Date.now() - t0) / 1000;
+    return inputs;
+  }
+}
+
+async function measure(mib: number, dir: string, g: Geometry, inputs: string[], buildSecs: number): Promise<Record<string, string | number>> {
+  {
 
     // Alternate merge and cp RUNS times, each after `sync` so neither pays for the other's dirty
     // pages; report medians (the machine is shared, single runs are noisy).
     const runs = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
     const prof = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
     const merges: Array<{ secs: number; bytes: number; maxRssKiB: number; baseKiB: number }> = [];
+    const restores: Array<{ secs: number; maxRssKiB: number; baseKiB: number }> = [];
+    const dbBytes = g.asso.blocks * g.asso.blockSize + g.data.blocks * g.data.blockSize;
     const cps: number[] = [];
     const cats: number[] = [];
     let cpBytes = 0;
@@ -118,6 +159,16 @@ async function runSize(mib: number, root: string): Promise<Record<string, string
       if (res.status !== 0) throw new Error(`merge child failed: ${res.status}`);
       merges.push(JSON.parse(res.stdout.trim().split('\n').pop() as string));
       fs.rmSync(out);
+      // The restore of the same chain into a new database.
+      const target = path.join(dir, 'restored');
+      spawnSync('sync');
+      const rr = spawnSync(process.execPath, [...prof, path.resolve('infra/launcher/bin/run-ts.js'), __filename, '--restore-child', target, ...inputs], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      if (rr.status !== 0) throw new Error(`restore child failed: ${rr.status}`);
+      restores.push(JSON.parse(rr.stdout.trim().split('\n').pop() as string));
+      fs.rmSync(target, { recursive: true, force: true });
       // cp ceiling: the same number of bytes (the full save is as large as the output).
       const cpOut = path.join(dir, 'cp-copy');
       spawnSync('sync');
@@ -137,6 +188,7 @@ async function runSize(mib: number, root: string): Promise<Record<string, string
     }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     const m = { secs: median(merges.map((x) => x.secs)), bytes: merges[0].bytes, maxRssKiB: Math.max(...merges.map((x) => x.maxRssKiB)), baseKiB: Math.min(...merges.map((x) => x.baseKiB)) };
+    const r = { secs: median(restores.map((x) => x.secs)), maxRssKiB: Math.max(...restores.map((x) => x.maxRssKiB)) };
     const cpSecs = median(cps);
     const catSecs = median(cats);
     const mergeMBs = m.bytes / MiB / m.secs;
@@ -153,15 +205,21 @@ async function runSize(mib: number, root: string): Promise<Record<string, string
       ratio: +(mergeMBs / cpMBs).toFixed(2),
       peakRssMiB: +(m.maxRssKiB / 1024).toFixed(1),
       rssBeforeMergeMiB: +(m.baseKiB / 1024).toFixed(1),
+      restoreSecs: +r.secs.toFixed(2),
+      restoreMBs: +(dbBytes / MiB / r.secs).toFixed(1),
+      restoreRatio: +(dbBytes / MiB / r.secs / cpMBs).toFixed(2),
+      restorePeakRssMiB: +(r.maxRssKiB / 1024).toFixed(1),
     };
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
 async function main(): Promise<void> {
   if (process.argv[2] === '--child') {
     await child(process.argv.slice(4), process.argv[3]);
+    return;
+  }
+  if (process.argv[2] === '--restore-child') {
+    await restoreChild(process.argv.slice(4), process.argv[3]);
     return;
   }
   const sizes = process.env.BENCH_DB_MIB ? [Number(process.env.BENCH_DB_MIB)] : [256, 1024];
@@ -172,11 +230,15 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(row));
     rows.push(row);
     record({ bench: 'merge', figure: `library merge, full + 8 deltas of 1 % (${row.dbMiB} MiB)`, value: Number(row.mergeMBs), unit: 'MB/s', ceiling: { name: 'cp', value: Number(row.cpMBs) }, goal: '>= 50 % of cp' });
+    record({ bench: 'merge', figure: `library restore delta, full + 8 deltas of 1 % (${row.dbMiB} MiB)`, value: Number(row.restoreMBs), unit: 'MB/s', ceiling: { name: 'cp', value: Number(row.cpMBs) }, goal: '>= 50 % of cp' });
+    record({ bench: 'merge', figure: `merge peak RSS (${row.dbMiB} MiB)`, value: Number(row.peakRssMiB), unit: 'MiB', goal: 'flat in database size' });
+    record({ bench: 'merge', figure: `restore peak RSS (${row.dbMiB} MiB)`, value: Number(row.restorePeakRssMiB), unit: 'MiB', goal: 'flat in database size' });
   }
   console.table(rows);
   for (const r of rows)
     console.log(
-      `${r.dbMiB} MiB: merge ${r.mergeMBs} MB/s vs cp ${r.cpMBs} MB/s = ${Math.round(Number(r.ratio) * 100)} % (goal >= 50 %); cat ${r.catMBs} MB/s; peak RSS ${r.peakRssMiB} MiB (${r.rssBeforeMergeMiB} MiB before the merge started)`,
+      `${r.dbMiB} MiB: merge ${r.mergeMBs} MB/s vs cp ${r.cpMBs} MB/s = ${Math.round(Number(r.ratio) * 100)} % (goal >= 50 %); cat ${r.catMBs} MB/s; peak RSS ${r.peakRssMiB} MiB (${r.rssBeforeMergeMiB} MiB before the merge started); ` +
+        `restore ${r.restoreMBs} MB/s = ${Math.round(Number(r.restoreRatio) * 100)} % of cp (${r.restoreSecs} s), peak RSS ${r.restorePeakRssMiB} MiB`,
     );
 }
 

@@ -88,7 +88,7 @@ export class Sim {
     file: string,
     id: Dsid,
     kind: 'full' | 'delta',
-    opts: { online?: boolean; during?: () => Set<Key> } = {},
+    opts: { online?: boolean; during?: () => Set<Key>; lsn?: number } = {},
   ): Promise<Set<Key>> {
     const captured = new Set(this.dlog);
     this.dlog.clear();
@@ -98,7 +98,7 @@ export class Sim {
       kind === 'full' || captured.has(key(area, rabn)) || rangesContain([admin], area, rabn);
     const w = await DataSetWriter.create(
       file,
-      { dbid: 7, dsid: id, kind, online: !!opts.online, startLsn: 1, endLsn: 2, geometry: this.geometry },
+      { dbid: 7, dsid: id, kind, online: !!opts.online, startLsn: opts.lsn ?? 1, endLsn: opts.lsn ?? 2, geometry: this.geometry },
       { fsync: false, chunkBytes: 8192 },
     );
     for (const r of this.db.usedRanges)
@@ -144,4 +144,9 @@ export function digestOf(dir: string): string {
   } finally {
     db.close();
   }
+}
+
+/** The bytes of the area files of the database in `dir` (to compare two databases byte for byte). */
+export function areaBytes(dir: string): Buffer {
+  return Buffer.concat([fs.readFileSync(path.join(dir, 'ASSO')), fs.readFileSync(path.join(dir, 'DATA'))]);
 }
