@@ -397,7 +397,7 @@ export class MergeEngineService implements OnModuleInit, BeforeApplicationShutdo
           digest: r.digest,
           // the database itself went back to the status of r.dsid: its next saves start a new lineage,
           // and its next delta holds every block the restore wrote
-          ...(o.intoDatabase ? { intoDatabase: true, ranges: r.ranges } : {}),
+          ...(o.intoDatabase ? { intoDatabase: true, ranges: [...r.ranges] } : {}),
           occurredAt: this.now(),
         };
       },

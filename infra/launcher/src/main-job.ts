@@ -14,7 +14,7 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ROOT } from './processes';
+import { ROOT } from '@deltaflow/processes';
 
 export interface MainJobContext {
   /** environment of the services: KAFKA_BROKERS, CATALOG_URL, DELTAFLOW_DATA_DIR... */

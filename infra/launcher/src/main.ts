@@ -17,7 +17,7 @@ import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { writeFileAtomic } from '@deltaflow/core';
 import { EmbeddedPostgresError, startEmbeddedPostgres, startPostgresWatchdog, type RunningPostgres } from '@deltaflow/embedded-postgres';
-import { Child, ROOT, startChild, stopChild } from './processes';
+import { Child, ROOT, startChild, stopChild } from '@deltaflow/processes';
 import { SERVICES } from './services';
 import { runMainJob } from './main-job';
 

@@ -2,7 +2,7 @@
 export { MergeError } from './errors';
 export type { MergeErrorCode } from './errors';
 export { KWayMerge } from './kway';
-export { loadInputs } from './inputs';
+export { checkSameShape, loadInputs } from './inputs';
 export type { InputSet } from './inputs';
 export { cascadePath, mergeDataSets } from './merge';
 export type { MergeProgress, MergeRequest, MergeResult } from './merge';

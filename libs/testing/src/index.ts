@@ -4,3 +4,4 @@ export { tempDir } from './temp-dir';
 export { dockerAvailable, dockerAvailableSync, CONTAINER_IMAGES, startKafkaContainer, type KafkaContainer } from './docker';
 export { Publisher, TopicCollector } from './kafka-harness';
 export { StandInChangeLogger, StandInDsimBuilder, StandInNucleus } from './stand-ins';
+export { ServiceProcesses, type ServiceProcessOptions } from './service-processes';
