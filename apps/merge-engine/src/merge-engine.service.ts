@@ -18,9 +18,9 @@ import * as path from 'node:path';
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { databaseDir } from '@deltaflow/blockdb';
 import { encodeMessage, Topic, type AnyMessage, type MessageOfType, type TopicMessage } from '@deltaflow/contracts';
-import { PARTIAL_SUFFIX, safePathIn } from '@deltaflow/core';
+import { PARTIAL_SUFFIX, safePathIn, Throttle } from '@deltaflow/core';
 import { DsidRuleError, validateMerge, validateRestoreDelta, type Dsid } from '@deltaflow/dsid';
-import { checkSameShape, loadInputs, mergeDataSets, readShadowStatus, regenerate, restoreDelta, unloadFile, type RestoreScope } from '@deltaflow/merge';
+import { checkRestore, checkSameShape, loadInputs, mergeDataSets, readShadowStatus, regenerate, restoreDelta, unloadFile, type RestoreScope } from '@deltaflow/merge';
 import { dataSetPath } from '@deltaflow/save-format';
 import { Answers, EventPublisher, TopicReader } from '@deltaflow/service-kit';
 import { InputError, InputResolver, type ResolvedInput } from './inputs';
@@ -36,6 +36,8 @@ export interface MergeEngineConfig {
   /** how long a snapshot of the original DSIM may take to be answered (default 60 s) */
   readonly dsimTimeoutMs?: number;
   readonly fsync?: boolean;
+  /** input bytes per second all operations of this engine read at most (MERGE_ENGINE_MAX_BYTES_PER_SEC); unlimited when absent */
+  readonly maxBytesPerSec?: number;
   readonly log?: (m: string) => void;
   readonly now?: () => number;
 }
@@ -84,10 +86,13 @@ export class MergeEngineService implements OnModuleInit, BeforeApplicationShutdo
   private readonly nucleus = new Map<number, { active: boolean; lsn: number }>();
   private queue: Promise<void> = Promise.resolve();
   private readonly abort = new AbortController();
+  /** one rate for every operation of this engine (they run one after another) */
+  private readonly throttle?: Throttle;
   private readonly log: (m: string) => void;
   private readonly now: () => number;
 
   constructor(@Inject(MERGE_ENGINE_CONFIG) private readonly config: MergeEngineConfig) {
+    if (config.maxBytesPerSec !== undefined) this.throttle = new Throttle(config.maxBytesPerSec);
     this.log = config.log ?? ((m: string) => console.log(`[merge-engine] ${m}`));
     this.now = config.now ?? Date.now;
     this.resolver = new InputResolver(config.dataDir, { snapshot: (dbid, id, destination) => this.snapshot(dbid, id, destination) }, this.log);
@@ -309,6 +314,7 @@ export class MergeEngineService implements OnModuleInit, BeforeApplicationShutdo
           inputs: inputs.map((i) => i.path),
           output,
           signal,
+          throttle: this.throttle,
           writer: { fsync: this.config.fsync ?? true },
           onProgress: (p) => void progress(p.bytesDone, p.bytesTotal),
         });
@@ -347,43 +353,31 @@ export class MergeEngineService implements OnModuleInit, BeforeApplicationShutdo
     if (o.intoDatabase && this.nucleus.get(c.dbid)?.active !== false)
       throw new Rejection('NUCLEUS_ACTIVE', `a restore into database ${c.dbid} itself needs its nucleus stopped (NucleusState inactive)`, { field: 'intoDatabase' });
     const inputs = await this.resolver.resolveAll(c.dbid, c.correlationId, c.inputs, o.dsimWaitSec ?? 0);
-    let conventionalCheck = false;
+    const request = { inputs: inputs.map((i) => i.path), target, shadow: !!o.shadow, ...(o.scope ? { scope: o.scope } : {}) };
     try {
-      const sets = await loadInputs(inputs.map((i) => i.path));
-      checkSameShape(sets, 'RESTORE_INPUT_INVALID');
+      const sets = await loadInputs(request.inputs);
       this.checkDbid(c.dbid, sets[0].header.dbid);
       const hasFull = sets.some((s) => s.header.kind === 'full');
       if (c.type === 'ShadowInitRequested' && !hasFull) throw new Rejection('RESTORE_INPUT_INVALID', 'a shadow is initialised by restoring a full save: give one', { rule: 'FULL_REQUIRED' });
       if (c.type === 'ShadowApplyRequested' && hasFull) throw new Rejection('RESTORE_INPUT_INVALID', 'a shadow apply takes the next deltas only: a full save would start it over (use shadow init)', { rule: 'FULL_REQUIRED' });
-      // A resubmitted restore without its full save continues the interrupted one; the library checks its plan.
-      if (hasFull || o.shadow) {
-        const status = o.shadow && !hasFull ? readShadowStatus(target) : null;
-        if (o.shadow && !hasFull && (!status || !status.shadow)) throw new Rejection('RESTORE_INPUT_INVALID', `shadow ${name} is not initialised: shadow init it with a full save first`);
-        validateRestoreDelta(
-          sets.map((s) => s.descriptor),
-          { shadow: !!o.shadow, ...(status ? { after: status.dsid } : {}) },
-        );
-        conventionalCheck = true;
-      } else if (!o.resume) {
+      if (!hasFull && !o.shadow && !o.resume)
         throw new Rejection('RESTORE_INPUT_INVALID', 'no full save among the inputs: give one, or --resume to continue an interrupted restore', { rule: 'FULL_REQUIRED' });
-      }
-      await this.publish({ type: 'RestoreStarted', correlationId: c.correlationId, dbid: c.dbid, target: name, inputs: [...c.inputs], shadow: !!o.shadow, ...(!hasFull ? { resume: true } : {}), occurredAt: this.now() });
+      // every check the restore makes before it writes (DSID rules, target, shadow status, resume plan)
+      const check = await checkRestore(request);
+      await this.publish({ type: 'RestoreStarted', correlationId: c.correlationId, dbid: c.dbid, target: name, inputs: [...c.inputs], shadow: !!o.shadow, ...(check.resumed ? { resume: true } : {}), occurredAt: this.now() });
     } catch (e) {
       for (const i of inputs) i.release();
       throw withInputNames(e, inputs);
     }
-    void conventionalCheck;
     return {
       command: c,
       inputs,
       run: async (progress, signal) => {
         fs.mkdirSync(path.dirname(target), { recursive: true });
         const r = await restoreDelta({
-          inputs: inputs.map((i) => i.path),
-          target,
-          shadow: !!o.shadow,
-          ...(o.scope ? { scope: o.scope } : {}),
+          ...request,
           signal,
+          throttle: this.throttle,
           onProgress: (p) => void (p.bytesDone !== undefined ? progress(p.bytesDone, p.bytesTotal) : undefined),
         });
         return {
@@ -467,7 +461,7 @@ export class MergeEngineService implements OnModuleInit, BeforeApplicationShutdo
       inputs,
       run: async (_progress, signal) => {
         fs.mkdirSync(path.dirname(out), { recursive: true });
-        const r = await unloadFile({ inputs: inputs.map((i) => i.path), file: c.file, out, signal });
+        const r = await unloadFile({ inputs: inputs.map((i) => i.path), file: c.file, out, signal, throttle: this.throttle });
         return { type: 'FileUnloaded', correlationId: c.correlationId, dbid: c.dbid, file: c.file, dsid: r.dsid, location: { kind: 'directory', name: c.out }, blocks: r.blocks, bytes: r.bytes, occurredAt: this.now() };
       },
     };
@@ -487,7 +481,11 @@ function asRejection(err: unknown): Rejection | null {
   // the libraries' coded errors about the inputs (MERGE_INPUT_INVALID, CORRUPT_DATA, ...) are refusals
   if (typeof code === 'string' && (err as { retriable?: unknown }).retriable === false && /^[A-Z][A-Z0-9_]*$/.test(code)) {
     const inputs = (err as { inputs?: unknown }).inputs;
-    return new Rejection(code, (err as Error).message, Array.isArray(inputs) && typeof inputs[0] === 'string' ? { input: inputs[0] } : {});
+    const rule = (err as { rule?: unknown }).rule;
+    return new Rejection(code, (err as Error).message, {
+      ...(Array.isArray(inputs) && typeof inputs[0] === 'string' ? { input: inputs[0] } : {}),
+      ...(typeof rule === 'string' ? { rule } : {}),
+    });
   }
   return null;
 }
