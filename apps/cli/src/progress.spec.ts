@@ -50,6 +50,7 @@ describe('progress', () => {
     const err: string[] = [];
     const plain = progressSink({ json: false, out: (l) => out.push(l), err: (l) => err.push(l) });
     plain.show({ line: '  10/40 blocks written', step: { done: 10, total: 40, unit: 'blocks' } });
+    plain.show({ line: '  10/40 blocks written', step: { done: 10, total: 40, unit: 'blocks' } }); // a repeat says nothing new
     plain.stop();
     expect(out).toEqual(['  10/40 blocks written']);
     const term = fakeTerminal();

@@ -35,7 +35,13 @@ function formatBar(options: Options, params: Params, payload: { unit: 'blocks' |
 export function progressSink(o: { json: boolean; out: (l: string) => void; err: (l: string) => void; terminal?: TerminalStream }): ProgressSink {
   if (o.json || !o.terminal?.isTTY) {
     const line = o.json ? o.err : o.out;
-    return { line, show: (p) => p.line !== undefined && line(p.line), stop: () => undefined };
+    let last: string | undefined; // a progress line equal to the one before says nothing new
+    const show = (p: Progress) => {
+      if (p.line === undefined || p.line === last) return;
+      last = p.line;
+      line(p.line);
+    };
+    return { line, show, stop: () => undefined };
   }
   const terminal = o.terminal;
   let multi: MultiBar | undefined;

@@ -115,7 +115,7 @@ export async function runMainJob(ctx: MainJobContext): Promise<void> {
   if (expected === undefined) throw new Error(`the nucleus recorded no digest at sync ${name('d3')}.end`);
   if (restored.digest !== expected) throw new Error(`restored digest ${restored.digest} differs from the nucleus's digest ${expected} at the last save's end sync`);
   log(
-    `restored ${name('full2')} (${s1.dsid} .. ${s4.dsid} merged) into restores/${name('restored')} in ${Date.now() - t0} ms; ` +
+    `restored ${name('full2')} (DSID ${restored.dsid ?? '?'}: the four steps merged) into restores/${name('restored')} in ${Date.now() - t0} ms; ` +
       `digest ${String(restored.digest).slice(0, 16)}... equals the nucleus's at the last save's end sync: VERIFIED`,
   );
 
