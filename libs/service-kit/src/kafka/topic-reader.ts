@@ -37,6 +37,8 @@ export interface TopicReaderOptions<M extends AnyMessage = AnyMessage> {
   readonly from?: 'earliest' | 'latest' | ReadonlyMap<PartitionKey, bigint>;
   /** deliver only offsets below these (per partition); 'end' = the ends when the reader starts; a function gets each partition's end */
   readonly until?: 'end' | ReadonlyMap<PartitionKey, bigint> | ((topic: string, partition: number, end: bigint) => bigint);
+  /** read only these partitions (by index, of every topic); all when absent */
+  readonly partitions?: ReadonlySet<number>;
   /** message types not to decode (by the type header), e.g. bulk block images */
   readonly skipTypes?: readonly string[];
   readonly onMessage: (m: M, at: RecordAt) => void | Promise<void>;
@@ -76,6 +78,14 @@ export class TopicReader<M extends AnyMessage = AnyMessage> {
         const key = partitionKey(t, p.partition);
         const low = BigInt(p.low);
         const high = BigInt(p.high);
+        if (this.o.partitions && !this.o.partitions.has(p.partition)) {
+          // not asked for: started at its end, never delivered (what is appended later is still fetched)
+          this.limits.set(key, high);
+          this.done.set(key, high);
+          this.startAt.set(key, high);
+          if (high > low) seeks.push({ topic: t, partition: p.partition, offset: high.toString() });
+          continue;
+        }
         const asked = from === 'earliest' ? low : from === 'latest' ? high : (from.get(key) ?? low);
         // a checkpoint outside the log (the topic was recreated, or truncated below it) reads from the log start
         const start = asked >= low && asked <= high ? asked : low;
@@ -137,7 +147,8 @@ export class TopicReader<M extends AnyMessage = AnyMessage> {
    */
   async barrier(): Promise<void> {
     const targets = new Map<PartitionKey, bigint>();
-    for (const t of this.o.topics) for (const p of await this.admin!.fetchTopicOffsets(t)) targets.set(partitionKey(t, p.partition), BigInt(p.high));
+    for (const t of this.o.topics)
+      for (const p of await this.admin!.fetchTopicOffsets(t)) if (!this.o.partitions || this.o.partitions.has(p.partition)) targets.set(partitionKey(t, p.partition), BigInt(p.high));
     const reached = () => [...targets].every(([k, end]) => (this.done.get(k) ?? 0n) >= end);
     while (!reached()) {
       if (this.stopped) throw new Error('topic reader stopped');
