@@ -110,7 +110,7 @@ export function coPartitionedAssigner(owned: OwnedIndices, warn: (msg: string) =
           const mine = indices.filter((i) => i < n);
           if (mine.length > 0) assignment[t] = mine;
         }
-        return { memberId: m.memberId, memberAssignment: AssignerProtocol.MemberAssignment.encode({ version: VERSION, assignment }) };
+        return { memberId: m.memberId, memberAssignment: AssignerProtocol.MemberAssignment.encode({ version: VERSION, assignment, userData: Buffer.alloc(0) }) };
       });
     },
     protocol({ topics }: { topics: string[] }) {
