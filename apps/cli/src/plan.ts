@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { registry } from '@deltaflow/contracts';
 import { CliUsageError, DEFAULT_TIMEOUT_SEC, type CommonOptions } from './options';
+import type { DiscoveryContext } from './endpoints';
 import type { DsfCommand, Outcome } from './outcome';
 
 /** Publish a command on dsf.commands and follow its outcome on dsf.events by correlation id. */
@@ -31,7 +32,30 @@ export interface QueryPlan {
   render(body: unknown): Outcome;
 }
 
-export type Plan = SendPlan | QueryPlan;
+/** What a command that does its own work gets: where Kafka is, the environment, stderr for notes. */
+export interface RunContext {
+  readonly discovery: DiscoveryContext;
+  readonly env: NodeJS.ProcessEnv;
+  /** where relative paths are resolved (default: the working directory) */
+  readonly cwd?: string;
+  /** a line of stderr (notes while it works) */
+  readonly err: (line: string) => void;
+}
+
+/**
+ * A command that does its own work and returns its outcome (`dsf upstream check` reads a topic
+ * and checks it). A thrown error is infrastructure trouble (exit 3); bad inputs it finds itself
+ * (an unreadable geometry file) are its own `usage` outcome (exit 2).
+ */
+export interface RunPlan {
+  readonly kind: 'run';
+  /** the dsf words, e.g. "upstream check" */
+  readonly command: string;
+  readonly json: boolean;
+  run(ctx: RunContext): Promise<Outcome>;
+}
+
+export type Plan = SendPlan | QueryPlan | RunPlan;
 
 /** What a command group registers on the program. */
 export interface CommandGroup {

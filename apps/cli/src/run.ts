@@ -43,9 +43,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   const discovery: DiscoveryContext = { env: io.env, ...(io.cwd ? { cwd: io.cwd } : {}), note: io.err };
   let outcome: Outcome;
   try {
-    outcome = plan.kind === 'query' ? await query(plan, discovery) : await send(plan, discovery, io);
+    if (plan.kind === 'query') outcome = await query(plan, discovery);
+    else if (plan.kind === 'run') outcome = await plan.run({ discovery, env: io.env, ...(io.cwd ? { cwd: io.cwd } : {}), err: io.err });
+    else outcome = await send(plan, discovery, io);
   } catch (e) {
-    outcome = trouble((e as Error).message, plan.kind === 'send' ? { command: COMMAND_WORDS[plan.message.type], correlationId: plan.message.correlationId } : {});
+    const about = plan.kind === 'send' ? { command: COMMAND_WORDS[plan.message.type], correlationId: plan.message.correlationId } : plan.kind === 'run' ? { command: plan.command } : {};
+    outcome = trouble((e as Error).message, about);
   }
   report(outcome, plan.json, io);
   return outcome.exitCode;

@@ -12,5 +12,6 @@ import { saveCommand } from './save';
 import { savesCommand } from './saves';
 import { shadowCommand } from './shadow';
 import { unloadCommand } from './unload';
+import { upstreamCommand } from './upstream';
 
-export const COMMAND_GROUPS: readonly CommandGroup[] = [saveCommand, dsimCommand, savesCommand, mergeCommand, restoreCommand, shadowCommand, unloadCommand, reportCommand];
+export const COMMAND_GROUPS: readonly CommandGroup[] = [saveCommand, dsimCommand, savesCommand, mergeCommand, restoreCommand, shadowCommand, unloadCommand, reportCommand, upstreamCommand];
