@@ -152,9 +152,21 @@ function cloneEntry(e: Entry): Entry {
 export class ChangeLog {
   private readonly dbs = new Map<number, Entry>();
 
-  constructor(databases: readonly ProtectedDatabase[], config: Partial<DlogConfig> = {}) {
-    for (const d of databases) {
-      const dlog = initialState(d.dbid, d.geometry, config);
+  constructor(
+    private readonly databases: readonly ProtectedDatabase[],
+    private readonly config: Partial<DlogConfig> = {},
+  ) {
+    this.reset();
+  }
+
+  /**
+   * Every database back to its initial state, before a rebuild from the log (at start, and when
+   * the databases this instance owns change: their state is folded again from dsf.dlog).
+   */
+  reset(): void {
+    this.dbs.clear();
+    for (const d of this.databases) {
+      const dlog = initialState(d.dbid, d.geometry, this.config);
       this.dbs.set(d.dbid, { dbid: d.dbid, geometry: dlog.geometry, dlog, lastLsn: 0, watermark: 0, recent: new Map() });
     }
   }

@@ -38,6 +38,9 @@ export class Assignments {
   private generation = 0;
   private pending: Promise<void> = Promise.resolve();
   private known = false;
+  private resolveFirst!: () => void;
+  /** resolves once the first assignment was applied (a service is ready then) */
+  readonly firstApplied: Promise<void> = new Promise((r) => (this.resolveFirst = r));
 
   /** Called on every assignment after the listeners registered before it (in registration order). */
   listen(listener: AssignmentListener): void {
@@ -83,6 +86,7 @@ export class Assignments {
       this.currentIndices = indices;
       this.generation = change.generation;
       this.known = true;
+      this.resolveFirst();
     });
     this.pending = run.catch(() => undefined);
     return run;
