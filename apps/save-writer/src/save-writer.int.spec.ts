@@ -152,9 +152,16 @@ describe('save writer on the embedded broker', () => {
     await events.waitFor((m) => m.type === 'SaveStarted' && m.correlationId === cid);
     await writer.kill();
     expect(events.messages.some((m) => m.type === 'SaveFailed' && m.correlationId === cid)).toBe(false);
+    // what the killed save left, and another service's work in progress in the same folder
+    const datasets = path.join(dataDir, 'datasets');
+    fs.mkdirSync(datasets, { recursive: true });
+    fs.writeFileSync(path.join(datasets, `save-${cid}.partial`), 'half a data set');
+    fs.writeFileSync(path.join(datasets, 'an-unload-in-progress.partial'), 'not the save writer\'s');
     writer = await start();
     const o = await outcome(cid);
     expect(o).toMatchObject({ type: 'SaveFailed', code: 'WRITER_RESTARTED', dsid: expect.objectContaining({ full: 2, deltaTo: 2 }) });
+    expect(fs.existsSync(path.join(datasets, `save-${cid}.partial`))).toBe(false);
+    expect(fs.existsSync(path.join(datasets, 'an-unload-in-progress.partial'))).toBe(true);
     // the failed delta consumed no number: the next delta is 2/2 again, with a later time stamp
     const next = await completed(await save('delta', true));
     expect(next.dsid).toMatchObject({ full: 2, deltaFrom: 2, deltaTo: 2 });

@@ -1,4 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { Assignments } from '@deltaflow/service-kit';
 import { SaveWriterController } from './save-writer.controller';
 import { SAVE_WRITER_CONFIG, SaveWriterService, type SaveWriterConfig } from './save-writer.service';
 
@@ -8,7 +9,7 @@ export class SaveWriterModule {
     return {
       module: SaveWriterModule,
       controllers: [SaveWriterController],
-      providers: [{ provide: SAVE_WRITER_CONFIG, useValue: config }, SaveWriterService],
+      providers: [{ provide: SAVE_WRITER_CONFIG, useValue: config }, Assignments, SaveWriterService],
     };
   }
 }

@@ -22,7 +22,8 @@ import { sameDsid } from '@deltaflow/dsid';
 import { blocksOfFullSave } from '@deltaflow/dlog';
 import { saveLifecycle, type SaveCommand, type SaveEvent, type SaveLifecycleState } from '@deltaflow/save-chain';
 import { DataSetWriter, dataSetDir, dataSetPath } from '@deltaflow/save-format';
-import { Answers, EventPublisher, TopicReader } from '@deltaflow/service-kit';
+import { PARTIAL_SUFFIX } from '@deltaflow/core';
+import { Answers, Assignments, EventPublisher, TopicReader, type RecordAt } from '@deltaflow/service-kit';
 import { encodeMessage } from '@deltaflow/contracts';
 import { checkpointPath, readCheckpoint, writeCheckpoint } from './tail-checkpoint';
 
@@ -47,6 +48,8 @@ export interface SaveWriterConfig {
   readonly now?: () => number;
   /** how often the dsf.block-changes checkpoint is written (default 30 s; also at start and stop) */
   readonly checkpointEveryMs?: number;
+  /** how often saves of owned databases are checked for a writer instance that is gone (default 10 s) */
+  readonly reapEveryMs?: number;
 }
 
 export const SAVE_WRITER_CONFIG = Symbol('SAVE_WRITER_CONFIG');
@@ -87,6 +90,14 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
   /** running saves to stop, with the reason (their DSIM was reset, the nucleus started during an offline save) */
   private readonly aborted = new Map<string, SaveFailure>();
   private readonly running = new Set<Promise<void>>();
+  /** saves this instance runs (accepted here, not finished) */
+  private readonly mine = new Set<string>();
+  /** every started, unfinished save in the log: which instance runs it, where it writes */
+  private readonly started = new Map<string, { dbid: number; instance?: string; destination?: Destination }>();
+  /** the partition index of each database (co-partitioned topics: the same on every topic) */
+  private readonly partitionOf = new Map<number, number>();
+  private reapTimer?: NodeJS.Timeout;
+  private reaping: Promise<void> = Promise.resolve();
   private stopping = false;
   private killed = false;
 
@@ -96,7 +107,10 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
   private cpTimer?: NodeJS.Timeout;
   private readonly cpFile: string;
 
-  constructor(@Inject(SAVE_WRITER_CONFIG) private readonly config: SaveWriterConfig) {
+  constructor(
+    @Inject(SAVE_WRITER_CONFIG) private readonly config: SaveWriterConfig,
+    private readonly assignments: Assignments,
+  ) {
     this.d = {
       dataDir: config.dataDir,
       databaseDir: config.databaseDir,
@@ -127,7 +141,7 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
       topics: ['dsf.events', 'dsf.block-changes', 'dsf.dlog'],
       // block images are the bulk of dsf.block-changes and say nothing the save writer needs
       skipTypes: ['BlockChanged', 'UtilityChanged', 'DlogRecorded', 'SaveProgress', 'OperationProgress'],
-      onMessage: (m) => this.onLog(m),
+      onMessage: (m, at) => this.onLog(m, at),
       log: this.d.log,
       ...(checkpoint ? { from: checkpoint.positions } : {}),
     });
@@ -136,7 +150,12 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
     this.saveCheckpoint();
     this.cpTimer = setInterval(() => this.saveCheckpoint(), this.config.checkpointEveryMs ?? 30_000);
     this.cpTimer.unref();
-    await this.failInterrupted();
+    // saves of the databases this instance owns, started by an instance that is gone, are failed:
+    // when the owned databases change (at start too), and every reapEveryMs (a member that dies
+    // owning nothing changes no assignment)
+    this.assignments.listen(() => this.reap());
+    this.reapTimer = setInterval(() => void this.reap().catch((e) => this.d.log(`checking for lost saves failed: ${(e as Error).message}`)), this.config.reapEveryMs ?? 10_000);
+    this.reapTimer.unref();
   }
 
   /** Positions and nucleus states are taken in one synchronous step, so they agree. */
@@ -152,6 +171,7 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
   /** While the transport still runs: running saves are reported failed (or, after kill(), left as a crash leaves them). */
   async beforeApplicationShutdown(): Promise<void> {
     clearInterval(this.cpTimer);
+    clearInterval(this.reapTimer);
     await this.stop(this.killed);
   }
 
@@ -203,7 +223,8 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
   }
 
   /** Everything the log tail reads (replayed from offset 0 at start, then live). Idempotent. */
-  onLog(m: TailMessage): void {
+  onLog(m: TailMessage, at?: RecordAt): void {
+    if (at?.topic === 'dsf.events' && 'dbid' in m && typeof m.dbid === 'number') this.partitionOf.set(m.dbid, at.partition);
     switch (m.type) {
       case 'NucleusState': {
         const prev = this.nucleus.get(m.dbid);
@@ -227,6 +248,7 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
         this.dsims.answer(m.correlationId, { acquired: false, code: m.code, reason: m.reason });
         return;
       case 'SaveStarted': {
+        this.started.set(m.correlationId, { dbid: m.dbid, ...(m.instance ? { instance: m.instance } : {}), ...(m.destination ? { destination: m.destination } : {}) });
         const s = this.state(m.dbid);
         if (s.handled.has(m.correlationId)) return; // our own, already applied
         this.apply(m.dbid, [
@@ -236,11 +258,13 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
         return;
       }
       case 'SaveCompleted': {
+        this.started.delete(m.correlationId);
         if (this.state(m.dbid).running?.correlationId !== m.correlationId) return;
         this.apply(m.dbid, [{ type: 'SaveCompleted', correlationId: m.correlationId, dsid: m.dsid, endLsn: m.endLsn ?? null, blocks: m.blocks }]);
         return;
       }
       case 'SaveFailed': {
+        this.started.delete(m.correlationId);
         const s = this.state(m.dbid);
         if (s.running?.correlationId === m.correlationId)
           this.apply(m.dbid, [{ type: 'SaveFailed', correlationId: m.correlationId, dsid: m.dsid ?? null, code: m.code, reason: m.reason }]);
@@ -270,16 +294,39 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
     }
   }
 
-  /** After the tail caught up at start: saves started but never finished were interrupted. */
-  async failInterrupted(): Promise<void> {
-    for (const [dbid, s] of this.states) {
-      const r = s.running;
-      if (r === null) continue;
-      await this.fail(dbid, r.correlationId, 'WRITER_RESTARTED', 'the save writer stopped during this save; its DLOG capture returns to the next delta');
-    }
-    // a killed writer leaves only `.partial` files behind: they are never data sets
-    const dir = dataSetDir(this.d.dataDir);
-    if (fs.existsSync(dir)) for (const f of fs.readdirSync(dir)) if (f.endsWith('.partial')) fs.rmSync(path.join(dir, f), { force: true });
+  /**
+   * Fails the saves of owned databases that nobody runs any more: started by an instance that is
+   * no longer a member of the group (killed, or this process before a restart), or accepted by
+   * no instance that can still report them. Their DLOG capture returns to the next delta; a
+   * `.partial` they left is removed (only theirs: other work in the folder is left alone).
+   */
+  reap(): Promise<void> {
+    const run = this.reaping.then(async () => {
+      if (this.stopping || !this.assignments.assigned) return;
+      const owned = this.assignments.indices();
+      let live: ReadonlySet<string> | undefined;
+      for (const [dbid, s] of this.states) {
+        const r = s.running;
+        if (r === null || this.mine.has(r.correlationId)) continue;
+        const partition = this.partitionOf.get(dbid);
+        if (partition === undefined || !owned.has(partition)) continue;
+        const info = this.started.get(r.correlationId);
+        live ??= await this.assignments.liveInstances();
+        if (info?.instance !== undefined && live.has(info.instance)) continue; // still running elsewhere
+        // the lifecycle may have moved on while the group was asked
+        if (this.state(dbid).running?.correlationId !== r.correlationId || this.mine.has(r.correlationId)) continue;
+        if (info?.destination?.kind === 'directory') {
+          try {
+            fs.rmSync(`${dataSetPath(this.d.dataDir, info.destination.name)}${PARTIAL_SUFFIX}`, { force: true });
+          } catch (e) {
+            this.d.log(`could not remove the partial data set of save ${r.correlationId}: ${(e as Error).message}`);
+          }
+        }
+        await this.fail(dbid, r.correlationId, 'WRITER_RESTARTED', `the save writer running this save${info?.instance ? ` (${info.instance})` : ''} is gone; its DLOG capture returns to the next delta`);
+      }
+    });
+    this.reaping = run.catch(() => undefined);
+    return run;
   }
 
   /** A SaveRequested from dsf.commands. Resolves once the save is decided (it then runs in the background). */
@@ -298,7 +345,11 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
       await this.publish({ type: 'SaveFailed', correlationId: m.correlationId, dbid: m.dbid, code: e.code, reason: e.reason, occurredAt: this.d.now() });
       return;
     }
-    const p = this.run(m).finally(() => this.running.delete(p));
+    this.mine.add(m.correlationId);
+    const p = this.run(m).finally(() => {
+      this.running.delete(p);
+      this.mine.delete(m.correlationId);
+    });
     this.running.add(p);
   }
 
@@ -328,6 +379,8 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
         kind: m.kind,
         online: m.online,
         ...(startLsn !== null ? { startLsn } : {}),
+        instance: this.assignments.instanceId,
+        destination: m.destination,
         occurredAt: this.d.now(),
       });
       this.d.log(`save ${cid}: started ${m.kind} ${m.online ? 'online' : 'offline'} save of database ${dbid}${startLsn !== null ? ` at sync LSN ${startLsn}` : ''}`);

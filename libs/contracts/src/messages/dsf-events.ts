@@ -14,7 +14,7 @@
  *   sent to the DLQ; `dbid` is absent when the message was too broken to tell (the record
  *   then has no key). RestoreInterrupted tells where a restart resumes (`resumeFrom`).
  */
-import { blockRanges, dbid, DsidSchema, errorCode, id, Location, lsn, name, SAVE_KINDS, text, timestamp } from '../common';
+import { blockRanges, dbid, Destination, DsidSchema, errorCode, id, Location, lsn, name, SAVE_KINDS, text, timestamp } from '../common';
 import { defineMessage } from '../define';
 import { modeToKind } from './upcasts';
 import { array, boolean, decimal, enumOf, int, optional, string, uint } from '../schema';
@@ -36,6 +36,10 @@ export const SaveStarted = defineMessage({
     kind: enumOf(SAVE_KINDS),
     online: boolean(),
     startLsn: optional(lsn()),
+    /** the save writer instance running the save (another instance fails it if that one is gone) */
+    instance: optional(id()),
+    /** where the data set is being written (its `.partial` is removed if the save is failed for a lost writer) */
+    destination: optional(Destination),
     occurredAt: occurredAt(),
   },
 });
@@ -135,7 +139,7 @@ export const MergeStarted = defineMessage({
   type: 'MergeStarted',
   version: 1,
   topic: 'dsf.events',
-  fields: { correlationId: id(), dbid: dbid(), dsid: DsidSchema, kind: enumOf(SAVE_KINDS), inputs: inputNames(), output: optional(Location), occurredAt: occurredAt() },
+  fields: { correlationId: id(), dbid: dbid(), dsid: DsidSchema, kind: enumOf(SAVE_KINDS), inputs: inputNames(), output: optional(Location), instance: optional(id()), occurredAt: occurredAt() },
 });
 
 /** Progress of a merge, restore, shadow apply or file unload (every few MiB). */
@@ -172,7 +176,7 @@ export const RestoreStarted = defineMessage({
   type: 'RestoreStarted',
   version: 2,
   topic: 'dsf.events',
-  fields: { correlationId: id(), dbid: dbid(), target: name(), inputs: inputNames(), shadow: boolean(), resume: optional(boolean()), occurredAt: occurredAt() },
+  fields: { correlationId: id(), dbid: dbid(), target: name(), inputs: inputNames(), shadow: boolean(), resume: optional(boolean()), instance: optional(id()), occurredAt: occurredAt() },
   upcasters: { 1: (f) => f },
 });
 

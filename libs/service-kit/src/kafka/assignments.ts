@@ -9,6 +9,8 @@
  * listener is done. With co-partitioned topics a partition index stands for a set of databases
  * (the ones whose key hashes there), the same on every topic of the service.
  */
+import { randomBytes } from 'node:crypto';
+import * as os from 'node:os';
 import { Injectable } from '@nestjs/common';
 
 /** topic -> partitions this member owns */
@@ -30,8 +32,18 @@ export interface AssignmentChange {
 
 const indicesOf = (a: Assignment): Set<number> => new Set([...a.values()].flat());
 
+/** host:pid:random, unique per instance (two in one process too); at most 96 characters */
+const newInstanceId = (): string => `${os.hostname().slice(0, 64)}:${process.pid}:${randomBytes(4).toString('hex')}`;
+
 @Injectable()
 export class Assignments {
+  /**
+   * This instance among its group: part of its Kafka client id, and what a service writes into
+   * the events of work it runs (SaveStarted.instance), so that another instance can tell whether
+   * that work still has someone running it (liveInstances).
+   */
+  readonly instanceId = newInstanceId();
+  private members?: () => Promise<ReadonlySet<string>>;
   private readonly listeners: AssignmentListener[] = [];
   private currentIndices: ReadonlySet<number> = new Set();
   private current: Assignment = new Map();
@@ -45,6 +57,19 @@ export class Assignments {
   /** Called on every assignment after the listeners registered before it (in registration order). */
   listen(listener: AssignmentListener): void {
     this.listeners.push(listener);
+  }
+
+  /** The transport's side: how to ask the group coordinator which instances are members now. */
+  setMembership(members: () => Promise<ReadonlySet<string>>): void {
+    this.members = members;
+  }
+
+  /**
+   * The instance ids of the group's members now (this one included). Work whose instance is not
+   * among them has nobody running it. Without a transport: this instance alone.
+   */
+  liveInstances(): Promise<ReadonlySet<string>> {
+    return this.members ? this.members() : Promise.resolve(new Set([this.instanceId]));
   }
 
   /** The partition indices owned now. */

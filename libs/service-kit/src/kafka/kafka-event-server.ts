@@ -10,7 +10,7 @@
  *   be idempotent, which every Deltaflow consumer is (position guards or insert-or-ignore).
  */
 import { CustomTransportStrategy, Server } from '@nestjs/microservices';
-import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { firstValueFrom, isObservable, defaultIfEmpty } from 'rxjs';
 import { isRejection } from '../errors';
 import { Assignments } from './assignments';
@@ -78,6 +78,7 @@ export class KafkaEventServer extends Server implements CustomTransportStrategy 
   private kafka?: Kafka;
   private consumer?: Consumer;
   private producer?: Producer;
+  private admin?: Admin;
   readonly assignments: Assignments;
   /** the assignment kafkajs gave last, applied by the listeners before its batches run */
   private received?: Map<string, number[]>;
@@ -106,9 +107,17 @@ export class KafkaEventServer extends Server implements CustomTransportStrategy 
 
   private async start(): Promise<void> {
     const o = this.options;
-    this.kafka = createKafka({ clientId: o.clientId, brokers: o.brokers, security: o.security });
+    this.kafka = createKafka({ clientId: `${o.clientId}${INSTANCE_SEPARATOR}${this.assignments.instanceId}`, brokers: o.brokers, security: o.security });
     this.producer = this.kafka.producer({ idempotent: false, allowAutoTopicCreation: true });
     await this.producer.connect();
+    // the client id names the instance: the group's member list then says which instances live
+    const admin = this.kafka.admin();
+    this.admin = admin;
+    this.assignments.setMembership(async () => {
+      await admin.connect();
+      const [g] = (await admin.describeGroups([o.groupId])).groups;
+      return new Set((g?.members ?? []).map((m) => instanceOfClientId(m.clientId)).filter((i): i is string => i !== undefined));
+    });
     this.consumer = this.kafka.consumer({
       groupId: o.groupId,
       sessionTimeout: o.sessionTimeout ?? 30_000,
@@ -255,5 +264,14 @@ export class KafkaEventServer extends Server implements CustomTransportStrategy 
   async close(): Promise<void> {
     await this.consumer?.disconnect().catch(() => undefined);
     await this.producer?.disconnect().catch(() => undefined);
+    await this.admin?.disconnect().catch(() => undefined);
   }
+}
+
+const INSTANCE_SEPARATOR = '@';
+
+/** The instance id in a member's client id (`<service>@<instance>`), if it is one of ours. */
+export function instanceOfClientId(clientId: string): string | undefined {
+  const at = clientId.indexOf(INSTANCE_SEPARATOR);
+  return at >= 0 ? clientId.slice(at + 1) : undefined;
 }
