@@ -142,6 +142,17 @@ export const MergeStarted = defineMessage({
   fields: { correlationId: id(), dbid: dbid(), dsid: DsidSchema, kind: enumOf(SAVE_KINDS), inputs: inputNames(), output: optional(Location), instance: optional(id()), occurredAt: occurredAt() },
 });
 
+/**
+ * A REGENERATE or a file unload was accepted and runs (merges and restores have their own Started
+ * events): it names the instance running it, so that another instance reports it if that one dies.
+ */
+export const OperationStarted = defineMessage({
+  type: 'OperationStarted',
+  version: 1,
+  topic: 'dsf.events',
+  fields: { correlationId: id(), dbid: dbid(), commandType: enumOf(['ShadowRegenerateRequested', 'FileUnloadRequested'] as const), instance: optional(id()), occurredAt: occurredAt() },
+});
+
 /** Progress of a merge, restore, shadow apply or file unload (every few MiB). */
 export const OperationProgress = defineMessage({
   type: 'OperationProgress',
@@ -293,6 +304,7 @@ export const DSF_EVENT_MESSAGES = [
   DsimSnapshotted,
   DsimReleased,
   MergeStarted,
+  OperationStarted,
   OperationProgress,
   MergeCompleted,
   RestoreStarted,
