@@ -334,7 +334,7 @@ async function applyPass(
   progress: PassProgress,
   onBlock: () => void,
 ): Promise<void> {
-  const out = new RunWriter(db, written);
+  const out = new RunWriter(db, written, req.reader?.io ?? 'sync');
   const only = scope.only;
   const shifts = scope.shifts;
   try {

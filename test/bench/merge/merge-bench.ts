@@ -9,8 +9,9 @@
  *   BENCH_DB_MIB=64 node infra/launcher/bin/run-ts.js test/bench/merge/merge-bench.ts   # one size
  *   BENCH_PROFILE=/tmp/prof ...   # a V8 CPU profile of every merge and restore child (.cpuprofile)
  *   BENCH_RUNS=3 ...              # runs per figure (medians reported)
- *   BENCH_IO=sync ...             # blocking preads/pwrites instead of the thread pool (the default, async)
+ *   BENCH_IO=async ...            # reads and writes on libuv's thread pool instead of blocking preads/pwrites (the default)
  *   BENCH_KEEP=dir ...            # build the chain into dir once and keep it (later runs reuse it)
+ *   BENCH_SETTLE=3 ...            # seconds of quiet after `sync` before each timed operation (see settle())
  *
  * Goals: merge and restore each ≥ 50 % of cp throughput; peak RSS the same for 256 MiB and 1 GiB.
  * The restore's rate is the restored database's size over its time (including its fsyncs); the
@@ -33,8 +34,21 @@ const MiB = 1 << 20;
 const DELTAS = 8;
 const CHANGED = 0.01;
 
-/** BENCH_IO=sync runs the data path with blocking preads/pwrites instead of libuv's thread pool (the default). */
-const ioMode = (): 'sync' | 'async' => (process.env.BENCH_IO === 'sync' ? 'sync' : 'async');
+/**
+ * Before every timed operation: `sync`, then BENCH_SETTLE seconds (default 3) of quiet. On the
+ * project's VMs (virtio-balloon with free page reporting) memory freed by deleting the previous
+ * run's output goes back to the host after a second or two, and page-cache writes into it are
+ * 2-5x slower than into memory freed a moment ago: cp run right after an rm measured 2.3 GB/s,
+ * 3 s later 0.4-1 GB/s. Every operation, the cp ceiling included, starts from that same state.
+ */
+function settle(): void {
+  spawnSync('sync');
+  const secs = Number(process.env.BENCH_SETTLE ?? 3);
+  if (secs > 0) spawnSync('sleep', [String(secs)]);
+}
+
+/** BENCH_IO=async runs the data path on libuv's thread pool instead of blocking preads/pwrites (the default). */
+const ioMode = (): 'sync' | 'async' => (process.env.BENCH_IO === 'async' ? 'async' : 'sync');
 
 async function child(inputs: string[], output: string): Promise<void> {
   const baseKiB = process.resourceUsage().maxRSS; // node + transpiler, before the merge
@@ -151,7 +165,7 @@ async function measure(mib: number, dir: string, g: Geometry, inputs: string[], 
     let cpBytes = 0;
     for (let i = 0; i < runs; i++) {
       const out = path.join(dir, 'merged');
-      spawnSync('sync');
+      settle();
       const res = spawnSync(process.execPath, [...prof, path.resolve('infra/launcher/bin/run-ts.js'), __filename, '--child', out, ...inputs], {
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'inherit'],
@@ -161,7 +175,7 @@ async function measure(mib: number, dir: string, g: Geometry, inputs: string[], 
       fs.rmSync(out);
       // The restore of the same chain into a new database.
       const target = path.join(dir, 'restored');
-      spawnSync('sync');
+      settle();
       const rr = spawnSync(process.execPath, [...prof, path.resolve('infra/launcher/bin/run-ts.js'), __filename, '--restore-child', target, ...inputs], {
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'inherit'],
@@ -171,7 +185,7 @@ async function measure(mib: number, dir: string, g: Geometry, inputs: string[], 
       fs.rmSync(target, { recursive: true, force: true });
       // cp ceiling: the same number of bytes (the full save is as large as the output).
       const cpOut = path.join(dir, 'cp-copy');
-      spawnSync('sync');
+      settle();
       const c0 = process.hrtime.bigint();
       const cp = spawnSync('cp', [inputs[0], cpOut]);
       cps.push(Number(process.hrtime.bigint() - c0) / 1e9);
@@ -179,7 +193,7 @@ async function measure(mib: number, dir: string, g: Geometry, inputs: string[], 
       cpBytes = fs.statSync(cpOut).size;
       fs.rmSync(cpOut);
       // cp copies inside the kernel (copy_file_range); cat moves the bytes through user space like the merge.
-      spawnSync('sync');
+      settle();
       const k0 = process.hrtime.bigint();
       const cat = spawnSync('sh', ['-c', 'cat "$1" > "$2"', 'sh', inputs[0], cpOut]);
       cats.push(Number(process.hrtime.bigint() - k0) / 1e9);
