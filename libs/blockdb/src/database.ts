@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AreaFile } from './area-file';
+import { BlockDigest } from './block-digest';
 import { BlockDbError } from './errors';
 import { AREAS, areaCode, assertArea, usedRanges, validateGeometry, type Area, type BlockImage, type BlockRange, type Geometry } from '@deltaflow/blocks';
 import { AREA_FILES, HEADER_FILE, readHeader, validateDbid, writeHeader } from './header';
@@ -202,6 +203,22 @@ export class BlockDatabase {
     return digestBlocks((function* (db: BlockDatabase) {
       for (const r of used) yield* db.blocksIn(r, CHUNK);
     })(this));
+  }
+
+  /**
+   * The same digest as digest(), with the SHA-256 on a worker thread (BlockDigest) while this
+   * thread reads: about twice as fast on two cores.
+   */
+  async digestAsync(geometry: Geometry = this.currentGeometry): Promise<string> {
+    const used = geometry === this.currentGeometry ? this.used : usedRanges(validateGeometry(geometry));
+    const d = new BlockDigest();
+    try {
+      for (const r of used) for (const b of this.blocksIn(r, CHUNK)) d.add(b.area, b.rabn, b.image);
+    } catch (e) {
+      await d.abort();
+      throw e;
+    }
+    return d.finish();
   }
 
   /** fsyncs both area files. */

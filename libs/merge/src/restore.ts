@@ -1,10 +1,11 @@
 import { BlockDatabase, DatabaseLock, lockDatabase } from '@deltaflow/blockdb';
-import { geometryEquals, rangesContain, type Area, type BlockRange, type Geometry } from '@deltaflow/blocks';
+import { geometryEquals, rangesContain, usedRanges, type Area, type BlockRange, type Geometry } from '@deltaflow/blocks';
 import { deriveMergedDsid, validateRestoreDelta } from '@deltaflow/dsid';
 import type { Dsid } from '@deltaflow/dsid';
 import type { ReaderOptions } from '@deltaflow/save-format';
 import { MergeError } from './errors';
 import { checkSameShape, fanInOf, inPlanOrder, InputSet, loadInputs } from './inputs';
+import { LookaheadDigest } from './lookahead-digest';
 import { PassProgress, runPass } from './pass';
 import { RangeCollector, RunWriter } from './run-writer';
 import { planScope, RestoreScope, ScopePlan, shiftedRabn } from './scope';
@@ -250,10 +251,29 @@ async function run(
   let phase: RestoreProgress['phase'] = 'full';
   const report = (phaseDone: boolean) =>
     req.onProgress?.({ phase, blocksWritten, bytesDone: Math.min(progress.done, progress.total), bytesTotal: progress.total, phaseDone });
-  const apply = (sets: readonly InputSet[]) =>
-    applyPass(db, sets, scope, written, req, progress, () => {
-      if (++blocksWritten % interval === 0) report(false);
-    });
+  // Writeback is started every 64 MiB (one fdatasync on the thread pool at a time), so the disk
+  // works while the restore goes on and the flushes at the checkpoints find little left to do.
+  let background: Promise<void> | null = null;
+  let sinceFlush = 0;
+  const flushEvery = Math.max(1, Math.floor((64 << 20) / Math.max(first.geometry.asso.blockSize, first.geometry.data.blockSize)));
+  const apply = (sets: readonly InputSet[], feed?: (area: Area, rabn: number, image: Uint8Array) => void | Promise<void>) =>
+    applyPass(
+      db,
+      sets,
+      scope,
+      written,
+      req,
+      progress,
+      () => {
+        if (++blocksWritten % interval === 0) report(false);
+        if (++sinceFlush >= flushEvery && !background) {
+          sinceFlush = 0;
+          background = db.flushAsync().finally(() => (background = null));
+          background.catch(() => undefined);
+        }
+      },
+      feed,
+    );
 
   // Checkpoints wait for the flush of what they cover, in the background of the next writes.
   let checkpoint: Promise<void> = Promise.resolve();
@@ -267,9 +287,18 @@ async function run(
     writeRestartState(req.target, state);
     if (req.signal?.aborted) throw interrupted();
     let rest = d.ordered;
+    let digest: string | null = null;
     if (!d.resumed && rest[0]?.header.kind === 'full') {
       // Phase 1: the full save alone, then a durable checkpoint: from here the restore is restartable.
-      await apply([rest[0]]);
+      // For a whole-database restore the final digest is worked out meanwhile (LookaheadDigest).
+      const la = scope.scope ? null : await LookaheadDigest.open(rest.slice(1).map((i) => i.path), usedRanges(scope.geometry), req.reader);
+      try {
+        await apply([rest[0]], la ? (area, rabn, image) => la.feed(area, rabn, image) : undefined);
+      } catch (e) {
+        await la?.abort();
+        throw e;
+      }
+      digest = (await la?.finish()) ?? null;
       state = { ...state, applied: 1, written: written.ranges() };
       checkpointAfterFlush(state);
       report(true);
@@ -287,10 +316,11 @@ async function run(
       }
     }
     if (rest.length > 0) report(true);
-    // The last flush runs while the digest is computed (both read or write the same page cache).
+    // The last flush runs while the digest, if not known yet, is computed.
+    await background;
     const flushed = db.flushAsync();
     flushed.catch(() => undefined);
-    const digest = db.digest(scope.geometry);
+    digest ??= await db.digestAsync(scope.geometry);
     await flushed;
     await checkpoint;
     if (!geometryEquals(db.geometry, scope.geometry)) db.setGeometry(scope.geometry);
@@ -314,6 +344,7 @@ async function run(
   } catch (e) {
     // A checkpoint whose flush is under way is still written: the resume then needs less.
     await checkpoint.catch(() => undefined);
+    await (background as Promise<void> | null)?.catch(() => undefined);
     throw e;
   } finally {
     db.close();
@@ -333,6 +364,7 @@ async function applyPass(
   req: RestoreRequest,
   progress: PassProgress,
   onBlock: () => void,
+  feed?: (area: Area, rabn: number, image: Uint8Array) => void | Promise<void>,
 ): Promise<void> {
   const out = new RunWriter(db, written, req.reader?.io ?? 'sync');
   const only = scope.only;
@@ -344,7 +376,10 @@ async function applyPass(
         if (only && !rangesContain(only, r.area, r.rabn)) return;
         const rabn = shifts.length > 0 && r.area === 'DATA' ? shiftedRabn(shifts, r.rabn) : r.rabn;
         onBlock();
-        return out.add(r.area as Area, rabn, r.image);
+        const w = out.add(r.area as Area, rabn, r.image);
+        if (!feed) return w;
+        if (w) return w.then(() => feed(r.area, r.rabn, r.image));
+        return feed(r.area, r.rabn, r.image);
       },
       { reader: req.reader, signal: req.signal, progress, interrupted: 'stopped on request; resubmit without the full save to resume' },
     );
