@@ -109,7 +109,13 @@ export class BlockDigest {
     Atomics.notify(ctl, 2 * i);
     this.slot = (i + 1) % SLOTS;
     this.used = 0;
-    if (len >= 0) while (Atomics.load(ctl, 2 * this.slot) !== 0) Atomics.wait(ctl, 2 * this.slot, 1);
+    if (len < 0) return;
+    // Blocks this thread while the worker is behind (it hashes a slot in about a millisecond);
+    // a worker that stopped is noticed after a minute without progress.
+    for (let waited = 0; Atomics.load(ctl, 2 * this.slot) !== 0; ) {
+      if (Atomics.wait(ctl, 2 * this.slot, 1, 100) === 'timed-out' && (waited += 100) >= 60_000)
+        throw new Error('the digest worker stopped hashing');
+    }
   }
 
   /** The hex digest of everything added. */
