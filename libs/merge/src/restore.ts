@@ -291,7 +291,8 @@ async function run(
     if (!d.resumed && rest[0]?.header.kind === 'full') {
       // Phase 1: the full save alone, then a durable checkpoint: from here the restore is restartable.
       // For a whole-database restore the final digest is worked out meanwhile (LookaheadDigest).
-      const la = scope.scope ? null : await LookaheadDigest.open(rest.slice(1).map((i) => i.path), usedRanges(scope.geometry), req.reader);
+      // (Not beyond the fan-in: the deltas are read at once, alongside the full save.)
+      const la = scope.scope || rest.length - 1 > fanIn - 1 ? null : await LookaheadDigest.open(rest.slice(1).map((i) => i.path), usedRanges(scope.geometry), req.reader);
       try {
         await apply([rest[0]], la ? (area, rabn, image) => la.feed(area, rabn, image) : undefined);
       } catch (e) {
