@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AreaFile } from './area-file';
-import { BlockDigest } from './block-digest';
+import { digestOnWorker } from './digest-worker';
 import { BlockDbError } from './errors';
 import { AREAS, areaCode, assertArea, usedRanges, validateGeometry, type Area, type BlockImage, type BlockRange, type Geometry } from '@deltaflow/blocks';
 import { AREA_FILES, HEADER_FILE, readHeader, validateDbid, writeHeader } from './header';
@@ -206,19 +206,14 @@ export class BlockDatabase {
   }
 
   /**
-   * The same digest as digest(), with the SHA-256 on a worker thread (BlockDigest) while this
-   * thread reads: about twice as fast on two cores.
+   * The same digest as digest(), computed on a worker thread that reads the area files itself:
+   * the calling thread stays free (e.g. to flush meanwhile). Blocks written by this process before
+   * the call are seen (same page cache); do not write while it runs.
    */
   async digestAsync(geometry: Geometry = this.currentGeometry): Promise<string> {
     const used = geometry === this.currentGeometry ? this.used : usedRanges(validateGeometry(geometry));
-    const d = new BlockDigest();
-    try {
-      for (const r of used) for (const b of this.blocksIn(r, CHUNK)) d.add(b.area, b.rabn, b.image);
-    } catch (e) {
-      await d.abort();
-      throw e;
-    }
-    return d.finish();
+    if (this.areas.ASSO.closed) throw new BlockDbError('CLOSED', `database ${this.dir} is closed`);
+    return digestOnWorker(this.dir, this.currentGeometry, used, CHUNK);
   }
 
   /** fsyncs both area files. */

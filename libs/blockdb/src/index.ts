@@ -6,4 +6,3 @@ export { BlockDatabase, digestBlocks } from './database';
 export type { CreateOptions, OpenOptions } from './database';
 export { LOCK_FILE, PID_LOCK_FILE, lockDatabase } from './lock';
 export type { DatabaseLock } from './lock';
-export { BlockDigest } from './block-digest';

@@ -1,11 +1,10 @@
 import { BlockDatabase, DatabaseLock, lockDatabase } from '@deltaflow/blockdb';
-import { geometryEquals, rangesContain, usedRanges, type Area, type BlockRange, type Geometry } from '@deltaflow/blocks';
+import { geometryEquals, rangesContain, type Area, type BlockRange, type Geometry } from '@deltaflow/blocks';
 import { deriveMergedDsid, validateRestoreDelta } from '@deltaflow/dsid';
 import type { Dsid } from '@deltaflow/dsid';
 import type { ReaderOptions } from '@deltaflow/save-format';
 import { MergeError } from './errors';
 import { checkSameShape, fanInOf, inPlanOrder, InputSet, loadInputs } from './inputs';
-import { LookaheadDigest } from './lookahead-digest';
 import { PassProgress, runPass } from './pass';
 import { RangeCollector, RunWriter } from './run-writer';
 import { planScope, RestoreScope, ScopePlan, shiftedRabn } from './scope';
@@ -256,7 +255,7 @@ async function run(
   let background: Promise<void> | null = null;
   let sinceFlush = 0;
   const flushEvery = Math.max(1, Math.floor((64 << 20) / Math.max(first.geometry.asso.blockSize, first.geometry.data.blockSize)));
-  const apply = (sets: readonly InputSet[], feed?: (area: Area, rabn: number, image: Uint8Array) => void | Promise<void>) =>
+  const apply = (sets: readonly InputSet[]) =>
     applyPass(
       db,
       sets,
@@ -272,7 +271,6 @@ async function run(
           background.catch(() => undefined);
         }
       },
-      feed,
     );
 
   // Checkpoints wait for the flush of what they cover, in the background of the next writes.
@@ -287,19 +285,9 @@ async function run(
     writeRestartState(req.target, state);
     if (req.signal?.aborted) throw interrupted();
     let rest = d.ordered;
-    let digest: string | null = null;
     if (!d.resumed && rest[0]?.header.kind === 'full') {
       // Phase 1: the full save alone, then a durable checkpoint: from here the restore is restartable.
-      // For a whole-database restore the final digest is worked out meanwhile (LookaheadDigest).
-      // (Not beyond the fan-in: the deltas are read at once, alongside the full save.)
-      const la = scope.scope || rest.length - 1 > fanIn - 1 ? null : await LookaheadDigest.open(rest.slice(1).map((i) => i.path), usedRanges(scope.geometry), req.reader);
-      try {
-        await apply([rest[0]], la ? (area, rabn, image) => la.feed(area, rabn, image) : undefined);
-      } catch (e) {
-        await la?.abort();
-        throw e;
-      }
-      digest = (await la?.finish()) ?? null;
+      await apply([rest[0]]);
       state = { ...state, applied: 1, written: written.ranges() };
       checkpointAfterFlush(state);
       report(true);
@@ -317,11 +305,11 @@ async function run(
       }
     }
     if (rest.length > 0) report(true);
-    // The last flush runs while the digest, if not known yet, is computed.
+    // The last flush runs while a worker thread reads the database back and hashes it.
     await background;
     const flushed = db.flushAsync();
     flushed.catch(() => undefined);
-    digest ??= await db.digestAsync(scope.geometry);
+    const digest = await db.digestAsync(scope.geometry);
     await flushed;
     await checkpoint;
     if (!geometryEquals(db.geometry, scope.geometry)) db.setGeometry(scope.geometry);
@@ -365,7 +353,6 @@ async function applyPass(
   req: RestoreRequest,
   progress: PassProgress,
   onBlock: () => void,
-  feed?: (area: Area, rabn: number, image: Uint8Array) => void | Promise<void>,
 ): Promise<void> {
   const out = new RunWriter(db, written, req.reader?.io ?? 'sync');
   const only = scope.only;
@@ -377,10 +364,7 @@ async function applyPass(
         if (only && !rangesContain(only, r.area, r.rabn)) return;
         const rabn = shifts.length > 0 && r.area === 'DATA' ? shiftedRabn(shifts, r.rabn) : r.rabn;
         onBlock();
-        const w = out.add(r.area as Area, rabn, r.image);
-        if (!feed) return w;
-        if (w) return w.then(() => feed(r.area, r.rabn, r.image));
-        return feed(r.area, r.rabn, r.image);
+        return out.add(r.area as Area, rabn, r.image);
       },
       { reader: req.reader, signal: req.signal, progress, interrupted: 'stopped on request; resubmit without the full save to resume' },
     );
