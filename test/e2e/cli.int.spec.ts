@@ -48,6 +48,30 @@ describe('dsf against the embedded broker and the save writer', () => {
     expect(fs.existsSync(path.join(dataDir, 'datasets', 'full-5'))).toBe(true);
   });
 
+  it('--json: one object with the save\'s DSID in its text form, and the refusal\'s code', async () => {
+    const ok = await dsf('save', '--dbid', '5', '--full', '--offline', '--dest', 'full-5b', '--timeout', '60', '--json', '--id', 'json-full');
+    expect(ok.code).toBe(0);
+    expect(ok.out.split('\n')).toHaveLength(1);
+    expect(JSON.parse(ok.out)).toEqual({
+      ok: true,
+      command: 'save',
+      correlationId: 'json-full',
+      event: 'SaveCompleted',
+      dbid: 5,
+      dsid: expect.stringMatching(/^2\/0\/\S+@\S+$/),
+      kind: 'full',
+      online: false,
+      location: { kind: 'directory', name: 'full-5b' },
+      blocks: expect.any(Number),
+      bytes: expect.any(Number),
+      digest: expect.stringMatching(/^[0-9a-f]+$/),
+    });
+    const refused = await dsf('save', '--dbid', '5', '--full', '--offline', '--dest', 'full-5b', '--timeout', '60', '--json');
+    expect(refused.code).toBe(1);
+    expect(JSON.parse(refused.out)).toEqual({ ok: false, command: 'save', correlationId: expect.any(String), event: 'SaveFailed', dbid: 5, code: 'ALREADY_EXISTS', reason: 'data set full-5b already exists' });
+    expect(refused.err).toMatch(/^dsf: save failed: ALREADY_EXISTS: data set full-5b already exists$/m);
+  });
+
   it('exits 2 with the usage on bad arguments, sending nothing', async () => {
     const r = await dsf('save', '--dbid', '5', '--full', '--dest', '../escape');
     expect(r.code).toBe(2);

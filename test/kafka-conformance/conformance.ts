@@ -213,6 +213,23 @@ export function describeKafkaConformance(name: string, factory: () => Promise<Ka
       expect(got.filter((m) => m.partition === 0).map((m) => m.value.toString())).toEqual(['idem-0', 'idem-0-b', 'idem-2', 'idem-2-b', 'idem-4', 'idem-4-b']);
     });
 
+    it('admin.deleteTopicRecords moves the low watermark; a new group fromBeginning starts there', async () => {
+      const topic = await newTopic();
+      const producer = kafka.producer();
+      await producer.connect();
+      await producer.send({ topic, acks: -1, messages: Array.from({ length: 8 }, (_, i) => ({ value: `d${i}` })) });
+      await producer.disconnect();
+      await admin.fetchTopicMetadata({ topics: [topic] }); // kafkajs needs it loaded for deleteTopicRecords
+      await admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: '5' }] });
+      expect(await admin.fetchTopicOffsets(topic)).toEqual([{ partition: 0, offset: '8', high: '8', low: '5' }]);
+      const got = await consumeUntil(kafka, { groupId: uniqueName('g'), topic }, (g) => g.length >= 3);
+      expect(got.map((m) => [m.offset, m.value.toString()])).toEqual([
+        ['5', 'd5'],
+        ['6', 'd6'],
+        ['7', 'd7'],
+      ]);
+    });
+
     it('round-trips a 2 MiB message', async () => {
       const topic = await newTopic(1, [{ name: 'max.message.bytes', value: String(8 * 1024 * 1024) }]);
       const big = Buffer.alloc(2 * 1024 * 1024 + 17);

@@ -1,22 +1,11 @@
-import { execFile, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startEmbeddedKafka, type EmbeddedKafka } from '@deltaflow/embedded-kafka';
 import { client, consumeUntil, eventually, uniqueName } from './kafka-helpers';
+import { describeKcat, kcat } from './kcat';
 
 /** librdkafka (through kcat) against the embedded broker: metadata, produce, consume, group consume. */
-const hasKcat = spawnSync('kcat', ['-V'], { stdio: 'ignore' }).status === 0;
-if (!hasKcat) console.warn('kcat not on PATH: kcat suite skipped (apt-get install kcat)');
-const describeKcat = hasKcat ? describe : describe.skip;
-
-function kcat(args: string[], input?: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const p = execFile('kcat', args, { timeout: 30000 }, (err, stdout, stderr) => (err ? reject(new Error(`kcat ${args.join(' ')}: ${err.message} ${stderr}`)) : resolve(stdout)));
-    if (input !== undefined) p.stdin!.end(input);
-  });
-}
-
 describeKcat('kcat (librdkafka) against the embedded broker', () => {
   let kafka: EmbeddedKafka;
   let dir: string;

@@ -50,3 +50,15 @@ export function frame(apiKey: number, apiVersion: number, correlationId: number,
   cid.copy(head, 14);
   return Buffer.concat([head, body]);
 }
+
+const encodeRequest = require('kafkajs/src/protocol/request');
+const offsetCommitRequestV2 = require('kafkajs/src/protocol/requests/offsetCommit/v2/request');
+const offsetCommitResponseV2 = require('kafkajs/src/protocol/requests/offsetCommit/v2/response');
+
+/** OffsetCommit v2 outside group management (generation -1, no member), as kafkajs encodes it; returns the partition error code. */
+export async function commitStandalone(port: number, groupId: string, topic: string, offset: number): Promise<number> {
+  const request = offsetCommitRequestV2({ groupId, groupGenerationId: -1, memberId: '', retentionTime: -1, topics: [{ topic, partitions: [{ partition: 0, offset: String(offset) }] }] });
+  const encoded: Buffer = (await encodeRequest({ correlationId: 3, clientId: 'commit', request })).buffer;
+  const { responses } = await rawExchange(port, encoded, { frames: 1 });
+  return (await offsetCommitResponseV2.decode(responses[0].subarray(4))).responses[0].partitions[0].errorCode;
+}

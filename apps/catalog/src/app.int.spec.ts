@@ -101,7 +101,7 @@ it('consumes dsf.events into the read models across a restart, dead-letters bad 
 
   // Every record applied: the live digest is at the end of the log; a replay from 0 gives the same digest.
   const live = (await get('/state-digest')).body as { digest: string; rows: Record<string, number> };
-  expect(live.rows).toEqual({ catalog_save: 7, catalog_dsim: 1, catalog_lineage: 3 });
+  expect(live.rows).toEqual({ catalog_save: 7, catalog_dsim: 1, catalog_lineage: 3, catalog_restore: 0, catalog_dlog: 0 });
   const rebuilt = await replay({ brokers: kafka.brokers, databaseUrl: db.url });
   expect(rebuilt.skipped).toBe(1);
   expect(rebuilt.digest).toBe(live.digest);

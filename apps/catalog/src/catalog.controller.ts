@@ -1,12 +1,14 @@
 import { BadRequestException, Controller, Get, Inject, Query } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
-import { Topic } from '@deltaflow/contracts';
+import { Topic, type TopicMessage } from '@deltaflow/contracts';
 import type { KafkaEventContext } from '@deltaflow/service-kit';
 import type { DataSource } from 'typeorm';
 import { queryDsims } from './dsims/dsims.projection';
 import { queryLineages } from './lineages/lineages.projection';
 import type { DsfEvent } from './projection';
 import { applyRecord, catalogPosition, stateDigest } from './read-models';
+import { queryDlog } from './dlog/dlog.projection';
+import { queryRestores } from './restores/restores.projection';
 import { querySaves } from './saves/saves.projection';
 
 /** The catalog's PostgreSQL DataSource (read models + checkpoints), provided by CatalogModule. */
@@ -20,6 +22,11 @@ export class CatalogEventsController {
   @EventPattern(Topic.dsfEvents)
   async onEvent(@Payload() event: DsfEvent, @Ctx() ctx: KafkaEventContext): Promise<void> {
     // a database fault is retried by the service kit (isRejection: SQLSTATE errors are transient)
+    await applyRecord(this.ds, event, { topic: ctx.topic, partition: ctx.partition, offset: ctx.offset });
+  }
+
+  @EventPattern(Topic.dlog)
+  async onDlog(@Payload() event: TopicMessage<'dsf.dlog'>, @Ctx() ctx: KafkaEventContext): Promise<void> {
     await applyRecord(this.ds, event, { topic: ctx.topic, partition: ctx.partition, offset: ctx.offset });
   }
 }
@@ -51,6 +58,31 @@ export class CatalogQueryController {
   @Get('lineages')
   lineages(@Query('dbid') dbid: unknown) {
     return queryLineages(this.ds, parseDbid(dbid));
+  }
+
+  @Get('restores')
+  restores(@Query('dbid') dbid: unknown) {
+    return queryRestores(this.ds, parseDbid(dbid));
+  }
+
+  /** ADAREP's Delta Save section: DLOG state, the save chain with DSIDs and lineage, the DSIM, the last merges and restores. */
+  @Get('report')
+  async report(@Query('dbid') raw: unknown) {
+    const dbid = parseDbid(raw);
+    return this.ds.transaction('REPEATABLE READ', async (m) => {
+      const saves = await querySaves(m, dbid);
+      const dsims = await queryDsims(m, dbid);
+      return {
+        dbid,
+        asOf: Date.now(),
+        dlog: await queryDlog(m, dbid),
+        dsim: dsims.length > 0 ? dsims[dsims.length - 1] : null,
+        saves: saves.filter((s) => s.origin === 'save'),
+        merges: saves.filter((s) => s.origin === 'merge'),
+        restores: await queryRestores(m, dbid),
+        lineages: await queryLineages(m, dbid),
+      };
+    });
   }
 
   @Get('state-digest')

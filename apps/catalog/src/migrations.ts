@@ -26,3 +26,24 @@ export class CatalogReadModels1700000000200 implements MigrationInterface {
     await q.query('DROP TABLE catalog_lineage; DROP TABLE catalog_dsim; DROP TABLE catalog_save');
   }
 }
+
+/**
+ * Restores (restore delta, shadow init and apply, REGENERATE) and the DLOG of each database as
+ * the change logger recorded it (its decider state folded from dsf.dlog, with counts for reports).
+ */
+export class CatalogRestoresAndDlog1700000000201 implements MigrationInterface {
+  name = 'CatalogRestoresAndDlog1700000000201';
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`CREATE TABLE catalog_restore (
+      dbid int NOT NULL, correlation_id text NOT NULL, target text NOT NULL, kind text NOT NULL,
+      status text NOT NULL, inputs jsonb, dsid text, lineage text, into_database boolean NOT NULL DEFAULT false,
+      blocks bigint, digest text, from_lsn bigint, to_lsn bigint, reason text, started_at bigint NOT NULL, completed_at bigint,
+      PRIMARY KEY (dbid, correlation_id))`);
+    await q.query(`CREATE TABLE catalog_dlog (
+      dbid int PRIMARY KEY, state jsonb NOT NULL, asso_blocks bigint NOT NULL, data_blocks bigint NOT NULL,
+      marks jsonb NOT NULL, pending jsonb, last_lsn bigint, updated_at bigint NOT NULL)`);
+  }
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('DROP TABLE catalog_dlog; DROP TABLE catalog_restore');
+  }
+}

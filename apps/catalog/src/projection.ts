@@ -2,6 +2,8 @@ import type { TopicMessage } from '@deltaflow/contracts';
 import type { EntityManager } from 'typeorm';
 
 export type DsfEvent = TopicMessage<'dsf.events'>;
+/** Every message the catalog folds: dsf.events, and dsf.dlog for the DLOG's state in reports. */
+export type CatalogEvent = DsfEvent | TopicMessage<'dsf.dlog'>;
 
 /**
  * One read model (Emmett-style): the events it handles and how each changes its rows.
@@ -12,8 +14,8 @@ export interface Projection {
   readonly name: string;
   /** its tables, each with its primary key (the digest's row order) */
   readonly tables: ReadonlyArray<{ readonly name: string; readonly key: string }>;
-  canHandle(event: DsfEvent): boolean;
-  apply(m: EntityManager, event: DsfEvent): Promise<void>;
+  canHandle(event: CatalogEvent): boolean;
+  apply(m: EntityManager, event: CatalogEvent): Promise<void>;
 }
 
 /** The location of a data set, printed as a path: `<name>` or `stream:<stream>/<clientFile>`. */

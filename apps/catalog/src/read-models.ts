@@ -8,12 +8,14 @@ import { applyOnce, CheckpointMigration, openDataSource, readCheckpoints, type C
 import type { DataSource, EntityManager } from 'typeorm';
 import { dsimsProjection } from './dsims/dsims.projection';
 import { lineagesProjection } from './lineages/lineages.projection';
-import { CatalogReadModels1700000000200 } from './migrations';
-import type { DsfEvent, Projection } from './projection';
+import { dlogProjection } from './dlog/dlog.projection';
+import { CatalogReadModels1700000000200, CatalogRestoresAndDlog1700000000201 } from './migrations';
+import { restoresProjection } from './restores/restores.projection';
+import type { CatalogEvent, Projection } from './projection';
 import { savesProjection } from './saves/saves.projection';
 
-export const PROJECTIONS: readonly Projection[] = [savesProjection, dsimsProjection, lineagesProjection];
-export const CATALOG_MIGRATIONS = [CheckpointMigration, CatalogReadModels1700000000200];
+export const PROJECTIONS: readonly Projection[] = [savesProjection, dsimsProjection, lineagesProjection, restoresProjection, dlogProjection];
+export const CATALOG_MIGRATIONS = [CheckpointMigration, CatalogReadModels1700000000200, CatalogRestoresAndDlog1700000000201];
 
 /** Opens (and migrates) the catalog's database; `schema` isolates a rebuild. */
 export function openCatalogDatabase(url: string, schema?: string): Promise<DataSource> {
@@ -27,7 +29,7 @@ export interface RecordAt {
 }
 
 /** Applies one record to every read model, once per projection. */
-export async function applyRecord(ds: DataSource, event: DsfEvent, at: RecordAt): Promise<Array<{ projection: string; outcome: 'applied' | 'duplicate' }>> {
+export async function applyRecord(ds: DataSource, event: CatalogEvent, at: RecordAt): Promise<Array<{ projection: string; outcome: 'applied' | 'duplicate' }>> {
   const out: Array<{ projection: string; outcome: 'applied' | 'duplicate' }> = [];
   for (const p of PROJECTIONS) {
     if (!p.canHandle(event)) continue;
@@ -38,7 +40,7 @@ export async function applyRecord(ds: DataSource, event: DsfEvent, at: RecordAt)
 }
 
 /** Applies events straight to the rows (no checkpoints): the pure fold, for tests. */
-export async function applyEvents(m: EntityManager, projection: Projection, events: readonly DsfEvent[]): Promise<void> {
+export async function applyEvents(m: EntityManager, projection: Projection, events: readonly CatalogEvent[]): Promise<void> {
   for (const e of events) if (projection.canHandle(e)) await projection.apply(m, e);
 }
 

@@ -17,6 +17,6 @@ export class ChangeLoggerController {
 
   @EventPattern(Topic.dsfEvents)
   async onEvent(@Payload() message: TopicMessage<'dsf.events'>): Promise<void> {
-    if (message.type === 'SaveStarted' || message.type === 'SaveCompleted' || message.type === 'SaveFailed') await this.svc.onSaveEvent(message);
+    if (message.type === 'SaveStarted' || message.type === 'SaveCompleted' || message.type === 'SaveFailed' || message.type === 'RestoreCompleted') await this.svc.onSaveEvent(message);
   }
 }

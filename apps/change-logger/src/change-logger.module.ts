@@ -1,4 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { Assignments } from '@deltaflow/service-kit';
 import { ChangeLoggerController } from './change-logger.controller';
 import { CHANGE_LOGGER_CONFIG, ChangeLoggerService, type ChangeLoggerConfig } from './change-logger.service';
 
@@ -8,7 +9,7 @@ export class ChangeLoggerModule {
     return {
       module: ChangeLoggerModule,
       controllers: [ChangeLoggerController],
-      providers: [{ provide: CHANGE_LOGGER_CONFIG, useValue: config }, ChangeLoggerService],
+      providers: [{ provide: CHANGE_LOGGER_CONFIG, useValue: config }, Assignments, ChangeLoggerService],
     };
   }
 }

@@ -1,14 +1,15 @@
 /**
  * The change logger's work, as a Nest provider: the ChangeLog of @deltaflow/dlog (all the
- * decisions) plus publishing. At start (onModuleInit, before the Kafka transport consumes) it
- * rebuilds every DLOG from dsf.dlog and emits the captures a crash left waiting. Per upstream
+ * decisions) plus publishing. Whenever the partitions it owns change (at start too; before the
+ * Kafka transport hands it a record of them) it rebuilds the DLOG of those databases from the
+ * same partitions of dsf.dlog and emits the captures a crash or a move left waiting. Per upstream
  * batch it publishes the PLOG first, then the DLOG events, both with acks=-1, and only then
  * makes the new state current: a failed publish is retried whole by the redelivery.
  */
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { encodeMessage, Topic, type AnyMessage, type TopicMessage } from '@deltaflow/contracts';
 import { ChangeLog, type DlogEvent, type PlogEntry, type ProtectedDatabase, type UpstreamRecord } from '@deltaflow/dlog';
-import { createKafka, readToEnd, type BatchOutcome, type DecodedRecord } from '@deltaflow/service-kit';
+import { Assignments, createKafka, readToEnd, type BatchOutcome, type DecodedRecord } from '@deltaflow/service-kit';
 import { Partitioners, type Producer } from 'kafkajs';
 
 export interface ChangeLoggerConfig {
@@ -27,7 +28,7 @@ export const CHANGE_LOGGER_CONFIG = Symbol('CHANGE_LOGGER_CONFIG');
 /** payload per produce request: below Kafka's default message.max.bytes (1 MiB) */
 const MAX_REQUEST_BYTES = 900 * 1024;
 
-export type SaveEventMessage = Extract<TopicMessage<'dsf.events'>, { type: 'SaveStarted' | 'SaveCompleted' | 'SaveFailed' }>;
+export type SaveEventMessage = Extract<TopicMessage<'dsf.events'>, { type: 'SaveStarted' | 'SaveCompleted' | 'SaveFailed' | 'RestoreCompleted' }>;
 
 @Injectable()
 export class ChangeLoggerService implements OnModuleInit, OnApplicationShutdown {
@@ -39,7 +40,10 @@ export class ChangeLoggerService implements OnModuleInit, OnApplicationShutdown 
   // block changes and save events touch the same state: one at a time
   private chain: Promise<unknown> = Promise.resolve();
 
-  constructor(@Inject(CHANGE_LOGGER_CONFIG) private readonly config: ChangeLoggerConfig) {
+  constructor(
+    @Inject(CHANGE_LOGGER_CONFIG) private readonly config: ChangeLoggerConfig,
+    private readonly assignments: Assignments,
+  ) {
     this.changeLog = new ChangeLog(config.databases, { extensionCapacity: config.extensionCapacity });
     this.now = config.now ?? Date.now;
     this.log = config.log ?? (() => undefined);
@@ -47,22 +51,34 @@ export class ChangeLoggerService implements OnModuleInit, OnApplicationShutdown 
 
   async onModuleInit(): Promise<void> {
     const clientId = this.config.clientId ?? 'change-logger';
-    const replayed = await readToEnd<TopicMessage<'dsf.dlog'>>({
-      brokers: this.config.brokers,
-      clientId,
-      topics: [Topic.dlog],
-      onMessage: ({ occurredAt: _at, ...event }) => this.changeLog.replay(event),
-      log: this.log,
-    });
-    this.changeLog.finishReplay();
-    this.log(`DLOG rebuilt from ${replayed} dsf.dlog records`);
     this.producer = createKafka({ clientId, brokers: this.config.brokers }).producer({ allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
     await this.producer.connect();
-    await this.serial(async () => {
-      const out = this.changeLog.resumeAwaiting();
-      await this.publishDlog(out.dlog);
-      out.commit();
-    });
+    // the DLOG of the databases this instance owns is rebuilt whenever they change (at start too)
+    this.assignments.listen((c) => this.serial(() => this.rebuild(c.indices)));
+  }
+
+  /**
+   * Folds dsf.dlog of the owned partitions into a fresh state (the databases there are exactly
+   * the ones whose block changes and save events this instance receives), then emits the
+   * captures a crash or a move left waiting.
+   */
+  private async rebuild(indices: ReadonlySet<number>): Promise<void> {
+    this.changeLog.reset();
+    if (indices.size > 0) {
+      const replayed = await readToEnd<TopicMessage<'dsf.dlog'>>({
+        brokers: this.config.brokers,
+        clientId: this.config.clientId ?? 'change-logger',
+        topics: [Topic.dlog],
+        partitions: indices,
+        onMessage: ({ occurredAt: _at, ...event }) => this.changeLog.replay(event),
+        log: this.log,
+      });
+      this.log(`DLOG of partitions ${[...indices].sort((a, b) => a - b).join(',')} rebuilt from ${replayed} dsf.dlog records`);
+    }
+    this.changeLog.finishReplay();
+    const out = this.changeLog.resumeAwaiting();
+    await this.publishDlog(out.dlog);
+    out.commit();
   }
 
   async onApplicationShutdown(): Promise<void> {

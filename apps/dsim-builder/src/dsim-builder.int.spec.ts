@@ -108,6 +108,32 @@ describe('DSIM builder on the embedded broker and PostgreSQL', () => {
     expect(await events.waitFor((m) => m.type === 'DsimReset' && m.correlationId === 's2')).toMatchObject({ dsid: d2 });
   });
 
+  it('one authority on the DSIM: a second online save is refused (DsimRejected), a complete DSIM is not reset without --force, a snapshot copies it for a merge, and a merge that used it frees it', async () => {
+    const d3 = { ...dsid, deltaFrom: 2, deltaTo: 2, timestamp: dsid.timestamp + 2 };
+    await pub.publish({ type: 'SaveStarted', correlationId: 's3', dbid: DBID, dsid: d3, kind: 'delta', online: true, startLsn: 40, occurredAt: 5 });
+    await events.waitFor((m) => m.type === 'DsimAcquired' && m.correlationId === 's3');
+    const d4 = { ...d3, deltaFrom: 3, deltaTo: 3, timestamp: d3.timestamp + 1 };
+    await pub.publish({ type: 'SaveStarted', correlationId: 's4', dbid: DBID, dsid: d4, kind: 'delta', online: true, startLsn: 41, occurredAt: 6 });
+    expect(await events.waitFor((m) => m.type === 'DsimRejected' && m.correlationId === 's4')).toMatchObject({ code: 'DSIM_IN_USE' });
+    // while s3 collects, a reset without --force is refused
+    await pub.publish({ type: 'DsimResetRequested', correlationId: 'r1', dbid: DBID });
+    expect(await events.waitFor((m) => m.type === 'CommandRejected' && m.correlationId === 'r1')).toMatchObject({ code: 'DSIM_IN_USE' });
+    await plog('DATA', 5, 42);
+    await pub.publish({ type: 'SaveCompleted', correlationId: 's3', dbid: DBID, dsid: d3, kind: 'delta', online: true, startLsn: 40, endLsn: 45, location: { kind: 'directory', name: 'd3' }, blocks: 1, bytes: 1, digest: '00000000', occurredAt: 7 });
+    await pub.publish({ type: 'PlogSync', dbid: DBID, lsn: 45, syncId: 's3.end' });
+    await events.waitFor((m) => m.type === 'DsimCompleted' && m.correlationId === 's3');
+    // complete and never unloaded: resetting it would orphan save 1/2
+    await pub.publish({ type: 'DsimResetRequested', correlationId: 'r2', dbid: DBID });
+    expect(await events.waitFor((m) => m.type === 'CommandRejected' && m.correlationId === 'r2')).toMatchObject({ code: 'DSIM_NOT_UNLOADED', reason: expect.stringMatching(/--force/) });
+    // a merge reads it where it lives: a snapshot, and the DSIM stays in use
+    await pub.publish({ type: 'DsimSnapshotRequested', correlationId: 'snap', dbid: DBID, destination: 'snap-1' });
+    expect(await events.waitFor((m) => m.type === 'DsimSnapshotted' && m.correlationId === 'snap')).toMatchObject({ dsid: d3, blocks: 1 });
+    const head = (await DataSetReader.open(path.join(dataDir, 'datasets', 'snap-1'))).header;
+    expect(head).toMatchObject({ kind: 'original-dsim', dsid: d3, startLsn: 40, endLsn: 45 });
+    await pub.publish({ type: 'MergeCompleted', correlationId: 'm1', dbid: DBID, dsid: d3, kind: 'delta', inputs: ['d3', '@dsim'], location: { kind: 'directory', name: 'm1' }, blocks: 1, digest: '00000000', releasedDsid: d3, occurredAt: 8 });
+    expect(await events.waitFor((m) => m.type === 'DsimReleased' && m.correlationId === 'm1')).toMatchObject({ dsid: d3 });
+  });
+
   it('is idempotent: replaying every topic from offset 0 changes nothing and publishes nothing again', async () => {
     await builder.stop();
     const before = events.messages.length;

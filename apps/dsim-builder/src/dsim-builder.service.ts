@@ -31,8 +31,9 @@ export interface DsimBuilderConfig {
 
 export const DSIM_BUILDER_CONFIG = Symbol('DSIM_BUILDER_CONFIG');
 
-type PublicDsimEvent = Extract<DsimEvent, { type: 'DsimAcquired' | 'DsimCompleted' | 'DsimUnloaded' | 'DsimReset' }>;
-const isPublic = (e: DsimEvent): e is PublicDsimEvent => e.type === 'DsimAcquired' || e.type === 'DsimCompleted' || e.type === 'DsimUnloaded' || e.type === 'DsimReset';
+type PublicDsimEvent = Extract<DsimEvent, { type: 'DsimAcquired' | 'DsimCompleted' | 'DsimUnloaded' | 'DsimReset' | 'DsimReleased' }>;
+const PUBLIC: ReadonlySet<DsimEvent['type']> = new Set(['DsimAcquired', 'DsimCompleted', 'DsimUnloaded', 'DsimReset', 'DsimReleased']);
+const isPublic = (e: DsimEvent): e is PublicDsimEvent => PUBLIC.has(e.type);
 
 @Injectable()
 export class DsimBuilderService implements OnModuleInit, OnApplicationShutdown {
@@ -100,12 +101,20 @@ export class DsimBuilderService implements OnModuleInit, OnApplicationShutdown {
     await applyOnce(this.ds, { projection: DSIM_BUILDER_PROJECTION, ...at }, async (m) => {
       if (e.type === 'SaveStarted' && e.online) {
         const { events } = await this.decide(m, e.dbid, { type: 'Acquire', correlationId: e.correlationId, dsid: e.dsid, startLsn: e.startLsn ?? 0 });
-        for (const r of events) if (r.type === 'DsimRejected') this.log(`DSIM of database ${e.dbid} not acquired by save ${e.correlationId}: ${r.reason}`);
+        for (const r of events) {
+          if (r.type !== 'DsimRejected') continue;
+          // the save writer waits for this answer: the save fails with the DSIM rule's code
+          this.log(`DSIM of database ${e.dbid} not acquired by save ${e.correlationId}: ${r.reason}`);
+          await this.publisher.publish({ type: 'DsimRejected', correlationId: e.correlationId, dbid: e.dbid, code: r.code, reason: r.reason, occurredAt: this.now() });
+        }
       } else if (e.type === 'SaveCompleted' && e.online) {
         await this.decide(m, e.dbid, { type: 'EndSave', correlationId: e.correlationId, outcome: 'completed', endLsn: e.endLsn ?? e.startLsn ?? 0 });
         settle = e.dbid;
       } else if (e.type === 'SaveFailed') {
         await this.decide(m, e.dbid, { type: 'EndSave', correlationId: e.correlationId, outcome: 'failed' });
+      } else if (e.type === 'MergeCompleted' && e.releasedDsid) {
+        // the merge consumed the original DSIM with its online save: it is free
+        await this.decide(m, e.dbid, { type: 'Release', correlationId: e.correlationId, dsid: e.releasedDsid });
       }
     });
     if (settle !== null) await this.tryComplete(settle);
@@ -125,14 +134,18 @@ export class DsimBuilderService implements OnModuleInit, OnApplicationShutdown {
 
   /** dsf.commands: DSIM unload, reset, print. */
   async onCommand(c: TopicMessage<'dsf.commands'>, at: RecordAt): Promise<void> {
-    if (c.type !== 'DsimUnloadRequested' && c.type !== 'DsimResetRequested' && c.type !== 'DsimPrintRequested') return;
+    if (c.type !== 'DsimUnloadRequested' && c.type !== 'DsimResetRequested' && c.type !== 'DsimPrintRequested' && c.type !== 'DsimSnapshotRequested') return;
     await applyOnce(this.ds, { projection: DSIM_BUILDER_PROJECTION, ...at }, async (m) => {
       switch (c.type) {
         case 'DsimUnloadRequested':
           return this.unload(m, c);
-        case 'DsimResetRequested':
-          await this.decide(m, c.dbid, { type: 'Reset', correlationId: c.correlationId });
+        case 'DsimResetRequested': {
+          const { events } = await this.decide(m, c.dbid, { type: 'Reset', correlationId: c.correlationId, force: c.force });
+          for (const r of events) if (r.type === 'DsimRejected') await this.reject(c, r.code, r.reason);
           return;
+        }
+        case 'DsimSnapshotRequested':
+          return this.snapshot(m, c);
         case 'DsimPrintRequested':
           return this.print(m, c);
         default: {
@@ -150,30 +163,57 @@ export class DsimBuilderService implements OnModuleInit, OnApplicationShutdown {
 
   private async unload(m: EntityManager, c: MessageOfType<'DsimUnloadRequested'>): Promise<void> {
     if (c.destination.kind !== 'directory') return this.reject(c, 'UNSUPPORTED', 'stream destinations are not supported for DSIM unload yet', 'destination');
+    const s = await loadDsim(m, c.dbid);
+    const refused = dsim.decide({ type: 'Unload', correlationId: c.correlationId }, s).find((e) => e.type === 'DsimRejected');
+    if (refused?.type === 'DsimRejected') return this.reject(c, refused.code, refused.reason);
+    const written = await this.writeWindow(m, c, c.destination.name, 'unloaded-dsim', s);
+    if (written === null) return;
+    await this.decide(m, c.dbid, { type: 'RecordUnloaded', correlationId: c.correlationId, location: { kind: 'directory', name: c.destination.name }, ...written }, s);
+    this.log(`DSIM of database ${c.dbid} unloaded to ${c.destination.name}: ${written.blocks} blocks`);
+  }
+
+  /** A copy of the original DSIM for a merge or restore that reads it where it lives; the DSIM stays in use. */
+  private async snapshot(m: EntityManager, c: MessageOfType<'DsimSnapshotRequested'>): Promise<void> {
+    const s = await loadDsim(m, c.dbid);
+    const refused = dsim.decide({ type: 'Snapshot', correlationId: c.correlationId }, s).find((e) => e.type === 'DsimRejected');
+    if (refused?.type === 'DsimRejected') return this.reject(c, refused.code, refused.reason);
+    const written = await this.writeWindow(m, c, c.destination, 'original-dsim', s);
+    if (written === null) return;
+    const w = dsim.window(s)!;
+    await this.publisher.publish({ type: 'DsimSnapshotted', correlationId: c.correlationId, dbid: c.dbid, dsid: w.dsid, location: { kind: 'directory', name: c.destination }, ...written, occurredAt: this.now() });
+  }
+
+  /** Writes the DSIM's window (the last image per block in (start, end]) as a data set; null when refused (reported). */
+  private async writeWindow(
+    m: EntityManager,
+    c: { type: string; correlationId: string; dbid: number },
+    name: string,
+    kind: 'unloaded-dsim' | 'original-dsim',
+    s: DsimState,
+  ): Promise<{ blocks: number; digest: string } | null> {
     let file: string;
     try {
-      file = dataSetPath(this.config.dataDir, c.destination.name);
+      file = dataSetPath(this.config.dataDir, name);
     } catch (e) {
-      return this.reject(c, 'VALIDATION', (e as Error).message, 'destination.name');
+      await this.reject(c, 'VALIDATION', (e as Error).message, 'destination');
+      return null;
     }
-    const s = await loadDsim(m, c.dbid);
-    const verdict = dsim.decide({ type: 'Unload', correlationId: c.correlationId }, s);
-    const refused = verdict.find((e) => e.type === 'DsimRejected');
-    if (refused?.type === 'DsimRejected') return this.reject(c, refused.code, refused.reason);
     const win = dsim.window(s);
-    if (win === null || !win.complete || win.endLsn === null) throw new Error('the DSIM decider allowed the unload of a DSIM that is not complete');
-    if (fs.existsSync(file)) return this.reject(c, 'ALREADY_EXISTS', `data set ${c.destination.name} already exists`, 'destination.name');
+    if (win === null || !win.complete || win.endLsn === null) throw new Error('the DSIM decider allowed a copy of a DSIM that is not complete');
+    if (fs.existsSync(file)) {
+      await this.reject(c, 'ALREADY_EXISTS', `data set ${name} already exists`, 'destination');
+      return null;
+    }
     const dir = this.config.databaseDir?.(c.dbid) ?? databaseDir(this.config.dataDir, c.dbid);
-    if (!BlockDatabase.exists(dir)) return this.reject(c, 'NOT_FOUND', `no database ${c.dbid} at ${dir} (its geometry heads the data set)`);
+    if (!BlockDatabase.exists(dir)) {
+      await this.reject(c, 'NOT_FOUND', `no database ${c.dbid} at ${dir} (its geometry heads the data set)`);
+      return null;
+    }
     const db = BlockDatabase.open(dir, { readOnly: true });
     const geometry = db.geometry;
     db.close();
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    const w = await DataSetWriter.create(
-      file,
-      { dbid: c.dbid, dsid: win.dsid, kind: 'unloaded-dsim', online: false, startLsn: win.startLsn, endLsn: win.endLsn, geometry },
-      { fsync: this.config.fsync ?? true },
-    );
+    const w = await DataSetWriter.create(file, { dbid: c.dbid, dsid: win.dsid, kind, online: false, startLsn: win.startLsn, endLsn: win.endLsn, geometry }, { fsync: this.config.fsync ?? true });
     let blocks = 0;
     try {
       for await (const b of lastImages(m, c.dbid, win.startLsn, win.endLsn)) {
@@ -185,8 +225,7 @@ export class DsimBuilderService implements OnModuleInit, OnApplicationShutdown {
       throw e;
     }
     const out = await w.finish();
-    await this.decide(m, c.dbid, { type: 'RecordUnloaded', correlationId: c.correlationId, location: { kind: 'directory', name: c.destination.name }, blocks, digest: out.digest }, s);
-    this.log(`DSIM of database ${c.dbid} unloaded to ${c.destination.name}: ${blocks} blocks`);
+    return { blocks, digest: out.digest };
   }
 
   /** Prints the selected DSIM blocks (area, RABN, LSN, first bytes) to the service log. */

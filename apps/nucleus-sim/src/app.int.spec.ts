@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BlockDatabase } from '@deltaflow/blockdb';
-import { decodeFrom, encodeMessage, Topic, type TopicMessage } from '@deltaflow/contracts';
+import { decodeFrom, encodeMessage, Topic, type AnyMessage, type TopicMessage } from '@deltaflow/contracts';
 import { startEmbeddedKafka, type EmbeddedKafka } from '@deltaflow/embedded-kafka';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { startNucleusSim } from './app';
@@ -95,5 +95,33 @@ describe('nucleus-sim against the embedded broker', () => {
     const sim = await startNucleusSim({ brokers: broker.brokers, dataDir, dbid: 2, autoStart: false, syncIntervalMs: 0 });
     await sim.stop();
     await expect(startNucleusSim({ brokers: broker.brokers, dataDir, dbid: 3, autoStart: false, syncIntervalMs: 0 })).rejects.toThrow(/dbid 2/);
+  });
+
+  it('a malformed command goes to nucleus.commands.dlq with its reason, once, and the nucleus keeps answering', async () => {
+    const dataDir = path.join(dir, 'sim4');
+    const sim = await startNucleusSim({ brokers: broker.brokers, dataDir, dbid: 4, autoStart: false, syncIntervalMs: 0 });
+    const other = await startNucleusSim({ brokers: broker.brokers, dataDir: path.join(dir, 'sim5'), dbid: 5, autoStart: false, syncIntervalMs: 0 });
+    const kafka = new Kafka({ brokers: broker.brokers, clientId: 'bad-saver', logLevel: logLevel.NOTHING });
+    const p = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    await p.connect();
+    await p.send({ topic: Topic.nucleusCommands, acks: -1, messages: [{ key: '4', value: Buffer.from('{"not":"an envelope"}') }] });
+    const req = encodeMessage({ type: 'SyncRequested', dbid: 4, syncId: 'after-bad' });
+    await p.send({ topic: req.topic, acks: -1, messages: [{ key: req.key, value: req.value, headers: req.headers }] });
+    await p.disconnect();
+    const upstream = await readUpstream(broker.brokers, (all) => all.some((m) => m.type === 'EtSync' && m.syncId === 'after-bad'));
+    expect(upstream.some((m) => m.type === 'EtSync' && m.syncId === 'after-bad')).toBe(true);
+    const consumer = kafka.consumer({ groupId: `dlq-${Math.random().toString(36).slice(2)}` });
+    await consumer.connect();
+    await consumer.subscribe({ topics: ['nucleus.commands.dlq'], fromBeginning: true });
+    const dead: AnyMessage[] = [];
+    await new Promise<void>((resolve) => {
+      void consumer.run({ eachMessage: async ({ message }) => { dead.push(decodeFrom('nucleus.commands.dlq', message.value)); resolve(); } });
+    });
+    await new Promise((r) => setTimeout(r, 1500)); // a second dead letter (from database 5's consumer) would show by now
+    await consumer.disconnect();
+    expect(dead).toHaveLength(1);
+    expect(dead[0]).toMatchObject({ type: 'DeadLetter', sourceTopic: 'nucleus.commands', consumerGroup: 'deltaflow.nucleus-sim.4', originalKey: '4' });
+    await sim.stop();
+    await other.stop();
   });
 });

@@ -25,7 +25,7 @@ import { BlockDatabase } from '@deltaflow/blockdb';
 import { type Area, type Geometry, sampleGeometry } from '@deltaflow/blocks';
 import { decodeFrom, encodeMessage, Topic, type AnyMessage } from '@deltaflow/contracts';
 import { mulberry32 } from '@deltaflow/core';
-import { createKafka } from '@deltaflow/service-kit';
+import { contractCodec, createKafka } from '@deltaflow/service-kit';
 import { Partitioners, type Consumer, type Producer } from 'kafkajs';
 import { LsnStore } from './lsn-store';
 
@@ -52,6 +52,11 @@ export interface NucleusSimConfig {
   /** periodic EtSync; 0 = only on request (default 5000) */
   readonly syncIntervalMs?: number;
   readonly seed?: number;
+  /**
+   * Tests: a directory to copy the database's container files (header.json, ASSO, DATA) into at a
+   * sync point, as they are at that sync; a restored database must be byte-identical to the copy.
+   */
+  readonly copyAtSync?: (syncId: string) => string | undefined;
   readonly clientId?: string;
   /** clock for NucleusState.at; default Date.now */
   readonly now?: () => number;
@@ -203,6 +208,12 @@ export async function startNucleusSim(config: NucleusSimConfig): Promise<Nucleus
     const done = digests.get(syncId);
     if (done) return done; // answered once per syncId: its EtSync is already in the log
     const d: SyncDigest = { syncId, lsn: lsns.take(), digest: db.digest() };
+    const copyTo = config.copyAtSync?.(syncId);
+    if (copyTo !== undefined) {
+      db.flush();
+      fs.mkdirSync(copyTo, { recursive: true });
+      for (const f of ['header.json', 'ASSO', 'DATA']) fs.copyFileSync(path.join(databaseDir, f), path.join(copyTo, f));
+    }
     fs.appendFileSync(digestFile, `${JSON.stringify(d)}\n`);
     digests.set(syncId, d);
     await publish([{ type: 'EtSync', dbid, lsn: d.lsn, syncId }]);
@@ -248,16 +259,31 @@ export async function startNucleusSim(config: NucleusSimConfig): Promise<Nucleus
     }, syncMs);
   }
 
-  const consumer: Consumer = kafka.consumer({ groupId: `deltaflow.nucleus-sim.${dbid}`, sessionTimeout: 30_000 });
+  const groupId = `deltaflow.nucleus-sim.${dbid}`;
+  const codec = contractCodec(groupId);
+  const consumer: Consumer = kafka.consumer({ groupId, sessionTimeout: 30_000 });
   await consumer.connect();
   await consumer.subscribe({ topics: [Topic.nucleusCommands], fromBeginning: true });
   await consumer.run({
-    eachMessage: async ({ message }) => {
+    eachMessage: async ({ partition, message }) => {
       let cmd;
       try {
         cmd = decodeFrom(Topic.nucleusCommands, message.value);
       } catch (e) {
-        log(`ignored a malformed nucleus command at offset ${message.offset}: ${(e as Error).message}`);
+        // dead-lettered once: by the database it is keyed to (each database's consumer sees every command)
+        const key = message.key?.toString();
+        if (key !== undefined && /^\d+$/.test(key) && key !== String(dbid)) return;
+        const err = e as { code?: unknown; message: string; field?: string };
+        const dl = codec.encodeDeadLetter({
+          sourceTopic: Topic.nucleusCommands,
+          partition,
+          offset: message.offset,
+          key: message.key,
+          value: message.value,
+          error: { code: typeof err.code === 'string' ? err.code : 'VALIDATION', message: err.message, field: err.field },
+        });
+        await producer.send({ topic: dl.topic, acks: -1, messages: [{ key: dl.key, value: dl.value }] });
+        log(`a malformed nucleus command at offset ${message.offset} went to ${dl.topic}: ${err.message}`);
         return;
       }
       if (cmd.type === 'SyncRequested' && cmd.dbid === dbid) await serial(() => doSync(cmd.syncId));

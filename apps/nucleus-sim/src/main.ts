@@ -1,29 +1,46 @@
 /**
- * nucleus-sim alone: KAFKA_BROKERS, DELTAFLOW_DATA_DIR (its database lives in
- * <DELTAFLOW_DATA_DIR>/nucleus-sim/db<dbid>), NUCLEUS_DBID (default 1),
- * NUCLEUS_TXN_INTERVAL_MS (default 50), NUCLEUS_SYNC_INTERVAL_MS (default 5000).
+ * nucleus-sim alone: KAFKA_BROKERS, DELTAFLOW_DATA_DIR (database N lives in
+ * <DELTAFLOW_DATA_DIR>/nucleus-sim/db<N>), NUCLEUS_DBID (first database id, default 1),
+ * NUCLEUS_DATABASES (how many databases, ids NUCLEUS_DBID.., default 1), NUCLEUS_DB_MIB (size of a
+ * new database's DATA area, default the 3 MiB sample), NUCLEUS_TXN_INTERVAL_MS (default 50),
+ * NUCLEUS_SYNC_INTERVAL_MS (default 5000).
  */
 import * as path from 'node:path';
+import { sampleGeometryOfSize } from '@deltaflow/blocks';
 import { ServiceKitError, serviceMain } from '@deltaflow/service-kit';
-import { startNucleusSim } from './app';
+import { startNucleusSim, type NucleusSim } from './app';
 
-function num(name: string, dflt: number): number {
+function num(name: string, dflt: number, min = 0): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return dflt;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new ServiceKitError('CONFIG', `${name}: expected a non-negative integer, got "${raw}"`);
+  if (!Number.isInteger(n) || n < min) throw new ServiceKitError('CONFIG', `${name}: expected an integer >= ${min}, got "${raw}"`);
   return n;
 }
 
 serviceMain('nucleus-sim', async (c) => {
-  const dbid = num('NUCLEUS_DBID', 1);
-  const sim = await startNucleusSim({
-    brokers: c.kafkaBrokers,
-    dbid,
-    dataDir: path.join(c.dataDir, 'nucleus-sim', `db${dbid}`),
-    workload: { txnIntervalMs: num('NUCLEUS_TXN_INTERVAL_MS', 50) },
-    syncIntervalMs: num('NUCLEUS_SYNC_INTERVAL_MS', 5000),
-    log: (m) => console.log(m),
-  });
-  return { stop: sim.stop, describe: `dbid ${dbid}, database ${sim.databaseDir}` };
+  const first = num('NUCLEUS_DBID', 1, 1);
+  const count = num('NUCLEUS_DATABASES', 1, 1);
+  const mib = num('NUCLEUS_DB_MIB', 0);
+  const sims: NucleusSim[] = [];
+  for (let dbid = first; dbid < first + count; dbid++) {
+    sims.push(
+      await startNucleusSim({
+        brokers: c.kafkaBrokers,
+        dbid,
+        dataDir: path.join(c.dataDir, 'nucleus-sim', `db${dbid}`),
+        ...(mib > 0 ? { geometry: sampleGeometryOfSize(mib) } : {}),
+        workload: { txnIntervalMs: num('NUCLEUS_TXN_INTERVAL_MS', 50) },
+        syncIntervalMs: num('NUCLEUS_SYNC_INTERVAL_MS', 5000),
+        seed: dbid,
+        log: (m) => console.log(m),
+      }),
+    );
+  }
+  return {
+    stop: async () => {
+      await Promise.all(sims.map((s) => s.stop()));
+    },
+    describe: sims.map((s) => `dbid ${s.dbid} at ${s.databaseDir}`).join(', '),
+  };
 });

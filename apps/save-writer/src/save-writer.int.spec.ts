@@ -6,7 +6,7 @@ import type { MessageOfType } from '@deltaflow/contracts';
 import { startEmbeddedKafka, type EmbeddedKafka } from '@deltaflow/embedded-kafka';
 import { DataSetReader } from '@deltaflow/save-format';
 import { SMALL_GEOMETRY } from '@deltaflow/blocks/testing';
-import { Publisher, StandInChangeLogger, StandInNucleus, TopicCollector } from '@deltaflow/testing';
+import { Publisher, StandInChangeLogger, StandInDsimBuilder, StandInNucleus, TopicCollector } from '@deltaflow/testing';
 import { startSaveWriter, type RunningSaveWriter } from './app';
 import { checkpointPath, readCheckpoint, writeCheckpoint } from './tail-checkpoint';
 
@@ -19,6 +19,7 @@ let pub: Publisher;
 let events: TopicCollector;
 let nucleus: StandInNucleus;
 let logger: StandInChangeLogger;
+let dsimBuilder: StandInDsimBuilder;
 let writer: RunningSaveWriter;
 let n = 0;
 
@@ -58,6 +59,7 @@ beforeAll(async () => {
   nucleus = await new StandInNucleus(db, kafka.brokers, pub).start();
   logger = new StandInChangeLogger(events, pub).start();
   logger.geometry = SMALL_GEOMETRY;
+  dsimBuilder = new StandInDsimBuilder(events, pub).start();
   for (let r = 1; r <= 256; r += 5) await nucleus.write('DATA', r, r);
   writer = await start();
 });
@@ -65,6 +67,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await writer?.stop();
   logger?.stop();
+  dsimBuilder?.stop();
   await nucleus?.stop();
   await events?.stop();
   await pub?.stop();
@@ -117,9 +120,12 @@ describe('save writer on the embedded broker', () => {
     // the data set itself records both sync points
     expect((await readDataSet(`save-${cid}`)).header).toMatchObject({ online: true, startLsn: started.startLsn, endLsn: done.endLsn });
 
-    // the original DSIM is now held by that save: a second online save is refused clearly
-    const refused = await outcome(await save('delta', true));
+    // the original DSIM is now held by that save: the DSIM builder refuses a second online save, which fails clearly
+    // before copying a block (its data set never appears)
+    const refusedId = await save('delta', true);
+    const refused = await outcome(refusedId);
     expect(refused).toMatchObject({ type: 'SaveFailed', code: 'DSIM_IN_USE', reason: expect.stringMatching(/DSIM/) });
+    expect(fs.existsSync(path.join(dataDir, 'datasets', `save-${refusedId}`))).toBe(false);
 
     // once the DSIM is unloaded, an online delta holds the captured blocks plus the admin blocks
     await pub.publish({ type: 'DsimUnloaded', correlationId: `u-${cid}`, dbid: DBID, dsid: done.dsid, location: { kind: 'directory', name: `dsim-${cid}` }, blocks: 0, digest: '00000000', occurredAt: Date.now() });

@@ -22,7 +22,7 @@ import { sameDsid } from '@deltaflow/dsid';
 import { blocksOfFullSave } from '@deltaflow/dlog';
 import { saveLifecycle, type SaveCommand, type SaveEvent, type SaveLifecycleState } from '@deltaflow/save-chain';
 import { DataSetWriter, dataSetDir, dataSetPath } from '@deltaflow/save-format';
-import { EventPublisher, TopicReader } from '@deltaflow/service-kit';
+import { Answers, EventPublisher, TopicReader } from '@deltaflow/service-kit';
 import { encodeMessage } from '@deltaflow/contracts';
 import { checkpointPath, readCheckpoint, writeCheckpoint } from './tail-checkpoint';
 
@@ -37,6 +37,8 @@ export interface SaveWriterConfig {
   readonly databaseDir?: (dbid: number) => string;
   readonly syncTimeoutMs?: number;
   readonly captureTimeoutMs?: number;
+  /** how long an online save waits for the DSIM builder to acquire its DSIM (default 30 s) */
+  readonly dsimTimeoutMs?: number;
   /** SaveProgress at most this often (default 1 s) */
   readonly progressEveryMs?: number;
   /** fsync data sets before the rename (default true) */
@@ -56,6 +58,7 @@ interface Deps {
   readonly now: () => number;
   readonly syncTimeoutMs: number;
   readonly captureTimeoutMs: number;
+  readonly dsimTimeoutMs: number;
   readonly progressEveryMs: number;
   readonly log: (msg: string) => void;
   readonly fsync: boolean;
@@ -70,20 +73,19 @@ class SaveFailure extends Error {
   }
 }
 
-interface Waiter<T> {
-  resolve(v: T): void;
-  reject(e: Error): void;
-}
+/** What the DSIM builder answered to an online save's acquisition. */
+type DsimAnswer = { readonly acquired: true } | { readonly acquired: false; readonly code: string; readonly reason: string };
 
 
 @Injectable()
 export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly states = new Map<number, SaveLifecycleState>();
   private readonly nucleus = new Map<number, { active: boolean; lsn: number }>();
-  private readonly syncs = new Map<string, number>();
-  private readonly syncWaiters = new Map<string, Waiter<number>>();
-  private readonly captures = new Map<string, MessageOfType<'DlogCaptured'>>();
-  private readonly captureWaiters = new Map<string, Waiter<MessageOfType<'DlogCaptured'>>>();
+  private readonly syncs = new Answers<number>();
+  private readonly captures = new Answers<MessageOfType<'DlogCaptured'>>();
+  private readonly dsims = new Answers<DsimAnswer>();
+  /** running saves to stop, with the reason (their DSIM was reset, the nucleus started during an offline save) */
+  private readonly aborted = new Map<string, SaveFailure>();
   private readonly running = new Set<Promise<void>>();
   private stopping = false;
   private killed = false;
@@ -101,6 +103,7 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
       now: config.now ?? Date.now,
       syncTimeoutMs: config.syncTimeoutMs ?? 30_000,
       captureTimeoutMs: config.captureTimeoutMs ?? 30_000,
+      dsimTimeoutMs: config.dsimTimeoutMs ?? 30_000,
       progressEveryMs: config.progressEveryMs ?? 1_000,
       log: config.log ?? ((m: string) => console.log(`[save-writer] ${m}`)),
       fsync: config.fsync ?? true,
@@ -123,7 +126,7 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
       clientId,
       topics: ['dsf.events', 'dsf.block-changes', 'dsf.dlog'],
       // block images are the bulk of dsf.block-changes and say nothing the save writer needs
-      skipTypes: ['BlockChanged', 'UtilityChanged', 'DlogRecorded', 'SaveProgress'],
+      skipTypes: ['BlockChanged', 'UtilityChanged', 'DlogRecorded', 'SaveProgress', 'OperationProgress'],
       onMessage: (m) => this.onLog(m),
       log: this.d.log,
       ...(checkpoint ? { from: checkpoint.positions } : {}),
@@ -205,18 +208,24 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
       case 'NucleusState': {
         const prev = this.nucleus.get(m.dbid);
         if (prev === undefined || m.lsn >= prev.lsn) this.nucleus.set(m.dbid, { active: m.active, lsn: m.lsn });
+        // seed: an offline save needs the nucleus inactive for its whole duration
+        const r = this.state(m.dbid).running;
+        if (m.active && r !== null && !r.online && r.dsid !== null && (r.startLsn === null || m.lsn > r.startLsn))
+          this.aborted.set(r.correlationId, new SaveFailure('NUCLEUS_ACTIVATED', `the nucleus of database ${m.dbid} became active during this offline save (LSN ${m.lsn}): the save is not consistent`));
         return;
       }
-      case 'EtSync': {
-        this.syncs.set(m.syncId, m.lsn);
-        this.syncWaiters.get(m.syncId)?.resolve(m.lsn);
+      case 'EtSync':
+        this.syncs.answer(m.syncId, m.lsn);
         return;
-      }
-      case 'DlogCaptured': {
-        this.captures.set(m.correlationId, m);
-        this.captureWaiters.get(m.correlationId)?.resolve(m);
+      case 'DlogCaptured':
+        this.captures.answer(m.correlationId, m);
         return;
-      }
+      case 'DsimAcquired':
+        this.dsims.answer(m.correlationId, { acquired: true });
+        return;
+      case 'DsimRejected':
+        this.dsims.answer(m.correlationId, { acquired: false, code: m.code, reason: m.reason });
+        return;
       case 'SaveStarted': {
         const s = this.state(m.dbid);
         if (s.handled.has(m.correlationId)) return; // our own, already applied
@@ -239,10 +248,21 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
           this.apply(m.dbid, [{ type: 'SaveRejected', correlationId: m.correlationId, code: 'VALIDATION', reason: m.reason }]);
         return;
       }
-      case 'DsimUnloaded':
+      case 'RestoreCompleted': {
+        // the database itself went back to the restored status: its next saves continue on a new lineage
+        if (!m.intoDatabase) return;
+        try {
+          this.decideAndApply(m.dbid, { type: 'RecordRestore', restored: m.dsid });
+        } catch (err) {
+          this.d.log(`restore ${m.correlationId} of database ${m.dbid} not recorded in the DSID chain: ${(err as Error).message}`);
+        }
+        return;
+      }
       case 'DsimReset': {
-        const held = this.state(m.dbid).dsimHeldBy;
-        if (held !== null && (m.dsid === undefined || sameDsid(held, m.dsid))) this.apply(m.dbid, [{ type: 'DsimFreed' }]);
+        // a forced reset of the DSIM a running online save is collecting: that save cannot be consistent
+        const r = this.state(m.dbid).running;
+        if (r !== null && r.online && r.dsid !== null && m.dsid !== undefined && sameDsid(r.dsid, m.dsid))
+          this.aborted.set(r.correlationId, new SaveFailure('DSIM_RESET', `the DSIM of this online save was reset (${m.correlationId}) while it ran`));
         return;
       }
       default:
@@ -312,6 +332,12 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
       });
       this.d.log(`save ${cid}: started ${m.kind} ${m.online ? 'online' : 'offline'} save of database ${dbid}${startLsn !== null ? ` at sync LSN ${startLsn}` : ''}`);
 
+      // online: the DSIM builder (the one authority on the DSIM) must have acquired the DSIM before a block is copied
+      if (m.online) {
+        const dsim = await this.dsims.wait(cid, this.d.dsimTimeoutMs, () => new SaveFailure('DSIM_TIMEOUT', `the DSIM builder did not acquire the DSIM for this save within ${this.d.dsimTimeoutMs} ms`));
+        if (!dsim.acquired) throw new SaveFailure(dsim.code, dsim.reason);
+      }
+
       let ranges: readonly BlockRange[];
       let headerLsn = startLsn ?? 0;
       // which blocks: every used block, or exactly what the change logger captured for this save
@@ -334,6 +360,8 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
       for (const r of ranges) {
         for (const b of db.blocksIn(r)) {
           if (this.stopping) throw new SaveFailure('WRITER_STOPPED', 'the save writer was stopped during the save');
+          const abort = this.aborted.get(cid);
+          if (abort) throw abort;
           await writer.writeBlock(b.area, b.rabn, b.image);
           written++;
           if (this.d.now() - lastProgress >= this.d.progressEveryMs) {
@@ -375,6 +403,7 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
       await this.fail(dbid, cid, /^[A-Z][A-Z0-9_]*$/.test(code) ? code : 'INTERNAL', (err as Error).message || String(err));
     } finally {
       db?.close();
+      this.aborted.delete(cid);
     }
   }
 
@@ -403,26 +432,12 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
   }
 
   private async sync(dbid: number, syncId: string, correlationId: string): Promise<number> {
-    const known = this.syncs.get(syncId);
-    if (known !== undefined) return known;
-    const answered = new Promise<number>((resolve, reject) => this.syncWaiters.set(syncId, { resolve, reject }));
-    await this.publish({ type: 'SyncRequested', dbid, syncId, correlationId });
-    try {
-      return await within(answered, this.d.syncTimeoutMs, () => new SaveFailure('SYNC_TIMEOUT', `the nucleus did not answer sync ${syncId} within ${this.d.syncTimeoutMs} ms`));
-    } finally {
-      this.syncWaiters.delete(syncId);
-    }
+    if (!this.syncs.has(syncId)) await this.publish({ type: 'SyncRequested', dbid, syncId, correlationId });
+    return this.syncs.wait(syncId, this.d.syncTimeoutMs, () => new SaveFailure('SYNC_TIMEOUT', `the nucleus did not answer sync ${syncId} within ${this.d.syncTimeoutMs} ms`));
   }
 
-  private async capture(correlationId: string): Promise<MessageOfType<'DlogCaptured'>> {
-    const known = this.captures.get(correlationId);
-    if (known !== undefined) return known;
-    const captured = new Promise<MessageOfType<'DlogCaptured'>>((resolve, reject) => this.captureWaiters.set(correlationId, { resolve, reject }));
-    try {
-      return await within(captured, this.d.captureTimeoutMs, () => new SaveFailure('CAPTURE_TIMEOUT', `the change logger did not capture the DLOG for this save within ${this.d.captureTimeoutMs} ms`));
-    } finally {
-      this.captureWaiters.delete(correlationId);
-    }
+  private capture(correlationId: string): Promise<MessageOfType<'DlogCaptured'>> {
+    return this.captures.wait(correlationId, this.d.captureTimeoutMs, () => new SaveFailure('CAPTURE_TIMEOUT', `the change logger did not capture the DLOG for this save within ${this.d.captureTimeoutMs} ms`));
   }
 
   /** Stops: running saves fail (reported) or, with `kill`, vanish as in a crash (reported at the next start). */
@@ -430,16 +445,7 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
     this.killed = kill;
     this.stopping = true;
     const stopped = new SaveFailure('WRITER_STOPPED', 'the save writer was stopped during the save');
-    for (const w of [...this.syncWaiters.values(), ...this.captureWaiters.values()]) w.reject(stopped);
+    for (const a of [this.syncs, this.captures, this.dsims] as Answers<unknown>[]) a.close(stopped);
     await Promise.allSettled([...this.running]);
-  }
-}
-
-async function within<T>(p: Promise<T>, ms: number, timeout: () => Error): Promise<T> {
-  let t: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (t = setTimeout(() => reject(timeout()), ms)))]);
-  } finally {
-    clearTimeout(t);
   }
 }

@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
-import { ROOT } from './processes';
+import { ROOT } from '@deltaflow/processes';
 
 const script = `
 require(${JSON.stringify(path.join(ROOT, 'infra/launcher/bin/register.js'))});

@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ROOT } from './processes';
+import { ROOT } from '@deltaflow/processes';
 
 jest.setTimeout(300_000);
 

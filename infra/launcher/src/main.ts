@@ -10,12 +10,14 @@
  * The embedded PostgreSQL's passwords are generated once into $DELTAFLOW_HOME/credentials/
  * postgres.json (0600); services get DATABASE_URL for its non-superuser role `deltaflow`.
  * DELTAFLOW_PG_LISTEN (default 127.0.0.1) lists the addresses it listens on.
+ * Once up, it writes $DELTAFLOW_HOME/run/endpoints.json (0600), where `dsf` finds it; stopping removes it.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
+import { writeFileAtomic } from '@deltaflow/core';
 import { EmbeddedPostgresError, startEmbeddedPostgres, startPostgresWatchdog, type RunningPostgres } from '@deltaflow/embedded-postgres';
-import { Child, ROOT, startChild, stopChild } from './processes';
+import { Child, ROOT, startChild, stopChild } from '@deltaflow/processes';
 import { SERVICES } from './services';
 import { runMainJob } from './main-job';
 
@@ -31,10 +33,16 @@ async function main(): Promise<void> {
   fs.mkdirSync(home, { recursive: true });
   const stack: Stoppable[] = [];
   let shuttingDown = false;
+  // where `dsf` finds this system (apps/cli/src/endpoints.ts): written once everything is up, removed first at stop
+  const endpointsFile = path.join(home, 'run', 'endpoints.json');
+  let endpointsWritten = false; // only ours: a second launcher failing on this home leaves the first one's file
+  const removeEndpoints = () => endpointsWritten && fs.rmSync(endpointsFile, { force: true });
+  process.on('exit', removeEndpoints);
 
   const shutdown = async (code: number) => {
     if (shuttingDown) return;
     shuttingDown = true;
+    removeEndpoints();
     console.log('deltaflow: stopping...');
     const stopOne = async (s: Stoppable) => {
       const t0 = Date.now();
@@ -127,6 +135,10 @@ async function main(): Promise<void> {
     }
     console.log('\nDeltaflow is up:');
     for (const [k, v] of table) console.log(`  ${k.padEnd(20)} ${v}`);
+    fs.mkdirSync(path.dirname(endpointsFile), { recursive: true, mode: 0o700 });
+    const endpoints = { kafkaBrokers: brokers.split(',').map((b) => b.trim()).filter(Boolean), ...(urls.catalog ? { catalogUrl: urls.catalog } : {}), pid: process.pid, startedAt: new Date().toISOString() };
+    writeFileAtomic(endpointsFile, `${JSON.stringify(endpoints, null, 2)}\n`, { mode: 0o600 });
+    endpointsWritten = true;
     console.log('Press Ctrl-C to stop.\n');
     if (process.env.DELTAFLOW_MAIN_JOB === '0') return;
     const catalogUrl = urls.catalog;

@@ -21,5 +21,6 @@ export const SERVICES: ServiceSpec[] = [
   { name: 'change-logger', database: false, role: 'DLOG/PLOG from dsf.block-changes' },
   { name: 'dsim-builder', database: true, role: 'DSIMs of online saves (PostgreSQL)' },
   { name: 'save-writer', database: false, role: 'full/delta, online/offline saves' },
+  { name: 'merge-engine', database: false, role: 'merge, restore delta, shadows, REGENERATE, file unload' },
   { name: 'catalog', database: true, role: 'read models + query API', env: { CATALOG_HTTP_PORT: '18080' } },
 ];

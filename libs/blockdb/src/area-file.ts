@@ -57,6 +57,13 @@ export class AreaFile {
     return into;
   }
 
+  /** Every block zero again, as after create(): the file is cut to nothing and extended (sparse, no writes). */
+  format(): void {
+    this.checkRange(1, 1);
+    fs.ftruncateSync(this.fd, 0);
+    fs.ftruncateSync(this.fd, this.geometry.blockSize * this.geometry.blocks);
+  }
+
   /** Writes whole blocks (a multiple of blockSize bytes) starting at `rabn`. */
   write(rabn: number, image: Uint8Array): void {
     const bs = this.geometry.blockSize;

@@ -216,6 +216,15 @@ export class BlockDatabase {
     return digestOnWorker(this.dir, this.currentGeometry, used, CHUNK);
   }
 
+  /**
+   * Every block of both areas zero, as in a newly created database (a full restore of the whole
+   * database formats it first, so that no block of the old contents survives where the save has none).
+   */
+  format(): void {
+    if (this.readOnly) throw new BlockDbError('READ_ONLY', `${this.dir} is open read-only`);
+    for (const a of AREAS) this.areas[a].format();
+  }
+
   /** fsyncs both area files. */
   flush(): void {
     for (const a of AREAS) this.areas[a].flush();

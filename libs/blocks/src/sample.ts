@@ -29,3 +29,22 @@ export function sampleGeometry(): Geometry {
     ],
   };
 }
+
+/**
+ * The sample database's shape at another size: the same two files and admin region, with the DATA
+ * area (4 KiB blocks) holding about `dataMiB` MiB, split between the two files' data storage.
+ */
+export function sampleGeometryOfSize(dataMiB: number): Geometry {
+  if (!Number.isFinite(dataMiB) || dataMiB < 1 || dataMiB > 1024 * 1024) throw new RangeError(`database size must be 1..1048576 MiB, got ${dataMiB}`);
+  const blocks = Math.max(4, Math.round((dataMiB * 1024 * 1024) / 4096));
+  const half = Math.floor(blocks / 2);
+  const g = sampleGeometry();
+  return {
+    ...g,
+    data: { blockSize: 4096, blocks },
+    files: g.files.map((f) => ({
+      ...f,
+      extents: f.extents.map((e) => (e.part !== 'DATA' ? e : f.file === 1 ? { part: 'DATA', from: 1, to: half } : { part: 'DATA', from: half + 1, to: blocks })),
+    })),
+  };
+}

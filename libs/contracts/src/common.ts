@@ -42,7 +42,7 @@ export const errorCode = (): Schema<string> =>
 /** An inclusive range of RABNs in one area. */
 export const BlockRange = object(
   { area: area(), from: rabn(), to: rabn() },
-  { check: (r) => (r.from > r.to ? { field: 'to', message: `expected ≥ from (${r.from}), got ${r.to}` } : undefined) },
+  { check: (r) => (r.from > r.to ? { field: 'to', message: `expected ≥ from (${r.from}), got ${r.to}` } : undefined), rule: 'from ≤ to' },
 );
 export type BlockRange = ReturnType<typeof BlockRange.parse>;
 export const blockRanges = (): Schema<BlockRange[]> => array(BlockRange, { maxLength: 1_000_000 });
@@ -50,7 +50,7 @@ export const blockRanges = (): Schema<BlockRange[]> => array(BlockRange, { maxLe
 /** An inclusive RABN range of one part of a file (DATA, AC or INDEX). */
 export const Extent = object(
   { part: filePart(), from: rabn(), to: rabn() },
-  { check: (r) => (r.from > r.to ? { field: 'to', message: `expected ≥ from (${r.from}), got ${r.to}` } : undefined) },
+  { check: (r) => (r.from > r.to ? { field: 'to', message: `expected ≥ from (${r.from}), got ${r.to}` } : undefined), rule: 'from ≤ to' },
 );
 
 /** A utility's marks on one file (seed: marks in the FCB, extents for ADALOD UPDATE): whole parts and DATA/AC extents. */
@@ -64,7 +64,7 @@ export type UtilityMark = ReturnType<typeof UtilityMark.parse>;
 /** A DSID as a structured object (see @deltaflow/dsid). */
 export const DsidSchema: Schema<Dsid> = object(
   { full: posint(), deltaFrom: uint(), deltaTo: uint(), timestamp: timestamp(), lineage: id() },
-  { check: (d) => (d.deltaFrom > d.deltaTo ? { field: 'deltaTo', message: `expected ≥ deltaFrom (${d.deltaFrom}), got ${d.deltaTo}` } : undefined) },
+  { check: (d) => (d.deltaFrom > d.deltaTo ? { field: 'deltaTo', message: `expected ≥ deltaFrom (${d.deltaFrom}), got ${d.deltaTo}` } : undefined), rule: 'deltaFrom ≤ deltaTo' },
 );
 
 /** Where a writer should put a data set. */

@@ -34,6 +34,11 @@ export interface MessageDef<T extends string = string, M extends { readonly type
   readonly fields: Fields;
   /** names of the top-level bytes fields, in tail order */
   readonly bytesFields: readonly string[];
+  /** the message-level cross-field rule (e.g. a CRC matching the payload), and that rule in words */
+  readonly check?: Check<any>;
+  readonly rule?: string;
+  /** the oldest version this build decodes (upcasters bridge every version from it to `version`) */
+  readonly readsFrom: number;
   /** Validates fields and returns the message with its `type` set. */
   create(fields: Omit<M, 'type'>): M;
   /** Validates an in-memory message (bytes in place); throws ContractError. */
@@ -58,6 +63,8 @@ interface DefineOptions<T extends string, F extends Fields, R extends Route> {
   readonly fields: F;
   /** cross-field rule, e.g. a CRC matching the payload */
   readonly check?: Check<Message<T, F>>;
+  /** the check in words (required with `check`): published with the JSON Schemas, which cannot express it */
+  readonly rule?: string;
   /** upcasters by source version: decoding an older version runs them in turn */
   readonly upcasters?: Readonly<Record<number, Upcaster>>;
 }
@@ -71,6 +78,9 @@ export function defineMessage<const T extends string, F extends Fields, R extend
   if (!/^[A-Z][A-Za-z0-9]*$/.test(type)) throw new TypeError(`message type ${type}: expected PascalCase`);
   if (!Number.isSafeInteger(version) || version < 1) throw new TypeError(`${type}: version must be a positive integer`);
   if ('type' in fields) throw new TypeError(`${type}: 'type' is reserved`);
+  if (opts.check && !opts.rule) throw new TypeError(`${type}: a check needs its rule in words (rule), for the published schemas`);
+  let readsFrom = version;
+  while (readsFrom > 1 && opts.upcasters?.[readsFrom - 1]) readsFrom--;
   const bytesFields = Object.entries(fields)
     .filter(([, s]) => s.spec.kind === 'bytes' || (s.spec.kind === 'optional' && s.spec.inner.spec.kind === 'bytes'))
     .map(([name]) => name);
@@ -133,6 +143,8 @@ export function defineMessage<const T extends string, F extends Fields, R extend
     route: opts.topic,
     fields,
     bytesFields,
+    ...(opts.check ? { check: opts.check, rule: opts.rule } : {}),
+    readsFrom,
     create: (f) => validate({ ...(f as object), type }),
     validate,
     encode(message) {

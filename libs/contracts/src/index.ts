@@ -14,3 +14,17 @@ export * from './messages/nucleus-commands';
 export * from './messages/sov';
 export * from './messages/dead-letter';
 export * from './registry';
+export {
+  contractSchemaFiles,
+  decimalUpTo,
+  envelopeJsonSchema,
+  ENVELOPE_LAYOUT,
+  JSON_SCHEMA_DIALECT,
+  jsonSchemaOf,
+  messageJsonSchema,
+  schemaId,
+  schemaIndex,
+  schemaPath,
+  UPSTREAM_TOPICS,
+  type JsonSchema,
+} from './json-schema';

@@ -32,6 +32,8 @@ export interface Schema<T> {
   readonly optional: boolean;
   /** an object-level rule beyond the field types (e.g. from ≤ to) */
   readonly check?: Check<any>;
+  /** the check in words, for documents (the JSON Schema export): JSON Schema cannot express it */
+  readonly rule?: string;
   /** validate `value` found at `path` (`BlockChanged.rabn`) and return a fresh typed copy */
   parse(value: unknown, path: string): T;
 }
@@ -213,7 +215,9 @@ export function runCheck(check: Check<any> | undefined, value: unknown, path: st
   if (problem) fail(`${path}.${problem.field}`, problem.message);
 }
 
-export function object<F extends Fields>(fields: F, opts: { check?: Check<Shape<F>> } = {}): Schema<Shape<F>> {
+/** An object with exactly these fields; a `check` (cross-field rule) must come with its `rule` in words. */
+export function object<F extends Fields>(fields: F, opts: { check?: Check<Shape<F>>; rule?: string } = {}): Schema<Shape<F>> {
+  if (opts.check && !opts.rule) throw new TypeError('an object check needs its rule in words (rule), for the published schemas');
   for (const [key, schema] of Object.entries(fields)) {
     if (schema.spec.kind === 'bytes' || (schema.spec.kind === 'optional' && schema.spec.inner.spec.kind === 'bytes')) {
       throw new TypeError(`field ${key}: bytes are only allowed as top-level message fields`);
@@ -223,6 +227,7 @@ export function object<F extends Fields>(fields: F, opts: { check?: Check<Shape<
     spec: { kind: 'object', fields },
     optional: false,
     check: opts.check,
+    ...(opts.rule ? { rule: opts.rule } : {}),
     parse(value, path) {
       const out = parseFields(fields, value, path);
       runCheck(opts.check, out, path);

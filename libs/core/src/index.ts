@@ -5,3 +5,4 @@ export * from './decider';
 export * from './random';
 export * from './files';
 export * from './names';
+export * from './throttle';

@@ -212,3 +212,18 @@ describe('change log: the log is the state', () => {
     expect(again.plog).toHaveLength(1);
   });
 });
+
+describe('change log: a restore into the database itself', () => {
+  it('marks every block the restore wrote, so the next delta holds them; a restore elsewhere changes nothing', () => {
+    const cl = fresh();
+    ingest(cl, [bc(1, 1), sync(2)]);
+    expect(cl.onSaveOutcome({ type: 'RestoreCompleted', dbid: 1, correlationId: 'r0', ranges: [{ area: 'DATA', from: 100, to: 110 }] }).dlog).toEqual([]);
+    const r = cl.onSaveOutcome({ type: 'RestoreCompleted', dbid: 1, correlationId: 'r1', intoDatabase: true, ranges: [{ area: 'DATA', from: 100, to: 110 }, { area: 'ASSO', from: 1, to: 10 }] });
+    r.commit();
+    expect(r.dlog).toEqual([{ type: 'DlogRecorded', dbid: 1, lsn: 2, ranges: [{ area: 'ASSO', from: 1, to: 10 }, { area: 'DATA', from: 100, to: 110 }], marks: [] }]);
+    ingest(cl, [sync(3)]);
+    const s = cl.onSaveOutcome(started('after', 3));
+    const cap = s.dlog[0] as Extract<DlogMessage, { type: 'DlogCaptured' }>;
+    expect(cap.ranges).toContainEqual({ area: 'DATA', from: 100, to: 110 });
+  });
+});

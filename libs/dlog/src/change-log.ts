@@ -43,11 +43,12 @@ export type PlogEntry =
   | { readonly type: 'PlogImage'; readonly dbid: number; readonly area: Area; readonly rabn: number; readonly lsn: number; readonly image: Uint8Array }
   | { readonly type: 'PlogSync'; readonly dbid: number; readonly lsn: number; readonly syncId: string };
 
-/** The save outcomes the DLOG follows (dsf.events). */
+/** The save outcomes the DLOG follows (dsf.events), and restores into the database itself. */
 export type SaveOutcome =
   | { readonly type: 'SaveStarted'; readonly dbid: number; readonly correlationId: string; readonly startLsn?: number }
   | { readonly type: 'SaveCompleted'; readonly dbid: number; readonly correlationId: string }
-  | { readonly type: 'SaveFailed'; readonly dbid: number; readonly correlationId: string; readonly reason: string };
+  | { readonly type: 'SaveFailed'; readonly dbid: number; readonly correlationId: string; readonly reason: string }
+  | { readonly type: 'RestoreCompleted'; readonly dbid: number; readonly correlationId: string; readonly intoDatabase?: boolean; readonly ranges?: readonly BlockRange[] };
 
 /** A protected database: its id and geometry. */
 export interface ProtectedDatabase {
@@ -151,9 +152,21 @@ function cloneEntry(e: Entry): Entry {
 export class ChangeLog {
   private readonly dbs = new Map<number, Entry>();
 
-  constructor(databases: readonly ProtectedDatabase[], config: Partial<DlogConfig> = {}) {
-    for (const d of databases) {
-      const dlog = initialState(d.dbid, d.geometry, config);
+  constructor(
+    private readonly databases: readonly ProtectedDatabase[],
+    private readonly config: Partial<DlogConfig> = {},
+  ) {
+    this.reset();
+  }
+
+  /**
+   * Every database back to its initial state, before a rebuild from the log (at start, and when
+   * the databases this instance owns change: their state is folded again from dsf.dlog).
+   */
+  reset(): void {
+    this.dbs.clear();
+    for (const d of this.databases) {
+      const dlog = initialState(d.dbid, d.geometry, this.config);
       this.dbs.set(d.dbid, { dbid: d.dbid, geometry: dlog.geometry, dlog, lastLsn: 0, watermark: 0, recent: new Map() });
     }
   }
@@ -356,6 +369,10 @@ export class ChangeLog {
           // a save that waited behind this one may capture now
           return done([...ended, ...this.apply(e, decide({ type: 'ResumeCaptures' }, e.dlog))]);
         }
+        case 'RestoreCompleted':
+          // a restore into another target leaves the protected database as it is
+          if (!ev.intoDatabase || !ev.ranges) return done([]);
+          return done(this.apply(e, decide({ type: 'RecordRestoredBlocks', ranges: ev.ranges }, e.dlog)));
         default: {
           const never: never = ev;
           throw new DlogError('VALIDATION', `unknown save outcome ${JSON.stringify(never)}`);

@@ -1,6 +1,6 @@
 import { addressesIn, type BlockSet, type Geometry } from '@deltaflow/blocks';
 import { blocksToSave } from './blocks-to-save';
-import { decide, evolve, initialState, liveBlocks, type DlogCommand, type DlogEvent, type DlogState } from './dlog';
+import { decide, evolve, initialState, liveBlocks, liveMarks, type DlogCommand, type DlogEvent, type DlogState } from './dlog';
 import { DlogError } from './errors';
 import { dlogStateFromJSON, dlogStateToJSON } from './snapshot';
 
@@ -197,7 +197,7 @@ describe('DLOG decider: save completes or fails', () => {
       capture('a', 3),
       giveBack('a'),
     ]);
-    expect(state.marks).toEqual([{ file: 2, parts: ['DATA'], extents: [] }]);
+    expect(liveMarks(state)).toEqual([{ file: 2, parts: ['DATA'], extents: [] }]);
   });
 
   it('repeated Drop is a no-op; Return after Drop is ILLEGAL_STATE; an unknown save or a repeated capture changes nothing', () => {
@@ -218,13 +218,13 @@ describe('DLOG decider: utility marks', () => {
   it('given no marks, when a utility marks whole parts, then the file is marked with them', () => {
     const { state, events } = run([utility(1, 1, ['AC', 'DATA'])]);
     expect(events).toEqual([{ type: 'DlogRecorded', dbid: 1, lsn: 1, ranges: [], marks: [{ file: 1, parts: ['DATA', 'AC'], extents: [] }] }]);
-    expect(state.marks).toEqual([{ file: 1, parts: ['DATA', 'AC'], extents: [] }]);
+    expect(liveMarks(state)).toEqual([{ file: 1, parts: ['DATA', 'AC'], extents: [] }]);
   });
 
   it('extents mark the whole index; the same marks again record no mark (a redelivery records nothing)', () => {
     const cmd = utility(1, 1, [], [{ part: 'DATA', from: 5, to: 8 }]);
     const { state } = run([cmd]);
-    expect(state.marks).toEqual([{ file: 1, parts: ['INDEX'], extents: [{ part: 'DATA', from: 5, to: 8 }] }]);
+    expect(liveMarks(state)).toEqual([{ file: 1, parts: ['INDEX'], extents: [{ part: 'DATA', from: 5, to: 8 }] }]);
     expect(decide(cmd, state)).toEqual([]);
     expect(decide(utility(2, 1, [], [{ part: 'DATA', from: 5, to: 8 }]), state)).toEqual([{ type: 'DlogRecorded', dbid: 1, lsn: 2, ranges: [], marks: [] }]);
   });
@@ -232,7 +232,7 @@ describe('DLOG decider: utility marks', () => {
   it('when the extension is full, then extents compress into wider ones: more blocks, never fewer', () => {
     const cmds = [10, 20, 22, 60].map((from, i) => utility(i + 1, 1, [], [{ part: 'DATA', from, to: from }]));
     const { state } = run(cmds, fresh({ extensionCapacity: 3 }));
-    expect(state.marks[0].extents).toEqual([
+    expect(liveMarks(state)[0].extents).toEqual([
       { part: 'DATA', from: 10, to: 10 },
       { part: 'DATA', from: 20, to: 22 },
       { part: 'DATA', from: 60, to: 60 },
@@ -314,5 +314,26 @@ describe('segments and snapshots', () => {
     expect(dlogStateToJSON(back)).toEqual(json);
     expect(decide(change('ASSO', 9, 5), back)).toEqual(decide(change('ASSO', 9, 5), state));
     expectDlogError(() => dlogStateFromJSON({ ...json, lastLsn: -4 }), 'CORRUPT_DATA');
+  });
+});
+
+describe('DLOG decider: utility marks are cut at sync points like blocks', () => {
+  it('a utility change after the save\'s start sync stays live for the next delta; one before it is captured', () => {
+    const { state, events } = run([utility(1, 1, ['AC']), sync(2), utility(3, 2, ['DATA']), capture('a', 2)]);
+    const cap = events[events.length - 1] as Extract<DlogEvent, { type: 'DlogCaptured' }>;
+    expect(cap.marks).toEqual([{ file: 1, parts: ['AC'], extents: [] }]);
+    expect(cap.ranges).toContainEqual({ area: 'ASSO', from: 10, to: 20 }); // file 1 AC
+    expect(cap.ranges.some((r) => r.area === 'DATA' && r.from <= 150 && r.to >= 101)).toBe(false); // file 2 DATA not yet
+    expect(liveMarks(state)).toEqual([{ file: 2, parts: ['DATA'], extents: [] }]);
+    // the save completes: the next capture holds file 2's data storage
+    const next = run([drop('a'), sync(4), capture('b', 4)], state);
+    const cap2 = next.events[next.events.length - 1] as Extract<DlogEvent, { type: 'DlogCaptured' }>;
+    expect(cap2.marks).toEqual([{ file: 2, parts: ['DATA'], extents: [] }]);
+    expect(cap2.ranges).toContainEqual({ area: 'DATA', from: 101, to: 200 });
+  });
+
+  it('the same mark again after a sync is recorded again (it must reach the next delta too)', () => {
+    const { state } = run([utility(1, 1, ['AC']), sync(2)]);
+    expect(decide(utility(3, 1, ['AC']), state)).toEqual([{ type: 'DlogRecorded', dbid: 1, lsn: 3, ranges: [], marks: [{ file: 1, parts: ['AC'], extents: [] }] }]);
   });
 });

@@ -57,11 +57,16 @@ import { addUtilityMark, checkCapacity, normalizeExtents, putUtilityMark, sameUt
 // ---------------------------------------------------------------------------------------
 // State
 
-/** Blocks changed in (from, upTo]; from === null means "since the beginning" (unknown lower bound). */
+/**
+ * Blocks changed and utility marks recorded in (from, upTo]; from === null means "since the
+ * beginning" (unknown lower bound). Marks are cut at sync points exactly like blocks: a utility
+ * change recorded after a save's start sync stays live for the next delta.
+ */
 export interface Segment {
   readonly from: number | null;
   readonly upTo: number;
   readonly blocks: AreaBlocks;
+  readonly marks: readonly UtilityMark[];
 }
 
 /** What a save took from the DLOG at its start sync. */
@@ -111,8 +116,8 @@ export interface DlogState {
   /** LSN of the last sync (changes in the open segment are above it); null = from the beginning */
   readonly openFrom: number | null;
   readonly open: AreaBlocks;
-  /** live utility marks, sorted by file */
-  readonly marks: readonly UtilityMark[];
+  /** utility marks recorded after the last sync (the open segment's), sorted by file */
+  readonly openMarks: readonly UtilityMark[];
   readonly pending: DlogCapture | null;
   readonly awaiting: readonly AwaitedCapture[];
   /** most recent last */
@@ -144,7 +149,7 @@ export function initialState(dbid: number, geometry: Geometry, config: Partial<D
     closed: [],
     openFrom: null,
     open: EMPTY_AREA_BLOCKS,
-    marks: [],
+    openMarks: [],
     pending: null,
     awaiting: [],
     finished: [],
@@ -171,7 +176,9 @@ export type DlogCommand =
   | { readonly type: 'CaptureForSave'; readonly correlationId: string; readonly syncLsn: number }
   /** captures waiting for a sync the DLOG has reached since */
   | { readonly type: 'ResumeCaptures' }
-  | { readonly type: 'EndSave'; readonly correlationId: string; readonly outcome: 'completed' | 'failed'; readonly reason?: string };
+  | { readonly type: 'EndSave'; readonly correlationId: string; readonly outcome: 'completed' | 'failed'; readonly reason?: string }
+  /** a restore wrote these blocks into the database itself (the nucleus stopped): the next delta holds them */
+  | { readonly type: 'RecordRestoredBlocks'; readonly ranges: readonly BlockRange[] };
 
 export type DlogEvent =
   | { readonly type: 'DlogRecorded'; readonly dbid: number; readonly lsn: number; readonly ranges: readonly BlockRange[]; readonly marks: readonly UtilityMark[] }
@@ -195,22 +202,35 @@ export type DlogEvent =
 
 interface Split {
   readonly captured: AreaBlocks;
+  readonly marks: readonly UtilityMark[];
   readonly keptClosed: readonly Segment[];
+  /** the open segment's marks stay live (they were also captured when the open segment straddles s) */
   readonly exact: boolean;
+}
+
+function hasContent(blocks: AreaBlocks, marks: readonly UtilityMark[]): boolean {
+  return areaBlocksCount(blocks) > 0 || marks.length > 0;
+}
+
+function unionSegmentMarks(state: DlogState, a: readonly UtilityMark[], b: readonly UtilityMark[]): UtilityMark[] {
+  return unionMarks(a, b, state.config.extensionCapacity);
 }
 
 /** Cut the live DLOG at sync LSN s: segments wholly at or below s are captured, straddling ones go both ways. */
 function splitAt(state: DlogState, s: number): Split {
   let captured = EMPTY_AREA_BLOCKS;
+  let marks: readonly UtilityMark[] = [];
   const keptClosed: Segment[] = [];
   let exact = true;
   for (const seg of state.closed) {
     if (seg.upTo <= s) {
       captured = unionAreaBlocks(captured, seg.blocks);
+      marks = unionSegmentMarks(state, marks, seg.marks);
     } else if (seg.from !== null && seg.from >= s) {
       keptClosed.push(seg);
-    } else if (areaBlocksCount(seg.blocks) > 0) {
+    } else if (hasContent(seg.blocks, seg.marks)) {
       captured = unionAreaBlocks(captured, seg.blocks);
+      marks = unionSegmentMarks(state, marks, seg.marks);
       keptClosed.push(seg);
       exact = false;
     } else {
@@ -218,11 +238,12 @@ function splitAt(state: DlogState, s: number): Split {
     }
   }
   const openAbove = state.openFrom !== null && state.openFrom >= s;
-  if (!openAbove && areaBlocksCount(state.open) > 0) {
+  if (!openAbove && hasContent(state.open, state.openMarks)) {
     captured = unionAreaBlocks(captured, state.open);
+    marks = unionSegmentMarks(state, marks, state.openMarks);
     exact = false;
   }
-  return { captured, keptClosed, exact };
+  return { captured, marks, keptClosed, exact };
 }
 
 /** True if a change at this LSN to this block is already reflected in a structure covering that LSN. */
@@ -322,7 +343,8 @@ function decideUtility(lsn: number, file: number, parts: readonly FilePart[], ex
     }
   }
   if (state.lastLsn !== null && lsn <= state.lastLsn) return []; // redelivery (the caller refuses real reordering)
-  const existing = state.marks.find((m) => m.file === file);
+  // a mark already recorded since the last sync is not recorded again (like a block in the open segment)
+  const existing = state.openMarks.find((m) => m.file === file);
   const whole = FILE_PARTS.filter((p) => parts.includes(p));
   const next = addUtilityMark(existing, file, whole, extents, state.config.extensionCapacity);
   const marks = sameUtilityMark(existing, next) ? [] : [{ file, parts: whole, extents: normalizeExtents(extents) }];
@@ -336,8 +358,8 @@ function capturedEvent(state: DlogState, correlationId: string, syncLsn: number)
     dbid: state.dbid,
     correlationId,
     syncLsn,
-    ranges: blocksToSave({ blocks: split.captured, marks: state.marks }, state.geometry),
-    marks: state.marks,
+    ranges: blocksToSave({ blocks: split.captured, marks: split.marks }, state.geometry),
+    marks: split.marks,
   };
 }
 
@@ -384,6 +406,17 @@ function decideEnd(correlationId: string, outcome: 'completed' | 'failed', reaso
   return []; // a repeat, or a save that never captured (refused before it started)
 }
 
+function decideRestored(ranges: readonly BlockRange[], state: DlogState): DlogEvent[] {
+  for (const r of ranges) {
+    const size = r.area === 'ASSO' ? state.geometry.asso.blocks : r.area === 'DATA' ? state.geometry.data.blocks : 0;
+    if (size === 0 || !Number.isInteger(r.from) || !Number.isInteger(r.to) || r.from < 1 || r.from > r.to || r.to > size)
+      throw new DlogError('VALIDATION', `restored range ${r.area} ${r.from}-${r.to} is outside the database`, { range: r });
+  }
+  if (ranges.length === 0) return [];
+  // the database changed outside the change stream, at the point the stream has reached
+  return [{ type: 'DlogRecorded', dbid: state.dbid, lsn: state.lastLsn ?? 0, ranges: areaBlocksToRanges(areaBlocksOf(ranges)), marks: [] }];
+}
+
 /** Decide what a command does to the DLOG: the events to record, [] for an idempotent repeat; throws DlogError when rejected. */
 export function decide(command: DlogCommand, state: DlogState): DlogEvent[] {
   switch (command.type) {
@@ -399,6 +432,8 @@ export function decide(command: DlogCommand, state: DlogState): DlogEvent[] {
       return decideResume(state);
     case 'EndSave':
       return decideEnd(command.correlationId, command.outcome, command.reason, state);
+    case 'RecordRestoredBlocks':
+      return decideRestored(command.ranges, state);
     default: {
       const never: never = command;
       throw new DlogError('VALIDATION', `unknown DLOG command ${JSON.stringify(never)}`);
@@ -412,7 +447,12 @@ export function decide(command: DlogCommand, state: DlogState): DlogEvent[] {
 function compact(closed: Segment[], maxSegments: number): Segment[] {
   while (closed.length > maxSegments) {
     const [a, b] = closed;
-    closed.splice(0, 2, { from: a.from === null || b.from === null ? null : Math.min(a.from, b.from), upTo: b.upTo, blocks: unionAreaBlocks(a.blocks, b.blocks) });
+    closed.splice(0, 2, {
+      from: a.from === null || b.from === null ? null : Math.min(a.from, b.from),
+      upTo: b.upTo,
+      blocks: unionAreaBlocks(a.blocks, b.blocks),
+      marks: unionMarks(a.marks, b.marks, Number.MAX_SAFE_INTEGER),
+    });
   }
   return closed;
 }
@@ -434,39 +474,43 @@ function withoutAwaited(state: DlogState, correlationId: string): readonly Await
 export function evolve(state: DlogState, event: DlogEvent): DlogState {
   switch (event.type) {
     case 'DlogRecorded': {
+      // events come in LSN order: one below what the DLOG has recorded is a redelivery
+      if (state.lastLsn !== null && event.lsn < state.lastLsn) return state;
       const added = areaBlocksOf(event.ranges);
-      let marks = state.marks;
+      let openMarks = state.openMarks;
       for (const m of event.marks) {
-        const existing = marks.find((x) => x.file === m.file);
-        marks = putUtilityMark(marks, addUtilityMark(existing, m.file, m.parts, m.extents, state.config.extensionCapacity));
+        const existing = openMarks.find((x) => x.file === m.file);
+        openMarks = putUtilityMark(openMarks, addUtilityMark(existing, m.file, m.parts, m.extents, state.config.extensionCapacity));
       }
-      return { ...state, open: unionAreaBlocks(state.open, added), marks, lastLsn: maxLsn(state.lastLsn, event.lsn) };
+      return { ...state, open: unionAreaBlocks(state.open, added), openMarks, lastLsn: maxLsn(state.lastLsn, event.lsn) };
     }
     case 'DlogSyncRecorded': {
+      if (state.lastLsn !== null && event.lsn < state.lastLsn) return state;
       const closed = [...state.closed];
-      if (areaBlocksCount(state.open) > 0) closed.push({ from: state.openFrom, upTo: event.lsn, blocks: state.open });
+      if (hasContent(state.open, state.openMarks)) closed.push({ from: state.openFrom, upTo: event.lsn, blocks: state.open, marks: state.openMarks });
       return {
         ...state,
         closed: compact(closed, state.config.maxSegments),
         open: EMPTY_AREA_BLOCKS,
+        openMarks: [],
         openFrom: event.lsn,
         lastLsn: maxLsn(state.lastLsn, event.lsn),
       };
     }
     case 'DlogCaptureAwaited':
-      if (state.awaiting.some((a) => a.correlationId === event.correlationId)) return state;
+      if (state.awaiting.some((a) => a.correlationId === event.correlationId) || state.finished.some((f) => f.correlationId === event.correlationId)) return state;
       return { ...state, awaiting: [...state.awaiting, { correlationId: event.correlationId, syncLsn: event.syncLsn }] };
     case 'DlogCaptureWithdrawn':
       return { ...state, awaiting: withoutAwaited(state, event.correlationId) };
     case 'DlogCaptured': {
-      if (state.pending?.correlationId === event.correlationId) return state;
+      // a redelivered capture of a save that is still holding it, or already finished: nothing to do
+      if (state.pending?.correlationId === event.correlationId || state.finished.some((f) => f.correlationId === event.correlationId)) return state;
       const split = splitAt(state, event.syncLsn);
       return {
         ...state,
         closed: split.keptClosed,
-        marks: [],
         awaiting: withoutAwaited(state, event.correlationId),
-        pending: { correlationId: event.correlationId, syncLsn: event.syncLsn, exact: split.exact, blocks: split.captured, marks: state.marks },
+        pending: { correlationId: event.correlationId, syncLsn: event.syncLsn, exact: split.exact, blocks: split.captured, marks: split.marks },
       };
     }
     case 'DlogDropped': {
@@ -481,13 +525,12 @@ export function evolve(state: DlogState, event: DlogEvent): DlogState {
     case 'DlogReturned': {
       const p = state.pending;
       if (p === null || p.correlationId !== event.correlationId) return state;
-      // Returned blocks changed at or below the capture's sync: a segment ending there keeps that knowledge.
-      const closed = areaBlocksCount(p.blocks) > 0 ? [{ from: null, upTo: p.syncLsn, blocks: p.blocks }, ...state.closed] : [...state.closed];
+      // Returned blocks and marks changed at or below the capture's sync: a segment ending there keeps that knowledge.
+      const closed = hasContent(p.blocks, p.marks) ? [{ from: null, upTo: p.syncLsn, blocks: p.blocks, marks: p.marks }, ...state.closed] : [...state.closed];
       closed.sort((a, b) => a.upTo - b.upTo);
       return {
         ...state,
         closed: compact(closed, state.config.maxSegments),
-        marks: unionMarks(state.marks, p.marks, state.config.extensionCapacity),
         pending: null,
         finished: finish(state, { correlationId: event.correlationId, syncLsn: p.syncLsn, outcome: 'returned' }),
       };
@@ -510,6 +553,11 @@ export function liveBlocks(state: DlogState): AreaBlocks {
   return state.closed.reduce((acc, s) => unionAreaBlocks(acc, s.blocks), state.open);
 }
 
+/** Every live utility mark (all segments), sorted by file. */
+export function liveMarks(state: DlogState): UtilityMark[] {
+  return state.closed.reduce<UtilityMark[]>((acc, s) => unionMarks(acc, s.marks, state.config.extensionCapacity), [...state.openMarks]);
+}
+
 /** Counts for reports: live blocks per area, marked files, the pending capture if any. */
 export function dlogSummary(state: DlogState): {
   dbid: number;
@@ -525,8 +573,19 @@ export function dlogSummary(state: DlogState): {
     dbid: state.dbid,
     lastLsn: state.lastLsn,
     live: { ASSO: live.ASSO.size, DATA: live.DATA.size },
-    markedFiles: state.marks.map((m) => m.file),
+    markedFiles: liveMarks(state).map((m) => m.file),
     segments: state.closed.length,
     pending: p === null ? null : { correlationId: p.correlationId, syncLsn: p.syncLsn, ASSO: p.blocks.ASSO.size, DATA: p.blocks.DATA.size, exact: p.exact },
   };
+}
+
+/** A geometry that holds any database: for folding recorded DLOG events without knowing the database. */
+const VIEW_GEOMETRY: Geometry = { asso: { blockSize: 512, blocks: 0x7fffffff }, data: { blockSize: 512, blocks: 0x7fffffff }, maxFiles: 1, files: [] };
+
+/**
+ * The state to fold a database's recorded DLOG events onto when its geometry is not known (a
+ * catalog view, a report). `evolve` needs no geometry; `decide` on this state is meaningless.
+ */
+export function viewState(dbid: number, config: Partial<DlogConfig> = {}): DlogState {
+  return { ...initialState(dbid, VIEW_GEOMETRY, config) };
 }

@@ -67,7 +67,7 @@ export function dlogStateFromJSON(json: unknown): DlogState {
     const so = obj(s, `closed[${i}]`);
     const upTo = lsnOrNull(so.upTo, `closed[${i}].upTo`);
     if (upTo === null) fail(`closed[${i}].upTo must be set`);
-    return { from: lsnOrNull(so.from, `closed[${i}].from`), upTo, blocks: areaBlocks(so.blocks, `closed[${i}].blocks`) };
+    return { from: lsnOrNull(so.from, `closed[${i}].from`), upTo, blocks: areaBlocks(so.blocks, `closed[${i}].blocks`), marks: marks(so.marks ?? [], `closed[${i}].marks`) };
   });
   let pending: DlogCapture | null = null;
   if (o.pending !== null) {
@@ -98,7 +98,7 @@ export function dlogStateFromJSON(json: unknown): DlogState {
     closed,
     openFrom: lsnOrNull(o.openFrom, 'openFrom'),
     open: areaBlocks(o.open, 'open'),
-    marks: marks(o.marks, 'marks'),
+    openMarks: marks(o.openMarks ?? [], 'openMarks'),
     pending,
     awaiting,
     finished,

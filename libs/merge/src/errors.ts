@@ -16,6 +16,8 @@ export class MergeError extends CodedError<MergeErrorCode> {
     message: string,
     /** the inputs concerned, by name */
     readonly inputs: readonly string[] = [],
+    /** the rule broken, when the refusal is one of the seed's rules about the target (e.g. SHADOW_CHANGED) */
+    readonly rule?: string,
   ) {
     super(code, `${code}: ${message}${inputs.length ? ` [${inputs.join(', ')}]` : ''}`);
   }

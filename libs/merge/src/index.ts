@@ -2,13 +2,13 @@
 export { MergeError } from './errors';
 export type { MergeErrorCode } from './errors';
 export { KWayMerge } from './kway';
-export { loadInputs } from './inputs';
+export { checkSameShape, loadInputs } from './inputs';
 export type { InputSet } from './inputs';
 export { cascadePath, mergeDataSets } from './merge';
 export type { MergeProgress, MergeRequest, MergeResult } from './merge';
 export { DEFAULT_FAN_IN } from './inputs';
-export { restoreDelta } from './restore';
-export type { RestoreProgress, RestoreRequest, RestoreResult } from './restore';
+export { checkRestore, restoreDelta } from './restore';
+export type { RestoreCheck, RestoreProgress, RestoreRequest, RestoreResult } from './restore';
 export { RESTART_FILE, STATUS_FILE, readRestartState, readRestoreStatus, readShadowStatus } from './restore-state';
 export type { RestartState, RestoreStatus, ShadowStatus } from './restore-state';
 export { planScope } from './scope';

@@ -1,3 +1,4 @@
+import type { Throttle } from '@deltaflow/core';
 import * as fs from 'node:fs';
 import { validateMerge } from '@deltaflow/dsid';
 import type { Dsid } from '@deltaflow/dsid';
@@ -30,6 +31,8 @@ export interface MergeRequest {
   readonly seedLimits?: boolean;
   readonly writer?: WriterOptions;
   readonly reader?: ReaderOptions;
+  /** holds the input bytes read to a rate (shared by every operation given the same Throttle) */
+  readonly throttle?: Throttle;
   /** stops the merge between blocks (MergeError INTERRUPTED); no output and no temporary is left */
   readonly signal?: AbortSignal;
   /**
@@ -172,7 +175,7 @@ async function writeMerged(
       (r) => {
         if (!writer.tryWriteRawRecord(r.area, r.rabn, r.raw, r.crc)) return writer.writeRawRecord(r.area, r.rabn, r.raw, r.crc);
       },
-      { reader: req.reader, signal: req.signal, progress, interrupted: 'merge stopped on request' },
+      { reader: req.reader, throttle: req.throttle, signal: req.signal, progress, interrupted: 'merge stopped on request' },
     );
     return await writer.finish();
   } catch (e) {

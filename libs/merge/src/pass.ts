@@ -1,3 +1,4 @@
+import type { Throttle } from '@deltaflow/core';
 import { DataSetReader, ReaderOptions, SaveRecord } from '@deltaflow/save-format';
 import { MergeError } from './errors';
 import { chunkFor } from './inputs';
@@ -13,7 +14,7 @@ import { KWayMerge } from './kway';
 export async function runPass(
   paths: readonly string[],
   each: (r: SaveRecord) => void | Promise<void>,
-  opts: { reader?: ReaderOptions; signal?: AbortSignal; progress?: PassProgress; interrupted?: string },
+  opts: { reader?: ReaderOptions; signal?: AbortSignal; progress?: PassProgress; interrupted?: string; throttle?: Throttle },
 ): Promise<void> {
   const readers: DataSetReader[] = [];
   const chunkBytes = opts.reader?.chunkBytes ?? chunkFor(paths.length);
@@ -22,6 +23,7 @@ export async function runPass(
     opts.progress?.attach(readers);
     const merge = await KWayMerge.start(readers);
     const signal = opts.signal;
+    let paced = 0;
     for (let n = 1; ; n++) {
       if (signal?.aborted) throw new MergeError('INTERRUPTED', opts.interrupted ?? 'stopped on request');
       // Synchronous fast path first: an await per record would cost more than the copy itself.
@@ -32,6 +34,13 @@ export async function runPass(
       if (w) await w;
       if ((n & 1023) === 0) {
         opts.progress?.tick();
+        if (opts.throttle) {
+          // input bytes read so far, held to the operator's rate
+          let read = 0;
+          for (const x of readers) read += x.bytesConsumed;
+          await opts.throttle.take(read - paced);
+          paced = read;
+        }
         // Let the event loop run (I/O is synchronous by default): every 1024 blocks, a few ms.
         await yieldToLoop();
       }

@@ -49,6 +49,16 @@ describe('restoreDelta', () => {
     expect(fs.existsSync(path.join(p('t'), RESTART_FILE))).toBe(false);
   });
 
+  it('a whole-database restore into an existing database leaves no old byte: free blocks are zero, the files equal the saved ones', async () => {
+    await chain(2);
+    const t = BlockDatabase.create(p('t'), { dbid: sim.db.dbid, geometry: sim.db.geometry });
+    for (const area of ['ASSO', 'DATA'] as const) t.writeBlocks(area, 1, Buffer.alloc(t.blockCount(area) * t.blockSize(area), 0x5a));
+    t.close();
+    await restoreDelta({ inputs: [p('f'), p('d1'), p('d2')], target: p('t') });
+    sim.db.flush();
+    for (const f of ['ASSO', 'DATA']) expect(fs.readFileSync(path.join(p('t'), f)).equals(fs.readFileSync(path.join(sim.db.dir, f)))).toBe(true);
+  });
+
   it('restores full + consecutive deltas to the status of the last delta', async () => {
     const digests = await chain(3);
     const r = await restoreDelta({ inputs: [p('d3'), p('d1'), p('f'), p('d2')], target: p('t') });

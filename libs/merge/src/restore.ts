@@ -1,3 +1,4 @@
+import type { Throttle } from '@deltaflow/core';
 import { BlockDatabase, DatabaseLock, lockDatabase } from '@deltaflow/blockdb';
 import { geometryEquals, rangesContain, type Area, type BlockRange, type Geometry } from '@deltaflow/blocks';
 import { deriveMergedDsid, validateRestoreDelta } from '@deltaflow/dsid';
@@ -36,6 +37,8 @@ export interface RestoreRequest {
   /** apply ADASAV's eight-delta limit (DSID rule AT_MOST_EIGHT_DELTAS) */
   readonly seedLimits?: boolean;
   readonly reader?: ReaderOptions;
+  /** holds the input bytes read to a rate (shared by every operation given the same Throttle) */
+  readonly throttle?: Throttle;
   /** stops the restore between blocks (MergeError INTERRUPTED); the restart state stays for a resume */
   readonly signal?: AbortSignal;
   /** called every `progressInterval` blocks written and at the end of each phase */
@@ -102,12 +105,7 @@ export async function restoreDelta(req: RestoreRequest): Promise<RestoreResult> 
   const fanIn = fanInOf(req.fanIn);
   const interval = req.progressInterval ?? 4096;
   if (!Number.isInteger(interval) || interval < 1) throw new MergeError('VALIDATION', 'progressInterval must be a positive integer');
-  const inputs = await loadInputs(req.inputs);
-  checkSameShape(inputs, 'RESTORE_INPUT_INVALID');
-  const inputGeometry = inputs[0].header.geometry;
-  const scope = planScope(inputGeometry, req.scope);
-  if (req.shadow && scope.scope)
-    throw new MergeError('VALIDATION', 'a shadow database is restored whole: no GCB, FILE or FMOVE scope with shadow');
+  const { inputs, scope } = await loadChecked(req);
 
   // An existing target is locked before its state is read; a new one once the request is accepted.
   let lock: DatabaseLock | null = BlockDatabase.exists(req.target) ? await lockDatabase(req.target, 'a restore') : null;
@@ -123,6 +121,58 @@ export async function restoreDelta(req: RestoreRequest): Promise<RestoreResult> 
   } finally {
     await lock?.release();
   }
+}
+
+async function loadChecked(req: RestoreRequest): Promise<{ inputs: InputSet[]; scope: ScopePlan }> {
+  const inputs = await loadInputs(req.inputs);
+  checkSameShape(inputs, 'RESTORE_INPUT_INVALID');
+  const scope = planScope(inputs[0].header.geometry, req.scope);
+  if (req.shadow && scope.scope)
+    throw new MergeError('VALIDATION', 'a shadow database is restored whole: no GCB, FILE or FMOVE scope with shadow');
+  return { inputs, scope };
+}
+
+/** What a restore would do, as restoreDelta decides it before writing. */
+export interface RestoreCheck {
+  /** the run would continue an interrupted restore (inputs: those not yet applied) */
+  readonly resumed: boolean;
+  /** an offline full save alone */
+  readonly conventional: boolean;
+  /** the inputs the run would apply, in apply order */
+  readonly applies: readonly string[];
+}
+
+/**
+ * Every check restoreDelta makes before it writes (inputs, DSID rules, target, shadow status,
+ * resume plan), and nothing else: for a service that accepts a restore before it runs it. The
+ * target may still change before the restore runs; restoreDelta checks again under its lock.
+ */
+export async function checkRestore(req: RestoreRequest): Promise<RestoreCheck> {
+  const { inputs, scope } = await loadChecked(req);
+  const exists = BlockDatabase.exists(req.target);
+  const d = decide(req, inputs, scope, exists);
+  if (exists) {
+    const db = BlockDatabase.open(req.target, { readOnly: true });
+    try {
+      checkTarget(req, db, inputs[0].header, scope);
+    } finally {
+      db.close();
+    }
+  } else if (!inputs.some((i) => i.header.kind === 'full')) {
+    throw new MergeError('NOT_FOUND', `no database at ${req.target} and no full save to create it from`);
+  }
+  return { resumed: d.resumed, conventional: d.conventional, applies: d.ordered.map((i) => i.path) };
+}
+
+function checkTarget(req: RestoreRequest, db: BlockDatabase, first: InputSet['header'], scope: ScopePlan): void {
+  const fits = geometryEquals(db.geometry, first.geometry) || geometryEquals(db.geometry, scope.geometry);
+  if (db.dbid !== first.dbid || !fits)
+    throw new MergeError(
+      'RESTORE_INPUT_INVALID',
+      `target ${req.target} (dbid ${db.dbid}) has another dbid or geometry than the inputs (dbid ${first.dbid})`,
+      req.inputs,
+      'SAME_DATABASE',
+    );
 }
 
 interface Decision {
@@ -179,14 +229,18 @@ function decide(req: RestoreRequest, inputs: readonly InputSet[], scope: ScopePl
       throw new MergeError(
         'RESTORE_INPUT_INVALID',
         `${req.target} is not an initialized shadow database (no complete full restore recorded, or it was changed since)`,
+        [],
+        'SHADOW_NOT_INITIALIZED',
       );
     if (status.stamp !== undefined && status.stamp !== areaStamp(req.target))
       throw new MergeError(
         'RESTORE_INPUT_INVALID',
         `shadow database ${req.target} was changed since its last restore (an update nucleus or utility ran on it): restore a full save first`,
+        [],
+        'SHADOW_CHANGED',
       );
     if (status.regeneratingFrom !== undefined)
-      throw new MergeError('RESTORE_INPUT_INVALID', `shadow database ${req.target} has an unfinished REGENERATE (from LSN ${status.regeneratingFrom}): run it again first`);
+      throw new MergeError('RESTORE_INPUT_INVALID', `shadow database ${req.target} has an unfinished REGENERATE (from LSN ${status.regeneratingFrom}): run it again first`, [], 'SHADOW_REGENERATING');
     after = status.dsid;
     afterLsn = status.lsn ?? 0;
     const newest = Math.max(...inputs.map((i) => i.header.endLsn));
@@ -195,6 +249,7 @@ function decide(req: RestoreRequest, inputs: readonly InputSet[], scope: ScopePl
         'RESTORE_INPUT_INVALID',
         `shadow database ${req.target} stands at LSN ${afterLsn} (REGENERATE brought it there), beyond these inputs (end LSN ${newest}): restore a full save first`,
         req.inputs,
+        'SHADOW_AHEAD',
       );
   }
   const accepted = validateRestoreDelta(
@@ -225,14 +280,11 @@ async function run(
   let db: BlockDatabase;
   if (exists) {
     db = BlockDatabase.open(req.target);
-    const fits = geometryEquals(db.geometry, first.geometry) || geometryEquals(db.geometry, scope.geometry);
-    if (db.dbid !== first.dbid || !fits) {
+    try {
+      checkTarget(req, db, first, scope);
+    } catch (e) {
       db.close();
-      throw new MergeError(
-        'RESTORE_INPUT_INVALID',
-        `target ${req.target} (dbid ${db.dbid}) has another dbid or geometry than the inputs (dbid ${first.dbid})`,
-        req.inputs,
-      );
+      throw e;
     }
   } else {
     const hasFull = inputs.some((i) => i.header.kind === 'full');
@@ -287,6 +339,9 @@ async function run(
     let rest = d.ordered;
     if (!d.resumed && rest[0]?.header.kind === 'full') {
       // Phase 1: the full save alone, then a durable checkpoint: from here the restore is restartable.
+      // A restore of the whole database formats it first: blocks the save does not hold (free
+      // space) are zero afterwards, as in the saved database, whatever the target held before.
+      if (scope.scope === null && exists) db.format();
       await apply([rest[0]]);
       state = { ...state, applied: 1, written: written.ranges() };
       checkpointAfterFlush(state);
@@ -366,7 +421,7 @@ async function applyPass(
         onBlock();
         return out.add(r.area as Area, rabn, r.image);
       },
-      { reader: req.reader, signal: req.signal, progress, interrupted: 'stopped on request; resubmit without the full save to resume' },
+      { reader: req.reader, throttle: req.throttle, signal: req.signal, progress, interrupted: 'stopped on request; resubmit without the full save to resume' },
     );
     await out.flush();
   } finally {

@@ -1,3 +1,4 @@
+import type { Throttle } from '@deltaflow/core';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -68,6 +69,8 @@ export interface UnloadRequest {
   /** most inputs read at once (default 32); beyond it they are merged first (mergeDataSets' cascade) into a temporary next to `out` */
   readonly fanIn?: number;
   readonly reader?: ReaderOptions;
+  /** holds the input bytes read to a rate (shared by every operation given the same Throttle) */
+  readonly throttle?: Throttle;
   /** fsync the file before it appears (default true) */
   readonly fsync?: boolean;
   readonly onProgress?: (p: { bytesDone: number; bytesTotal: number }) => void;
@@ -194,7 +197,7 @@ export async function unloadFile(req: UnloadRequest): Promise<UnloadResult> {
         if (used + r.image.length > buf.length) return flushBuf().then(() => copy(r.image));
         copy(r.image);
       },
-      { reader: req.reader, signal: req.signal, progress: new PassProgress(ordered.reduce((n, i) => n + i.size, 0), req.onProgress), interrupted: 'unload stopped on request' },
+      { reader: req.reader, throttle: req.throttle, signal: req.signal, progress: new PassProgress(ordered.reduce((n, i) => n + i.size, 0), req.onProgress), interrupted: 'unload stopped on request' },
     );
     if (si < sizedSections.length) throw missing(sizedSections[si].area, next);
     await flushBuf();

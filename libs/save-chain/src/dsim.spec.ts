@@ -61,9 +61,15 @@ describe('DSIM lifecycle (the one authority on the DSIM state)', () => {
     expect(failed.state.status).toBe('free');
   });
 
-  it('reset frees it and names the DSID it held; an end sync before the start is refused', () => {
+  it('reset: refused while its save collects or while complete and never unloaded, unless forced; frees it and names the DSID', () => {
     const { state } = run(dsim.initialState(), acquire);
-    expect(run(state, { type: 'Reset', correlationId: 'r' }).events).toEqual([{ type: 'DsimReset', correlationId: 'r', dsid }]);
+    expect(dsim.decide({ type: 'Reset', correlationId: 'r' }, state)).toEqual([expect.objectContaining({ type: 'DsimRejected', code: 'DSIM_IN_USE' })]);
+    const complete3 = run(state, ended(20), plog(20), complete()).state;
+    expect(dsim.decide({ type: 'Reset', correlationId: 'r' }, complete3)).toEqual([
+      expect.objectContaining({ type: 'DsimRejected', code: 'DSIM_NOT_UNLOADED', reason: expect.stringMatching(/orphans that save.*--force/) }),
+    ]);
+    expect(run(complete3, { type: 'Reset', correlationId: 'r', force: true }).state.status).toBe('free');
+    expect(run(state, { type: 'Reset', correlationId: 'r', force: true }).events).toEqual([{ type: 'DsimReset', correlationId: 'r', dsid }]);
     expect(run(dsim.initialState(), { type: 'Reset', correlationId: 'r' }).events).toEqual([{ type: 'DsimReset', correlationId: 'r' }]);
     expect(() => dsim.decide(ended(5), state)).toThrow(/precedes start sync/);
   });
@@ -73,8 +79,20 @@ describe('DSIM lifecycle (the one authority on the DSIM state)', () => {
     const inUse = run(dsim.initialState(), acquire).state;
     expect(dsim.plogForgettableThrough(inUse)).toBe(10);
     expect(dsim.plogForgettableThrough(run(inUse, { type: 'EndSave', correlationId: 's1', outcome: 'failed' }).state)).toBeNull();
-    const done = run(inUse, ended(20), plog(20), complete(), { type: 'Reset', correlationId: 'r' }).state;
+    const done = run(inUse, ended(20), plog(20), complete(), { type: 'Reset', correlationId: 'r', force: true }).state;
     expect(dsim.plogForgettableThrough(done)).toBe(20);
+  });
+
+  it('snapshot (a merge reading the original DSIM): only a complete DSIM; a merge that consumed it releases it', () => {
+    expect(dsim.decide({ type: 'Snapshot', correlationId: 's' }, dsim.initialState())).toEqual([expect.objectContaining({ code: 'DSIM_FREE' })]);
+    const collecting = run(dsim.initialState(), acquire).state;
+    expect(dsim.decide({ type: 'Snapshot', correlationId: 's' }, collecting)).toEqual([expect.objectContaining({ code: 'DSIM_NOT_COMPLETE' })]);
+    const done = run(collecting, ended(20), plog(20), complete()).state;
+    expect(dsim.decide({ type: 'Snapshot', correlationId: 's' }, done)).toEqual([]);
+    expect(dsim.decide({ type: 'Release', correlationId: 'm', dsid: { ...dsid, deltaTo: 9 } }, done)).toEqual([]);
+    const released = run(done, { type: 'Release', correlationId: 'm', dsid });
+    expect(released.events).toEqual([{ type: 'DsimReleased', correlationId: 'm', dsid }]);
+    expect(released.state.status).toBe('free');
   });
 
   it('print: refused while free', () => {

@@ -1,5 +1,5 @@
 import type { Decider } from '@deltaflow/core';
-import type { Dsid } from '@deltaflow/dsid';
+import { formatDsid, sameDsid, type Dsid } from '@deltaflow/dsid';
 import { SaveChainError, type SaveChainErrorCode } from './errors';
 
 /*
@@ -55,9 +55,14 @@ export type DsimCommand =
   | { readonly type: 'Unload'; readonly correlationId: string }
   /** may its blocks be printed (DSIMPRI)? (checks only) */
   | { readonly type: 'Print'; readonly correlationId: string }
+  /** may it be copied for a merge or restore that reads it where it lives (complete only; checks only) */
+  | { readonly type: 'Snapshot'; readonly correlationId: string }
+  /** a merge consumed it with its online save (seed: "Following the merge operation, the DSIM data set is reset") */
+  | { readonly type: 'Release'; readonly correlationId: string; readonly dsid: Dsid }
   /** the unloaded data set is written and durable: the DSIM is free */
   | { readonly type: 'RecordUnloaded'; readonly correlationId: string; readonly location: DsimLocation; readonly blocks: number; readonly digest: string }
-  | { readonly type: 'Reset'; readonly correlationId: string };
+  /** DSIMRESET; without `force` refused while a save needs it (collecting, or complete and never unloaded or merged) */
+  | { readonly type: 'Reset'; readonly correlationId: string; readonly force?: boolean };
 
 /** Where an unloaded DSIM was written (the contracts' Location). */
 export type DsimLocation = { readonly kind: 'directory'; readonly name: string } | { readonly kind: 'stream'; readonly stream: string; readonly clientFile: string };
@@ -69,6 +74,7 @@ export type DsimEvent =
   | { readonly type: 'DsimCompleted'; readonly correlationId: string; readonly dsid: Dsid; readonly startLsn: number; readonly endLsn: number; readonly blocks: number }
   | { readonly type: 'DsimUnloaded'; readonly correlationId: string; readonly dsid: Dsid; readonly location: DsimLocation; readonly blocks: number; readonly digest: string }
   | { readonly type: 'DsimReset'; readonly correlationId: string; readonly dsid?: Dsid }
+  | { readonly type: 'DsimReleased'; readonly correlationId: string; readonly dsid: Dsid }
   /** the command was refused; nothing changes */
   | { readonly type: 'DsimRejected'; readonly correlationId: string; readonly code: SaveChainErrorCode; readonly reason: string };
 
@@ -145,10 +151,30 @@ export function decide(command: DsimCommand, state: DsimState): DsimEvent[] {
       return [];
     case 'Print':
       return state.status === 'free' ? rejected(command.correlationId, 'DSIM_FREE', 'the DSIM is free: nothing to print') : [];
+    case 'Snapshot':
+      if (state.status === 'free') return rejected(command.correlationId, 'DSIM_FREE', 'the original DSIM is free: there is no original DSIM to read');
+      if (state.status === 'collecting')
+        return rejected(command.correlationId, 'DSIM_NOT_COMPLETE', `the DSIM of save ${state.correlationId} is not complete yet (use DSIMWAIT: --dsim-wait SEC)`);
+      return [];
+    case 'Release':
+      if (state.status === 'free' || !sameDsid(state.dsid, command.dsid)) return [];
+      return [{ type: 'DsimReleased', correlationId: command.correlationId, dsid: state.dsid }];
     case 'RecordUnloaded':
       if (state.status !== 'complete') throw new SaveChainError('ILLEGAL_STATE', `no complete DSIM to record an unload for (${state.status})`);
       return [{ type: 'DsimUnloaded', correlationId: command.correlationId, dsid: state.dsid, location: command.location, blocks: command.blocks, digest: command.digest }];
     case 'Reset':
+      if (state.status === 'collecting' && !command.force)
+        return rejected(
+          command.correlationId,
+          'DSIM_IN_USE',
+          `the online save ${state.correlationId} is collecting its DSIM: a reset would leave it inconsistent (--force resets anyway, and that save fails)`,
+        );
+      if (state.status === 'complete' && !command.force)
+        return rejected(
+          command.correlationId,
+          'DSIM_NOT_UNLOADED',
+          `the DSIM of the online save ${formatDsid(state.dsid)} was never unloaded or merged: resetting it orphans that save (it could never be merged or restored). Unload it or merge it first, or reset with --force`,
+        );
       return [{ type: 'DsimReset', correlationId: command.correlationId, ...(state.status === 'free' ? {} : { dsid: state.dsid }) }];
     default: {
       const never: never = command;
@@ -169,6 +195,7 @@ export function evolve(state: DsimState, event: DsimEvent): DsimState {
     case 'DsimCompleted':
       return state.status === 'free' ? state : { ...state, status: 'complete', endLsn: event.endLsn, blocks: event.blocks };
     case 'DsimUnloaded':
+    case 'DsimReleased':
     case 'DsimReset': {
       // a DSIM whose save ended at e is done with the PLOG through e; a failed save's images stay until the next acquire
       const through = state.status === 'free' ? state.freedThrough : (state.endLsn ?? undefined);

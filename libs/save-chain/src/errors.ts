@@ -9,7 +9,8 @@ export type SaveChainErrorCode =
   | 'NO_FULL_SAVE'
   | 'SAVE_IN_PROGRESS'
   | 'DSIM_NOT_COMPLETE'
-  | 'DSIM_FREE';
+  | 'DSIM_FREE'
+  | 'DSIM_NOT_UNLOADED';
 
 /** A save-chain or DSIM decision that cannot be taken; `code` is stable for callers. */
 export class SaveChainError extends CodedError<SaveChainErrorCode> {}

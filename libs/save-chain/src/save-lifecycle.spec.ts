@@ -57,15 +57,6 @@ describe('save lifecycle', () => {
     expect(when(initialState(), request('c1', 'delta', false))).toEqual([expect.objectContaining({ code: 'NO_FULL_SAVE' })]);
   });
 
-  it('refuses an online save while the original DSIM is in use, until it is freed', () => {
-    const { state } = run(given(active), request('c1', 'full', true), start('c1', 1, 5), complete('c1', 9));
-    expect(when(state, request('c2', 'delta', true))).toEqual([
-      expect.objectContaining({ code: 'DSIM_IN_USE', reason: expect.stringMatching(/DSIM.*1\/0/) }),
-    ]);
-    const freed = run(state, { type: 'RecordDsimFreed' }).state;
-    expect(when(freed, request('c2', 'delta', true))).toEqual([expect.objectContaining({ type: 'SaveAccepted' })]);
-  });
-
   it('refuses a second save while one runs', () => {
     const { state } = run(initialState(), request('c1', 'full', false));
     expect(when(state, request('c2', 'full', false))).toEqual([expect.objectContaining({ code: 'SAVE_IN_PROGRESS' })]);
@@ -78,12 +69,11 @@ describe('save lifecycle', () => {
     expect(when(rejected, request('c9', 'delta', false))).toEqual([]);
   });
 
-  it('a failed save consumes no number, frees its DSIM, and never reuses its time stamp', () => {
-    let r = run(given(active), request('c1', 'full', true), start('c1', 100, 1), complete('c1', 2), { type: 'RecordDsimFreed' });
+  it('a failed save consumes no number and never reuses its time stamp', () => {
+    let r = run(given(active), request('c1', 'full', true), start('c1', 100, 1), complete('c1', 2));
     r = run(r.state, request('c2', 'delta', true), start('c2', 200, 3));
     r = run(r.state, { type: 'FailSave', correlationId: 'c2', code: 'KILLED', reason: 'writer stopped' });
     expect(r.events).toEqual([expect.objectContaining({ type: 'SaveFailed', dsid: expect.objectContaining({ deltaTo: 1 }) })]);
-    expect(r.state.dsimHeldBy).toBeNull();
     r = run(r.state, request('c3', 'delta', true), start('c3', 150, 4));
     expect(r.events[1]).toMatchObject({ type: 'SaveStarted', dsid: { full: 1, deltaTo: 1, timestamp: 201 } });
   });
@@ -111,5 +101,21 @@ describe('save lifecycle', () => {
   it('rejects unknown commands and events', () => {
     expect(() => decide({ type: 'Bogus' } as unknown as SaveCommand, initialState())).toThrow(/unknown command/);
     expect(() => evolve(initialState(), { type: 'Bogus' } as unknown as SaveEvent)).toThrow(/unknown event/);
+  });
+});
+
+describe('a restore into the database starts a new lineage', () => {
+  it('the next delta continues from the restored status on a forked lineage; restoring the current status forks nothing', () => {
+    const active: SaveEvent = { type: 'NucleusStateRecorded', active: true };
+    let r = run(given(active), request('c1', 'full', true), start('c1', 100, 1), complete('c1', 2));
+    r = run(r.state, request('c2', 'delta', true), start('c2', 200, 3), complete('c2', 4));
+    const full = (r.events.find((e) => e.type === 'SaveCompleted') as Extract<SaveEvent, { type: 'SaveCompleted' }>).dsid;
+    const firstFull = { ...full, deltaFrom: 0, deltaTo: 0 };
+    const back = run(r.state, { type: 'RecordRestore', restored: { ...firstFull, timestamp: 1 } });
+    expect(back.events[0]).toMatchObject({ type: 'RestoreRecorded', branch: 1 });
+    const after = run(back.state, request('c3', 'delta', true), start('c3', 300, 5));
+    const started = after.events.find((e) => e.type === 'SaveStarted') as Extract<SaveEvent, { type: 'SaveStarted' }>;
+    expect(started.dsid).toMatchObject({ full: 1, deltaFrom: 1, deltaTo: 1 });
+    expect(started.dsid.lineage).toMatch(/>1:0#1$/);
   });
 });

@@ -1,10 +1,10 @@
 import type { Decider } from '@deltaflow/core';
-import { decide as decideDsid, type Dsid, type DsidChainState, initialState as initialDsidChain, sameDsid, type SaveKind } from '@deltaflow/dsid';
+import { decide as decideDsid, evolve as evolveDsid, type Dsid, type DsidChainState, initialState as initialDsidChain, type SaveKind } from '@deltaflow/dsid';
 import { SaveChainError, SaveChainErrorCode } from './errors';
 
 /*
  * The save lifecycle of one database as a decider. A save request is checked against the
- * seed's rules (offline only with the nucleus inactive, online only with the original DSIM
+ * seed's rules (offline only with the nucleus inactive, online only with the nucleus active
  * free, a delta only after a full save, one save at a time), then the save starts at its
  * start sync with a DSID, progresses, and completes or fails.
  *
@@ -30,8 +30,6 @@ export interface SaveLifecycleState {
   readonly nucleusActive: boolean;
   readonly chain: DsidChainState;
   readonly running: RunningSave | null;
-  /** the DSID of the online save holding the original DSIM, or null when it is free */
-  readonly dsimHeldBy: Dsid | null;
   /** correlation ids already decided (accepted or rejected) */
   readonly handled: ReadonlySet<string>;
 }
@@ -44,8 +42,8 @@ export type SaveCommand =
   | { readonly type: 'CompleteSave'; readonly correlationId: string; readonly endLsn: number | null; readonly blocks: number }
   | { readonly type: 'FailSave'; readonly correlationId: string; readonly code: string; readonly reason: string }
   | { readonly type: 'RecordNucleusState'; readonly active: boolean }
-  /** the original DSIM was unloaded or reset and is free again */
-  | { readonly type: 'RecordDsimFreed' };
+  /** the database itself was restored to the status of `restored`: its next saves continue from there, on a new lineage */
+  | { readonly type: 'RecordRestore'; readonly restored: Dsid };
 
 export type SaveEvent =
   | { readonly type: 'SaveAccepted'; readonly correlationId: string; readonly kind: SaveKind; readonly online: boolean }
@@ -62,11 +60,11 @@ export type SaveEvent =
   | { readonly type: 'SaveCompleted'; readonly correlationId: string; readonly dsid: Dsid; readonly endLsn: number | null; readonly blocks: number }
   | { readonly type: 'SaveFailed'; readonly correlationId: string; readonly dsid: Dsid | null; readonly code: string; readonly reason: string }
   | { readonly type: 'NucleusStateRecorded'; readonly active: boolean }
-  | { readonly type: 'DsimFreed' };
+  | { readonly type: 'RestoreRecorded'; readonly restored: Dsid; readonly lineage: string; readonly branch: number | null };
 
 /** A database never saved, nucleus assumed inactive until told otherwise. */
 export function initialState(): SaveLifecycleState {
-  return { nucleusActive: false, chain: initialDsidChain(), running: null, dsimHeldBy: null, handled: new Set() };
+  return { nucleusActive: false, chain: initialDsidChain(), running: null, handled: new Set() };
 }
 
 function running(state: SaveLifecycleState, correlationId: string): RunningSave {
@@ -91,19 +89,11 @@ export function whyRefused(
     return { code: 'NUCLEUS_ACTIVE', reason: 'an offline save needs the nucleus inactive, but it is active (stop it or save online)' };
   if (request.online && !state.nucleusActive)
     return { code: 'NUCLEUS_INACTIVE', reason: 'an online save needs the nucleus active to take sync points; it is inactive (save offline)' };
-  if (request.online && state.dsimHeldBy !== null)
-    return {
-      code: 'DSIM_IN_USE',
-      reason: `the original DSIM is still in use by the online save ${formatShort(state.dsimHeldBy)}: unload or reset it first`,
-    };
   if (request.kind === 'delta' && state.chain.current === null)
     return { code: 'NO_FULL_SAVE', reason: 'a delta save needs a prior full save of this database' };
   return null;
 }
 
-function formatShort(d: Dsid): string {
-  return d.deltaFrom === d.deltaTo ? `${d.full}/${d.deltaTo}` : `${d.full}/${d.deltaFrom}-${d.deltaTo}`;
-}
 
 /** Decides the events of one command; throws SaveChainError for commands that contradict the state. */
 export function decide(command: SaveCommand, state: SaveLifecycleState): SaveEvent[] {
@@ -156,8 +146,12 @@ export function decide(command: SaveCommand, state: SaveLifecycleState): SaveEve
     }
     case 'RecordNucleusState':
       return state.nucleusActive === command.active ? [] : [{ type: 'NucleusStateRecorded', active: command.active }];
-    case 'RecordDsimFreed':
-      return state.dsimHeldBy === null ? [] : [{ type: 'DsimFreed' }];
+    case 'RecordRestore': {
+      if (state.running !== null) throw new SaveChainError('ILLEGAL_STATE', `save ${state.running.correlationId} is running: a restore into the database needs it stopped`);
+      const [e] = decideDsid({ type: 'RecordRestore', restored: command.restored }, state.chain, 0);
+      if (e.type !== 'RestoreRecorded') throw new SaveChainError('ILLEGAL_STATE', `unexpected DSID decision ${e.type}`);
+      return [e];
+    }
     default: {
       const never: never = command;
       throw new SaveChainError('VALIDATION', `unknown command ${JSON.stringify(never)}`);
@@ -182,7 +176,6 @@ export function evolve(state: SaveLifecycleState, event: SaveEvent): SaveLifecyc
       return {
         ...state,
         running: { ...r, dsid: event.dsid, startLsn: event.startLsn },
-        dsimHeldBy: event.online ? event.dsid : state.dsimHeldBy,
       };
     }
     case 'SaveProgressed': {
@@ -202,12 +195,10 @@ export function evolve(state: SaveLifecycleState, event: SaveEvent): SaveLifecyc
         },
       };
     case 'SaveFailed': {
-      const heldByThis = event.dsid !== null && state.dsimHeldBy !== null && sameDsid(state.dsimHeldBy, event.dsid);
       return {
         ...state,
         running: null,
-        // the failed save's DSIM is worthless: free it; its time stamp is never reused
-        dsimHeldBy: heldByThis ? null : state.dsimHeldBy,
+        // its time stamp is never reused
         chain:
           event.dsid === null
             ? state.chain
@@ -216,8 +207,8 @@ export function evolve(state: SaveLifecycleState, event: SaveEvent): SaveLifecyc
     }
     case 'NucleusStateRecorded':
       return { ...state, nucleusActive: event.active };
-    case 'DsimFreed':
-      return { ...state, dsimHeldBy: null };
+    case 'RestoreRecorded':
+      return { ...state, chain: evolveDsid(state.chain, event) };
     default: {
       const never: never = event;
       throw new SaveChainError('VALIDATION', `unknown event ${JSON.stringify(never)}`);

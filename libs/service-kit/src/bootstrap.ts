@@ -7,6 +7,7 @@ import { ConsoleLogger, INestApplication, Logger, type DynamicModule, type LogLe
 import { ServiceKitError } from './errors';
 import { NestFactory } from '@nestjs/core';
 import { loadServiceConfig, type ServiceConfig } from './config/service-config';
+import { Assignments } from './kafka/assignments';
 import { KafkaEventServer, KafkaEventServerOptions } from './kafka/kafka-event-server';
 
 export interface RunServiceOptions {
@@ -54,8 +55,11 @@ export async function runService(opts: RunServiceOptions): Promise<RunningServic
   try {
     await app.init();
     if (opts.kafka) {
-      app.connectMicroservice({ strategy: new KafkaEventServer({ ...opts.kafka, logger: (m) => logger.log(m) }) }, { inheritAppConfig: true });
+      const transport = new KafkaEventServer({ ...opts.kafka, assignments: providedAssignments(app), logger: (m) => logger.log(m) });
+      app.connectMicroservice({ strategy: transport }, { inheritAppConfig: true });
       await app.startAllMicroservices();
+      // ready once the group assigned this instance its partitions and their state is rebuilt
+      await transport.ready();
     }
   } catch (err) {
     await app.close().catch(() => undefined);
@@ -73,6 +77,15 @@ export async function runService(opts: RunServiceOptions): Promise<RunningServic
   let stopping: Promise<void> | undefined;
   const stop = () => (stopping ??= app.close());
   return { app, httpUrl, stop };
+}
+
+/** The module's Assignments provider (the one its providers listen to), if it has one. */
+function providedAssignments(app: INestApplication): Assignments | undefined {
+  try {
+    return app.get(Assignments, { strict: false });
+  } catch {
+    return undefined; // a service without per-partition state
+  }
 }
 
 /** What a service's start function returns: a way to stop it, and what to say when it is ready. */

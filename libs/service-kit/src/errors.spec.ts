@@ -1,4 +1,4 @@
-import { isRejection, RejectedRecord } from './errors';
+import { dispositionOf, isRejection, RejectedRecord } from './errors';
 
 describe('isRejection', () => {
   it('treats coded domain and contract errors as permanent rejections', () => {
@@ -22,5 +22,17 @@ describe('isRejection', () => {
     }
     expect(isRejection(pgError('22P02'))).toBe(true);
     expect(isRejection(queryFailed('22003'))).toBe(true);
+  });
+
+  it('stops on bugs instead of dead-lettering or retrying them: TypeErrors, Node ERR_* codes, invariant codes', () => {
+    expect(dispositionOf(new TypeError("Cannot read properties of undefined (reading 'x')"))).toBe('stop');
+    expect(dispositionOf(Object.assign(new TypeError('bad arg'), { code: 'ERR_INVALID_ARG_TYPE' }))).toBe('stop');
+    expect(dispositionOf(Object.assign(new RangeError('out'), { code: 'ERR_OUT_OF_RANGE' }))).toBe('stop');
+    expect(dispositionOf(Object.assign(new Error('x'), { code: 'INVARIANT' }))).toBe('stop');
+    expect(dispositionOf('a string')).toBe('stop');
+    expect(isRejection(Object.assign(new Error('x'), { code: 'ERR_INVALID_ARG_TYPE' }))).toBe(false);
+    // the rest keeps its disposition
+    expect(dispositionOf(new RejectedRecord('VALIDATION', 'bad'))).toBe('reject');
+    expect(dispositionOf(new Error('Connection terminated unexpectedly'))).toBe('retry');
   });
 });

@@ -24,23 +24,46 @@ export class RejectedRecord extends CodedError {
   }
 }
 
-/** True when an error means "this record is bad", as opposed to "try again later". */
-export function isRejection(err: unknown): err is { code: string; message: string; field?: string } {
-  if (err instanceof RejectedRecord) return true;
-  // Contract decoding errors and domain rule errors carry string codes and are permanent.
-  // Node system errors (ECONNRESET, ENOSPC, ...) also carry string codes but are transient: retry them.
+/**
+ * What a consumer does with a record whose handling threw:
+ * - 'reject': the record is bad and always will be (a contract or domain rule says so): it goes to
+ *   the dead-letter topic with the reason and is committed past;
+ * - 'retry': the fault is elsewhere and passes (the broker, the database, the disk): the record is
+ *   handled again, never skipped;
+ * - 'stop': a bug in Deltaflow (a TypeError, Node's own ERR_* program errors, a decider invariant):
+ *   dead-lettering would hide it and retrying cannot help; the service stops and says why.
+ */
+export type Disposition = 'reject' | 'retry' | 'stop';
+
+/** Deltaflow codes that mean "this program is wrong", whichever library throws them. */
+const BUG_CODES = new Set(['INTERNAL', 'INVARIANT', 'BUG']);
+
+export function dispositionOf(err: unknown): Disposition {
+  if (err instanceof RejectedRecord) return 'reject';
   const e = err as { code?: unknown; retriable?: unknown; name?: unknown; syscall?: unknown; errno?: unknown } | null;
-  if (!e || typeof e.code !== 'string' || e.retriable === true) return false;
-  if (e.syscall !== undefined || e.errno !== undefined) return false;
-  if (typeof e.name === 'string' && e.name.startsWith('KafkaJS')) return false;
+  if (e === null || typeof e !== 'object') return 'stop'; // a thrown non-object is a bug
+  if (err instanceof TypeError || err instanceof ReferenceError || err instanceof SyntaxError) return 'stop';
+  if (typeof e.code !== 'string') return err instanceof RangeError ? 'stop' : 'retry'; // uncoded: a driver's transient fault
+  if (e.retriable === true) return 'retry';
+  // Node system errors (ECONNRESET, ENOSPC, ...) carry string codes but are transient
+  if (e.syscall !== undefined || e.errno !== undefined) return 'retry';
+  if (typeof e.name === 'string' && e.name.startsWith('KafkaJS')) return 'retry';
+  // Node's own program errors (ERR_INVALID_ARG_TYPE, ERR_OUT_OF_RANGE, ...) are bugs
+  if (e.code.startsWith('ERR_')) return 'stop';
   // PostgreSQL errors (pg's DatabaseError, TypeORM's QueryFailedError) carry the SQLSTATE as
   // a string code. A database fault (connection lost, serialization failure, deadlock, disk
   // full, lock timeout, a unique violation racing another instance) is not the record's
   // fault: retry. Only class 22 (data exception: the record's values do not fit) is permanent.
-  if (isDatabaseError(e as { code: string })) return e.code.startsWith('22');
-  return true;
+  if (isDatabaseError(e as { code: string })) return e.code.startsWith('22') ? 'reject' : 'retry';
+  if (BUG_CODES.has(e.code)) return 'stop';
+  // contract decoding errors and domain rule errors: permanent
+  return 'reject';
 }
 
+/** True when an error means "this record is bad", as opposed to "try again later" or "a bug". */
+export function isRejection(err: unknown): err is { code: string; message: string; field?: string } {
+  return dispositionOf(err) === 'reject';
+}
 function isDatabaseError(e: { code: string; name?: unknown }): boolean {
   const x = e as { name?: unknown; severity?: unknown; routine?: unknown; driverError?: unknown };
   if (x.name === 'QueryFailedError' || x.driverError !== undefined) return true;

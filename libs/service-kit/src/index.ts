@@ -6,3 +6,6 @@ export * from './bootstrap';
 export * from './kafka/contract-codec';
 export * from './kafka/kafka-client';
 export * from './kafka/topic-reader';
+export * from './answers';
+export * from './kafka/assignments';
+export * from './kafka/co-partitioned-assigner';

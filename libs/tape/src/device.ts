@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import { FileHandle, open } from 'node:fs/promises';
+import { Throttle } from '@deltaflow/core';
 import { TapeIoError, TapeNotFoundError, TapeStateError, TapeValidationError } from './errors';
 import { Addressing, HEADER_LENGTH, MAX_SUPERBLOCK_PAYLOAD } from './format';
 import { assertVolser, volumePath } from './names';
@@ -70,19 +71,6 @@ export class VirtualClock {
     const dt = t - this.t;
     this.t = t;
     if (this.opts.realTime) await new Promise((r) => setTimeout(r, (dt * 1000) / (this.opts.speedup ?? 1)));
-  }
-}
-
-/** Real-time throttle: at most `bytesPerSec` on average (token bucket of one second). */
-class Throttle {
-  private nextFree = 0;
-  constructor(private readonly bytesPerSec: number) {}
-  async take(bytes: number): Promise<void> {
-    const now = performance.now();
-    const start = Math.max(now, this.nextFree - 1000);
-    this.nextFree = Math.max(this.nextFree, start) + (bytes * 1000) / this.bytesPerSec;
-    const wait = this.nextFree - 1000 - now;
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   }
 }
 

@@ -3,4 +3,5 @@ export { testKafka, type TestKafka } from './test-kafka';
 export { tempDir } from './temp-dir';
 export { dockerAvailable, dockerAvailableSync, CONTAINER_IMAGES, startKafkaContainer, type KafkaContainer } from './docker';
 export { Publisher, TopicCollector } from './kafka-harness';
-export { StandInChangeLogger, StandInNucleus } from './stand-ins';
+export { StandInChangeLogger, StandInDsimBuilder, StandInNucleus } from './stand-ins';
+export { ServiceProcesses, type ServiceProcessOptions } from './service-processes';

@@ -10,7 +10,8 @@ import { BlockDatabase } from '@deltaflow/blockdb';
 import { areaBlocksOf, type BlockRange, type Geometry } from '@deltaflow/blocks';
 import { fillImage } from '@deltaflow/blocks/testing';
 import { blocksToSave } from '@deltaflow/dlog';
-import { decodeFrom } from '@deltaflow/contracts';
+import { decodeFrom, type AnyMessage } from '@deltaflow/contracts';
+import { dsim, type DsimEvent, type DsimState } from '@deltaflow/save-chain';
 import { createKafka } from '@deltaflow/service-kit';
 import type { Consumer } from 'kafkajs';
 import { Publisher, TopicCollector } from './kafka-harness';
@@ -82,6 +83,63 @@ export class StandInChangeLogger {
       }
     }, 10);
     return this;
+  }
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
+
+/**
+ * The DSIM builder's decisions without its storage: folds dsf.events through the real DSIM
+ * decider (@deltaflow/save-chain) and answers an online save's start with DsimAcquired or
+ * DsimRejected, as the service does. For tests of the save writer alone.
+ */
+export class StandInDsimBuilder {
+  private timer?: NodeJS.Timeout;
+  private seen = 0;
+  private states = new Map<number, DsimState>();
+  constructor(
+    private readonly events: TopicCollector,
+    private readonly pub: Publisher,
+  ) {}
+  start(): this {
+    this.timer = setInterval(() => {
+      const all = this.events.messages;
+      for (; this.seen < all.length; this.seen++) void this.fold(all[this.seen]);
+    }, 10);
+    return this;
+  }
+  private async fold(m: AnyMessage): Promise<void> {
+    if (!('dbid' in m) || m.dbid === undefined) return;
+    const before = this.states.get(m.dbid) ?? dsim.initialState();
+    const apply = (events: DsimEvent[]) => this.states.set(m.dbid!, events.reduce(dsim.evolve, this.states.get(m.dbid!) ?? before));
+    switch (m.type) {
+      case 'SaveStarted': {
+        if (!m.online) return;
+        const events = dsim.decide({ type: 'Acquire', correlationId: m.correlationId, dsid: m.dsid, startLsn: m.startLsn ?? 0 }, before);
+        apply(events);
+        for (const e of events) {
+          if (e.type === 'DsimAcquired') await this.pub.publish({ ...e, dbid: m.dbid, occurredAt: Date.now() });
+          if (e.type === 'DsimRejected') await this.pub.publish({ type: 'DsimRejected', correlationId: e.correlationId, dbid: m.dbid, code: e.code, reason: e.reason, occurredAt: Date.now() });
+        }
+        return;
+      }
+      case 'SaveCompleted':
+        if (!m.online) return;
+        apply(dsim.decide({ type: 'EndSave', correlationId: m.correlationId, outcome: 'completed', endLsn: m.endLsn ?? 0 }, before));
+        apply(dsim.decide({ type: 'RecordPlogSync', lsn: m.endLsn ?? 0 }, this.states.get(m.dbid)!));
+        apply(dsim.decide({ type: 'Complete', correlationId: m.correlationId, blocks: 0 }, this.states.get(m.dbid)!));
+        return;
+      case 'SaveFailed':
+        apply(dsim.decide({ type: 'EndSave', correlationId: m.correlationId, outcome: 'failed' }, before));
+        return;
+      case 'DsimUnloaded':
+      case 'DsimReset':
+        apply([{ type: 'DsimReset', correlationId: m.correlationId }]);
+        return;
+      default:
+        return;
+    }
   }
   stop(): void {
     clearInterval(this.timer);

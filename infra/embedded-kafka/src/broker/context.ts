@@ -1,3 +1,4 @@
+import type { AuthConfig, SaslSession } from '../auth/sasl-session';
 import type { GroupCoordinator } from '../groups/coordinator';
 import type { GroupStore } from '../storage/group-store';
 import type { GroupCommitFlusher } from '../storage/flusher';
@@ -24,6 +25,15 @@ export interface BrokerContext {
   readonly log: (level: string, msg: string) => void;
   /** Allocates idempotent-producer ids (persisted high-water mark). */
   readonly nextProducerId: () => number;
+  /** SASL settings; null: no authentication (every connection is anonymous). */
+  readonly auth: AuthConfig | null;
+}
+
+/** Per-connection facts. */
+export interface ConnectionContext {
+  /** The connection's SASL state; null when SASL is off. */
+  readonly session: SaslSession | null;
+  readonly tls: boolean;
 }
 
 /** Per-request facts from the connection. */
@@ -33,6 +43,9 @@ export interface RequestContext {
   readonly clientHost: string;
   /** Aborted when the client's connection closes (ends long-poll waits early). */
   readonly signal: AbortSignal;
+  readonly connection: ConnectionContext;
+  /** Asks the server to close the connection once this request's response is sent. */
+  closeAfterResponse(): void;
 }
 
 /** Marker for requests that get no response (Produce with acks=0). */

@@ -1,11 +1,19 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import * as tls from 'node:tls';
+import { CredentialStore } from '../auth/credentials';
+import { SASL_MECHANISMS, type AuthConfig, type SaslMechanism } from '../auth/sasl-session';
 import { ValidationError } from '../errors';
 import { GroupCoordinator } from '../groups/coordinator';
 import { GroupCommitFlusher } from '../storage/flusher';
 import { GroupStore } from '../storage/group-store';
+import { lockDataDir } from '../storage/data-dir-lock';
 import { LogStore } from '../storage/log-store';
+import { ProducerIdAllocator } from '../storage/producer-ids';
+import { DEFAULT_TOPIC_CONFIG } from '../storage/topic-config';
 import type { BrokerContext, FsyncPolicy } from './context';
 import { KafkaServer } from './server';
 
@@ -24,25 +32,82 @@ export interface EmbeddedKafkaOptions {
   readonly dataDir: string;
   /** 0 or undefined: any free port. */
   readonly port?: number;
-  /** Listen and advertise address; default 127.0.0.1. */
+  /** Listen address; default 127.0.0.1 (loopback only). */
   readonly host?: string;
+  /**
+   * Host clients are told to connect to (Metadata brokers, FindCoordinator); Kafka's
+   * advertised.listeners. Default: the listen host, except that a wildcard listen address
+   * (0.0.0.0, ::) is never advertised: os.hostname() is, and the broker says so at start.
+   */
+  readonly advertisedHost?: string;
+  /** Port clients are told to connect to (a port forward, a NAT); default the bound port. */
+  readonly advertisedPort?: number;
   /** Partitions of auto-created topics and of CreateTopics with -1; default 1. */
   readonly numPartitions?: number;
   /** Create unknown topics on Metadata when the client allows it; default true. */
   readonly autoCreateTopics?: boolean;
   readonly fsync?: FsyncPolicy;
   readonly fsyncIntervalMs?: number;
-  /** Largest request frame accepted; larger frames close the connection. Default 100 MiB. */
+  /**
+   * Largest request frame accepted (Kafka socket.request.max.bytes); a larger size prefix closes
+   * the connection before anything is buffered. Default 100 MiB.
+   */
   readonly maxFrameBytes?: number;
+  /**
+   * Default max.message.bytes of topics that do not set their own (Kafka message.max.bytes):
+   * a larger record batch is refused with MESSAGE_TOO_LARGE. Default 8 MiB.
+   */
+  readonly messageMaxBytes?: number;
   /** Delay of a new group's first rebalance (Kafka: 3000); default 0. */
   readonly initialRebalanceDelayMs?: number;
+  /**
+   * Offsets retention (Kafka offsets.retention.minutes): an EMPTY group's committed offsets
+   * expire this long after its last commit (or rebalance, or becoming Empty), and the group
+   * disappears. Default 7 days.
+   */
+  readonly offsetsRetentionMs?: number;
+  /** How often expired offsets are looked for (Kafka offsets.retention.check.interval.ms); default 10 min. */
+  readonly offsetsRetentionCheckIntervalMs?: number;
+  /** How often topic retention.ms / retention.bytes are applied (Kafka log.retention.check.interval.ms); default 30 s. */
+  readonly logRetentionCheckIntervalMs?: number;
+  /**
+   * TLS on the listener (node:tls): PEM files. `caFile` verifies client certificates, which
+   * `clientAuth` asks for ('requested') or demands ('required'); default 'none'.
+   */
+  readonly tls?: EmbeddedKafkaTlsOptions;
+  /**
+   * SASL authentication on the listener: users from `credentialsFile` (see auth/credentials.ts;
+   * written by `npm run broker -- add-user`), never a default user. Mechanisms default to
+   * PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512. Unauthenticated requests close the connection.
+   */
+  readonly sasl?: EmbeddedKafkaSaslOptions;
   /** 'info' logs group and topic events to stderr; default 'warn'. */
   readonly logLevel?: 'info' | 'warn' | 'error' | 'silent';
 }
 
+export interface EmbeddedKafkaTlsOptions {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly caFile?: string;
+  readonly clientAuth?: 'none' | 'requested' | 'required';
+}
+
+export interface EmbeddedKafkaSaslOptions {
+  readonly credentialsFile: string;
+  readonly mechanisms?: readonly SaslMechanism[];
+}
+
 export interface EmbeddedKafka {
+  /** Bootstrap list for clients: the advertised host and port. */
   readonly brokers: string[];
+  /** The port actually bound. */
   readonly port: number;
+  /** The host:port actually listened on (may be a wildcard address). */
+  readonly listening: string;
+  /** Kafka's name for what clients must speak: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL. */
+  readonly securityProtocol: 'PLAINTEXT' | 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL';
+  readonly advertisedHost: string;
+  readonly advertisedPort: number;
   stop(): Promise<void>;
 }
 
@@ -57,23 +122,48 @@ export async function startEmbeddedKafka(opts: EmbeddedKafkaOptions): Promise<Em
   if (!Number.isInteger(numPartitions) || numPartitions < 1) throw new ValidationError(`numPartitions must be an integer >= 1, got ${numPartitions}`);
   const port = opts.port ?? 0;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ValidationError(`port must be 0..65535, got ${port}`);
+  if (opts.advertisedHost !== undefined && !/^[^\s/]{1,255}$/.test(opts.advertisedHost)) {
+    throw new ValidationError(`advertisedHost must be a host name or address, got '${opts.advertisedHost}'`);
+  }
+  if (opts.advertisedPort !== undefined && (!Number.isInteger(opts.advertisedPort) || opts.advertisedPort < 1 || opts.advertisedPort > 65535)) {
+    throw new ValidationError(`advertisedPort must be 1..65535, got ${opts.advertisedPort}`);
+  }
+  const offsetsRetentionMs = opts.offsetsRetentionMs ?? 7 * 24 * 3_600_000;
+  const offsetsCheckMs = opts.offsetsRetentionCheckIntervalMs ?? 600_000;
+  const logRetentionCheckMs = opts.logRetentionCheckIntervalMs ?? RETENTION_CHECK_MS;
+  for (const [name, v] of [['offsetsRetentionMs', offsetsRetentionMs], ['offsetsRetentionCheckIntervalMs', offsetsCheckMs], ['logRetentionCheckIntervalMs', logRetentionCheckMs]] as const) {
+    if (!Number.isSafeInteger(v) || v < 1) throw new ValidationError(`${name} must be an integer >= 1, got ${v}`);
+  }
+  const maxFrameBytes = opts.maxFrameBytes ?? 100 * 1024 * 1024;
+  if (!Number.isInteger(maxFrameBytes) || maxFrameBytes < 1024 || maxFrameBytes > 0x7fffffff) {
+    throw new ValidationError(`maxFrameBytes must be an integer in 1024..${0x7fffffff}, got ${maxFrameBytes}`);
+  }
+  const messageMaxBytes = opts.messageMaxBytes ?? DEFAULT_TOPIC_CONFIG.maxMessageBytes;
+  if (!Number.isInteger(messageMaxBytes) || messageMaxBytes < 0 || messageMaxBytes > 0x7fffffff) {
+    throw new ValidationError(`messageMaxBytes must be an integer in 0..${0x7fffffff}, got ${messageMaxBytes}`);
+  }
   const fsyncPolicy = opts.fsync ?? 'always';
+  const tlsOptions = opts.tls ? readTlsOptions(opts.tls) : undefined;
   const minLevel = LEVELS[opts.logLevel ?? 'warn'];
   const log = (level: string, msg: string) => {
     if ((LEVELS[level as keyof typeof LEVELS] ?? 2) >= minLevel) process.stderr.write(`[embedded-kafka] ${level}: ${msg}\n`);
   };
 
+  const auth = opts.sasl ? saslConfig(opts.sasl, log) : null;
+  if (auth?.mechanisms.includes('PLAIN') && !tlsOptions && !isLoopback(host)) {
+    log('warn', `SASL PLAIN without TLS on ${host}: passwords cross the network in clear (add tls, or leave PLAIN out of the mechanisms)`);
+  }
   fs.mkdirSync(opts.dataDir, { recursive: true });
-  const unlock = lockDataDir(opts.dataDir);
+  const lock = await lockDataDir(opts.dataDir);
   const flusher = new GroupCommitFlusher();
-  const logs = new LogStore(opts.dataDir, flusher, log);
+  const logs = new LogStore(opts.dataDir, flusher, log, { ...DEFAULT_TOPIC_CONFIG, maxMessageBytes: messageMaxBytes });
   const groupStore = new GroupStore(opts.dataDir, log);
   try {
     logs.open();
     groupStore.open();
   } catch (e) {
     logs.close();
-    unlock();
+    await lock.release();
     throw e;
   }
   const groups = new GroupCoordinator(groupStore, {
@@ -82,13 +172,20 @@ export async function startEmbeddedKafka(opts: EmbeddedKafkaOptions): Promise<Em
     maxSessionTimeoutMs: 1_800_000,
     newMemberId: (clientId) => `${clientId || 'member'}-${randomUUID()}`,
     log,
+    now: () => Date.now(),
   });
-  const producerIds = new ProducerIdAllocator(path.join(opts.dataDir, 'producer-ids'));
+  const producerIds = new ProducerIdAllocator(path.join(opts.dataDir, 'producer-ids'), logs.maxProducerId() + 1, log);
 
+  let advertisedHost = opts.advertisedHost ?? host;
+  if (opts.advertisedHost === undefined && isWildcard(host)) {
+    // A wildcard is an instruction to the kernel, not an address a client can reach.
+    advertisedHost = os.hostname();
+    log('warn', `listening on the wildcard address ${host}: advertising os.hostname() '${advertisedHost}' to clients (set advertisedHost / --advertised-host to change)`);
+  }
   const broker: BrokerContext = {
     nodeId: 0,
-    advertisedHost: host,
-    advertisedPort: port,
+    advertisedHost,
+    advertisedPort: opts.advertisedPort ?? port,
     clusterId: 'deltaflow-embedded',
     logs,
     groupStore,
@@ -100,18 +197,19 @@ export async function startEmbeddedKafka(opts: EmbeddedKafkaOptions): Promise<Em
     now: () => Date.now(),
     log,
     nextProducerId: () => producerIds.next(),
+    auth,
   };
-  const server = new KafkaServer(broker, { maxFrameBytes: opts.maxFrameBytes ?? 100 * 1024 * 1024 });
+  const server = new KafkaServer(broker, { maxFrameBytes, tls: tlsOptions });
   let bound: number;
   try {
     bound = await server.listen(port, host);
   } catch (e) {
     logs.close();
     groupStore.close();
-    unlock();
+    await lock.release();
     throw e;
   }
-  broker.advertisedPort = bound;
+  broker.advertisedPort = opts.advertisedPort ?? bound;
 
   const timers: NodeJS.Timeout[] = [];
   timers.push(
@@ -121,7 +219,20 @@ export async function startEmbeddedKafka(opts: EmbeddedKafkaOptions): Promise<Em
       } catch (e) {
         log('error', `retention: ${(e as Error).message}`);
       }
-    }, RETENTION_CHECK_MS),
+    }, logRetentionCheckMs),
+  );
+  timers.push(
+    setInterval(() => {
+      try {
+        const expired = groups.expireOffsets(Date.now(), offsetsRetentionMs);
+        if (expired.length > 0) {
+          flusher.markDirty(groupStore);
+          log('info', `offsets retention: expired ${expired.length} empty group(s): ${expired.slice(0, 10).join(', ')}${expired.length > 10 ? ', ...' : ''}`);
+        }
+      } catch (e) {
+        log('error', `offsets retention: ${(e as Error).message}`);
+      }
+    }, offsetsCheckMs),
   );
   if (fsyncPolicy === 'interval') {
     timers.push(setInterval(() => void flusher.flush().catch((e) => log('error', `fsync: ${(e as Error).message}`)), opts.fsyncIntervalMs ?? 1000));
@@ -130,8 +241,12 @@ export async function startEmbeddedKafka(opts: EmbeddedKafkaOptions): Promise<Em
 
   let stopping: Promise<void> | null = null;
   return {
-    brokers: [`${host}:${bound}`],
+    brokers: [`${hostPort(broker.advertisedHost)}:${broker.advertisedPort}`],
     port: bound,
+    listening: `${hostPort(host)}:${bound}`,
+    securityProtocol: auth ? (tlsOptions ? 'SASL_SSL' : 'SASL_PLAINTEXT') : tlsOptions ? 'SSL' : 'PLAINTEXT',
+    advertisedHost: broker.advertisedHost,
+    advertisedPort: broker.advertisedPort,
     stop() {
       stopping ??= (async () => {
         for (const t of timers) clearInterval(t);
@@ -140,66 +255,59 @@ export async function startEmbeddedKafka(opts: EmbeddedKafkaOptions): Promise<Em
         await flusher.flush().catch(() => undefined);
         logs.close();
         groupStore.close();
-        unlock();
+        await lock.release();
       })();
       return stopping;
     },
   };
 }
 
-/**
- * One broker per data directory: `<dataDir>/broker.lock` holds the owner's pid. A lock left by a
- * process that no longer exists (kill -9) is taken over.
- */
-function lockDataDir(dataDir: string): () => void {
-  const file = path.join(dataDir, 'broker.lock');
-  for (let attempt = 0; attempt < 3; attempt++) {
+/** Reads the PEM files (a missing or unreadable file is a ValidationError: the broker does not start). */
+function readTlsOptions(t: EmbeddedKafkaTlsOptions): tls.TlsOptions {
+  const read = (what: string, file: string) => {
     try {
-      fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
-      return () => fs.rmSync(file, { force: true });
+      return fs.readFileSync(file);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const owner = Number(fs.readFileSync(file, 'utf8').trim());
-      if (Number.isInteger(owner) && owner > 0 && isAlive(owner)) {
-        throw new ValidationError(`data directory ${dataDir} is in use by another broker (pid ${owner}${owner === process.pid ? ', this process' : ''})`);
-      }
-      fs.rmSync(file, { force: true });
+      throw new ValidationError(`tls ${what} ${file}: ${(e as Error).message}`);
     }
-  }
-  throw new ValidationError(`could not lock data directory ${dataDir}`);
-}
-
-function isAlive(pid: number): boolean {
+  };
+  const clientAuth = t.clientAuth ?? 'none';
+  if (clientAuth !== 'none' && !t.caFile) throw new ValidationError(`tls clientAuth '${clientAuth}' needs caFile to verify client certificates`);
+  const options: tls.TlsOptions = {
+    cert: read('certFile', t.certFile),
+    key: read('keyFile', t.keyFile),
+    ca: t.caFile ? read('caFile', t.caFile) : undefined,
+    requestCert: clientAuth !== 'none',
+    rejectUnauthorized: clientAuth === 'required',
+    minVersion: 'TLSv1.2',
+  };
   try {
-    process.kill(pid, 0);
-    return true;
+    tls.createSecureContext(options); // a key that does not match its certificate fails here, not at the first client
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    throw new ValidationError(`tls: ${(e as Error).message}`);
   }
+  return options;
 }
 
-/** Producer ids survive restarts: a high-water mark reserved in blocks and fsynced. */
-class ProducerIdAllocator {
-  private nextId: number;
-  private reserved: number;
-  private static readonly BLOCK = 1000;
+function saslConfig(s: EmbeddedKafkaSaslOptions, log: (level: string, msg: string) => void): AuthConfig {
+  const mechanisms = s.mechanisms ?? SASL_MECHANISMS;
+  if (mechanisms.length === 0) throw new ValidationError('sasl.mechanisms must name at least one mechanism');
+  for (const m of mechanisms) if (!SASL_MECHANISMS.includes(m)) throw new ValidationError(`unknown SASL mechanism '${m}' (supported: ${SASL_MECHANISMS.join(', ')})`);
+  return { mechanisms: [...new Set(mechanisms)], credentials: CredentialStore.open(s.credentialsFile, log), fakeSecret: randomBytes(32), failureDelayMs: 100 };
+}
 
-  constructor(private readonly file: string) {
-    const stored = fs.existsSync(file) ? Number(fs.readFileSync(file, 'utf8').trim()) : 0;
-    this.nextId = Number.isSafeInteger(stored) && stored >= 0 ? stored : 0;
-    this.reserved = this.nextId;
-  }
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
 
-  next(): number {
-    if (this.nextId >= this.reserved) {
-      this.reserved = this.nextId + ProducerIdAllocator.BLOCK;
-      const tmp = `${this.file}.tmp`;
-      const fd = fs.openSync(tmp, 'w');
-      fs.writeSync(fd, String(this.reserved));
-      fs.fsyncSync(fd);
-      fs.closeSync(fd);
-      fs.renameSync(tmp, this.file);
-    }
-    return this.nextId++;
-  }
+/** 0.0.0.0, ::, '' and other all-zero addresses listen everywhere and name no host. */
+function isWildcard(host: string): boolean {
+  if (host === '') return true;
+  if (net.isIPv4(host)) return host === '0.0.0.0';
+  return net.isIPv6(host) && /^[0:]+$/.test(host);
+}
+
+/** IPv6 literals are bracketed in host:port strings. */
+function hostPort(host: string): string {
+  return net.isIPv6(host) ? `[${host}]` : host;
 }

@@ -1,5 +1,5 @@
 import type { Handler } from './context';
-import { handleCreatePartitions, handleCreateTopics, handleDeleteTopics, handleInitProducerId } from './handlers/admin';
+import { handleCreatePartitions, handleCreateTopics, handleDeleteRecords, handleDeleteTopics, handleInitProducerId } from './handlers/admin';
 import { handleFetch } from './handlers/fetch';
 import {
   handleDeleteGroups,
@@ -13,6 +13,7 @@ import {
 import { handleApiVersions, handleFindCoordinator, handleMetadata } from './handlers/metadata';
 import { handleListOffsets, handleOffsetCommit, handleOffsetFetch } from './handlers/offsets';
 import { handleProduce } from './handlers/produce';
+import { handleSaslAuthenticate, handleSaslHandshake } from './handlers/sasl';
 
 /** One handler per API key; the codec for each key is in protocol/api-table.ts. */
 export const HANDLERS: ReadonlyMap<number, Handler<any, any>> = new Map<number, Handler<any, any>>([
@@ -29,10 +30,13 @@ export const HANDLERS: ReadonlyMap<number, Handler<any, any>> = new Map<number, 
   [14, handleSyncGroup],
   [15, handleDescribeGroups],
   [16, handleListGroups],
+  [17, handleSaslHandshake],
   [18, handleApiVersions],
   [19, handleCreateTopics],
   [20, handleDeleteTopics],
+  [21, handleDeleteRecords],
   [22, handleInitProducerId],
+  [36, handleSaslAuthenticate],
   [37, handleCreatePartitions],
   [42, handleDeleteGroups],
 ]);

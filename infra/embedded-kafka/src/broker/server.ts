@@ -1,30 +1,44 @@
 import * as net from 'node:net';
+import * as tls from 'node:tls';
+import { SaslSession } from '../auth/sasl-session';
 import { MalformedRequestError } from '../errors';
 import { API_BY_KEY } from '../protocol/api-table';
 import { ErrorCode } from '../protocol/error-codes';
 import { decodeHeader, isFlexibleRequest, peekHeader } from '../protocol/header';
 import { Reader } from '../protocol/reader';
 import { Writer } from '../protocol/writer';
-import { NO_RESPONSE, type BrokerContext } from './context';
+import { NO_RESPONSE, type BrokerContext, type RequestContext } from './context';
 import { HANDLERS } from './handler-table';
 
 /**
- * The TCP side: int32 length-prefixed frames, one request per frame. Responses leave each
- * connection in request order even when a handler waits (long-poll fetch, parked join/sync):
- * every request takes a slot in the connection's queue, and the queue is drained from its head
- * as slots complete. A frame longer than `maxFrameBytes` or shorter than a header, a request
- * that does not follow its grammar, or a handler fault closes that connection only.
+ * The TCP (or TLS) side: int32 length-prefixed frames, one request per frame. Responses leave
+ * each connection in request order even when a handler waits (long-poll fetch, parked
+ * join/sync): every request takes a slot in the connection's queue, and the queue is drained
+ * from its head as slots complete. A frame longer than `maxFrameBytes` or shorter than a
+ * header, a request that does not follow its grammar, or a handler fault closes that
+ * connection only.
+ *
+ * With SASL on, a connection starts unauthenticated (see auth/sasl-session.ts): its frames are
+ * capped at 512 KiB (Kafka's sasl.server.max.receive.size), only ApiVersions and the SASL
+ * requests are served, anything else closes it, and it must authenticate within
+ * AUTH_TIMEOUT_MS. After a v0 SaslHandshake the frames are bare SASL tokens, answered in kind.
  */
 export interface ServerOptions {
   readonly maxFrameBytes: number;
+  /** TLS listener settings (node:tls); absent: plain TCP. */
+  readonly tls?: tls.TlsOptions;
 }
 
 interface Slot {
   done: boolean;
   chunks: Buffer[] | null;
+  /** Close the connection once this slot's response is written. */
+  closeAfter: boolean;
 }
 
 const API_VERSIONS_KEY = 18;
+const UNAUTHENTICATED_MAX_FRAME = 512 * 1024;
+const AUTH_TIMEOUT_MS = 30_000;
 
 export class KafkaServer {
   private readonly server: net.Server;
@@ -34,7 +48,13 @@ export class KafkaServer {
     private readonly broker: BrokerContext,
     private readonly opts: ServerOptions,
   ) {
-    this.server = net.createServer((s) => this.accept(s));
+    if (opts.tls) {
+      this.server = tls.createServer(opts.tls, (s) => this.accept(s));
+      // A client that speaks plaintext to the TLS port, or fails certificate checks.
+      this.server.on('tlsClientError', (e, s) => broker.log('warn', `TLS handshake with ${s.remoteAddress ?? '?'} failed: ${e.message}`));
+    } else {
+      this.server = net.createServer((s) => this.accept(s));
+    }
     this.server.on('error', (e) => broker.log('error', `listener: ${e.message}`));
   }
 
@@ -63,6 +83,13 @@ export class KafkaServer {
     let pendingBytes = 0;
     let closed = false;
     const clientHost = socket.remoteAddress ?? '';
+    const session = this.broker.auth ? new SaslSession(this.broker.auth) : null;
+    const connection = { session, tls: socket instanceof tls.TLSSocket };
+    const authTimer = session
+      ? setTimeout(() => {
+          if (!session.authenticated) kill(`not authenticated within ${AUTH_TIMEOUT_MS} ms`);
+        }, AUTH_TIMEOUT_MS).unref()
+      : undefined;
 
     const kill = (why: string) => {
       if (closed) return;
@@ -72,6 +99,7 @@ export class KafkaServer {
     };
     socket.on('close', () => {
       closed = true;
+      clearTimeout(authTimer);
       this.sockets.delete(socket);
       abort.abort();
     });
@@ -88,14 +116,71 @@ export class KafkaServer {
           corked = true;
         }
         for (const c of slot.chunks) socket.write(c);
+        if (slot.closeAfter) {
+          // the response goes out, then the connection ends (failed authentication and the like)
+          closed = true;
+          socket.end();
+          setTimeout(() => socket.destroy(), 1000).unref();
+          break;
+        }
       }
       if (corked) socket.uncork();
     };
 
-    const onFrame = (frame: Buffer) => {
-      const slot: Slot = { done: false, chunks: null };
+    /**
+     * Frames that arrive while an authentication step is being checked wait here (as Kafka
+     * reads one request at a time while authenticating) and are taken in order once it is
+     * decided, as requests or tokens according to the state it left.
+     */
+    const held: Buffer[] = [];
+    const release = () => {
+      while (held.length > 0 && !closed && !session?.busy) onFrame(held.shift()!);
+    };
+
+    /** A bare SASL token after a v0 handshake: answered with a bare token, or the connection closes. */
+    const onToken = (token: Buffer) => {
+      const slot: Slot = { done: false, chunks: null, closeAfter: false };
       queue.push(slot);
-      this.handle(frame, clientHost, abort.signal).then(
+      session!.step(token).then(
+        (r) => {
+          if (r.kind === 'failure') {
+            this.broker.log('warn', `SASL authentication from ${clientHost} failed: ${r.reason}`);
+            kill('SASL authentication failed');
+            return;
+          }
+          if (r.kind === 'success') this.broker.log('info', `${clientHost} authenticated as ${r.principal}`);
+          const size = Buffer.allocUnsafe(4);
+          size.writeInt32BE(r.token.length, 0);
+          slot.chunks = [size, r.token];
+          slot.done = true;
+          drain();
+          release();
+        },
+        (e: unknown) => {
+          this.broker.log('error', `SASL fault: ${(e as Error)?.stack ?? String(e)}`);
+          kill('internal error during authentication');
+        },
+      );
+    };
+
+    const onFrame = (frame: Buffer) => {
+      if (session && !session.authenticated) {
+        if (session.busy) {
+          if (held.length >= 16) kill('too many frames pipelined behind an authentication step');
+          else held.push(frame);
+          return;
+        }
+        if (session.state === 'raw') return onToken(frame);
+        const apiKey = frame.length >= 2 ? frame.readInt16BE(0) : -1;
+        if (!session.allows(apiKey)) {
+          kill(`${API_BY_KEY.get(apiKey)?.name ?? `api ${apiKey}`} before SASL authentication (state ${session.state})`);
+          return;
+        }
+      }
+      const slot: Slot = { done: false, chunks: null, closeAfter: false };
+      queue.push(slot);
+      const ctx = { clientHost, signal: abort.signal, connection, closeAfterResponse: () => (slot.closeAfter = true) };
+      this.handle(frame, ctx).then(
         (chunks) => {
           slot.chunks = chunks;
           slot.done = true;
@@ -104,6 +189,7 @@ export class KafkaServer {
           } catch (e) {
             kill(`write failed: ${(e as Error).message}`);
           }
+          if (held.length > 0) release();
         },
         (e: unknown) => {
           if (closed) return; // the client left (or the broker stopped) while this request was parked
@@ -121,9 +207,13 @@ export class KafkaServer {
       pending.push(chunk);
       pendingBytes += chunk.length;
       while (pendingBytes >= 4) {
+        if (closed) return;
         const size = readSize(pending);
-        if (size < 8 || size > this.opts.maxFrameBytes) {
-          kill(`frame size ${size} outside 8..${this.opts.maxFrameBytes}`);
+        const unauthenticated = session !== null && !session.authenticated;
+        const max = unauthenticated ? Math.min(UNAUTHENTICATED_MAX_FRAME, this.opts.maxFrameBytes) : this.opts.maxFrameBytes;
+        const min = unauthenticated && session.state === 'raw' ? 0 : 8;
+        if (size < min || size > max) {
+          kill(`frame size ${size} outside ${min}..${max}${unauthenticated ? ' before authentication' : ''}`);
           return;
         }
         if (pendingBytes < 4 + size) break;
@@ -135,7 +225,11 @@ export class KafkaServer {
   }
 
   /** Decodes, dispatches and encodes one request; returns the response frame chunks (null: none). */
-  private async handle(frame: Buffer, clientHost: string, signal: AbortSignal): Promise<Buffer[] | null> {
+  private async handle(
+    frame: Buffer,
+    conn: Pick<RequestContext, 'clientHost' | 'signal' | 'connection' | 'closeAfterResponse'>,
+  ): Promise<Buffer[] | null> {
+    const { clientHost } = conn;
     const { apiKey, apiVersion, correlationId } = peekHeader(frame);
     const codec = API_BY_KEY.get(apiKey);
     const handler = HANDLERS.get(apiKey);
@@ -145,7 +239,7 @@ export class KafkaServer {
       if (apiKey === API_VERSIONS_KEY && codec) {
         // A too-new ApiVersions is answered in the v0 layout with UNSUPPORTED_VERSION and our
         // ranges, so the client can retry with a version we speak (KIP-511).
-        codec.encodeResponse(w, 0, { ...(await handler!(this.broker, {}, { version: 0, clientId: '', clientHost, signal })), errorCode: ErrorCode.UNSUPPORTED_VERSION });
+        codec.encodeResponse(w, 0, { ...(await handler!(this.broker, {}, { ...conn, version: 0, clientId: '' })), errorCode: ErrorCode.UNSUPPORTED_VERSION });
       } else {
         w.int16(ErrorCode.UNSUPPORTED_VERSION);
       }
@@ -154,7 +248,7 @@ export class KafkaServer {
     const r = new Reader(frame);
     const header = decodeHeader(r, isFlexibleRequest(apiKey, apiVersion));
     const req = codec.decodeRequest(r, apiVersion);
-    const res = await handler(this.broker, req, { version: apiVersion, clientId: header.clientId ?? '', clientHost, signal });
+    const res = await handler(this.broker, req, { ...conn, version: apiVersion, clientId: header.clientId ?? '' });
     if (res === NO_RESPONSE) return null;
     const w = new Writer();
     codec.encodeResponse(w, apiVersion, res);

@@ -2,7 +2,7 @@ import { ErrorCode } from '../protocol/error-codes';
 import type { DescribedGroup } from '../protocol/apis/describe-groups';
 import type { JoinGroupProtocol, JoinGroupRequest, JoinGroupResponse } from '../protocol/apis/join-group';
 import type { SyncGroupRequest, SyncGroupResponse } from '../protocol/apis/sync-group';
-import type { CommittedOffset, GroupRecord, GroupStore } from '../storage/group-store';
+import { GroupStore, type CommittedOffset, type GroupRecord } from '../storage/group-store';
 import { EmbeddedKafkaError } from '../errors';
 
 /**
@@ -20,6 +20,8 @@ export interface CoordinatorOptions {
   readonly maxSessionTimeoutMs: number;
   readonly newMemberId: (clientId: string) => string;
   readonly log: (level: string, msg: string) => void;
+  /** Wall clock (ms) for commit and rebalance timestamps (offsets retention). */
+  readonly now: () => number;
 }
 
 interface Member {
@@ -300,7 +302,7 @@ export class GroupCoordinator {
   }
 
   private persistMeta(g: Group): void {
-    this.store.append([{ t: 'meta', g: g.id, gen: g.generation, protocolType: g.protocolType ?? '', protocol: g.protocol ?? '' }]);
+    this.store.append([{ t: 'meta', g: g.id, gen: g.generation, protocolType: g.protocolType ?? '', protocol: g.protocol ?? '', ts: this.opts.now() }]);
   }
 
   /** SyncGroup: followers wait for the leader's assignment. */
@@ -450,11 +452,12 @@ export class GroupCoordinator {
   /** Records committed offsets (written to the journal; durability is the caller's flush). */
   commit(groupId: string, offsets: { topic: string; partition: number; offset: number; metadata: string | null }[]): void {
     const recs: GroupRecord[] = [];
+    const ts = this.opts.now();
     if (!this.store.group(groupId)) {
       const live = this.groups.get(groupId);
-      recs.push({ t: 'meta', g: groupId, gen: live?.generation ?? 0, protocolType: live?.protocolType ?? '', protocol: live?.protocol ?? '' });
+      recs.push({ t: 'meta', g: groupId, gen: live?.generation ?? 0, protocolType: live?.protocolType ?? '', protocol: live?.protocol ?? '', ts });
     }
-    for (const o of offsets) recs.push({ t: 'offset', g: groupId, topic: o.topic, p: o.partition, o: o.offset, m: o.metadata });
+    for (const o of offsets) recs.push({ t: 'offset', g: groupId, topic: o.topic, p: o.partition, o: o.offset, m: o.metadata, ts });
     this.store.append(recs);
   }
 
@@ -503,6 +506,30 @@ export class GroupCoordinator {
     }
     this.store.append([{ t: 'delete-group', g: groupId }]);
     return ErrorCode.NONE;
+  }
+
+  /**
+   * Offsets retention (Kafka's offsets.retention.minutes, KIP-211): a group with no members
+   * whose last activity (last commit, last rebalance, becoming Empty) is at least `retentionMs`
+   * old loses its committed offsets and disappears (ListGroups, DescribeGroups: Dead). Groups
+   * with members never expire, however old their commits. Returns the expired group ids.
+   */
+  expireOffsets(nowMs: number, retentionMs: number): string[] {
+    const expired: string[] = [];
+    for (const [id, stored] of this.store.groups) {
+      const live = this.groups.get(id);
+      if (live && (live.state !== 'Empty' || live.members.size > 0 || live.pending.size > 0)) continue;
+      if (nowMs - GroupStore.lastActivity(stored) < retentionMs) continue;
+      expired.push(id);
+    }
+    if (expired.length === 0) return expired;
+    this.store.append(expired.map((g): GroupRecord => ({ t: 'delete-group', g })));
+    for (const id of expired) {
+      const live = this.groups.get(id);
+      if (live) for (const t of live.pending.values()) clearTimeout(t);
+      this.groups.delete(id);
+    }
+    return expired;
   }
 
   close(): void {

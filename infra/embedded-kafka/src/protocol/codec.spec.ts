@@ -52,6 +52,7 @@ const CASES: Case[] = [
   },
   { dir: 'describeGroups', key: 15, args: { groupIds: ['g1', 'g2'] }, expect: { groups: ['g1', 'g2'] } },
   { dir: 'listGroups', key: 16, args: {}, expect: {} },
+  { dir: 'saslHandshake', key: 17, args: { mechanism: 'SCRAM-SHA-512' }, expect: { mechanism: 'SCRAM-SHA-512' } },
   { dir: 'apiVersions', key: 18, args: {}, expect: {} },
   {
     dir: 'createTopics',
@@ -60,7 +61,14 @@ const CASES: Case[] = [
     expect: { timeoutMs: 5000, topics: [{ name: 'nt', numPartitions: 3, replicationFactor: 1, assignments: [], configs: [{ name: 'retention.ms', value: '1000' }] }] },
   },
   { dir: 'deleteTopics', key: 20, args: { topics: ['x'], timeout: 5000 }, expect: { topicNames: ['x'], timeoutMs: 5000 } },
+  {
+    dir: 'deleteRecords',
+    key: 21,
+    args: { topics: [{ topic: 'tp', partitions: [{ partition: 1, offset: '12' }, { partition: 2, offset: '-1' }] }], timeout: 3000 },
+    expect: { timeoutMs: 3000, topics: [{ name: 'tp', partitions: [{ index: 1, offset: 12 }, { index: 2, offset: -1 }] }] },
+  },
   { dir: 'initProducerId', key: 22, args: { transactionalId: null, transactionTimeout: 5000 }, expect: { transactionalId: null } },
+  { dir: 'saslAuthenticate', key: 36, args: { authBytes: Buffer.from([0, 0, 0, 3, 0x61, 0x62, 0x63]) }, expect: { authBytes: Buffer.from('abc') } },
   { dir: 'createPartitions', key: 37, args: { topicPartitions: [{ topic: 'tp', count: 4 }], validateOnly: false, timeout: 5000 }, expect: { topics: [{ name: 'tp', count: 4 }] } },
   { dir: 'deleteGroups', key: 42, args: ['g1'], expect: { groupNames: ['g1'] } },
 ];
@@ -90,7 +98,7 @@ describe('response codecs decoded by kafkajs', () => {
     const w = new Writer();
     API_BY_KEY.get(key)!.encodeResponse(w, v, res);
     const { protocol } = require(`kafkajs/src/protocol/requests/${dir}`);
-    const { response } = protocol({ version: v })(dir === 'deleteGroups' ? [] : {});
+    const { response } = protocol({ version: v })(dir === 'deleteGroups' ? [] : dir === 'deleteRecords' ? { topics: [{ topic: 't', partitions: [] }] } : {});
     const decoded = await response.decode(w.toBuffer());
     return response.parse(decoded);
   };
@@ -138,6 +146,25 @@ describe('response codecs decoded by kafkajs', () => {
       members: [{ memberId: 'm1', groupInstanceId: null, metadata: Buffer.from([1]) }],
     });
     expect(out).toMatchObject({ generationId: 2, leaderId: 'm1', memberId: 'm1', groupProtocol: 'RoundRobinAssigner' });
+  });
+
+  it.each([0, 1])('DeleteRecords v%i', async (v) => {
+    const out = await respond('deleteRecords', 21, v, { topics: [{ name: 't', partitions: [{ index: 0, lowWatermark: 42, errorCode: 0 }] }] });
+    expect(out.topics[0]).toEqual({ topic: 't', partitions: [{ partition: 0, lowWatermark: 42n, errorCode: 0 }] });
+  });
+
+  it.each([0, 1])('SaslHandshake v%i', async (v) => {
+    const out = await respond('saslHandshake', 17, v, { errorCode: 0, mechanisms: ['PLAIN', 'SCRAM-SHA-512'] });
+    expect(out).toEqual({ errorCode: 0, enabledMechanisms: ['PLAIN', 'SCRAM-SHA-512'] });
+  });
+
+  it.each([0, 1])('SaslAuthenticate v%i carries the token and the session lifetime', async (v) => {
+    const w = new Writer();
+    API_BY_KEY.get(36)!.encodeResponse(w, v, { errorCode: 0, errorMessage: null, authBytes: Buffer.from('v=sig') });
+    const { protocol } = require('kafkajs/src/protocol/requests/saslAuthenticate');
+    const decoded = await protocol({ version: v })({ authBytes: Buffer.alloc(0) }).response.decode(w.toBuffer());
+    expect(decoded.authBytes.subarray(4).toString()).toBe('v=sig');
+    if (v === 1) expect(decoded.sessionLifetimeMs).toBe('0');
   });
 
   it.each([1, 2, 3, 4])('OffsetFetch v%i', async (v) => {

@@ -60,20 +60,25 @@ export function checkBatch(buf: Buffer, pos: number, end: number, verifyCrc: boo
       return { ok: false, problem: 'BAD_CRC', detail: `crc ${stored.toString(16)} != computed ${actual.toString(16)}` };
     }
   }
+  return { ok: true, header: readBatchHeader(buf, pos) };
+}
+
+/**
+ * The header fields of the batch at `pos`, unchecked: only for batches already validated (on
+ * disk, behind the segment index). Needs BATCH_HEADER_BYTES at `pos`, not the whole batch.
+ */
+export function readBatchHeader(buf: Buffer, pos: number): BatchHeader {
   return {
-    ok: true,
-    header: {
-      position: pos,
-      size,
-      baseOffset: Number(buf.readBigInt64BE(pos)),
-      lastOffsetDelta,
-      maxTimestamp: Number(buf.readBigInt64BE(pos + 35)),
-      producerId: Number(buf.readBigInt64BE(pos + 43)),
-      producerEpoch: buf.readInt16BE(pos + 51),
-      baseSequence: buf.readInt32BE(pos + 53),
-      recordsCount,
-      attributes: buf.readInt16BE(pos + 21),
-    },
+    position: pos,
+    size: buf.readInt32BE(pos + 8) + BATCH_LOG_OVERHEAD,
+    baseOffset: Number(buf.readBigInt64BE(pos)),
+    lastOffsetDelta: buf.readInt32BE(pos + 23),
+    maxTimestamp: Number(buf.readBigInt64BE(pos + 35)),
+    producerId: Number(buf.readBigInt64BE(pos + 43)),
+    producerEpoch: buf.readInt16BE(pos + 51),
+    baseSequence: buf.readInt32BE(pos + 53),
+    recordsCount: buf.readInt32BE(pos + 57),
+    attributes: buf.readInt16BE(pos + 21),
   };
 }
 

@@ -2,12 +2,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { GroupCommitFlusher } from './flusher';
 import { PartitionLog } from './partition-log';
-import { fsyncDir, type SegmentLogger } from './segment';
+import { fsyncDir } from '@deltaflow/core';
+import type { SegmentLogger } from './segment';
 import { DEFAULT_TOPIC_CONFIG, parseTopicConfig, type TopicConfig } from './topic-config';
 
 /**
  * All topics on disk: `<dataDir>/topics/<name>/topic.json` (partition count and raw configs)
- * and one directory per partition holding its segments.
+ * and one directory per partition holding its segments. A deleted topic is first renamed into
+ * `<dataDir>/deleting/` (atomic), then removed; whatever is left there is removed at start.
+ * The tombstones live outside `topics/` so that no legal topic name can look like one.
  */
 export interface Topic {
   readonly name: string;
@@ -26,32 +29,49 @@ export function isValidTopicName(name: string): boolean {
 export class LogStore {
   private readonly topics = new Map<string, Topic>();
   readonly root: string;
+  private readonly graveyard: string;
+  private tombs = 0;
 
   constructor(
     dataDir: string,
     readonly flusher: GroupCommitFlusher,
     private readonly log: SegmentLogger,
+    /** Broker-wide defaults for topic configs not set on the topic (e.g. --message-max-bytes). */
+    readonly defaults: TopicConfig = DEFAULT_TOPIC_CONFIG,
   ) {
     this.root = path.join(dataDir, 'topics');
+    this.graveyard = path.join(dataDir, 'deleting');
   }
 
   /** Loads every topic (recovering each partition's segments). */
   open(): void {
     fs.mkdirSync(this.root, { recursive: true });
+    // Deletions interrupted by a crash are finished now.
+    fs.rmSync(this.graveyard, { recursive: true, force: true });
+    fs.mkdirSync(this.graveyard, { recursive: true });
     for (const entry of fs.readdirSync(this.root)) {
       const dir = path.join(this.root, entry);
-      if (entry.includes('.deleting-')) {
-        fs.rmSync(dir, { recursive: true, force: true });
-        continue;
-      }
       const metaPath = path.join(dir, 'topic.json');
       if (!fs.existsSync(metaPath)) continue;
       const meta = JSON.parse(fs.readFileSync(metaPath, 'utf8')) as { name: string; partitions: number; config: Record<string, string> };
-      const parsed = parseTopicConfig(Object.entries(meta.config).map(([name, value]) => ({ name, value })));
+      if (meta.name !== entry) {
+        // A directory is a topic only under its own name. Earlier versions renamed a deleted
+        // topic to `<name>.deleting-<pid>-<ms>` beside the live ones: such a leftover still
+        // names the original topic inside, which is how it is told apart from a live topic
+        // whose own name happens to contain ".deleting-".
+        if (/\.deleting-\d+-\d+$/.test(entry) && entry.startsWith(`${meta.name}.deleting-`)) {
+          this.log('info', `removing ${dir}, left by an interrupted deletion of topic ${meta.name}`);
+          fs.rmSync(dir, { recursive: true, force: true });
+        } else {
+          this.log('warn', `ignoring ${dir}: its topic.json names topic '${meta.name}'`);
+        }
+        continue;
+      }
+      const parsed = parseTopicConfig(Object.entries(meta.config).map(([name, value]) => ({ name, value })), this.defaults);
       if (!parsed.ok) {
         this.log('error', `topic ${meta.name}: stored config rejected (${parsed.message}); using defaults`);
       }
-      const config = parsed.ok ? parsed.config : DEFAULT_TOPIC_CONFIG;
+      const config = parsed.ok ? parsed.config : this.defaults;
       const partitions: PartitionLog[] = [];
       for (let p = 0; p < meta.partitions; p++) {
         partitions.push(PartitionLog.open(meta.name, p, PartitionLog.dirFor(dir, p), config, this.log));
@@ -104,12 +124,13 @@ export class LogStore {
     for (const p of t.partitions) {
       this.flusher.forget(p.activeSegment);
       p.notify();
-      p.close();
+      p.close(false);
     }
     const dir = path.join(this.root, name);
-    const tomb = path.join(this.root, `${name}.deleting-${process.pid}-${Date.now()}`);
+    const tomb = path.join(this.graveyard, `${name}-${process.pid}-${++this.tombs}`);
     fs.renameSync(dir, tomb);
     fsyncDir(this.root);
+    fsyncDir(this.graveyard);
     fs.rmSync(tomb, { recursive: true, force: true });
     return true;
   }
@@ -122,6 +143,13 @@ export class LogStore {
     fs.closeSync(fd);
     fs.renameSync(tmp, path.join(dir, 'topic.json'));
     fsyncDir(dir);
+  }
+
+  /** Highest producer id found in any partition's log or producer state. */
+  maxProducerId(): number {
+    let m = -1;
+    for (const t of this.topics.values()) for (const p of t.partitions) m = Math.max(m, p.producers.maxProducerId);
+    return m;
   }
 
   applyRetention(nowMs: number): void {

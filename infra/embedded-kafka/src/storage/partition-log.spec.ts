@@ -108,6 +108,83 @@ describe('PartitionLog', () => {
   });
 });
 
+describe('PartitionLog: idempotent-producer state across restarts', () => {
+  let dir: string;
+  beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ek-pstate-'))));
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const idem = (pid: number, seq: number, count = 2, epoch = 0) => {
+    const b = makeBatch(count, 20);
+    b.writeBigInt64BE(BigInt(pid), 43);
+    b.writeInt16BE(epoch, 51);
+    b.writeInt32BE(seq, 53);
+    b.writeUInt32BE(crc32c(b, 0, 21, b.length), 17);
+    return b;
+  };
+  const snapshot = () => path.join(dir, 'producer-state.snapshot');
+  /** A crash: the files are closed without the shutdown snapshot. */
+  const crash = (log: PartitionLog) => (log as unknown as { segments: Segment[] }).segments.forEach((s) => s.close());
+
+  it('rebuilds sequences from the batch headers when there is no snapshot (crash)', () => {
+    let log = PartitionLog.open('t', 0, dir, { ...CONFIG, segmentBytes: 1 << 20 }, quiet);
+    expect(append(log, idem(9, 0))).toEqual({ kind: 'appended', baseOffset: 0 });
+    expect(append(log, makeBatch(1, 10))).toEqual({ kind: 'appended', baseOffset: 2 }); // not idempotent
+    expect(append(log, idem(9, 2))).toEqual({ kind: 'appended', baseOffset: 3 });
+    expect(append(log, idem(11, 0, 3))).toEqual({ kind: 'appended', baseOffset: 5 });
+    crash(log);
+    expect(fs.existsSync(snapshot())).toBe(false);
+    log = PartitionLog.open('t', 0, dir, CONFIG, quiet);
+    expect(append(log, idem(9, 2))).toEqual({ kind: 'duplicate', baseOffset: 3 });
+    expect(append(log, idem(9, 0))).toEqual({ kind: 'duplicate', baseOffset: 0 });
+    expect(append(log, idem(11, 0, 3))).toEqual({ kind: 'duplicate', baseOffset: 5 });
+    expect(append(log, idem(9, 7)).kind).toBe('out_of_order');
+    expect(append(log, idem(9, 4))).toEqual({ kind: 'appended', baseOffset: 8 });
+    expect(log.producers.maxProducerId).toBe(11);
+    expect(log.highWatermark).toBe(10);
+    log.close();
+  });
+
+  it('uses the snapshot written at roll and replays only the batches after it', () => {
+    let log = PartitionLog.open('t', 0, dir, { ...CONFIG, segmentBytes: 400 }, quiet);
+    for (let i = 0; i < 6; i++) append(log, idem(4, i * 2)); // 81-byte batches: rolls every 4
+    expect(fs.existsSync(snapshot())).toBe(true);
+    const snapOffset = JSON.parse(fs.readFileSync(snapshot(), 'utf8').slice(9)).offset;
+    expect(snapOffset).toBeGreaterThan(0);
+    expect(snapOffset).toBeLessThan(log.highWatermark);
+    crash(log);
+    // The segments the snapshot covers are gone: only the snapshot can know producer 4's state.
+    for (const f of fs.readdirSync(dir)) if (/^\d{20}\.(log|index)$/.test(f) && Number(f.slice(0, 20)) < snapOffset) fs.rmSync(path.join(dir, f));
+    log = PartitionLog.open('t', 0, dir, CONFIG, quiet);
+    expect(log.logStartOffset).toBe(snapOffset);
+    expect(append(log, idem(4, 6))).toEqual({ kind: 'duplicate', baseOffset: 6 }); // known from the snapshot only
+    expect(append(log, idem(4, 10))).toEqual({ kind: 'duplicate', baseOffset: 10 }); // replayed
+    expect(append(log, idem(4, 12))).toEqual({ kind: 'appended', baseOffset: 12 });
+    log.close();
+  });
+
+  it('ignores a damaged snapshot or one past a truncated log end, and rebuilds from the log', () => {
+    let log = PartitionLog.open('t', 0, dir, { ...CONFIG, segmentBytes: 1 << 20 }, quiet);
+    append(log, idem(3, 0));
+    append(log, idem(3, 2));
+    log.close(); // writes the snapshot at offset 4
+    const good = fs.readFileSync(snapshot());
+    fs.writeFileSync(snapshot(), Buffer.concat([good.subarray(0, 30), Buffer.from('X'), good.subarray(31)]));
+    const warnings: string[] = [];
+    const record = (_: string, m: string) => warnings.push(m);
+    log = PartitionLog.open('t', 0, dir, CONFIG, record);
+    expect(warnings.join('\n')).toMatch(/snapshot unusable \(CRC mismatch\)/);
+    expect(append(log, idem(3, 2))).toEqual({ kind: 'duplicate', baseOffset: 2 });
+    append(log, idem(3, 4));
+    log.close(); // snapshot at 6
+    // A torn tail cut the last batch: the snapshot (offset 6) now lies beyond the log end (4).
+    fs.truncateSync(path.join(dir, Segment.fileName(0, 'log')), 81 * 2 + 10);
+    log = PartitionLog.open('t', 0, dir, CONFIG, record);
+    expect(warnings.join('\n')).toMatch(/past the log end 4/);
+    expect(log.highWatermark).toBe(4);
+    expect(append(log, idem(3, 4))).toEqual({ kind: 'appended', baseOffset: 4 }); // not a duplicate: it was lost
+    log.close();
+  });
+});
+
 describe('checkBatch', () => {
   it('detects a flipped byte (CRC), a bad magic and a truncated batch', () => {
     const b = makeBatch(1, 50);

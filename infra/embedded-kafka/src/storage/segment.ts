@@ -1,6 +1,7 @@
+import { fsyncDir } from '@deltaflow/core';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BATCH_HEADER_BYTES, checkBatch } from '../protocol/record-batch';
+import { BATCH_HEADER_BYTES, checkBatch, readBatchHeader, type BatchHeader } from '../protocol/record-batch';
 
 /**
  * One log segment: `<baseOffset>.log` holds record batches back to back exactly as produced
@@ -223,10 +224,35 @@ export class Segment {
     return got === total ? buf : buf.subarray(0, got);
   }
 
-  /** First offset whose batch has maxTimestamp >= ts (batch granularity), or -1. */
-  offsetForTimestamp(ts: number): { offset: number; timestamp: number } | null {
+  /**
+   * Calls `fn` with the header of every batch whose base offset is >= `fromOffset`, in order.
+   * Reads the file in large windows, not one syscall per batch (rebuilding producer state).
+   */
+  scanHeaders(fromOffset: number, fn: (h: BatchHeader) => void): void {
+    const win = Buffer.allocUnsafe(Math.max(BATCH_HEADER_BYTES, Math.min(1 << 20, this.size)));
+    let winStart = 0;
+    let winLen = 0;
     for (let i = 0; i < this.count; i++) {
-      if (this.maxTs[i] >= ts) return { offset: this.baseOffset + this.rel[i], timestamp: this.maxTs[i] };
+      if (this.baseOffset + this.rel[i] < fromOffset) continue;
+      const p = this.pos[i];
+      if (p < winStart || p + BATCH_HEADER_BYTES > winStart + winLen) {
+        winStart = p;
+        winLen = fs.readSync(this.logFd, win, 0, Math.min(win.length, Math.max(BATCH_HEADER_BYTES, this.size - p)), p);
+        if (winLen < BATCH_HEADER_BYTES) return;
+      }
+      fn(readBatchHeader(win, p - winStart));
+    }
+  }
+
+  /**
+   * First batch ending at or after `minOffset` whose maxTimestamp >= ts (batch granularity):
+   * its base offset (raised to `minOffset`) and that timestamp, or null.
+   */
+  offsetForTimestamp(ts: number, minOffset = 0): { offset: number; timestamp: number } | null {
+    for (let i = 0; i < this.count; i++) {
+      const base = this.baseOffset + this.rel[i];
+      if (base + this.deltas[i] < minOffset) continue;
+      if (this.maxTs[i] >= ts) return { offset: Math.max(base, minOffset), timestamp: this.maxTs[i] };
     }
     return null;
   }
@@ -282,11 +308,5 @@ function writeFully(fd: number, buf: Buffer, position: number): void {
 }
 
 /** fsyncs a directory so that file creations and renames in it are durable. */
-export function fsyncDir(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
+
+

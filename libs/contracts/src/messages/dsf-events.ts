@@ -135,7 +135,7 @@ export const MergeStarted = defineMessage({
   type: 'MergeStarted',
   version: 1,
   topic: 'dsf.events',
-  fields: { correlationId: id(), dbid: dbid(), dsid: DsidSchema, kind: enumOf(SAVE_KINDS), inputs: inputNames(), occurredAt: occurredAt() },
+  fields: { correlationId: id(), dbid: dbid(), dsid: DsidSchema, kind: enumOf(SAVE_KINDS), inputs: inputNames(), output: optional(Location), occurredAt: occurredAt() },
 });
 
 /** Progress of a merge, restore, shadow apply or file unload (every few MiB). */

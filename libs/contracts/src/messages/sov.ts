@@ -63,6 +63,7 @@ export const Superblock = defineMessage({
     payload: bytes({ minLength: 0, maxLength: MAX_SUPERBLOCK_PAYLOAD }),
     crc: uint32(),
   },
+  rule: 'crc is the CRC-32C (Castagnoli) of the payload bytes',
   check: (m) => {
     const actual = crc32c(Buffer.from(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength)) >>> 0;
     return actual === m.crc ? undefined : { field: 'crc', message: `expected CRC-32C of payload 0x${actual.toString(16)}, got 0x${m.crc.toString(16)}` };
@@ -91,6 +92,7 @@ export const StreamDefine = defineMessage({
     encryption: optional(enumOf(ENCRYPTIONS)),
     correlationId: optional(id()),
   },
+  rule: 'minDevices ≤ maxDevices when both are given',
   check: (m) => devicesInOrder(m),
   upcasters: { 1: (f) => mbpsToBytes(mbpsToBytes(f, 'objectiveMBps', 'objectiveBytesPerSec'), 'deviceRateMBps', 'deviceRateBytesPerSec') },
 });
@@ -175,6 +177,7 @@ export const StreamDefined = defineMessage({
     encryption: enumOf(ENCRYPTIONS),
     occurredAt: occurredAt(),
   },
+  rule: 'minDevices ≤ maxDevices when both are given',
   check: (m) => devicesInOrder(m),
 });
 
@@ -256,6 +259,7 @@ export const RunPlaced = defineMessage({
     crcs: array(uint32(), { minLength: 1, maxLength: MAX_RUN_SUPERBLOCKS }),
     occurredAt: occurredAt(),
   },
+  rule: 'crcs has exactly `superblocks` items (one CRC per superblock)',
   check: (m) => (m.crcs.length === m.superblocks ? undefined : { field: 'crcs', message: `expected ${m.superblocks} CRCs (one per superblock), got ${m.crcs.length}` }),
 });
 

@@ -39,3 +39,20 @@ export function loadServiceConfig(service: string, env: NodeJS.ProcessEnv = proc
     httpPort: int(portVar, env[portVar] ?? env.HTTP_PORT),
   };
 }
+
+const UNITS: Record<string, number> = { '': 1, B: 1, K: 1024, KB: 1000, KIB: 1024, M: 1024 ** 2, MB: 1000 ** 2, MIB: 1024 ** 2, G: 1024 ** 3, GB: 1000 ** 3, GIB: 1024 ** 3 };
+
+/**
+ * A positive byte count from `env[name]` (e.g. a rate limit): digits with an optional unit
+ * (B, KB, MB, GB = powers of 1000; K, KiB, M, MiB, G, GiB = powers of 1024), undefined when unset,
+ * CONFIG error otherwise.
+ */
+export function bytesFromEnv(name: string, env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(raw);
+  const unit = m ? UNITS[m[2].toUpperCase()] : undefined;
+  const n = m && unit ? Math.floor(Number(m[1]) * unit) : NaN;
+  if (!(n > 0) || !Number.isSafeInteger(n)) throw new ServiceKitError('CONFIG', `${name}: expected a positive size such as 50MiB or 20000000, got "${raw}"`);
+  return n;
+}

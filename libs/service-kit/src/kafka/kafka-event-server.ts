@@ -13,6 +13,8 @@ import { CustomTransportStrategy, Server } from '@nestjs/microservices';
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { firstValueFrom, isObservable, defaultIfEmpty } from 'rxjs';
 import { isRejection } from '../errors';
+import { Assignments } from './assignments';
+import { coPartitionedAssigner } from './co-partitioned-assigner';
 import { createKafka, type KafkaSecurity } from './kafka-client';
 
 /** Where a record came from; passed to every handler. */
@@ -63,6 +65,12 @@ export interface KafkaEventServerOptions {
   /** fetch sizes (kafkajs defaults 1 MiB / 10 MiB): larger fetches make larger batches for batch handlers */
   maxBytesPerPartition?: number;
   maxBytes?: number;
+  /**
+   * The instance's partitions, told on every assignment; the batches of a new assignment wait
+   * until its listeners rebuilt their state. Partitions are assigned co-partitioned (one
+   * database's partitions of every subscribed topic to one member: co-partitioned-assigner.ts).
+   */
+  assignments?: Assignments;
   logger?: (msg: string) => void;
 }
 
@@ -70,9 +78,13 @@ export class KafkaEventServer extends Server implements CustomTransportStrategy 
   private kafka?: Kafka;
   private consumer?: Consumer;
   private producer?: Producer;
+  readonly assignments: Assignments;
+  /** the assignment kafkajs gave last, applied by the listeners before its batches run */
+  private received?: Map<string, number[]>;
 
   constructor(private readonly options: KafkaEventServerOptions) {
     super();
+    this.assignments = options.assignments ?? new Assignments();
   }
 
   on(): void {
@@ -102,8 +114,18 @@ export class KafkaEventServer extends Server implements CustomTransportStrategy 
       sessionTimeout: o.sessionTimeout ?? 30_000,
       heartbeatInterval: o.heartbeatInterval ?? 3_000,
       rebalanceTimeout: o.rebalanceTimeout ?? 60_000,
+      // long-polls of 1 s (kafkajs: 5 s): a stopping service leaves its group within a second
+      maxWaitTimeInMs: 1_000,
       ...(o.maxBytesPerPartition !== undefined ? { maxBytesPerPartition: o.maxBytesPerPartition } : {}),
       ...(o.maxBytes !== undefined ? { maxBytes: o.maxBytes } : {}),
+      partitionAssigners: [coPartitionedAssigner({ current: () => [...this.assignments.indices()] }, (m) => o.logger?.(m))],
+    });
+    // kafkajs emits GROUP_JOIN synchronously after each SyncGroup, before it fetches for the new assignment
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
+      this.received = new Map(Object.entries(e.payload.memberAssignment as Record<string, number[]>));
+      const parts = [...this.received].map(([t, ps]) => `${t}[${[...ps].sort((a, b) => a - b).join(',')}]`).join(' ');
+      o.logger?.(`assigned ${parts || 'nothing (more instances than partitions: idle)'}`);
+      void this.assignments.assign(this.received).catch((err) => o.logger?.(`state rebuild for the new assignment failed, retried with the next batch: ${(err as Error).message}`));
     });
     await this.consumer.connect();
     const topics = [...this.getHandlers().keys()];
@@ -118,8 +140,14 @@ export class KafkaEventServer extends Server implements CustomTransportStrategy 
     o.logger?.(`consuming ${topics.join(', ') || '(nothing)'} as group ${o.groupId}`);
   }
 
+  /** Resolves once the instance consumes: its first assignment is applied (at once when it subscribes to nothing). */
+  ready(): Promise<void> {
+    return this.getHandlers().size > 0 ? this.assignments.firstApplied : Promise.resolve();
+  }
+
   private async handleBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale } = payload;
+    await this.assignmentApplied(heartbeat, isRunning);
     const handler = this.getHandlerByPattern(batch.topic);
     if (!handler) return;
     const batchMode = Boolean((handler.extras as { batch?: boolean } | undefined)?.batch);
@@ -167,6 +195,27 @@ export class KafkaEventServer extends Server implements CustomTransportStrategy 
     }
     if (batchMode) await this.runBatch(handler, decoded, byOffset, resolveOffset);
     await commitOffsetsIfNecessary();
+  }
+
+  /** Holds a batch until the listeners applied the current assignment (heartbeating meanwhile). */
+  private async assignmentApplied(heartbeat: () => Promise<void>, isRunning: () => boolean): Promise<void> {
+    if (!this.received) return;
+    const run = this.assignments.assign(this.received); // at once when it is applied already
+    let done = false;
+    let failure: unknown;
+    run.then(
+      () => (done = true),
+      (e: unknown) => ((failure = e), (done = true)),
+    );
+    while (!done) {
+      await Promise.race([run.catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
+      if (done) break;
+      // a slow rebuild must not cost the group membership
+      if (!isRunning()) throw new Error('consumer stopping during a state rebuild');
+      await heartbeat();
+    }
+    // transient (the broker away during the rebuild): kafkajs retries the batch, which retries the rebuild
+    if (failure !== undefined) throw failure;
   }
 
   private async runBatch(

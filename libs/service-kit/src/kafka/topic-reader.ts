@@ -37,6 +37,8 @@ export interface TopicReaderOptions<M extends AnyMessage = AnyMessage> {
   readonly from?: 'earliest' | 'latest' | ReadonlyMap<PartitionKey, bigint>;
   /** deliver only offsets below these (per partition); 'end' = the ends when the reader starts; a function gets each partition's end */
   readonly until?: 'end' | ReadonlyMap<PartitionKey, bigint> | ((topic: string, partition: number, end: bigint) => bigint);
+  /** read only these partitions (by index, of every topic); all when absent */
+  readonly partitions?: ReadonlySet<number>;
   /** message types not to decode (by the type header), e.g. bulk block images */
   readonly skipTypes?: readonly string[];
   readonly onMessage: (m: M, at: RecordAt) => void | Promise<void>;
@@ -51,6 +53,7 @@ export class TopicReader<M extends AnyMessage = AnyMessage> {
   private readonly targets = new Map<PartitionKey, bigint>(); // where caughtUp is reached
   private readonly limits = new Map<PartitionKey, bigint>(); // no delivery at or above
   private readonly done = new Map<PartitionKey, bigint>(); // next offset to read
+  private readonly startAt = new Map<PartitionKey, bigint>();
   private stopped = false;
   private resolveCaughtUp!: () => void;
   readonly caughtUp: Promise<void> = new Promise((r) => (this.resolveCaughtUp = r));
@@ -68,12 +71,21 @@ export class TopicReader<M extends AnyMessage = AnyMessage> {
     if (missing.length > 0) await this.admin.createTopics({ topics: missing.map((topic) => ({ topic })), waitForLeaders: true }).catch(() => false);
     this.groupId = `${this.o.clientId}.reader.${randomUUID()}`;
     const from = this.o.from ?? 'earliest';
+    // a fresh group starts at the log start (fromBeginning); other starts are seeks once it runs
+    const seeks: Array<{ topic: string; partition: number; offset: string }> = [];
     for (const t of this.o.topics) {
-      const partitions: Array<{ partition: number; offset: string }> = [];
       for (const p of await this.admin.fetchTopicOffsets(t)) {
         const key = partitionKey(t, p.partition);
         const low = BigInt(p.low);
         const high = BigInt(p.high);
+        if (this.o.partitions && !this.o.partitions.has(p.partition)) {
+          // not asked for: started at its end, never delivered (what is appended later is still fetched)
+          this.limits.set(key, high);
+          this.done.set(key, high);
+          this.startAt.set(key, high);
+          if (high > low) seeks.push({ topic: t, partition: p.partition, offset: high.toString() });
+          continue;
+        }
         const asked = from === 'earliest' ? low : from === 'latest' ? high : (from.get(key) ?? low);
         // a checkpoint outside the log (the topic was recreated, or truncated below it) reads from the log start
         const start = asked >= low && asked <= high ? asked : low;
@@ -83,11 +95,12 @@ export class TopicReader<M extends AnyMessage = AnyMessage> {
         const target = until !== undefined && until < high ? until : high;
         if (target > start) this.targets.set(key, target);
         this.done.set(key, start);
-        partitions.push({ partition: p.partition, offset: start.toString() });
+        this.startAt.set(key, start);
+        if (start > low) seeks.push({ topic: t, partition: p.partition, offset: start.toString() });
       }
-      if (partitions.length > 0) await this.admin.setOffsets({ groupId: this.groupId, topic: t, partitions });
     }
-    this.consumer = kafka.consumer({ groupId: this.groupId, sessionTimeout: 30_000, heartbeatInterval: 3_000 });
+    // short long-polls: a reader is stopped promptly and sees new records soon
+    this.consumer = kafka.consumer({ groupId: this.groupId, sessionTimeout: 30_000, heartbeatInterval: 3_000, maxWaitTimeInMs: 250 });
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [...this.o.topics], fromBeginning: true });
     const skip = new Set(this.o.skipTypes ?? []);
@@ -96,6 +109,8 @@ export class TopicReader<M extends AnyMessage = AnyMessage> {
       eachMessage: async ({ topic, partition, message }) => {
         const key = partitionKey(topic, partition);
         const offset = BigInt(message.offset);
+        // records below a seek's target can arrive before the seek applies: they were not asked for
+        if (offset < (this.startAt.get(key) ?? 0n)) return;
         const limit = this.limits.get(key);
         if (limit === undefined || offset < limit) {
           const type = message.headers?.[TYPE_HEADER]?.toString();
@@ -117,6 +132,7 @@ export class TopicReader<M extends AnyMessage = AnyMessage> {
         this.checkCaughtUp();
       },
     });
+    for (const s of seeks) this.consumer.seek(s);
     this.checkCaughtUp();
   }
 
@@ -131,7 +147,8 @@ export class TopicReader<M extends AnyMessage = AnyMessage> {
    */
   async barrier(): Promise<void> {
     const targets = new Map<PartitionKey, bigint>();
-    for (const t of this.o.topics) for (const p of await this.admin!.fetchTopicOffsets(t)) targets.set(partitionKey(t, p.partition), BigInt(p.high));
+    for (const t of this.o.topics)
+      for (const p of await this.admin!.fetchTopicOffsets(t)) if (!this.o.partitions || this.o.partitions.has(p.partition)) targets.set(partitionKey(t, p.partition), BigInt(p.high));
     const reached = () => [...targets].every(([k, end]) => (this.done.get(k) ?? 0n) >= end);
     while (!reached()) {
       if (this.stopped) throw new Error('topic reader stopped');

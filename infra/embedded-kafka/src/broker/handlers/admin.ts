@@ -1,5 +1,6 @@
 import type { CreatePartitionsRequest, CreatePartitionsResponse } from '../../protocol/apis/create-partitions';
 import type { CreateTopicsRequest, CreateTopicsResponse } from '../../protocol/apis/create-topics';
+import type { DeleteRecordsRequest, DeleteRecordsResponse } from '../../protocol/apis/delete-records';
 import type { DeleteTopicsRequest, DeleteTopicsResponse } from '../../protocol/apis/delete-topics';
 import type { InitProducerIdRequest, InitProducerIdResponse } from '../../protocol/apis/init-producer-id';
 import { ErrorCode } from '../../protocol/error-codes';
@@ -48,3 +49,27 @@ export const handleInitProducerId: Handler<InitProducerIdRequest, InitProducerId
   }
   return { errorCode: ErrorCode.NONE, producerId: broker.nextProducerId(), producerEpoch: 0 };
 };
+
+/**
+ * DeleteRecords: moves each partition's log start offset (durably) and frees the segments below
+ * it. An offset past the high watermark (or below -1) is OFFSET_OUT_OF_RANGE and changes
+ * nothing; one at or below the current start changes nothing and reports the start, as in Kafka.
+ */
+export const handleDeleteRecords: Handler<DeleteRecordsRequest, DeleteRecordsResponse> = (broker, req) => ({
+  topics: req.topics.map((t) => ({
+    name: t.name,
+    partitions: t.partitions.map((p) => {
+      const log = broker.logs.partition(t.name, p.index);
+      if (!log) return { index: p.index, lowWatermark: -1, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
+      try {
+        const r = log.deleteRecordsBefore(p.offset);
+        if (r.kind === 'out_of_range') return { index: p.index, lowWatermark: -1, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE };
+        broker.log('info', `delete records ${t.name}-${p.index}: log start offset now ${r.logStartOffset}`);
+        return { index: p.index, lowWatermark: r.logStartOffset, errorCode: ErrorCode.NONE };
+      } catch (e) {
+        broker.log('error', `delete records ${t.name}-${p.index}: ${(e as Error).message}`);
+        return { index: p.index, lowWatermark: -1, errorCode: ErrorCode.KAFKA_STORAGE_ERROR };
+      }
+    }),
+  })),
+});

@@ -30,7 +30,7 @@ export function createTopic(
   if (replicationFactor !== -1 && replicationFactor !== 1) {
     return { errorCode: ErrorCode.INVALID_REPLICATION_FACTOR, errorMessage: `replication factor ${replicationFactor} > 1 available broker` };
   }
-  const parsed = parseTopicConfig(configs);
+  const parsed = parseTopicConfig(configs, broker.logs.defaults);
   if (!parsed.ok) return { errorCode: ErrorCode.INVALID_CONFIG, errorMessage: parsed.message };
   if (!validateOnly) {
     broker.logs.create(name, partitions, parsed.config, parsed.raw);

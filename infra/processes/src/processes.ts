@@ -14,7 +14,15 @@ export interface Child {
 }
 
 /** Forks a TypeScript entry point; output lines are prefixed with the child's name. */
-export function startChild(name: string, entry: string, args: string[], env: NodeJS.ProcessEnv, readyLine?: RegExp): Child {
+export function startChild(
+  name: string,
+  entry: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  readyLine?: RegExp,
+  /** where the child's prefixed output goes (default: this process's stdout and stderr); a function gets each line */
+  output?: (line: string) => void,
+): Child {
   // Own process group: a Ctrl-C in the terminal reaches the launcher only, which then stops
   // the services before the broker they are talking to. Should the launcher die without
   // stopping them, the IPC channel closes and every child exits on 'disconnect'.
@@ -38,7 +46,8 @@ export function startChild(name: string, entry: string, args: string[], env: Nod
       while ((i = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, i);
         buf = buf.slice(i + 1);
-        out.write(`[${name}] ${line}\n`);
+        if (output) output(`[${name}] ${line}`);
+        else out.write(`[${name}] ${line}\n`);
         const m = readyLine?.exec(line);
         if (m) resolveReady({ line, match: m.slice(1) });
       }

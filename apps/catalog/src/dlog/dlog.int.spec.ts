@@ -1,0 +1,27 @@
+import { dlogStream } from '../testing/fixture-stream';
+import { catalogTestDatabase, fold, rowsOf } from '../testing/projection-test-kit';
+import { dlogProjection, queryDlog } from './dlog.projection';
+
+describe('DLOG read model', () => {
+  let db: Awaited<ReturnType<typeof catalogTestDatabase>>;
+  beforeEach(async () => (db = await catalogTestDatabase()));
+  afterEach(() => db.close());
+
+  it('folds dsf.dlog with the DLOG decider: what is marked now, after a save took its capture', async () => {
+    const events = dlogStream(7);
+    await fold(db.ds, dlogProjection, events.slice(0, 4));
+    expect(await queryDlog(db.ds, 7)).toMatchObject({ blocks: { ASSO: 0, DATA: 0 }, marks: [], pending: { correlationId: 'c2', syncLsn: 12, DATA: 5, ASSO: 1 } });
+    await fold(db.ds, dlogProjection, events.slice(4));
+    const v = await queryDlog(db.ds, 7);
+    expect(v).toMatchObject({ blocks: { ASSO: 0, DATA: 2 }, pending: null, lastLsn: 20, extension: { used: 0, capacity: 64 } });
+    expect(await queryDlog(db.ds, 8)).toBeNull();
+  });
+
+  it('is idempotent when run twice', async () => {
+    await fold(db.ds, dlogProjection, dlogStream(7));
+    const once = await rowsOf(db.ds, dlogProjection);
+    await fold(db.ds, dlogProjection, dlogStream(7));
+    expect(await rowsOf(db.ds, dlogProjection)).toEqual(once);
+    expect(once).toHaveLength(1);
+  });
+});

@@ -1,0 +1,57 @@
+/**
+ * DLOG read model: the DLOG of each database as the change logger recorded it on dsf.dlog, folded
+ * with the DLOG decider's own `evolve` (@deltaflow/dlog) and kept as its snapshot, with the counts a
+ * report shows (blocks marked per area, utility marks and their extension use, the capture a save
+ * holds). Folding the same events twice gives the same state, so redeliveries change nothing.
+ */
+import { dlogStateFromJSON, dlogStateToJSON, dlogSummary, evolve, liveMarks, viewState, type DlogEvent, type DlogState } from '@deltaflow/dlog';
+import type { EntityManager } from 'typeorm';
+import type { CatalogEvent, Projection } from '../projection';
+
+const DLOG_TYPES: ReadonlySet<string> = new Set(['DlogRecorded', 'DlogSyncRecorded', 'DlogCaptureAwaited', 'DlogCaptureWithdrawn', 'DlogCaptured', 'DlogDropped', 'DlogReturned']);
+
+export const dlogProjection: Projection = {
+  name: 'catalog.dlog',
+  tables: [{ name: 'catalog_dlog', key: 'dbid' }],
+  canHandle: (e) => DLOG_TYPES.has(e.type),
+  apply: applyDlogEvent,
+};
+
+async function applyDlogEvent(m: EntityManager, e: CatalogEvent): Promise<void> {
+  if (!DLOG_TYPES.has(e.type)) return;
+  const { occurredAt, ...event } = e as Extract<CatalogEvent, { type: DlogEvent['type'] }>;
+  const [row] = await m.query('SELECT state FROM catalog_dlog WHERE dbid = $1 FOR UPDATE', [event.dbid]);
+  const before: DlogState = row === undefined ? viewState(event.dbid) : dlogStateFromJSON(row.state);
+  const state = evolve(before, event as DlogEvent);
+  const s = dlogSummary(state);
+  await m.query(
+    `INSERT INTO catalog_dlog (dbid, state, asso_blocks, data_blocks, marks, pending, last_lsn, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+     ON CONFLICT (dbid) DO UPDATE SET state = $2, asso_blocks = $3, data_blocks = $4, marks = $5, pending = $6, last_lsn = $7, updated_at = $8`,
+    [event.dbid, JSON.stringify(dlogStateToJSON(state)), s.live.ASSO, s.live.DATA, JSON.stringify(liveMarks(state)), s.pending ? JSON.stringify(s.pending) : null, s.lastLsn, occurredAt],
+  );
+}
+
+export interface DlogView {
+  blocks: { ASSO: number; DATA: number };
+  marks: Array<{ file: number; parts: string[]; extents: Array<{ part: string; from: number; to: number }> }>;
+  /** extents kept per file in the ADALOD UPDATE extension, and its capacity */
+  extension: { used: number; capacity: number };
+  pending: { correlationId: string; syncLsn: number; ASSO: number; DATA: number; exact: boolean } | null;
+  lastLsn: number | null;
+  updatedAt: number;
+}
+
+export async function queryDlog(m: Pick<EntityManager, 'query'>, dbid: number): Promise<DlogView | null> {
+  const [r] = await m.query('SELECT * FROM catalog_dlog WHERE dbid = $1', [dbid]);
+  if (r === undefined) return null;
+  const marks = r.marks as DlogView['marks'];
+  const state = dlogStateFromJSON(r.state);
+  return {
+    blocks: { ASSO: Number(r.asso_blocks), DATA: Number(r.data_blocks) },
+    marks,
+    extension: { used: Math.max(0, ...marks.map((k) => k.extents.length)), capacity: state.config.extensionCapacity },
+    pending: r.pending,
+    lastLsn: r.last_lsn === null ? null : Number(r.last_lsn),
+    updatedAt: Number(r.updated_at),
+  };
+}

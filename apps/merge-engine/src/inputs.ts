@@ -1,0 +1,95 @@
+/**
+ * Where a merge's or restore's inputs come from, behind one interface: an input reference (a
+ * data set name, `@dsim`, or later `stream:S/F`) becomes a readable data set file for the
+ * duration of one operation.
+ *
+ * `@dsim` is the database's original DSIM where it lives: the DSIM builder (its one authority)
+ * copies it into an `original-dsim` data set without freeing it (DsimSnapshotRequested); with
+ * DSIMWAIT (`dsimWaitSec`) an input whose DSIM is not complete yet is asked again until it is.
+ */
+import * as fs from 'node:fs';
+import { ORIGINAL_DSIM_INPUT, type MessageOfType } from '@deltaflow/contracts';
+import type { Dsid } from '@deltaflow/dsid';
+import { dataSetPath } from '@deltaflow/save-format';
+
+/** An input ready to be read, and how to give it back. */
+export interface ResolvedInput {
+  readonly ref: string;
+  readonly path: string;
+  /** the DSID of the original DSIM it copies, for `@dsim` */
+  readonly originalDsim?: Dsid;
+  release(): void;
+}
+
+export class InputError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly input?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** What the resolver needs from the service: ask the DSIM builder for a snapshot and wait for its answer. */
+export interface SnapshotPort {
+  snapshot(dbid: number, correlationId: string, destination: string): Promise<MessageOfType<'DsimSnapshotted'> | MessageOfType<'CommandRejected'>>;
+}
+
+export class InputResolver {
+  constructor(
+    private readonly dataDir: string,
+    private readonly dsim: SnapshotPort,
+    private readonly log: (m: string) => void,
+  ) {}
+
+  /** Resolves every input (in the order given); on any failure releases what was resolved. */
+  async resolveAll(dbid: number, correlationId: string, refs: readonly string[], dsimWaitSec = 0): Promise<ResolvedInput[]> {
+    const out: ResolvedInput[] = [];
+    try {
+      for (const ref of refs) out.push(await this.resolve(dbid, correlationId, ref, dsimWaitSec));
+      return out;
+    } catch (e) {
+      for (const r of out) r.release();
+      throw e;
+    }
+  }
+
+  private async resolve(dbid: number, correlationId: string, ref: string, dsimWaitSec: number): Promise<ResolvedInput> {
+    if (ref === ORIGINAL_DSIM_INPUT) return this.originalDsim(dbid, correlationId, dsimWaitSec);
+    if (ref.startsWith('stream:')) throw new InputError('UNSUPPORTED', `stream inputs (${ref}) are not readable by this merge engine yet`, ref);
+    let file: string;
+    try {
+      file = dataSetPath(this.dataDir, ref);
+    } catch (e) {
+      throw new InputError('VALIDATION', (e as Error).message, ref);
+    }
+    if (!fs.existsSync(file)) throw new InputError('NOT_FOUND', `no data set ${ref}`, ref);
+    return { ref, path: file, release: () => undefined };
+  }
+
+  private async originalDsim(dbid: number, correlationId: string, dsimWaitSec: number): Promise<ResolvedInput> {
+    const deadline = Date.now() + dsimWaitSec * 1000;
+    for (let attempt = 1; ; attempt++) {
+      const id = attempt === 1 ? `${correlationId}.dsim` : `${correlationId}.dsim.${attempt}`;
+      const name = `dsim-snapshot-${safeSuffix(id)}`;
+      const answer = await this.dsim.snapshot(dbid, id, name);
+      if (answer.type === 'DsimSnapshotted') {
+        const file = dataSetPath(this.dataDir, name);
+        return { ref: ORIGINAL_DSIM_INPUT, path: file, originalDsim: answer.dsid, release: () => fs.rmSync(file, { force: true }) };
+      }
+      // DSIMWAIT (seed: "The merge function waits for completion of the DSIM data set if the DSIMWAIT parameter is specified")
+      if (answer.code === 'DSIM_NOT_COMPLETE' && Date.now() < deadline) {
+        if (attempt === 1) this.log(`${correlationId}: the original DSIM is not complete yet; waiting up to ${dsimWaitSec} s (DSIMWAIT)`);
+        await new Promise((r) => setTimeout(r, 500));
+        continue;
+      }
+      throw new InputError(answer.code, `the original DSIM (@dsim): ${answer.reason}`, ORIGINAL_DSIM_INPUT);
+    }
+  }
+}
+
+/** A data-set-name-safe suffix from a correlation id. */
+function safeSuffix(id: string): string {
+  return id.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 100);
+}

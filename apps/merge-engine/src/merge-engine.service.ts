@@ -1,0 +1,504 @@
+/**
+ * The merge engine (seed: ADASAV MERGE, RESTORE DELTA, shadow databases, REGENERATE, ADAULD), as a
+ * Nest provider. The decisions are @deltaflow/merge's and @deltaflow/dsid's: which inputs combine
+ * (the DSID rules, checked before anything is written), the k-way merge, the restore and its
+ * restart. This provider turns commands from dsf.commands into those calls and reports every
+ * operation on dsf.events, so merges and restores can be audited and replayed.
+ *
+ * A command is accepted in the handler (inputs resolved and checked, MergeStarted/RestoreStarted
+ * published, or CommandRejected naming the rule) and then runs in the background, one operation
+ * at a time, with OperationProgress every few MiB and MergeCompleted / RestoreCompleted /
+ * ShadowRegenerated / FileUnloaded or CommandFailed at the end. The outcome events are folded at
+ * start, so a redelivered command is done once; an operation a crash interrupted is reported:
+ * a merge fails (nothing is left under its destination name), a restore is RestoreInterrupted
+ * and continues when resubmitted without the full save (`dsf restore --resume`).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { databaseDir } from '@deltaflow/blockdb';
+import { encodeMessage, Topic, type AnyMessage, type MessageOfType, type TopicMessage } from '@deltaflow/contracts';
+import { PARTIAL_SUFFIX, safePathIn, Throttle } from '@deltaflow/core';
+import { DsidRuleError, validateMerge, validateRestoreDelta, type Dsid } from '@deltaflow/dsid';
+import { checkRestore, checkSameShape, loadInputs, mergeDataSets, readShadowStatus, regenerate, restoreDelta, unloadFile, type RestoreScope } from '@deltaflow/merge';
+import { dataSetPath } from '@deltaflow/save-format';
+import { Answers, EventPublisher, TopicReader } from '@deltaflow/service-kit';
+import { InputError, InputResolver, type ResolvedInput } from './inputs';
+
+export interface MergeEngineConfig {
+  readonly brokers: readonly string[];
+  readonly dataDir: string;
+  readonly groupId?: string;
+  readonly clientId?: string;
+  readonly databaseDir?: (dbid: number) => string;
+  /** OperationProgress at most every this many bytes (default 8 MiB) */
+  readonly progressEveryBytes?: number;
+  /** how long a snapshot of the original DSIM may take to be answered (default 60 s) */
+  readonly dsimTimeoutMs?: number;
+  readonly fsync?: boolean;
+  /** input bytes per second all operations of this engine read at most (MERGE_ENGINE_MAX_BYTES_PER_SEC); unlimited when absent */
+  readonly maxBytesPerSec?: number;
+  readonly log?: (m: string) => void;
+  readonly now?: () => number;
+}
+
+export const MERGE_ENGINE_CONFIG = Symbol('MERGE_ENGINE_CONFIG');
+
+export type MergeEngineCommand = Extract<
+  TopicMessage<'dsf.commands'>,
+  { type: 'MergeRequested' | 'RestoreRequested' | 'ShadowInitRequested' | 'ShadowApplyRequested' | 'ShadowRegenerateRequested' | 'FileUnloadRequested' }
+>;
+const COMMANDS: ReadonlySet<string> = new Set(['MergeRequested', 'RestoreRequested', 'ShadowInitRequested', 'ShadowApplyRequested', 'ShadowRegenerateRequested', 'FileUnloadRequested']);
+export const isMergeEngineCommand = (c: TopicMessage<'dsf.commands'>): c is MergeEngineCommand => COMMANDS.has(c.type);
+
+/** Where restore targets, shadows and file unloads live under the data directory. */
+export const targetDir = (dataDir: string, kind: 'restores' | 'shadows' | 'unloads', name: string): string => safePathIn(path.join(dataDir, kind), name, kind.slice(0, -1));
+
+type EventsMessage = TopicMessage<'dsf.events'> | TopicMessage<'dsf.block-changes'>;
+
+/** A refusal before anything was written. */
+class Rejection extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly extra: { rule?: string; input?: string; field?: string } = {},
+  ) {
+    super(message);
+  }
+}
+
+interface Job {
+  readonly command: MergeEngineCommand;
+  readonly inputs: readonly ResolvedInput[];
+  run(progress: (done: number, total?: number) => Promise<void>, signal: AbortSignal): Promise<AnyMessage>;
+}
+
+@Injectable()
+export class MergeEngineService implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
+  private publisher!: EventPublisher<AnyMessage>;
+  private reader?: TopicReader<EventsMessage>;
+  private readonly resolver: InputResolver;
+  private readonly snapshots = new Answers<MessageOfType<'DsimSnapshotted'> | MessageOfType<'CommandRejected'>>();
+  /** correlation ids with an outcome or a start on dsf.events */
+  private readonly handled = new Set<string>();
+  /** operations started and not finished, as the log says */
+  private readonly unfinished = new Map<string, MessageOfType<'MergeStarted'> | MessageOfType<'RestoreStarted'>>();
+  private readonly nucleus = new Map<number, { active: boolean; lsn: number }>();
+  private queue: Promise<void> = Promise.resolve();
+  private readonly abort = new AbortController();
+  /** one rate for every operation of this engine (they run one after another) */
+  private readonly throttle?: Throttle;
+  private readonly log: (m: string) => void;
+  private readonly now: () => number;
+
+  constructor(@Inject(MERGE_ENGINE_CONFIG) private readonly config: MergeEngineConfig) {
+    if (config.maxBytesPerSec !== undefined) this.throttle = new Throttle(config.maxBytesPerSec);
+    this.log = config.log ?? ((m: string) => console.log(`[merge-engine] ${m}`));
+    this.now = config.now ?? Date.now;
+    this.resolver = new InputResolver(config.dataDir, { snapshot: (dbid, id, destination) => this.snapshot(dbid, id, destination) }, this.log);
+  }
+
+  async onModuleInit(): Promise<void> {
+    const clientId = this.config.clientId ?? 'merge-engine';
+    this.publisher = new EventPublisher<AnyMessage>(this.config.brokers, clientId, (m) => encodeMessage(m));
+    await this.publisher.connect();
+    this.reader = new TopicReader<EventsMessage>({
+      brokers: this.config.brokers,
+      clientId,
+      topics: [Topic.dsfEvents, Topic.blockChanges],
+      // only the nucleus state matters on dsf.block-changes (restores into the database need it stopped)
+      skipTypes: ['BlockChanged', 'UtilityChanged', 'EtSync', 'SaveProgress', 'OperationProgress'],
+      onMessage: (m) => this.onLog(m),
+      log: this.log,
+    });
+    await this.reader.start();
+    await this.reader.caughtUp;
+    await this.reportInterrupted();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.abort.abort();
+    this.snapshots.close(new Error('the merge engine is stopping'));
+    await this.queue.catch(() => undefined);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.reader?.stop();
+    await this.publisher?.close();
+  }
+
+  private onLog(m: EventsMessage): void {
+    switch (m.type) {
+      case 'NucleusState': {
+        const prev = this.nucleus.get(m.dbid);
+        if (prev === undefined || m.lsn >= prev.lsn) this.nucleus.set(m.dbid, { active: m.active, lsn: m.lsn });
+        return;
+      }
+      case 'DsimSnapshotted':
+        this.snapshots.answer(m.correlationId, m);
+        return;
+      case 'MergeStarted':
+      case 'RestoreStarted':
+        this.handled.add(m.correlationId);
+        this.unfinished.set(m.correlationId, m);
+        return;
+      case 'CommandRejected':
+        this.snapshots.answer(m.correlationId, m);
+        this.finished(m.correlationId);
+        return;
+      case 'MergeCompleted':
+      case 'RestoreCompleted':
+      case 'RestoreInterrupted':
+      case 'ShadowRegenerated':
+      case 'FileUnloaded':
+      case 'CommandFailed':
+        this.finished(m.correlationId);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private finished(correlationId: string): void {
+    this.handled.add(correlationId);
+    this.unfinished.delete(correlationId);
+  }
+
+  /** After the log was read at start: operations a crash interrupted are reported, never left hanging. */
+  private async reportInterrupted(): Promise<void> {
+    for (const [cid, started] of this.unfinished) {
+      if (started.type === 'MergeStarted') {
+        if (started.output?.kind === 'directory') fs.rmSync(`${dataSetPath(this.config.dataDir, started.output.name)}${PARTIAL_SUFFIX}`, { force: true });
+        await this.publish({ type: 'CommandFailed', correlationId: cid, dbid: started.dbid, commandType: 'MergeRequested', code: 'ENGINE_RESTARTED', reason: 'the merge engine stopped during this merge; nothing was left under the destination name: resubmit the merge', occurredAt: this.now() });
+      } else {
+        await this.publish({
+          type: 'RestoreInterrupted',
+          correlationId: cid,
+          dbid: started.dbid,
+          target: started.target,
+          code: 'ENGINE_RESTARTED',
+          reason: 'the merge engine stopped during this restore: resubmit it without the full save (dsf restore --resume ...) and it continues with the deltas; if the full save was not restored yet, repeat the whole restore',
+          occurredAt: this.now(),
+        });
+      }
+    }
+  }
+
+  private publish(...m: AnyMessage[]): Promise<void> {
+    return this.publisher.publish(...m);
+  }
+
+  /** Asks the DSIM builder for a copy of the original DSIM and waits for its answer. */
+  private async snapshot(dbid: number, correlationId: string, destination: string) {
+    await this.publish({ type: 'DsimSnapshotRequested', correlationId, dbid, destination });
+    const ms = this.config.dsimTimeoutMs ?? 60_000;
+    return this.snapshots.wait(correlationId, ms, () => new InputError('DSIM_TIMEOUT', `the DSIM builder did not answer within ${ms} ms`, '@dsim'));
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Commands
+
+  /** Accepts (or rejects) a command, then runs it in the background. Redeliveries change nothing. */
+  async onCommand(c: MergeEngineCommand): Promise<void> {
+    if (this.handled.has(c.correlationId)) {
+      this.log(`${c.type} ${c.correlationId}: already handled, ignored`);
+      return;
+    }
+    let job: Job;
+    try {
+      job = await this.accept(c);
+    } catch (err) {
+      await this.refuse(c, err);
+      return;
+    }
+    this.handled.add(c.correlationId);
+    const run = this.queue.then(() => this.execute(job));
+    this.queue = run.catch(() => undefined);
+  }
+
+  private async refuse(c: MergeEngineCommand, err: unknown): Promise<void> {
+    const r = asRejection(err);
+    if (r === null) throw err; // a fault, not a refusal: retried by the transport
+    this.log(`${c.type} ${c.correlationId} rejected: ${r.code}: ${r.message}`);
+    this.handled.add(c.correlationId);
+    await this.publish({
+      type: 'CommandRejected',
+      correlationId: c.correlationId,
+      dbid: c.dbid,
+      commandType: c.type,
+      code: r.code,
+      reason: r.message.slice(0, 4000),
+      ...(r.extra.rule ? { rule: r.extra.rule } : {}),
+      ...(r.extra.input ? { input: r.extra.input.slice(0, 200) } : {}),
+      ...(r.extra.field ? { field: r.extra.field } : {}),
+      occurredAt: this.now(),
+    });
+  }
+
+  private async execute(job: Job): Promise<void> {
+    const c = job.command;
+    const every = this.config.progressEveryBytes ?? 8 * 1024 * 1024;
+    let reported = 0;
+    const progress = async (done: number, total?: number) => {
+      if (done - reported < every && done !== total) return;
+      reported = done;
+      await this.publish({ type: 'OperationProgress', correlationId: c.correlationId, dbid: c.dbid, bytesDone: done, ...(total !== undefined ? { bytesTotal: total } : {}), occurredAt: this.now() });
+    };
+    try {
+      const outcome = await job.run(progress, this.abort.signal);
+      await this.publish(outcome);
+      this.finished(c.correlationId);
+      this.log(`${c.type} ${c.correlationId}: ${outcome.type}`);
+    } catch (err) {
+      if (this.abort.signal.aborted) return; // stopping: the next start reports it
+      const r = asRejection(err);
+      const code = r?.code ?? (typeof (err as { code?: unknown }).code === 'string' && /^[A-Z][A-Z0-9_]*$/.test((err as { code: string }).code) ? (err as { code: string }).code : 'INTERNAL');
+      this.log(`${c.type} ${c.correlationId} failed: ${code}: ${(err as Error).message}`);
+      await this.publish(
+        c.type === 'RestoreRequested' || c.type === 'ShadowInitRequested' || c.type === 'ShadowApplyRequested'
+          ? { type: 'RestoreInterrupted', correlationId: c.correlationId, dbid: c.dbid, target: 'target' in c ? c.target : c.shadow, code, reason: ((err as Error).message || code).slice(0, 4000), occurredAt: this.now() }
+          : { type: 'CommandFailed', correlationId: c.correlationId, dbid: c.dbid, commandType: c.type, code, reason: ((err as Error).message || code).slice(0, 4000), occurredAt: this.now() },
+      );
+      this.finished(c.correlationId);
+    } finally {
+      for (const i of job.inputs) i.release();
+    }
+  }
+
+  private accept(c: MergeEngineCommand): Promise<Job> {
+    switch (c.type) {
+      case 'MergeRequested':
+        return this.acceptMerge(c);
+      case 'RestoreRequested':
+        return this.acceptRestore(c, c.target, { scope: c.scope, resume: c.resume, intoDatabase: c.intoDatabase, dsimWaitSec: c.dsimWaitSec });
+      case 'ShadowInitRequested':
+      case 'ShadowApplyRequested':
+        return this.acceptRestore(c, c.shadow, { shadow: true });
+      case 'ShadowRegenerateRequested':
+        return this.acceptRegenerate(c);
+      case 'FileUnloadRequested':
+        return this.acceptUnload(c);
+      default: {
+        const never: never = c;
+        throw new Error(`unexpected command ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Merge
+
+  private async acceptMerge(c: MessageOfType<'MergeRequested'>): Promise<Job> {
+    if (c.output.kind !== 'directory') throw new Rejection('UNSUPPORTED', 'stream destinations are not supported by the merge engine yet', { field: 'output' });
+    const outName = c.output.name;
+    const output = dataSetPath(this.config.dataDir, outName);
+    if (fs.existsSync(output)) throw new Rejection('ALREADY_EXISTS', `data set ${outName} already exists`, { field: 'output' });
+    const inputs = await this.resolver.resolveAll(c.dbid, c.correlationId, c.inputs, c.dsimWaitSec ?? 0);
+    try {
+      const sets = await loadInputs(inputs.map((i) => i.path));
+      const plan = validateMerge(sets.map((s) => s.descriptor));
+      checkSameShape(sets, 'MERGE_INPUT_INVALID');
+      this.checkDbid(c.dbid, sets[0].header.dbid);
+      if (c.full && plan.outputKind !== 'full') throw new Rejection('FULL_REQUIRED', 'a full result was asked (--full) but no full save is among the inputs', { rule: 'FULL_REQUIRED' });
+      await this.publish({ type: 'MergeStarted', correlationId: c.correlationId, dbid: c.dbid, dsid: plan.output, kind: plan.outputKind, inputs: [...c.inputs], output: c.output, occurredAt: this.now() });
+    } catch (e) {
+      for (const i of inputs) i.release();
+      throw withInputNames(e, inputs);
+    }
+    const original = inputs.find((i) => i.originalDsim !== undefined)?.originalDsim;
+    return {
+      command: c,
+      inputs,
+      run: async (progress, signal) => {
+        const r = await mergeDataSets({
+          inputs: inputs.map((i) => i.path),
+          output,
+          signal,
+          throttle: this.throttle,
+          writer: { fsync: this.config.fsync ?? true },
+          onProgress: (p) => void progress(p.bytesDone, p.bytesTotal),
+        });
+        return {
+          type: 'MergeCompleted',
+          correlationId: c.correlationId,
+          dbid: c.dbid,
+          dsid: r.dsid,
+          kind: r.kind,
+          inputs: [...c.inputs],
+          location: { kind: 'directory', name: outName },
+          blocks: r.output.assoRecords + r.output.dataRecords,
+          bytes: r.output.bytes,
+          digest: r.output.digest,
+          // seed: following the merge, the original DSIM is reset (the DSIM builder frees it)
+          ...(r.usedOriginalDsim && original ? { releasedDsid: original } : {}),
+          occurredAt: this.now(),
+        };
+      },
+    };
+  }
+
+  private checkDbid(asked: number, found: number): void {
+    if (asked !== found) throw new Rejection('WRONG_DATABASE', `the inputs belong to database ${found}, not ${asked}`, { rule: 'SAME_DBID' });
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Restore delta, shadow init and apply
+
+  private async acceptRestore(
+    c: MessageOfType<'RestoreRequested'> | MessageOfType<'ShadowInitRequested'> | MessageOfType<'ShadowApplyRequested'>,
+    name: string,
+    o: { scope?: RestoreScope; resume?: boolean; intoDatabase?: boolean; shadow?: boolean; dsimWaitSec?: number },
+  ): Promise<Job> {
+    const target = o.intoDatabase ? (this.config.databaseDir?.(c.dbid) ?? databaseDir(this.config.dataDir, c.dbid)) : targetDir(this.config.dataDir, o.shadow ? 'shadows' : 'restores', name);
+    if (o.intoDatabase && this.nucleus.get(c.dbid)?.active !== false)
+      throw new Rejection('NUCLEUS_ACTIVE', `a restore into database ${c.dbid} itself needs its nucleus stopped (NucleusState inactive)`, { field: 'intoDatabase' });
+    const inputs = await this.resolver.resolveAll(c.dbid, c.correlationId, c.inputs, o.dsimWaitSec ?? 0);
+    const request = { inputs: inputs.map((i) => i.path), target, shadow: !!o.shadow, ...(o.scope ? { scope: o.scope } : {}) };
+    try {
+      const sets = await loadInputs(request.inputs);
+      this.checkDbid(c.dbid, sets[0].header.dbid);
+      const hasFull = sets.some((s) => s.header.kind === 'full');
+      if (c.type === 'ShadowInitRequested' && !hasFull) throw new Rejection('RESTORE_INPUT_INVALID', 'a shadow is initialised by restoring a full save: give one', { rule: 'FULL_REQUIRED' });
+      if (c.type === 'ShadowApplyRequested' && hasFull) throw new Rejection('RESTORE_INPUT_INVALID', 'a shadow apply takes the next deltas only: a full save would start it over (use shadow init)', { rule: 'FULL_REQUIRED' });
+      if (!hasFull && !o.shadow && !o.resume)
+        throw new Rejection('RESTORE_INPUT_INVALID', 'no full save among the inputs: give one, or --resume to continue an interrupted restore', { rule: 'FULL_REQUIRED' });
+      // every check the restore makes before it writes (DSID rules, target, shadow status, resume plan)
+      const check = await checkRestore(request);
+      await this.publish({ type: 'RestoreStarted', correlationId: c.correlationId, dbid: c.dbid, target: name, inputs: [...c.inputs], shadow: !!o.shadow, ...(check.resumed ? { resume: true } : {}), occurredAt: this.now() });
+    } catch (e) {
+      for (const i of inputs) i.release();
+      throw withInputNames(e, inputs);
+    }
+    return {
+      command: c,
+      inputs,
+      run: async (progress, signal) => {
+        fs.mkdirSync(path.dirname(target), { recursive: true });
+        const r = await restoreDelta({
+          ...request,
+          signal,
+          throttle: this.throttle,
+          onProgress: (p) => void (p.bytesDone !== undefined ? progress(p.bytesDone, p.bytesTotal) : undefined),
+        });
+        return {
+          type: 'RestoreCompleted',
+          correlationId: c.correlationId,
+          dbid: c.dbid,
+          target: name,
+          dsid: r.dsid,
+          shadow: !!o.shadow,
+          blocks: r.blocksWritten,
+          digest: r.digest,
+          // the database itself went back to the status of r.dsid: its next saves start a new lineage,
+          // and its next delta holds every block the restore wrote
+          ...(o.intoDatabase ? { intoDatabase: true, ranges: [...r.ranges] } : {}),
+          occurredAt: this.now(),
+        };
+      },
+    };
+  }
+
+  // -------------------------------------------------------------------------------------
+  // REGENERATE
+
+  private async acceptRegenerate(c: MessageOfType<'ShadowRegenerateRequested'>): Promise<Job> {
+    const target = targetDir(this.config.dataDir, 'shadows', c.shadow);
+    const status = readShadowStatus(target);
+    if (!status || !status.shadow) throw new Rejection('RESTORE_INPUT_INVALID', `shadow ${c.shadow} is not initialised`);
+    if (c.toLsn !== undefined && c.toLsn < status.lsn) throw new Rejection('VALIDATION', `the shadow stands at LSN ${status.lsn}, past --to-lsn ${c.toLsn}`, { field: 'toLsn' });
+    const fromLsn = status.lsn;
+    return {
+      command: c,
+      inputs: [],
+      run: async () => {
+        // the PLOG since the shadow's LSN: the last image per block, applied in LSN order
+        const last = new Map<string, { area: 'ASSO' | 'DATA'; rabn: number; lsn: number; image: Uint8Array }>();
+        const reader = new TopicReader<TopicMessage<'dsf.plog'>>({
+          brokers: this.config.brokers,
+          clientId: 'merge-engine-regenerate',
+          topics: [Topic.plog],
+          until: 'end',
+          onMessage: (p) => {
+            if (p.type !== 'PlogImage' || p.dbid !== c.dbid || p.lsn <= fromLsn || (c.toLsn !== undefined && p.lsn > c.toLsn)) return;
+            const key = `${p.area}:${p.rabn}`;
+            const seen = last.get(key);
+            if (!seen || seen.lsn < p.lsn) last.set(key, { area: p.area, rabn: p.rabn, lsn: p.lsn, image: p.image });
+          },
+          log: this.log,
+        });
+        try {
+          await reader.start();
+          await reader.caughtUp;
+        } finally {
+          await reader.stop();
+        }
+        const images = [...last.values()].sort((a, b) => a.lsn - b.lsn);
+        const r = await regenerate({ target, images: iterate(images), ...(c.toLsn !== undefined ? { toLsn: c.toLsn } : {}) });
+        return { type: 'ShadowRegenerated', correlationId: c.correlationId, dbid: c.dbid, shadow: c.shadow, fromLsn: r.fromLsn, toLsn: r.toLsn, blocks: r.blocks, digest: r.digest, occurredAt: this.now() };
+      },
+    };
+  }
+
+  // -------------------------------------------------------------------------------------
+  // ADAULD
+
+  private async acceptUnload(c: MessageOfType<'FileUnloadRequested'>): Promise<Job> {
+    const out = targetDir(this.config.dataDir, 'unloads', c.out);
+    if (fs.existsSync(out)) throw new Rejection('ALREADY_EXISTS', `unload ${c.out} already exists`, { field: 'out' });
+    const inputs = await this.resolver.resolveAll(c.dbid, c.correlationId, c.inputs, c.dsimWaitSec ?? 0);
+    try {
+      const sets = await loadInputs(inputs.map((i) => i.path));
+      checkSameShape(sets, 'RESTORE_INPUT_INVALID');
+      this.checkDbid(c.dbid, sets[0].header.dbid);
+      if (!sets[0].header.geometry.files.some((f) => f.file === c.file)) throw new Rejection('VALIDATION', `database ${c.dbid} has no file ${c.file}`, { field: 'file' });
+      validateRestoreDelta(sets.map((s) => s.descriptor), { shadow: false });
+    } catch (e) {
+      for (const i of inputs) i.release();
+      throw withInputNames(e, inputs);
+    }
+    return {
+      command: c,
+      inputs,
+      run: async (_progress, signal) => {
+        fs.mkdirSync(path.dirname(out), { recursive: true });
+        const r = await unloadFile({ inputs: inputs.map((i) => i.path), file: c.file, out, signal, throttle: this.throttle });
+        return { type: 'FileUnloaded', correlationId: c.correlationId, dbid: c.dbid, file: c.file, dsid: r.dsid, location: { kind: 'directory', name: c.out }, blocks: r.blocks, bytes: r.bytes, occurredAt: this.now() };
+      },
+    };
+  }
+}
+
+async function* iterate<T>(items: readonly T[]): AsyncGenerator<T> {
+  for (const i of items) yield i;
+}
+
+/** The rejection an error stands for (a rule, bad input), or null for a fault. */
+function asRejection(err: unknown): Rejection | null {
+  if (err instanceof Rejection) return err;
+  if (err instanceof DsidRuleError) return new Rejection(err.code, err.message, { rule: err.rule, ...(err.inputs[0] ? { input: err.inputs[0] } : {}) });
+  if (err instanceof InputError) return new Rejection(err.code, err.message, err.input ? { input: err.input } : {});
+  const code = (err as { code?: unknown; retriable?: unknown }).code;
+  // the libraries' coded errors about the inputs (MERGE_INPUT_INVALID, CORRUPT_DATA, ...) are refusals
+  if (typeof code === 'string' && (err as { retriable?: unknown }).retriable === false && /^[A-Z][A-Z0-9_]*$/.test(code)) {
+    const inputs = (err as { inputs?: unknown }).inputs;
+    const rule = (err as { rule?: unknown }).rule;
+    return new Rejection(code, (err as Error).message, {
+      ...(Array.isArray(inputs) && typeof inputs[0] === 'string' ? { input: inputs[0] } : {}),
+      ...(typeof rule === 'string' ? { rule } : {}),
+    });
+  }
+  return null;
+}
+
+/** Error messages name inputs by the names the operator gave, not by file paths. */
+function withInputNames(err: unknown, inputs: readonly ResolvedInput[]): unknown {
+  if (!(err instanceof Error)) return err;
+  for (const i of inputs) {
+    err.message = err.message.split(i.path).join(i.ref);
+    const list = (err as { inputs?: unknown }).inputs;
+    if (Array.isArray(list)) for (let k = 0; k < list.length; k++) if (list[k] === i.path) list[k] = i.ref;
+  }
+  return err;
+}
+
+export type { Dsid };
