@@ -101,6 +101,11 @@ export class AreaFile {
     return new Promise<void>((resolve, reject) => fs.fdatasync(fd, (e) => (e ? reject(e) : resolve())));
   }
 
+  /** True once close() was called. */
+  get closed(): boolean {
+    return this.fd < 0;
+  }
+
   /** Flushes written blocks to stable storage. */
   flush(): void {
     if (this.fd >= 0) fs.fsyncSync(this.fd);

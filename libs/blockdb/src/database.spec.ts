@@ -171,3 +171,16 @@ describe('BlockDatabase', () => {
     expect(BlockDatabase.open(dir, { readOnly: true }).geometry.files[1].extents).toEqual(validateGeometry(moved).files[1].extents);
   });
 });
+
+describe('digestAsync', () => {
+  it('equals the digest, for the header geometry or another one of the same areas', async () => {
+    const db = BlockDatabase.create(dir, { dbid: 1, geometry });
+    for (const r of db.usedRanges) for (let b = r.from; b <= r.to; b++) db.writeBlock(r.area, b, img(db.blockSize(r.area), b * 7));
+    expect(await db.digestAsync()).toBe(db.digest());
+    const moved = { ...geometry, files: [geometry.files[0], { file: 3, extents: [{ part: 'DATA' as const, from: 30, to: 44 }] }] };
+    expect(await db.digestAsync(moved)).toBe(db.digest(moved));
+    expect(db.digest(moved)).not.toBe(db.digest());
+    db.close();
+    await expect(db.digestAsync()).rejects.toThrow(/closed/);
+  });
+});

@@ -16,6 +16,7 @@ export type BlockDbErrorCode =
 /** Error thrown by @deltaflow/blockdb; never thrown after a partial change. */
 export class BlockDbError extends CodedError<BlockDbErrorCode> {
   constructor(code: BlockDbErrorCode, message: string) {
-    super(code, `${code}: ${message}`);
+    // LOCKED passes once the other update finished: the one code worth trying again.
+    super(code, `${code}: ${message}`, { retriable: code === 'LOCKED' });
   }
 }

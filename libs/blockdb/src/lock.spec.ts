@@ -32,6 +32,7 @@ describe.each(['flock', 'pidfile'])('lockDatabase (%s)', (kind) => {
     const a = await lockDatabase(dir);
     expect(a.kind).toBe(kind);
     expect(await codeOf(lockDatabase(dir))).toBe('LOCKED');
+    expect(await lockDatabase(dir).catch((e) => e.retriable)).toBe(true);
     await a.release();
     await a.release();
     const b = await lockDatabase(dir);

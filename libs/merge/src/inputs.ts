@@ -64,9 +64,10 @@ export function fanInOf(fanIn: number | undefined): number {
 }
 
 /**
- * Read chunk per input when `k` inputs are read at once: the read buffers of one pass stay near
- * 16 MiB x 3 whatever k is (each reader holds about three chunks), between 256 KiB and 1 MiB a chunk.
+ * Read chunk per input when `k` inputs are read at once: 256 KiB (two buffers a reader), so a
+ * pass of k inputs holds 0.5 MiB x k of read buffers, 16 MiB at the default fan-in. Larger reads
+ * are slower on the machines measured (see @deltaflow/save-format ReaderOptions.chunkBytes).
  */
-export function chunkFor(k: number): number {
-  return Math.min(1 << 20, Math.max(256 << 10, Math.floor((16 << 20) / Math.max(1, k))));
+export function chunkFor(_k: number): number {
+  return 256 << 10;
 }

@@ -56,8 +56,10 @@ describe('merge properties', () => {
         const dir = tempDir('restore-prop-');
         try {
           const { sets, digest } = await history(dir, seed, changes);
-          await restoreDelta({ inputs: [...sets].reverse(), target: path.join(dir, 'target') });
+          const r = await restoreDelta({ inputs: [...sets].reverse(), target: path.join(dir, 'target') });
           expect(digestOf(path.join(dir, 'target'))).toBe(digest);
+          // the digest worked out during phase 1 (LookaheadDigest) is the database's
+          expect(r.digest).toBe(digest);
         } finally {
           fs.rmSync(dir, { recursive: true, force: true });
         }

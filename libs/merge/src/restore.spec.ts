@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BlockDatabase } from '@deltaflow/blockdb';
+import { BlockDatabase, lockDatabase } from '@deltaflow/blockdb';
 import { fileRanges, normalizeRanges, rangesContain } from '@deltaflow/blocks';
 import { DsidRuleError } from '@deltaflow/dsid';
 import { MergeError, readRestartState, readRestoreStatus, readShadowStatus, RESTART_FILE, restoreDelta } from './index';
@@ -396,7 +396,6 @@ describe('restoreDelta: the target is locked while it is restored', () => {
   it('refuses a second restore into the same target while one runs', async () => {
     await chain(1);
     await restoreDelta({ inputs: [p('f')], target: p('t') });
-    const { lockDatabase } = await import('@deltaflow/blockdb');
     const held = await lockDatabase(p('t'));
     const e = await errorOf(restoreDelta({ inputs: [p('f'), p('d1')], target: p('t') }));
     expect(e.code).toBe('LOCKED');

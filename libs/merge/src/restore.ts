@@ -302,10 +302,28 @@ async function run(
   let phase: RestoreProgress['phase'] = 'full';
   const report = (phaseDone: boolean) =>
     req.onProgress?.({ phase, blocksWritten, bytesDone: Math.min(progress.done, progress.total), bytesTotal: progress.total, phaseDone });
+  // Writeback is started every 64 MiB (one fdatasync on the thread pool at a time), so the disk
+  // works while the restore goes on and the flushes at the checkpoints find little left to do.
+  let background: Promise<void> | null = null;
+  let sinceFlush = 0;
+  const flushEvery = Math.max(1, Math.floor((64 << 20) / Math.max(first.geometry.asso.blockSize, first.geometry.data.blockSize)));
   const apply = (sets: readonly InputSet[]) =>
-    applyPass(db, sets, scope, written, req, progress, () => {
-      if (++blocksWritten % interval === 0) report(false);
-    });
+    applyPass(
+      db,
+      sets,
+      scope,
+      written,
+      req,
+      progress,
+      () => {
+        if (++blocksWritten % interval === 0) report(false);
+        if (++sinceFlush >= flushEvery && !background) {
+          sinceFlush = 0;
+          background = db.flushAsync().finally(() => (background = null));
+          background.catch(() => undefined);
+        }
+      },
+    );
 
   // Checkpoints wait for the flush of what they cover, in the background of the next writes.
   let checkpoint: Promise<void> = Promise.resolve();
@@ -342,10 +360,11 @@ async function run(
       }
     }
     if (rest.length > 0) report(true);
-    // The last flush runs while the digest is computed (both read or write the same page cache).
+    // The last flush runs while a worker thread reads the database back and hashes it.
+    await background;
     const flushed = db.flushAsync();
     flushed.catch(() => undefined);
-    const digest = db.digest(scope.geometry);
+    const digest = await db.digestAsync(scope.geometry);
     await flushed;
     await checkpoint;
     if (!geometryEquals(db.geometry, scope.geometry)) db.setGeometry(scope.geometry);
@@ -369,6 +388,7 @@ async function run(
   } catch (e) {
     // A checkpoint whose flush is under way is still written: the resume then needs less.
     await checkpoint.catch(() => undefined);
+    await (background as Promise<void> | null)?.catch(() => undefined);
     throw e;
   } finally {
     db.close();
@@ -389,7 +409,7 @@ async function applyPass(
   progress: PassProgress,
   onBlock: () => void,
 ): Promise<void> {
-  const out = new RunWriter(db, written);
+  const out = new RunWriter(db, written, req.reader?.io ?? 'sync');
   const only = scope.only;
   const shifts = scope.shifts;
   try {

@@ -1,14 +1,14 @@
 import type { BlockDatabase } from '@deltaflow/blockdb';
 import { normalizeRanges, type Area, type BlockRange } from '@deltaflow/blocks';
 
-/** Bytes gathered per write: consecutive blocks go out in one pwrite of up to this size. */
-const RUN_BYTES = 4 << 20;
+/** Bytes gathered per write: consecutive blocks go out in one pwrite of up to this size (cache-sized, see ReaderOptions.chunkBytes). */
+const RUN_BYTES = 256 << 10;
 
 /**
- * Gathers consecutive blocks into runs and writes each run with one pwrite on the thread pool,
- * while the next run fills a second buffer (two buffers, so memory stays at 8 MiB). Images are
- * copied in, so the caller's record may change once add() returns (or its promise settles).
- * Every run written is recorded in `written`.
+ * Gathers consecutive blocks into runs and writes each run with one pwrite: blocking by default
+ * (io 'sync'), or on the thread pool while the next run fills a second buffer (io 'async').
+ * Images are copied in, so the caller's record may change once add() returns (or its promise
+ * settles). Every run written is recorded in `written`.
  */
 export class RunWriter {
   private buf = Buffer.allocUnsafe(RUN_BYTES);
@@ -22,6 +22,7 @@ export class RunWriter {
   constructor(
     private readonly db: BlockDatabase,
     private readonly written: RangeCollector,
+    private readonly io: 'sync' | 'async' = 'sync',
   ) {}
 
   /** Adds one block; returns a promise only when it had to wait for the previous write. */
@@ -56,6 +57,12 @@ export class RunWriter {
     }
     if (this.used === 0) return undefined;
     const run = this.buf.subarray(0, this.used);
+    if (this.io === 'sync') {
+      this.db.writeBlocks(this.area, this.from, run);
+      this.written.add(this.area, this.from, this.next - 1);
+      this.used = 0;
+      return undefined;
+    }
     const w = this.db.writeBlocksAsync(this.area, this.from, run);
     w.catch(() => undefined); // surfaced at the next await of `pending`
     this.pending = w;

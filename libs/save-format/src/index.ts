@@ -5,7 +5,7 @@ export { FORMAT_VERSION, decodeHeader, encodeHeader, toDescriptor, validateSaveH
 export type { SaveHeader, SaveTrailer } from './header';
 export { DataSetWriter, partialPath } from './writer';
 export type { WriterOptions, WrittenDataSet } from './writer';
-export { DataSetReader, describeDataSet, readSaveHeader } from './reader';
+export { DataSetReader, DEFAULT_CHUNK, describeDataSet, readSaveHeader } from './reader';
 export type { ReaderOptions, SaveRecord } from './reader';
 export { writeSaveFromDatabase } from './from-database';
 export type { SaveMeta } from './from-database';

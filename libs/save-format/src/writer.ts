@@ -20,11 +20,11 @@ import {
 } from './header';
 
 export interface WriterOptions {
-  /** bytes buffered before each write; default 4 MiB */
+  /** bytes buffered before each write; default 256 KiB (small writes stay in the CPU cache: see ReaderOptions.chunkBytes) */
   readonly chunkBytes?: number;
   /** writes kept in flight while the next buffer fills (async I/O only); default 2 (memory: (1 + writeBehind) chunks) */
   readonly writeBehind?: number;
-  /** 'async' (default): buffers are written on libuv's thread pool while the next fills; 'sync': a blocking pwrite per buffer */
+  /** 'sync' (default): a blocking pwrite per full buffer; 'async': on libuv's thread pool while the next fills (see ReaderOptions.io) */
   readonly io?: 'sync' | 'async';
   /** fsync the file and its directory before the final rename; default true */
   readonly fsync?: boolean;
@@ -53,7 +53,7 @@ export const partialPath = (file: string): string => `${file}.partial`;
  * Streaming writer of one save data set. Records must come in strictly increasing (area, RABN)
  * order; anything else is rejected without changing the writer. Output goes to `<path>.partial`
  * and becomes `<path>` only in finish(), which never overwrites an existing file.
- * Full chunk buffers are written in the background (up to writeBehind at once) while the next fills. Await each call before
+ * Each full chunk is written with one pwrite (or, with io 'async', in the background while the next fills). Await each call before
  * making the next one.
  */
 export class DataSetWriter {
@@ -112,10 +112,10 @@ export class DataSetWriter {
   static async create(file: string, header: SaveHeader, opts: WriterOptions = {}): Promise<DataSetWriter> {
     const h = validateSaveHeader(header);
     const maxRecord = Math.max(h.geometry.asso.blockSize, h.geometry.data.blockSize) + RECORD_OVERHEAD;
-    const chunk = Math.max(opts.chunkBytes ?? 4 << 20, maxRecord, TRAILER_SIZE);
+    const chunk = Math.max(opts.chunkBytes ?? 256 << 10, maxRecord, TRAILER_SIZE);
     if (fs.existsSync(file)) throw new SaveFormatError('ALREADY_EXISTS', `${file} exists`);
     const fh = await open(partialPath(file), 'w');
-    const sync = (opts.io ?? 'async') === 'sync';
+    const sync = (opts.io ?? 'sync') === 'sync';
     const w = new DataSetWriter(file, h, fh, chunk, opts.fsync ?? true, sync ? 1 : Math.max(2, Math.min(8, (opts.writeBehind ?? 2) + 1)), sync);
     let hb = encodeHeader(h);
     if (opts.endLsnLater) {

@@ -9,8 +9,9 @@
  *   BENCH_DB_MIB=64 node infra/launcher/bin/run-ts.js test/bench/merge/merge-bench.ts   # one size
  *   BENCH_PROFILE=/tmp/prof ...   # a V8 CPU profile of every merge and restore child (.cpuprofile)
  *   BENCH_RUNS=3 ...              # runs per figure (medians reported)
- *   BENCH_IO=sync ...             # blocking preads/pwrites instead of the thread pool (the default, async)
+ *   BENCH_IO=async ...            # reads and writes on libuv's thread pool instead of blocking preads/pwrites (the default)
  *   BENCH_KEEP=dir ...            # build the chain into dir once and keep it (later runs reuse it)
+ *   BENCH_SETTLE=3 ...            # seconds of quiet after `sync` before each timed operation (see settle())
  *
  * Goals: merge and restore each ≥ 50 % of cp throughput; peak RSS the same for 256 MiB and 1 GiB.
  * The restore's rate is the restored database's size over its time (including its fsyncs); the
@@ -33,8 +34,21 @@ const MiB = 1 << 20;
 const DELTAS = 8;
 const CHANGED = 0.01;
 
-/** BENCH_IO=sync runs the data path with blocking preads/pwrites instead of libuv's thread pool (the default). */
-const ioMode = (): 'sync' | 'async' => (process.env.BENCH_IO === 'sync' ? 'sync' : 'async');
+/**
+ * Before every timed operation: `sync`, then BENCH_SETTLE seconds (default 3) of quiet. On the
+ * project's VMs (virtio-balloon with free page reporting) memory freed by deleting the previous
+ * run's output goes back to the host after a second or two, and page-cache writes into it are
+ * 2-5x slower than into memory freed a moment ago: cp run right after an rm measured 2.3 GB/s,
+ * 3 s later 0.4-1 GB/s. Every operation, the cp ceiling included, starts from that same state.
+ */
+function settle(): void {
+  spawnSync('sync');
+  const secs = Number(process.env.BENCH_SETTLE ?? 3);
+  if (secs > 0) spawnSync('sleep', [String(secs)]);
+}
+
+/** BENCH_IO=async runs the data path on libuv's thread pool instead of blocking preads/pwrites (the default). */
+const ioMode = (): 'sync' | 'async' => (process.env.BENCH_IO === 'async' ? 'async' : 'sync');
 
 async function child(inputs: string[], output: string): Promise<void> {
   const baseKiB = process.resourceUsage().maxRSS; // node + transpiler, before the merge
@@ -94,123 +108,130 @@ async function runSize(mib: number, root: string): Promise<Record<string, string
 async function build(dir: string, g: Geometry): Promise<string[]> {
   fs.rmSync(dir, { recursive: true, force: true });
   const db = BlockDatabase.create(path.join(dir, 'db'), { dbid: 1, geometry: g });
-  {
-    const chunk = crypto.randomBytes(4 * MiB);
-    for (const [area, blocks, bs] of [
-      ['ASSO', g.asso.blocks, g.asso.blockSize],
-      ['DATA', g.data.blocks, g.data.blockSize],
-    ] as const) {
-      const per = (4 * MiB) / bs;
-      for (let r = 1; r <= blocks; r += per) {
-        chunk.writeUInt32LE(r, 0); // vary contents a little between chunks
-        db.writeBlocks(area, r, chunk.subarray(0, Math.min(per, blocks - r + 1) * bs));
-      }
+  const chunk = crypto.randomBytes(4 * MiB);
+  for (const [area, blocks, bs] of [
+    ['ASSO', g.asso.blocks, g.asso.blockSize],
+    ['DATA', g.data.blocks, g.data.blockSize],
+  ] as const) {
+    const per = (4 * MiB) / bs;
+    for (let r = 1; r <= blocks; r += per) {
+      chunk.writeUInt32LE(r, 0); // vary contents a little between chunks
+      db.writeBlocks(area, r, chunk.subarray(0, Math.min(per, blocks - r + 1) * bs));
     }
-    const ts = 1_800_000_000_000;
-    const meta = (from: number, i: number) => ({
-      dsid: { full: 1, deltaFrom: from, deltaTo: from, timestamp: ts + i * 1000, lineage: 'BENCH' },
-      online: false,
-      startLsn: i,
-      endLsn: i,
-    });
-    const inputs = [path.join(dir, 'full')];
-    await writeSaveFromDatabase(db, inputs[0], { ...meta(0, 0), kind: 'full' }, undefined, { fsync: false });
-    let seed = 12345;
-    const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
-    const img = Buffer.alloc(g.data.blockSize, 0xab);
-    for (let d = 1; d <= DELTAS; d++) {
-      const changed: BlockAddress[] = [];
-      const n = Math.round(g.data.blocks * CHANGED);
-      for (let i = 0; i < n; i++) {
-        const rabn = 1 + Math.floor(rnd() * g.data.blocks);
-        img.writeUInt32LE(d * 1e6 + i, 0);
-        db.writeBlock('DATA', rabn, img);
-        changed.push({ area: 'DATA', rabn });
-      }
-      const file = path.join(dir, `delta${d}`);
-      await writeSaveFromDatabase(db, file, { ...meta(d, d), kind: 'delta' }, deltaBlocks(db.geometry, changed), { fsync: false });
-      inputs.push(file);
-    }
-    db.close();
-    return inputs;
   }
+  const ts = 1_800_000_000_000;
+  const meta = (from: number, i: number) => ({
+    dsid: { full: 1, deltaFrom: from, deltaTo: from, timestamp: ts + i * 1000, lineage: 'BENCH' },
+    online: false,
+    startLsn: i,
+    endLsn: i,
+  });
+  const inputs = [path.join(dir, 'full')];
+  await writeSaveFromDatabase(db, inputs[0], { ...meta(0, 0), kind: 'full' }, undefined, { fsync: false });
+  let seed = 12345;
+  const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const img = Buffer.alloc(g.data.blockSize, 0xab);
+  for (let d = 1; d <= DELTAS; d++) {
+    const changed: BlockAddress[] = [];
+    const n = Math.round(g.data.blocks * CHANGED);
+    for (let i = 0; i < n; i++) {
+      const rabn = 1 + Math.floor(rnd() * g.data.blocks);
+      img.writeUInt32LE(d * 1e6 + i, 0);
+      db.writeBlock('DATA', rabn, img);
+      changed.push({ area: 'DATA', rabn });
+    }
+    const file = path.join(dir, `delta${d}`);
+    await writeSaveFromDatabase(db, file, { ...meta(d, d), kind: 'delta' }, deltaBlocks(db.geometry, changed), { fsync: false });
+    inputs.push(file);
+  }
+  db.close();
+  return inputs;
 }
 
 async function measure(mib: number, dir: string, g: Geometry, inputs: string[], buildSecs: number): Promise<Record<string, string | number>> {
-  {
-
-    // Alternate merge and cp RUNS times, each after `sync` so neither pays for the other's dirty
-    // pages; report medians (the machine is shared, single runs are noisy).
-    const runs = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
-    const prof = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-    const merges: Array<{ secs: number; bytes: number; maxRssKiB: number; baseKiB: number }> = [];
-    const restores: Array<{ secs: number; maxRssKiB: number; baseKiB: number }> = [];
-    const dbBytes = g.asso.blocks * g.asso.blockSize + g.data.blocks * g.data.blockSize;
-    const cps: number[] = [];
-    const cats: number[] = [];
-    let cpBytes = 0;
-    for (let i = 0; i < runs; i++) {
-      const out = path.join(dir, 'merged');
-      spawnSync('sync');
-      const res = spawnSync(process.execPath, [...prof, path.resolve('infra/launcher/bin/run-ts.js'), __filename, '--child', out, ...inputs], {
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      if (res.status !== 0) throw new Error(`merge child failed: ${res.status}`);
-      merges.push(JSON.parse(res.stdout.trim().split('\n').pop() as string));
-      fs.rmSync(out);
-      // The restore of the same chain into a new database.
-      const target = path.join(dir, 'restored');
-      spawnSync('sync');
-      const rr = spawnSync(process.execPath, [...prof, path.resolve('infra/launcher/bin/run-ts.js'), __filename, '--restore-child', target, ...inputs], {
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      if (rr.status !== 0) throw new Error(`restore child failed: ${rr.status}`);
-      restores.push(JSON.parse(rr.stdout.trim().split('\n').pop() as string));
-      fs.rmSync(target, { recursive: true, force: true });
-      // cp ceiling: the same number of bytes (the full save is as large as the output).
-      const cpOut = path.join(dir, 'cp-copy');
-      spawnSync('sync');
-      const c0 = process.hrtime.bigint();
-      const cp = spawnSync('cp', [inputs[0], cpOut]);
-      cps.push(Number(process.hrtime.bigint() - c0) / 1e9);
-      if (cp.status !== 0) throw new Error('cp failed');
-      cpBytes = fs.statSync(cpOut).size;
-      fs.rmSync(cpOut);
-      // cp copies inside the kernel (copy_file_range); cat moves the bytes through user space like the merge.
-      spawnSync('sync');
-      const k0 = process.hrtime.bigint();
-      const cat = spawnSync('sh', ['-c', 'cat "$1" > "$2"', 'sh', inputs[0], cpOut]);
-      cats.push(Number(process.hrtime.bigint() - k0) / 1e9);
-      if (cat.status !== 0) throw new Error('cat failed');
-      fs.rmSync(cpOut);
-    }
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-    const m = { secs: median(merges.map((x) => x.secs)), bytes: merges[0].bytes, maxRssKiB: Math.max(...merges.map((x) => x.maxRssKiB)), baseKiB: Math.min(...merges.map((x) => x.baseKiB)) };
-    const r = { secs: median(restores.map((x) => x.secs)), maxRssKiB: Math.max(...restores.map((x) => x.maxRssKiB)) };
-    const cpSecs = median(cps);
-    const catSecs = median(cats);
-    const mergeMBs = m.bytes / MiB / m.secs;
-    const cpMBs = cpBytes / MiB / cpSecs;
-    return {
-      dbMiB: mib,
-      buildSecs: +buildSecs.toFixed(1),
-      inputs: inputs.length,
-      outputMiB: +(m.bytes / MiB).toFixed(1),
-      mergeSecs: +m.secs.toFixed(2),
-      mergeMBs: +mergeMBs.toFixed(1),
-      cpMBs: +cpMBs.toFixed(1),
-      catMBs: +(cpBytes / MiB / catSecs).toFixed(1),
-      ratio: +(mergeMBs / cpMBs).toFixed(2),
-      peakRssMiB: +(m.maxRssKiB / 1024).toFixed(1),
-      rssBeforeMergeMiB: +(m.baseKiB / 1024).toFixed(1),
-      restoreSecs: +r.secs.toFixed(2),
-      restoreMBs: +(dbBytes / MiB / r.secs).toFixed(1),
-      restoreRatio: +(dbBytes / MiB / r.secs / cpMBs).toFixed(2),
-      restorePeakRssMiB: +(r.maxRssKiB / 1024).toFixed(1),
-    };
+  // Alternate merge and cp RUNS times, each after `sync` so neither pays for the other's dirty
+  // pages; report medians (the machine is shared, single runs are noisy).
+  const runs = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
+  const prof = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  const merges: Array<{ secs: number; bytes: number; maxRssKiB: number; baseKiB: number }> = [];
+  const restores: Array<{ secs: number; maxRssKiB: number; baseKiB: number }> = [];
+  const dbBytes = g.asso.blocks * g.asso.blockSize + g.data.blocks * g.data.blockSize;
+  const cps: number[] = [];
+  const cats: number[] = [];
+  const cpSyncs: number[] = [];
+  let cpBytes = 0;
+  for (let i = 0; i < runs; i++) {
+    const out = path.join(dir, 'merged');
+    settle();
+    const res = spawnSync(process.execPath, [...prof, path.resolve('infra/launcher/bin/run-ts.js'), __filename, '--child', out, ...inputs], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    if (res.status !== 0) throw new Error(`merge child failed: ${res.status}`);
+    merges.push(JSON.parse(res.stdout.trim().split('\n').pop() as string));
+    fs.rmSync(out);
+    // The restore of the same chain into a new database.
+    const target = path.join(dir, 'restored');
+    settle();
+    const rr = spawnSync(process.execPath, [...prof, path.resolve('infra/launcher/bin/run-ts.js'), __filename, '--restore-child', target, ...inputs], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    if (rr.status !== 0) throw new Error(`restore child failed: ${rr.status}`);
+    restores.push(JSON.parse(rr.stdout.trim().split('\n').pop() as string));
+    fs.rmSync(target, { recursive: true, force: true });
+    // cp ceiling: the same number of bytes (the full save is as large as the output).
+    const cpOut = path.join(dir, 'cp-copy');
+    settle();
+    const c0 = process.hrtime.bigint();
+    const cp = spawnSync('cp', [inputs[0], cpOut]);
+    cps.push(Number(process.hrtime.bigint() - c0) / 1e9);
+    if (cp.status !== 0) throw new Error('cp failed');
+    cpBytes = fs.statSync(cpOut).size;
+    fs.rmSync(cpOut);
+    // cp copies inside the kernel (copy_file_range); cat moves the bytes through user space like the merge.
+    settle();
+    const k0 = process.hrtime.bigint();
+    const cat = spawnSync('sh', ['-c', 'cat "$1" > "$2"', 'sh', inputs[0], cpOut]);
+    cats.push(Number(process.hrtime.bigint() - k0) / 1e9);
+    if (cat.status !== 0) throw new Error('cat failed');
+    fs.rmSync(cpOut);
+    // The durable ceiling for the restore (which fsyncs what it wrote before it returns): cp, then
+    // sync (which here has only that copy to flush).
+    settle();
+    const d0 = process.hrtime.bigint();
+    const cps2 = spawnSync('sh', ['-c', 'cp "$1" "$2" && sync', 'sh', inputs[0], cpOut]);
+    cpSyncs.push(Number(process.hrtime.bigint() - d0) / 1e9);
+    if (cps2.status !== 0) throw new Error('cp + sync failed');
+    fs.rmSync(cpOut);
   }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const m = { secs: median(merges.map((x) => x.secs)), bytes: merges[0].bytes, maxRssKiB: Math.max(...merges.map((x) => x.maxRssKiB)), baseKiB: Math.min(...merges.map((x) => x.baseKiB)) };
+  const r = { secs: median(restores.map((x) => x.secs)), maxRssKiB: Math.max(...restores.map((x) => x.maxRssKiB)) };
+  const cpSecs = median(cps);
+  const catSecs = median(cats);
+  const mergeMBs = m.bytes / MiB / m.secs;
+  const cpMBs = cpBytes / MiB / cpSecs;
+  const cpSyncMBs = cpBytes / MiB / median(cpSyncs);
+  return {
+    dbMiB: mib,
+    buildSecs: +buildSecs.toFixed(1),
+    inputs: inputs.length,
+    outputMiB: +(m.bytes / MiB).toFixed(1),
+    mergeSecs: +m.secs.toFixed(2),
+    mergeMBs: +mergeMBs.toFixed(1),
+    cpMBs: +cpMBs.toFixed(1),
+    catMBs: +(cpBytes / MiB / catSecs).toFixed(1),
+    ratio: +(mergeMBs / cpMBs).toFixed(2),
+    peakRssMiB: +(m.maxRssKiB / 1024).toFixed(1),
+    rssBeforeMergeMiB: +(m.baseKiB / 1024).toFixed(1),
+    restoreSecs: +r.secs.toFixed(2),
+    restoreMBs: +(dbBytes / MiB / r.secs).toFixed(1),
+    restoreRatio: +(dbBytes / MiB / r.secs / cpMBs).toFixed(2),
+    cpSyncMBs: +cpSyncMBs.toFixed(1),
+    restoreDurableRatio: +(dbBytes / MiB / r.secs / cpSyncMBs).toFixed(2),
+    restorePeakRssMiB: +(r.maxRssKiB / 1024).toFixed(1),
+  };
 }
 
 async function main(): Promise<void> {
@@ -231,6 +252,7 @@ async function main(): Promise<void> {
     rows.push(row);
     record({ bench: 'merge', figure: `library merge, full + 8 deltas of 1 % (${row.dbMiB} MiB)`, value: Number(row.mergeMBs), unit: 'MB/s', ceiling: { name: 'cp', value: Number(row.cpMBs) }, goal: '>= 50 % of cp' });
     record({ bench: 'merge', figure: `library restore delta, full + 8 deltas of 1 % (${row.dbMiB} MiB)`, value: Number(row.restoreMBs), unit: 'MB/s', ceiling: { name: 'cp', value: Number(row.cpMBs) }, goal: '>= 50 % of cp' });
+    record({ bench: 'merge', figure: `library restore delta vs a durable copy (${row.dbMiB} MiB)`, value: Number(row.restoreMBs), unit: 'MB/s', ceiling: { name: 'cp + sync', value: Number(row.cpSyncMBs) } });
     record({ bench: 'merge', figure: `merge peak RSS (${row.dbMiB} MiB)`, value: Number(row.peakRssMiB), unit: 'MiB', goal: 'flat in database size' });
     record({ bench: 'merge', figure: `restore peak RSS (${row.dbMiB} MiB)`, value: Number(row.restorePeakRssMiB), unit: 'MiB', goal: 'flat in database size' });
   }
@@ -238,7 +260,7 @@ async function main(): Promise<void> {
   for (const r of rows)
     console.log(
       `${r.dbMiB} MiB: merge ${r.mergeMBs} MB/s vs cp ${r.cpMBs} MB/s = ${Math.round(Number(r.ratio) * 100)} % (goal >= 50 %); cat ${r.catMBs} MB/s; peak RSS ${r.peakRssMiB} MiB (${r.rssBeforeMergeMiB} MiB before the merge started); ` +
-        `restore ${r.restoreMBs} MB/s = ${Math.round(Number(r.restoreRatio) * 100)} % of cp (${r.restoreSecs} s), peak RSS ${r.restorePeakRssMiB} MiB`,
+        `restore ${r.restoreMBs} MB/s = ${Math.round(Number(r.restoreRatio) * 100)} % of cp (${r.restoreSecs} s; ${Math.round(Number(r.restoreDurableRatio) * 100)} % of cp + sync at ${r.cpSyncMBs} MB/s), peak RSS ${r.restorePeakRssMiB} MiB`,
     );
 }
 
