@@ -195,6 +195,8 @@ export function progressOf(e: DsfEvent): Progress | undefined {
       return {
         line: `${e.shadow ? `shadow ${e.target}` : `restore into ${e.target}`} started from ${e.inputs.length} input${e.inputs.length === 1 ? '' : 's'}${e.resume ? ' (resuming)' : ''}: ${e.inputs.join(' ')}`,
       };
+    case 'OperationStarted':
+      return { line: `${wordsOf(e.commandType)} started` };
     case 'OperationProgress':
       return {
         line: `  ${mib(e.bytesDone)}${e.bytesTotal !== undefined ? ` of ${mib(e.bytesTotal)}` : ''}`,

@@ -1,4 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { Assignments } from '@deltaflow/service-kit';
 import { MergeEngineController } from './merge-engine.controller';
 import { MERGE_ENGINE_CONFIG, MergeEngineService, type MergeEngineConfig } from './merge-engine.service';
 
@@ -8,7 +9,7 @@ export class MergeEngineModule {
     return {
       module: MergeEngineModule,
       controllers: [MergeEngineController],
-      providers: [{ provide: MERGE_ENGINE_CONFIG, useValue: config }, MergeEngineService],
+      providers: [{ provide: MERGE_ENGINE_CONFIG, useValue: config }, Assignments, MergeEngineService],
     };
   }
 }

@@ -22,7 +22,7 @@ import { PARTIAL_SUFFIX, safePathIn, Throttle } from '@deltaflow/core';
 import { DsidRuleError, validateMerge, validateRestoreDelta, type Dsid } from '@deltaflow/dsid';
 import { checkRestore, checkSameShape, loadInputs, mergeDataSets, readShadowStatus, regenerate, restoreDelta, unloadFile, type RestoreScope } from '@deltaflow/merge';
 import { dataSetPath } from '@deltaflow/save-format';
-import { Answers, EventPublisher, TopicReader } from '@deltaflow/service-kit';
+import { Answers, Assignments, EventPublisher, TopicReader } from '@deltaflow/service-kit';
 import { InputError, InputResolver, type ResolvedInput } from './inputs';
 
 export interface MergeEngineConfig {
@@ -36,6 +36,8 @@ export interface MergeEngineConfig {
   /** how long a snapshot of the original DSIM may take to be answered (default 60 s) */
   readonly dsimTimeoutMs?: number;
   readonly fsync?: boolean;
+  /** how often operations of owned databases are checked for an instance that is gone (default 10 s) */
+  readonly reapEveryMs?: number;
   /** input bytes per second all operations of this engine read at most (MERGE_ENGINE_MAX_BYTES_PER_SEC); unlimited when absent */
   readonly maxBytesPerSec?: number;
   readonly log?: (m: string) => void;
@@ -82,7 +84,13 @@ export class MergeEngineService implements OnModuleInit, BeforeApplicationShutdo
   /** correlation ids with an outcome or a start on dsf.events */
   private readonly handled = new Set<string>();
   /** operations started and not finished, as the log says */
-  private readonly unfinished = new Map<string, MessageOfType<'MergeStarted'> | MessageOfType<'RestoreStarted'>>();
+  private readonly unfinished = new Map<string, MessageOfType<'MergeStarted'> | MessageOfType<'RestoreStarted'> | MessageOfType<'OperationStarted'>>();
+  /** operations this instance runs (accepted here, not finished) */
+  private readonly mine = new Set<string>();
+  /** the partition index of each database (co-partitioned: the same on every topic) */
+  private readonly partitionOf = new Map<number, number>();
+  private reapTimer?: NodeJS.Timeout;
+  private reaping: Promise<void> = Promise.resolve();
   private readonly nucleus = new Map<number, { active: boolean; lsn: number }>();
   private queue: Promise<void> = Promise.resolve();
   private readonly abort = new AbortController();
@@ -91,7 +99,10 @@ export class MergeEngineService implements OnModuleInit, BeforeApplicationShutdo
   private readonly log: (m: string) => void;
   private readonly now: () => number;
 
-  constructor(@Inject(MERGE_ENGINE_CONFIG) private readonly config: MergeEngineConfig) {
+  constructor(
+    @Inject(MERGE_ENGINE_CONFIG) private readonly config: MergeEngineConfig,
+    private readonly assignments: Assignments,
+  ) {
     if (config.maxBytesPerSec !== undefined) this.throttle = new Throttle(config.maxBytesPerSec);
     this.log = config.log ?? ((m: string) => console.log(`[merge-engine] ${m}`));
     this.now = config.now ?? Date.now;
@@ -108,15 +119,24 @@ export class MergeEngineService implements OnModuleInit, BeforeApplicationShutdo
       topics: [Topic.dsfEvents, Topic.blockChanges],
       // only the nucleus state matters on dsf.block-changes (restores into the database need it stopped)
       skipTypes: ['BlockChanged', 'UtilityChanged', 'EtSync', 'SaveProgress', 'OperationProgress'],
-      onMessage: (m) => this.onLog(m),
+      onMessage: (m, at) => {
+        if (at.topic === Topic.dsfEvents && 'dbid' in m && typeof m.dbid === 'number') this.partitionOf.set(m.dbid, at.partition);
+        this.onLog(m);
+      },
       log: this.log,
     });
     await this.reader.start();
     await this.reader.caughtUp;
-    await this.reportInterrupted();
+    // operations of the databases this instance owns whose instance is gone are reported: when the
+    // owned databases change (at start too) and every reapEveryMs (a member dying owning nothing
+    // changes no assignment)
+    this.assignments.listen(() => this.reportInterrupted());
+    this.reapTimer = setInterval(() => void this.reportInterrupted().catch((e) => this.log(`checking for lost operations failed: ${(e as Error).message}`)), this.config.reapEveryMs ?? 10_000);
+    this.reapTimer.unref();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    clearInterval(this.reapTimer);
     this.abort.abort();
     this.snapshots.close(new Error('the merge engine is stopping'));
     await this.queue.catch(() => undefined);
@@ -139,6 +159,7 @@ export class MergeEngineService implements OnModuleInit, BeforeApplicationShutdo
         return;
       case 'MergeStarted':
       case 'RestoreStarted':
+      case 'OperationStarted':
         this.handled.add(m.correlationId);
         this.unfinished.set(m.correlationId, m);
         return;
@@ -164,24 +185,45 @@ export class MergeEngineService implements OnModuleInit, BeforeApplicationShutdo
     this.unfinished.delete(correlationId);
   }
 
-  /** After the log was read at start: operations a crash interrupted are reported, never left hanging. */
-  private async reportInterrupted(): Promise<void> {
-    for (const [cid, started] of this.unfinished) {
-      if (started.type === 'MergeStarted') {
-        if (started.output?.kind === 'directory') fs.rmSync(`${dataSetPath(this.config.dataDir, started.output.name)}${PARTIAL_SUFFIX}`, { force: true });
-        await this.publish({ type: 'CommandFailed', correlationId: cid, dbid: started.dbid, commandType: 'MergeRequested', code: 'ENGINE_RESTARTED', reason: 'the merge engine stopped during this merge; nothing was left under the destination name: resubmit the merge', occurredAt: this.now() });
-      } else {
-        await this.publish({
-          type: 'RestoreInterrupted',
-          correlationId: cid,
-          dbid: started.dbid,
-          target: started.target,
-          code: 'ENGINE_RESTARTED',
-          reason: 'the merge engine stopped during this restore: resubmit it without the full save (dsf restore --resume ...) and it continues with the deltas; if the full save was not restored yet, repeat the whole restore',
-          occurredAt: this.now(),
-        });
+  /**
+   * Operations of owned databases whose instance is gone (killed, or this process before a restart)
+   * are reported, never left hanging: a merge failed (its partial output removed), a restore
+   * interrupted (resumable), a REGENERATE or unload failed (run it again).
+   */
+  private reportInterrupted(): Promise<void> {
+    const run = this.reaping.then(async () => {
+      if (!this.assignments.assigned) return;
+      const owned = this.assignments.indices();
+      let live: ReadonlySet<string> | undefined;
+      for (const [cid, started] of [...this.unfinished]) {
+        if (this.mine.has(cid)) continue;
+        const partition = this.partitionOf.get(started.dbid);
+        if (partition === undefined || !owned.has(partition)) continue;
+        live ??= await this.assignments.liveInstances();
+        if (started.instance !== undefined && live.has(started.instance)) continue; // still running there
+        if (!this.unfinished.has(cid)) continue; // finished while the group was asked
+        this.unfinished.delete(cid);
+        const gone = `the merge engine running it${started.instance ? ` (${started.instance})` : ''} stopped`;
+        if (started.type === 'MergeStarted') {
+          if (started.output?.kind === 'directory') fs.rmSync(`${dataSetPath(this.config.dataDir, started.output.name)}${PARTIAL_SUFFIX}`, { force: true });
+          await this.publish({ type: 'CommandFailed', correlationId: cid, dbid: started.dbid, commandType: 'MergeRequested', code: 'ENGINE_RESTARTED', reason: `${gone} during this merge; nothing was left under the destination name: resubmit the merge`, occurredAt: this.now() });
+        } else if (started.type === 'RestoreStarted') {
+          await this.publish({
+            type: 'RestoreInterrupted',
+            correlationId: cid,
+            dbid: started.dbid,
+            target: started.target,
+            code: 'ENGINE_RESTARTED',
+            reason: `${gone} during this restore: resubmit it without the full save (dsf restore --resume ...) and it continues with the deltas; if the full save was not restored yet, repeat the whole restore`,
+            occurredAt: this.now(),
+          });
+        } else {
+          await this.publish({ type: 'CommandFailed', correlationId: cid, dbid: started.dbid, commandType: started.commandType, code: 'ENGINE_RESTARTED', reason: `${gone} during this operation: submit it again`, occurredAt: this.now() });
+        }
       }
-    }
+    });
+    this.reaping = run.catch(() => undefined);
+    return run;
   }
 
   private publish(...m: AnyMessage[]): Promise<void> {
@@ -200,6 +242,8 @@ export class MergeEngineService implements OnModuleInit, BeforeApplicationShutdo
 
   /** Accepts (or rejects) a command, then runs it in the background. Redeliveries change nothing. */
   async onCommand(c: MergeEngineCommand): Promise<void> {
+    // a command redelivered after a move was perhaps accepted by the previous owner: see its events first
+    await this.reader?.barrier();
     if (this.handled.has(c.correlationId)) {
       this.log(`${c.type} ${c.correlationId}: already handled, ignored`);
       return;
@@ -212,7 +256,8 @@ export class MergeEngineService implements OnModuleInit, BeforeApplicationShutdo
       return;
     }
     this.handled.add(c.correlationId);
-    const run = this.queue.then(() => this.execute(job));
+    this.mine.add(c.correlationId);
+    const run = this.queue.then(() => this.execute(job)).finally(() => this.mine.delete(c.correlationId));
     this.queue = run.catch(() => undefined);
   }
 
@@ -300,7 +345,7 @@ export class MergeEngineService implements OnModuleInit, BeforeApplicationShutdo
       checkSameShape(sets, 'MERGE_INPUT_INVALID');
       this.checkDbid(c.dbid, sets[0].header.dbid);
       if (c.full && plan.outputKind !== 'full') throw new Rejection('FULL_REQUIRED', 'a full result was asked (--full) but no full save is among the inputs', { rule: 'FULL_REQUIRED' });
-      await this.publish({ type: 'MergeStarted', correlationId: c.correlationId, dbid: c.dbid, dsid: plan.output, kind: plan.outputKind, inputs: [...c.inputs], output: c.output, occurredAt: this.now() });
+      await this.publish({ type: 'MergeStarted', correlationId: c.correlationId, dbid: c.dbid, dsid: plan.output, kind: plan.outputKind, inputs: [...c.inputs], output: c.output, instance: this.assignments.instanceId, occurredAt: this.now() });
     } catch (e) {
       for (const i of inputs) i.release();
       throw withInputNames(e, inputs);
@@ -364,7 +409,7 @@ export class MergeEngineService implements OnModuleInit, BeforeApplicationShutdo
         throw new Rejection('RESTORE_INPUT_INVALID', 'no full save among the inputs: give one, or --resume to continue an interrupted restore', { rule: 'FULL_REQUIRED' });
       // every check the restore makes before it writes (DSID rules, target, shadow status, resume plan)
       const check = await checkRestore(request);
-      await this.publish({ type: 'RestoreStarted', correlationId: c.correlationId, dbid: c.dbid, target: name, inputs: [...c.inputs], shadow: !!o.shadow, ...(check.resumed ? { resume: true } : {}), occurredAt: this.now() });
+      await this.publish({ type: 'RestoreStarted', correlationId: c.correlationId, dbid: c.dbid, target: name, inputs: [...c.inputs], shadow: !!o.shadow, ...(check.resumed ? { resume: true } : {}), instance: this.assignments.instanceId, occurredAt: this.now() });
     } catch (e) {
       for (const i of inputs) i.release();
       throw withInputNames(e, inputs);
@@ -407,6 +452,7 @@ export class MergeEngineService implements OnModuleInit, BeforeApplicationShutdo
     if (!status || !status.shadow) throw new Rejection('RESTORE_INPUT_INVALID', `shadow ${c.shadow} is not initialised`);
     if (c.toLsn !== undefined && c.toLsn < status.lsn) throw new Rejection('VALIDATION', `the shadow stands at LSN ${status.lsn}, past --to-lsn ${c.toLsn}`, { field: 'toLsn' });
     const fromLsn = status.lsn;
+    await this.publish({ type: 'OperationStarted', correlationId: c.correlationId, dbid: c.dbid, commandType: c.type, instance: this.assignments.instanceId, occurredAt: this.now() });
     return {
       command: c,
       inputs: [],
@@ -452,6 +498,7 @@ export class MergeEngineService implements OnModuleInit, BeforeApplicationShutdo
       this.checkDbid(c.dbid, sets[0].header.dbid);
       if (!sets[0].header.geometry.files.some((f) => f.file === c.file)) throw new Rejection('VALIDATION', `database ${c.dbid} has no file ${c.file}`, { field: 'file' });
       validateRestoreDelta(sets.map((s) => s.descriptor), { shadow: false });
+      await this.publish({ type: 'OperationStarted', correlationId: c.correlationId, dbid: c.dbid, commandType: c.type, instance: this.assignments.instanceId, occurredAt: this.now() });
     } catch (e) {
       for (const i of inputs) i.release();
       throw withInputNames(e, inputs);
