@@ -1,8 +1,8 @@
-/** save-writer alone (see the README): KAFKA_BROKERS, DELTAFLOW_DATA_DIR, DELTAFLOW_GROUP_ID. */
-import { serviceMain } from '@deltaflow/service-kit';
+/** save-writer alone (see the README): KAFKA_BROKERS, DELTAFLOW_DATA_DIR, DELTAFLOW_GROUP_ID, SAVE_WRITER_MAX_BYTES_PER_SEC. */
+import { bytesFromEnv, serviceMain } from '@deltaflow/service-kit';
 import { startSaveWriter } from './app';
 
 serviceMain('save-writer', async (c) => {
-  const svc = await startSaveWriter({ brokers: c.kafkaBrokers, dataDir: c.dataDir, groupId: c.groupId });
+  const svc = await startSaveWriter({ brokers: c.kafkaBrokers, dataDir: c.dataDir, groupId: c.groupId, maxBytesPerSec: bytesFromEnv('SAVE_WRITER_MAX_BYTES_PER_SEC') });
   return { stop: svc.stop, describe: `data sets in ${c.dataDir}/datasets` };
 });

@@ -22,7 +22,7 @@ import { sameDsid } from '@deltaflow/dsid';
 import { blocksOfFullSave } from '@deltaflow/dlog';
 import { saveLifecycle, type SaveCommand, type SaveEvent, type SaveLifecycleState } from '@deltaflow/save-chain';
 import { DataSetWriter, dataSetDir, dataSetPath } from '@deltaflow/save-format';
-import { PARTIAL_SUFFIX } from '@deltaflow/core';
+import { PARTIAL_SUFFIX, Throttle } from '@deltaflow/core';
 import { Answers, Assignments, EventPublisher, TopicReader, type RecordAt } from '@deltaflow/service-kit';
 import { encodeMessage } from '@deltaflow/contracts';
 import { checkpointPath, readCheckpoint, writeCheckpoint } from './tail-checkpoint';
@@ -50,6 +50,8 @@ export interface SaveWriterConfig {
   readonly checkpointEveryMs?: number;
   /** how often saves of owned databases are checked for a writer instance that is gone (default 10 s) */
   readonly reapEveryMs?: number;
+  /** block bytes per second all saves of this instance copy at most (SAVE_WRITER_MAX_BYTES_PER_SEC); unlimited when absent */
+  readonly maxBytesPerSec?: number;
 }
 
 export const SAVE_WRITER_CONFIG = Symbol('SAVE_WRITER_CONFIG');
@@ -98,6 +100,8 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
   private readonly partitionOf = new Map<number, number>();
   private reapTimer?: NodeJS.Timeout;
   private reaping: Promise<void> = Promise.resolve();
+  /** one rate for every save of this instance (a save beside a busy database takes what it is given) */
+  private readonly throttle?: Throttle;
   private stopping = false;
   private killed = false;
 
@@ -123,6 +127,7 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
       fsync: config.fsync ?? true,
     };
     this.cpFile = checkpointPath(config.dataDir);
+    if (config.maxBytesPerSec !== undefined) this.throttle = new Throttle(config.maxBytesPerSec);
   }
 
   /**
@@ -415,6 +420,7 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
           if (this.stopping) throw new SaveFailure('WRITER_STOPPED', 'the save writer was stopped during the save');
           const abort = this.aborted.get(cid);
           if (abort) throw abort;
+          if (this.throttle) await this.throttle.take(b.image.length);
           await writer.writeBlock(b.area, b.rabn, b.image);
           written++;
           if (this.d.now() - lastProgress >= this.d.progressEveryMs) {
