@@ -17,7 +17,7 @@ import { formatDsid, type Dsid } from '@deltaflow/dsid';
 import { startEmbeddedKafka, type EmbeddedKafka } from '@deltaflow/embedded-kafka';
 import { readUnloadHeader } from '@deltaflow/merge';
 import { DataSetReader, DataSetWriter, readSaveHeader } from '@deltaflow/save-format';
-import { Publisher, ServiceProcesses, testDatabase, TopicCollector, type TestDatabase } from '@deltaflow/testing';
+import { DsfDriver, Publisher, ServiceProcesses, testDatabase, TopicCollector, type TestDatabase } from '@deltaflow/testing';
 import { startNucleusSim, type NucleusSim } from '../../apps/nucleus-sim/src/app';
 
 jest.setTimeout(600_000);
@@ -55,6 +55,7 @@ beforeAll(async () => {
   services = new ServiceProcesses({ KAFKA_BROKERS: kafka.brokers.join(','), DATABASE_URL: db.url, DELTAFLOW_DATA_DIR: dataDir, CHANGE_LOGGER_DATABASES: nucleus.databaseDir });
   pub = await new Publisher(kafka.brokers).start();
   events = await new TopicCollector(kafka.brokers, 'dsf.events', ['SaveProgress', 'OperationProgress']).start();
+  dsf = new DsfDriver(pub, events);
   await Promise.all(['change-logger', 'dsim-builder', 'save-writer', 'merge-engine'].map((s) => services.start(s)));
 });
 
@@ -72,37 +73,16 @@ afterEach(() => {
   if (state.assertionCalls !== state.numPassingAsserts) console.log(services.tail(120));
 });
 
-type Outcome = AnyMessage & { correlationId: string };
-const FINAL = new Set(['SaveCompleted', 'SaveFailed', 'MergeCompleted', 'RestoreCompleted', 'RestoreInterrupted', 'ShadowRegenerated', 'FileUnloaded', 'CommandRejected', 'CommandFailed', 'DsimUnloaded', 'DsimSnapshotted', 'DsimReset']);
-
-async function send(command: AnyMessage & { correlationId: string }): Promise<Outcome> {
-  await pub.publish(command);
-  return events.waitFor<Outcome>((m) => FINAL.has(m.type) && 'correlationId' in m && m.correlationId === command.correlationId, 300_000);
-}
-
+let dsf: DsfDriver;
+const send = (command: AnyMessage & { correlationId: string }) => dsf.send(command);
 async function save(kind: 'full' | 'delta', name: string): Promise<MessageOfType<'SaveCompleted'>> {
-  const o = await send({ type: 'SaveRequested', correlationId: name, dbid: DBID, kind, online: true, destination: { kind: 'directory', name } });
+  const o = await dsf.save(DBID, kind, name);
   expect(o).toMatchObject({ type: 'SaveCompleted' });
   return o as MessageOfType<'SaveCompleted'>;
 }
-
-/** DSIMWAIT by hand: asked again while the DSIM is not complete. */
-async function dsimCommand(type: 'DsimUnloadRequested' | 'DsimSnapshotRequested', dest: string): Promise<Outcome> {
-  for (let attempt = 1; ; attempt++) {
-    const correlationId = `${type}-${dest}-${attempt}`;
-    const o = await send(type === 'DsimUnloadRequested' ? { type, correlationId, dbid: DBID, destination: { kind: 'directory', name: dest } } : { type, correlationId, dbid: DBID, destination: dest });
-    if (o.type === 'CommandRejected' && o.code === 'DSIM_NOT_COMPLETE' && attempt < 200) {
-      await new Promise((r) => setTimeout(r, 250));
-      continue;
-    }
-    return o;
-  }
-}
-
-const merge = (dest: string, inputs: string[], extra: { full?: boolean; dsimWaitSec?: number } = {}) =>
-  send({ type: 'MergeRequested', correlationId: `merge-${dest}-${++n}`, dbid: DBID, inputs, output: { kind: 'directory', name: dest }, ...extra });
-const restore = (target: string, inputs: string[], extra: Record<string, unknown> = {}) =>
-  send({ type: 'RestoreRequested', correlationId: `restore-${target}-${++n}`, dbid: DBID, inputs, target, ...extra } as AnyMessage & { correlationId: string });
+const dsimCommand = (type: 'DsimUnloadRequested' | 'DsimSnapshotRequested', dest: string) => dsf.dsim(DBID, type, dest);
+const merge = (dest: string, inputs: string[], extra: { full?: boolean; dsimWaitSec?: number } = {}) => dsf.merge(DBID, dest, inputs, extra);
+const restore = (target: string, inputs: string[], extra: Record<string, unknown> = {}) => dsf.restore(DBID, target, inputs, extra);
 
 /** A target database filled with unrelated non-zero bytes, so that a block a restore misses shows. */
 function junkTarget(dir: string): void {

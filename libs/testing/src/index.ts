@@ -5,3 +5,4 @@ export { dockerAvailable, dockerAvailableSync, CONTAINER_IMAGES, startKafkaConta
 export { Publisher, TopicCollector } from './kafka-harness';
 export { StandInChangeLogger, StandInDsimBuilder, StandInNucleus } from './stand-ins';
 export { ServiceProcesses, type ServiceProcessOptions } from './service-processes';
+export { DsfDriver, FINAL_EVENTS, type Outcome } from './dsf-driver';

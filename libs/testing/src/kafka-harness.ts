@@ -3,7 +3,7 @@
  * topic, and wait for a message matching a predicate. Used by integration and e2e tests.
  */
 import { randomUUID } from 'node:crypto';
-import { decodeFrom, encodeMessage, type AnyMessage, type TopicName } from '@deltaflow/contracts';
+import { decodeFrom, encodeMessage, type AnyMessage, type DlqTopicName, type TopicName } from '@deltaflow/contracts';
 import { Consumer, Kafka, logLevel, Producer } from 'kafkajs';
 
 export class TopicCollector<M = AnyMessage> {
@@ -13,7 +13,7 @@ export class TopicCollector<M = AnyMessage> {
 
   constructor(
     private readonly brokers: string[],
-    readonly topic: TopicName,
+    readonly topic: TopicName | DlqTopicName,
     private readonly skipTypes: readonly string[] = [],
   ) {}
 

@@ -78,6 +78,11 @@ export class ServiceProcesses {
     await Promise.all([...this.running.keys()].map((i) => this.stop(i)));
   }
 
+  /** The lines kept (the last 4000-5000) that match `pattern`. */
+  grep(pattern: RegExp): string[] {
+    return this.lines.filter((l) => pattern.test(l));
+  }
+
   /** The last `n` lines the services printed. */
   tail(n = 80): string {
     return this.lines.slice(-n).join('\n');
