@@ -12,7 +12,7 @@
 import { CustomTransportStrategy, Server } from '@nestjs/microservices';
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { firstValueFrom, isObservable, defaultIfEmpty } from 'rxjs';
-import { isRejection } from '../errors';
+import { isRejection, ServiceKitError } from '../errors';
 import { Assignments } from './assignments';
 import { coPartitionedAssigner } from './co-partitioned-assigner';
 import { createKafka, type KafkaSecurity } from './kafka-client';
@@ -120,8 +120,9 @@ export class KafkaEventServer extends Server implements CustomTransportStrategy 
     });
     this.consumer = this.kafka.consumer({
       groupId: o.groupId,
-      sessionTimeout: o.sessionTimeout ?? 30_000,
-      heartbeatInterval: o.heartbeatInterval ?? 3_000,
+      // KAFKA_SESSION_TIMEOUT_MS: how soon a killed instance's partitions move to the others (Kafka's default 30 s hides a crash for that long)
+      sessionTimeout: o.sessionTimeout ?? sessionTimeoutFromEnv() ?? 30_000,
+      heartbeatInterval: o.heartbeatInterval ?? Math.max(500, Math.floor((o.sessionTimeout ?? sessionTimeoutFromEnv() ?? 30_000) / 10)),
       rebalanceTimeout: o.rebalanceTimeout ?? 60_000,
       // long-polls of 1 s (kafkajs: 5 s): a stopping service leaves its group within a second
       maxWaitTimeInMs: 1_000,
@@ -269,6 +270,15 @@ export class KafkaEventServer extends Server implements CustomTransportStrategy 
 }
 
 const INSTANCE_SEPARATOR = '@';
+
+/** KAFKA_SESSION_TIMEOUT_MS (6000..300000), undefined when unset; a bad value stops the start. */
+function sessionTimeoutFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const raw = env.KAFKA_SESSION_TIMEOUT_MS;
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 6000 || n > 300_000) throw new ServiceKitError('CONFIG', `KAFKA_SESSION_TIMEOUT_MS: expected milliseconds in 6000..300000 (Kafka's group.min/max.session.timeout.ms), got "${raw}"`);
+  return n;
+}
 
 /** The instance id in a member's client id (`<service>@<instance>`), if it is one of ours. */
 export function instanceOfClientId(clientId: string): string | undefined {
