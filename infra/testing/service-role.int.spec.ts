@@ -43,7 +43,7 @@ describe('test databases as the service role', () => {
     await live.destroy();
     const tables = await rows(db.url, "SELECT table_schema AS s, table_name AS t FROM information_schema.tables WHERE table_name LIKE 'catalog_%' ORDER BY 1, 2");
     expect(tables).toEqual(
-      ['catalog_replay_test', 'public'].flatMap((s) => ['catalog_dsim', 'catalog_lineage', 'catalog_save'].map((t) => ({ s, t }))),
+      ['catalog_replay_test', 'public'].flatMap((s) => ['catalog_dlog', 'catalog_dsim', 'catalog_lineage', 'catalog_restore', 'catalog_save'].map((t) => ({ s, t }))),
     );
     const owners = await rows(db.url, "SELECT DISTINCT pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname IN ('public', 'catalog_replay_test')");
     expect(owners.map((o) => o.owner).sort()).toEqual(['pg_database_owner', new URL(testServiceUrl()!).username].sort());

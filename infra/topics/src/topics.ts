@@ -29,7 +29,6 @@
  * that loses what expired: alert on consumer lag well before it.
  */
 import { ConfigResourceTypes, type Admin } from 'kafkajs';
-import { brokersFromEnv, createKafka } from '@deltaflow/service-kit';
 import { ALL_TOPICS, TOPICS, dlqTopic, type TopicName } from '@deltaflow/contracts';
 
 export type RetentionClass = 'record' | 'bulk';
