@@ -7,3 +7,4 @@ export * from './kafka/contract-codec';
 export * from './kafka/kafka-client';
 export * from './kafka/topic-reader';
 export * from './answers';
+export * from './observability';
