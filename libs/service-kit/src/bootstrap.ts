@@ -4,9 +4,10 @@
  * HTTP_TOKEN when set). Stops cleanly on SIGINT/SIGTERM and when the launcher that forked it
  * goes away, so no service outlives `npm start`.
  */
-import { ConsoleLogger, INestApplication, Logger, Module, type DynamicModule, type LogLevel, type Type } from '@nestjs/common';
+import { Catch, ConsoleLogger, INestApplication, Logger, Module, type ArgumentsHost, type DynamicModule, type LogLevel, type Type } from '@nestjs/common';
+import { throwError, type Observable } from 'rxjs';
 import { ServiceKitError } from './errors';
-import { NestFactory } from '@nestjs/core';
+import { BaseExceptionFilter, NestFactory } from '@nestjs/core';
 import { loadServiceConfig, type ServiceConfig } from './config/service-config';
 import { KafkaEventServer, KafkaEventServerOptions } from './kafka/kafka-event-server';
 import { HealthService, type HealthCheck } from './observability/health';
@@ -36,6 +37,20 @@ export interface RunningService {
   /** the Kafka transport, when there is one */
   transport?: KafkaEventServer;
   stop(): Promise<void>;
+}
+
+/**
+ * An event handler's error reaches the transport as thrown: Nest's default RPC exception filter
+ * would turn it into {status: 'error', message: 'Internal server error'}, losing the code that
+ * makes a rejection (dead letter) differ from a transient failure (retry). HTTP errors keep Nest's
+ * default handling.
+ */
+@Catch()
+export class HandlerErrorsToTransport extends BaseExceptionFilter {
+  override catch(exception: unknown, host: ArgumentsHost): Observable<never> | void {
+    if (host.getType() === 'rpc') return throwError(() => exception);
+    return super.catch(exception, host);
+  }
 }
 
 /** The application's module plus the /health and /metrics module. */
@@ -79,6 +94,7 @@ export async function runService(opts: RunServiceOptions): Promise<RunningServic
   let httpUrl: string | undefined;
   try {
     protectHttp(app, token); // ahead of every route: registered before init
+    app.useGlobalFilters(new HandlerErrorsToTransport(app.getHttpAdapter())); // shared with the transport (inheritAppConfig)
     await app.init();
     health = app.get(HealthService);
     for (const c of opts.readiness ?? []) {
