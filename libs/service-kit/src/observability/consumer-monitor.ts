@@ -15,7 +15,7 @@
  * reference nucleus) can too.
  */
 import type { Admin, Consumer, Kafka } from 'kafkajs';
-import { serviceMetrics } from './metrics';
+import { registerGauges, serviceMetrics } from './metrics';
 
 export interface ConsumerMonitorOptions {
   readonly kafka: Kafka;
@@ -38,6 +38,7 @@ export class ConsumerMonitor {
   private assignment = new Map<string, number[]>();
   private readonly reported = new Map<string, { topic: string; partition: number }>();
   private readonly removers: Array<() => void> = [];
+  private readonly unregister: () => void;
   private timer?: NodeJS.Timeout;
   private admin?: Admin;
   private refreshing?: Promise<void>;
@@ -58,7 +59,6 @@ export class ConsumerMonitor {
         this.assignment = new Map(Object.entries(ev.payload.memberAssignment ?? {}).map(([t, ps]) => [t, [...ps]]));
         active();
         this.dropUnassigned();
-        this.updateReady();
       }),
       c.on(e.FETCH_START, active),
       c.on(e.FETCH, active),
@@ -76,23 +76,24 @@ export class ConsumerMonitor {
         const error = `${ev.payload.error?.name ?? 'Error'}: ${ev.payload.error?.message ?? ev.payload.error}`;
         this.inBatch = 0;
         this.state = ev.payload.restart ? { kind: 'restarting', error } : { kind: 'crashed', error };
-        this.updateReady();
       }),
       c.on(e.STOP, () => {
         if (this.state.kind !== 'crashed') this.state = { kind: 'stopped' };
         this.inBatch = 0;
-        this.updateReady();
       }),
     );
+    this.unregister = registerGauges({
+      deltaflow_kafka_consumer_ready: {
+        help: '1 while the consumer of the group is in its group and fetching (or in a handler), else 0',
+        labelNames: ['group'],
+        read: () => [[{ group: o.groupId }, this.unready() === undefined ? 1 : 0]],
+      },
+    });
     const every = o.lagIntervalMs ?? 5_000;
     if (every > 0) {
-      this.timer = setInterval(() => {
-        this.updateReady();
-        void this.refreshLag();
-      }, every);
+      this.timer = setInterval(() => void this.refreshLag(), every);
       this.timer.unref();
     }
-    this.updateReady();
   }
 
   /** Why the consumer does not consume now, or undefined when it does. */
@@ -175,10 +176,6 @@ export class ConsumerMonitor {
     }
   }
 
-  private updateReady(): void {
-    serviceMetrics().consumerReady.set({ group: this.o.groupId }, this.unready() === undefined ? 1 : 0);
-  }
-
   /** Stops watching: no more refreshes; this group's series leave the registry. */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
@@ -188,7 +185,7 @@ export class ConsumerMonitor {
     await this.refreshing?.catch(() => undefined);
     this.assignment = new Map();
     this.dropUnassigned();
-    serviceMetrics().consumerReady.remove({ group: this.o.groupId });
+    this.unregister();
     await this.admin?.disconnect().catch(() => undefined);
     this.admin = undefined;
   }

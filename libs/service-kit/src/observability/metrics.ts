@@ -69,12 +69,6 @@ function instruments(r: Registry) {
       labelNames: ['group', 'topic', 'partition'] as const,
       registers,
     }),
-    consumerReady: new Gauge({
-      name: 'deltaflow_kafka_consumer_ready',
-      help: '1 while the consumer of the group is in its group and fetching, else 0',
-      labelNames: ['group'] as const,
-      registers,
-    }),
     published: new Counter({
       name: 'deltaflow_events_published_total',
       help: 'Records this process produced to Kafka (acknowledged), per topic and message type',
