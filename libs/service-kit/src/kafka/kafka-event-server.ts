@@ -75,6 +75,22 @@ export interface KafkaEventServerOptions {
   logger?: (msg: string) => void;
 }
 
+/**
+ * kafkajs gives up for good on a TypeError, RangeError, ReferenceError or SyntaxError (and on
+ * `retriable: false`): its consumer stops and never restarts. A handler's failure that is not a
+ * rejection is transient here, whatever its class: it is retried (kafkajs' backoff, then a restart).
+ */
+function retriable(err: unknown): unknown {
+  const e = err as { name?: unknown; retriable?: unknown } | null;
+  const fatalToKafkajs = !!e && (e.retriable === false || (typeof e.name === 'string' && ['TypeError', 'RangeError', 'ReferenceError', 'SyntaxError'].includes(e.name)));
+  if (!fatalToKafkajs) return err;
+  const wrapped = new Error(`${String(e.name ?? 'Error')}: ${(err as Error).message ?? err}`, { cause: err }) as Error & { retriable: boolean };
+  wrapped.name = 'HandlerError';
+  wrapped.retriable = true;
+  if ((err as Error).stack) wrapped.stack = (err as Error).stack;
+  return wrapped;
+}
+
 export class KafkaEventServer extends Server implements CustomTransportStrategy {
   private kafka?: Kafka;
   private consumer?: Consumer;
@@ -161,7 +177,7 @@ export class KafkaEventServer extends Server implements CustomTransportStrategy 
     } catch (err) {
       // transient: kafkajs retries the batch from the last resolved offset
       serviceMetrics().handlerErrors.inc({ group: this.options.groupId, topic: payload.batch.topic });
-      throw err;
+      throw retriable(err);
     }
   }
 

@@ -21,6 +21,7 @@ jest.setTimeout(120_000);
 const TOPIC = 'obs.test';
 let gate: Promise<void> = Promise.resolve();
 const handled: number[] = [];
+let bugOnce = true;
 
 @Controller()
 class TestController {
@@ -28,6 +29,11 @@ class TestController {
   async on(@Payload() m: { n: number }): Promise<void> {
     if (m.n < 0) throw new RejectedRecord('NEGATIVE', `n is ${m.n}`);
     if (m.n === 100) await gate;
+    if (m.n === 13 && bugOnce) {
+      bugOnce = false;
+      // a programming error: kafkajs would stop the consumer for good; the transport retries it
+      (undefined as unknown as { x: number }).x.toFixed();
+    }
     handled.push(m.n);
   }
 }
@@ -123,6 +129,14 @@ describe('runService: /health and /metrics', () => {
       await svc!.transport!.refreshLag();
       return samplesOf(await metrics(), 'deltaflow_kafka_consumer_lag', { group: 'obs', topic: TOPIC }).every((s) => s.value === 0);
     });
+
+    // a handler failing with a TypeError once: retried (not dead-lettered, the consumer not stopped)
+    await send(['t', 13]);
+    await until('13 handled after a retry', async () => handled.includes(13));
+    const retried = await metrics();
+    expect(sampleValue(retried, 'deltaflow_kafka_handler_errors_total', { group: 'obs', topic: TOPIC })).toBe(1);
+    expect(sampleValue(retried, 'deltaflow_kafka_messages_dead_lettered_total', { group: 'obs', topic: TOPIC, code: 'NEGATIVE' })).toBe(1);
+    expect((await get('/health')).status).toBe(200);
 
     // the transport stopped: not ready (503 with the reason), still live
     await svc.transport!.close();
