@@ -219,8 +219,10 @@ describe('health and metrics of running services', () => {
     const without = await dsf({ CATALOG_URL: base }, 'saves', 'list', '--dbid', '7');
     expect(without.code).toBe(1);
     expect(without.err).toMatch(/401 .*requires a token/);
-    const m = await scrape(base, TOKEN);
-    expect(sampleValue(m, 'deltaflow_kafka_messages_handled_total', { group: 'e2e-cat', topic: 'dsf.events' })).toBeGreaterThanOrEqual(fixtureStream(7).length);
+    await until('every event of database 7 counted', async () => {
+      const handled = sampleValue(await scrape(base, TOKEN), 'deltaflow_kafka_messages_handled_total', { group: 'e2e-cat', topic: 'dsf.events' }) ?? 0;
+      return handled >= fixtureStream(7).length;
+    }, 30_000);
 
     // the database goes away: not ready, naming it; still live
     await proxy.stop();

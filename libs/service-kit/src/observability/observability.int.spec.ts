@@ -152,7 +152,7 @@ describe('runService: /health and /metrics', () => {
     svc = undefined;
   });
 
-  it('is not ready when the broker is gone (no fetch within staleAfterMs), live all along', async () => {
+  it('is not ready while the broker is gone (no fetch within staleAfterMs), live all along, ready again once it is back', async () => {
     svc = await runService({ name: 'obs-test', module: TestModule, kafka: kafkaOptions('obs-2'), http: { httpPort: 0, httpToken: null } });
     await until('ready', async () => (await get('/health')).status === 200);
     await broker.stop();
@@ -163,5 +163,10 @@ describe('runService: /health and /metrics', () => {
     expect(down.reason).toMatch(/^kafka: kafka consumer: (no fetch or heartbeat for \d+ s|restarting after a crash)/);
     expect((await get('/health/live')).status).toBe(200);
     expect(sampleValue(await metrics(), 'deltaflow_kafka_consumer_ready', { group: 'obs-2' })).toBe(0);
+
+    // the broker back on its port: the consumer rejoins
+    broker = await startEmbeddedKafka({ dataDir: dir, port: Number(broker.brokers[0].split(':')[1]), numPartitions: 3, fsync: 'never', logLevel: 'silent' });
+    await until('200 again', async () => (await get('/health')).status === 200, 60_000);
+    expect(sampleValue(await metrics(), 'deltaflow_kafka_consumer_ready', { group: 'obs-2' })).toBe(1);
   });
 });
