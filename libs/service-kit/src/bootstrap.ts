@@ -9,6 +9,7 @@ import { throwError, type Observable } from 'rxjs';
 import { ServiceKitError } from './errors';
 import { BaseExceptionFilter, NestFactory } from '@nestjs/core';
 import { loadServiceConfig, type ServiceConfig } from './config/service-config';
+import type { CustomTransportStrategy } from '@nestjs/microservices';
 import { KafkaEventServer, KafkaEventServerOptions } from './kafka/kafka-event-server';
 import { HealthService, type HealthCheck } from './observability/health';
 import { listenHttp, ObservabilityModule, protectHttp, resolveHttpToken, type ServiceHttpOptions } from './observability/http';
@@ -18,6 +19,11 @@ export interface RunServiceOptions {
   module: Type<unknown> | DynamicModule;
   /** the Kafka transport; omit for services that only publish */
   kafka?: KafkaEventServerOptions;
+  /**
+   * A transport of the service's own instead (the stream multiplexer's spool), made from the
+   * initialised app; its `unready()` / `dead()`, when it has them, are the `transport` checks.
+   */
+  transport?: (app: INestApplication) => CustomTransportStrategy & Partial<TransportHealth>;
   /** HTTP port (0: any free one; undefined: no listener); `http.httpPort` says the same */
   httpPort?: number;
   /** port, host and token of the HTTP listener (an app passes its config: `http: config`) */
@@ -53,6 +59,14 @@ export class HandlerErrorsToTransport extends BaseExceptionFilter {
   }
 }
 
+/** What a transport may say about itself (KafkaEventServer does). */
+export interface TransportHealth {
+  /** why it does not consume now, or undefined */
+  unready(): string | undefined;
+  /** why it is gone for good (a liveness failure), or undefined */
+  dead(): string | undefined;
+}
+
 /** The application's module plus the /health and /metrics module. */
 @Module({})
 class DeltaflowServiceModule {}
@@ -84,6 +98,7 @@ export function serviceLogger(env: NodeJS.ProcessEnv = process.env): ConsoleLogg
  */
 export async function runService(opts: RunServiceOptions): Promise<RunningService> {
   const logger = new Logger(opts.name);
+  if (opts.kafka && opts.transport) throw new ServiceKitError('CONFIG', `${opts.name}: runService takes kafka or transport, not both`);
   const httpPort = opts.http?.httpPort ?? opts.httpPort;
   const token = httpPort !== undefined ? resolveHttpToken(opts.http) : undefined;
   const root: DynamicModule = { module: DeltaflowServiceModule, imports: [opts.module, ObservabilityModule.register({ service: opts.name })] };
@@ -108,6 +123,12 @@ export async function runService(opts: RunServiceOptions): Promise<RunningServic
       transport = t;
       health.addCheck({ name: 'kafka', check: () => t.unready() });
       health.addCheck({ name: 'kafka-live', liveness: true, check: () => t.dead() });
+      app.connectMicroservice({ strategy: t }, { inheritAppConfig: true });
+      await app.startAllMicroservices();
+    } else if (opts.transport) {
+      const t = opts.transport(app);
+      if (typeof t.unready === 'function') health.addCheck({ name: 'transport', check: () => t.unready!() });
+      if (typeof t.dead === 'function') health.addCheck({ name: 'transport-live', liveness: true, check: () => t.dead!() });
       app.connectMicroservice({ strategy: t }, { inheritAppConfig: true });
       await app.startAllMicroservices();
     }

@@ -3,7 +3,10 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { BadRequestException, Controller, Get, Injectable, Module, Query, type OnModuleInit } from '@nestjs/common';
+import { Server, type CustomTransportStrategy } from '@nestjs/microservices';
 import { encodeMessage, type AnyMessage } from '@deltaflow/contracts';
+import { runService } from '../bootstrap';
 import { bearerAuth, httpTokenFromEnv } from './http';
 import { HealthService } from './health';
 import { metricsText, registerGauges, registerStreamDevices } from './metrics';
@@ -181,6 +184,80 @@ describe('the token', () => {
       expect((await get('/health/live/../../metrics')).status).toBe(401);
     } finally {
       await new Promise((r) => server.close(r));
+    }
+  });
+});
+
+describe('runService with a transport of its own, a provider\'s check, the token and the app\'s routes', () => {
+  class FakeTransport extends Server implements CustomTransportStrategy {
+    reason: string | undefined;
+    gone: string | undefined;
+    listen(callback: () => void): void {
+      callback();
+    }
+    close(): void {}
+    on(): void {}
+    unwrap<T>(): T {
+      return undefined as T;
+    }
+    unready() {
+      return this.reason;
+    }
+    dead() {
+      return this.gone;
+    }
+  }
+
+  const disk = { full: false };
+
+  @Injectable()
+  class DiskWatch implements OnModuleInit {
+    constructor(private readonly health: HealthService) {}
+    onModuleInit() {
+      this.health.addCheck({ name: 'disk', check: () => (disk.full ? 'no space left' : undefined) });
+    }
+  }
+
+  @Controller()
+  class HelloController {
+    @Get('hello')
+    hello(@Query('who') who?: string) {
+      if (!who) throw new BadRequestException('who: required');
+      return { hello: who };
+    }
+  }
+
+  @Module({ controllers: [HelloController], providers: [DiskWatch] })
+  class HelloModule {}
+
+  it('answers /health from every check, keeps the app\'s HTTP errors, and guards everything but /health/live', async () => {
+    const transport = new FakeTransport();
+    const token = 'unit-token-0123456789';
+    const svc = await runService({ name: 'hello', module: HelloModule, transport: () => transport, http: { httpPort: 0, httpToken: token } });
+    const get = async (p: string, auth = true) => {
+      const res = await fetch(`${svc.httpUrl}${p}`, auth ? { headers: { authorization: `Bearer ${token}` } } : {});
+      return { status: res.status, json: (await res.json()) as Record<string, any> };
+    };
+    try {
+      expect(await get('/health')).toEqual({
+        status: 200,
+        json: { status: 'ok', service: 'hello', uptimeSeconds: expect.any(Number), checks: { disk: { status: 'ok', ms: expect.any(Number) }, transport: expect.objectContaining({ status: 'ok' }), 'transport-live': expect.objectContaining({ status: 'ok' }) } },
+      });
+      expect(await get('/hello?who=x')).toEqual({ status: 200, json: { hello: 'x' } });
+      expect(await get('/hello')).toMatchObject({ status: 400, json: { statusCode: 400, message: 'who: required' } });
+      expect((await get('/hello?who=x', false)).status).toBe(401);
+      expect((await get('/nothing-here', false)).status).toBe(401); // no route is told apart without the token
+      expect((await get('/nothing-here')).status).toBe(404);
+
+      transport.reason = 'spool: paused';
+      disk.full = true;
+      expect(await get('/health')).toMatchObject({ status: 503, json: { status: 'unavailable', reason: 'disk: no space left; transport: spool: paused' } });
+      expect((await get('/health/live', false)).status).toBe(200);
+      transport.gone = 'consumer crashed';
+      expect(await get('/health/live', false)).toEqual({ status: 503, json: { status: 'down', failing: ['transport-live'] } });
+      expect(svc.health).toBeInstanceOf(HealthService);
+    } finally {
+      await svc.stop();
     }
   });
 });
