@@ -3,10 +3,11 @@
  * dsf.events into its PostgreSQL read models (offsets checkpointed in the row transactions)
  * and answers queries over HTTP.
  */
-import { contractCodec, runService } from '@deltaflow/service-kit';
+import { contractCodec, dataSourceCheck, runService, type ServiceHttpOptions } from '@deltaflow/service-kit';
+import { CATALOG_DB } from './catalog.controller';
 import { CatalogModule, type CatalogDatabaseConfig } from './catalog.module';
 
-export interface CatalogConfig extends CatalogDatabaseConfig {
+export interface CatalogConfig extends CatalogDatabaseConfig, ServiceHttpOptions {
   readonly brokers: readonly string[];
   /** 0 = any free port */
   readonly httpPort: number;
@@ -25,7 +26,8 @@ export async function startCatalog(config: CatalogConfig): Promise<RunningCatalo
   const svc = await runService({
     name: 'catalog',
     module: CatalogModule.register(config),
-    httpPort: config.httpPort,
+    http: config,
+    readiness: [(app) => dataSourceCheck(app.get(CATALOG_DB))],
     kafka: { brokers: config.brokers, clientId: config.clientId ?? 'catalog', groupId, fromBeginning: true, ...contractCodec(groupId) },
   });
   return { httpUrl: svc.httpUrl!, stop: svc.stop };

@@ -94,9 +94,4 @@ export class CatalogQueryController {
       return { digest, rows, position };
     });
   }
-
-  @Get('health')
-  health() {
-    return { status: 'ok' };
-  }
 }

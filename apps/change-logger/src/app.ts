@@ -10,9 +10,10 @@
 import * as path from 'node:path';
 import { BlockDatabase } from '@deltaflow/blockdb';
 import type { ProtectedDatabase } from '@deltaflow/dlog';
-import { contractCodec, runService, type ServiceConfig } from '@deltaflow/service-kit';
+import { contractCodec, runService, type ServiceConfig, type ServiceHttpOptions } from '@deltaflow/service-kit';
 import { ChangeLoggerModule } from './change-logger.module';
 import { ChangeLoggerService, type ChangeLoggerConfig } from './change-logger.service';
+import { registerDlogMetrics } from './dlog-metrics';
 
 export type { ChangeLoggerConfig } from './change-logger.service';
 
@@ -20,15 +21,18 @@ export interface RunningChangeLogger {
   readonly changeLog: ChangeLoggerService['changeLog'];
   /** counters since start */
   readonly stats: ChangeLoggerService['stats'];
+  /** /health and /metrics (with httpPort) */
+  readonly httpUrl?: string;
   stop(): Promise<void>;
 }
 
 /** Rebuilds the DLOG from dsf.dlog, then consumes dsf.block-changes and dsf.events. */
-export async function startChangeLogger(config: ChangeLoggerConfig): Promise<RunningChangeLogger> {
+export async function startChangeLogger(config: ChangeLoggerConfig & ServiceHttpOptions): Promise<RunningChangeLogger> {
   const groupId = config.groupId ?? 'deltaflow.change-logger';
   const running = await runService({
     name: 'change-logger',
     module: ChangeLoggerModule.register(config),
+    http: config,
     kafka: {
       brokers: config.brokers,
       clientId: config.clientId ?? 'change-logger',
@@ -42,7 +46,9 @@ export async function startChangeLogger(config: ChangeLoggerConfig): Promise<Run
     },
   });
   const svc = running.app.get(ChangeLoggerService);
-  return { changeLog: svc.changeLog, stats: svc.stats, stop: running.stop };
+  const unregister = registerDlogMetrics(svc.changeLog, config.databases);
+  const stop = () => (unregister(), running.stop());
+  return { changeLog: svc.changeLog, stats: svc.stats, httpUrl: running.httpUrl, stop };
 }
 
 /**

@@ -4,6 +4,6 @@ import { databasesFromDirs, protectedDatabaseDirs, startChangeLogger } from './a
 
 serviceMain('change-logger', async (cfg) => {
   const dirs = protectedDatabaseDirs(cfg);
-  const svc = await startChangeLogger({ brokers: cfg.kafkaBrokers, groupId: cfg.groupId, databases: databasesFromDirs(dirs), log: (m) => console.log(m) });
-  return { stop: svc.stop, describe: `databases: ${dirs.join(', ')}` };
+  const svc = await startChangeLogger({ brokers: cfg.kafkaBrokers, groupId: cfg.groupId, databases: databasesFromDirs(dirs), httpPort: cfg.httpPort, log: (m) => console.log(m) });
+  return { stop: svc.stop, httpUrl: svc.httpUrl, describe: `databases: ${dirs.join(', ')}` };
 });

@@ -16,7 +16,8 @@ Exit codes: 0 done, 1 refused or failed (the reason is printed), 2 bad arguments
 Environment:
   KAFKA_BROKERS   host:port,... of Kafka; CATALOG_URL  the catalog's query API (saves list, report).
   Without them dsf talks to the system \`npm start\` runs from $DELTAFLOW_HOME (default ./.deltaflow),
-  found in its run/endpoints.json. KAFKA_TLS*, KAFKA_SASL_* as for every service.`;
+  found in its run/endpoints.json. KAFKA_TLS*, KAFKA_SASL_* as for every service; HTTP_TOKEN (or
+  HTTP_TOKEN_FILE): the catalog's token, sent as Authorization: Bearer.`;
 
 /** The program, its actions handing their plan to `use`; commander's output goes to `output`. */
 export function buildProgram(use: (plan: Plan) => void, output: { out: (s: string) => void; err: (s: string) => void }): Command {

@@ -3,6 +3,7 @@
  * is printed), 2 bad arguments (nothing sent), 3 no outcome in time or infrastructure trouble.
  * With --json, stdout holds exactly one JSON object with the outcome and nothing else.
  */
+import { httpTokenFromEnv } from '@deltaflow/service-kit';
 import { CliUsageError } from './options';
 import { catalogUrl, kafkaConnection, type DiscoveryContext } from './endpoints';
 import { CommandChannel } from './follow';
@@ -63,9 +64,11 @@ function report(o: Outcome, json: boolean, io: CliIo): void {
 
 async function query(plan: QueryPlan, discovery: DiscoveryContext): Promise<Outcome> {
   const url = `${catalogUrl(discovery)}${plan.path}`;
+  // HTTP_TOKEN (or HTTP_TOKEN_FILE): the catalog's token, sent as a bearer token
+  const token = httpTokenFromEnv(discovery.env);
   let res: Response;
   try {
-    res = await fetch(url, { signal: AbortSignal.timeout(plan.timeoutSec * 1000) });
+    res = await fetch(url, { signal: AbortSignal.timeout(plan.timeoutSec * 1000), ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}) });
   } catch (e) {
     const err = e as Error & { cause?: Error };
     return trouble(`the catalog at ${url} did not answer: ${err.name === 'TimeoutError' ? `no answer within ${plan.timeoutSec} s` : (err.cause?.message ?? err.message)}`);

@@ -3,6 +3,6 @@ import { requireDatabaseUrl, serviceMain } from '@deltaflow/service-kit';
 import { startDsimBuilder } from './app';
 
 serviceMain('dsim-builder', async (c) => {
-  const svc = await startDsimBuilder({ brokers: c.kafkaBrokers, databaseUrl: requireDatabaseUrl(c), dataDir: c.dataDir, groupId: c.groupId });
-  return { stop: svc.stop, describe: `data sets in ${c.dataDir}/datasets` };
+  const svc = await startDsimBuilder({ brokers: c.kafkaBrokers, databaseUrl: requireDatabaseUrl(c), dataDir: c.dataDir, groupId: c.groupId, httpPort: c.httpPort });
+  return { stop: svc.stop, httpUrl: svc.httpUrl, describe: `data sets in ${c.dataDir}/datasets` };
 });

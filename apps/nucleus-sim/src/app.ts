@@ -25,7 +25,7 @@ import { BlockDatabase } from '@deltaflow/blockdb';
 import { type Area, type Geometry, sampleGeometry } from '@deltaflow/blocks';
 import { decodeFrom, encodeMessage, Topic, type AnyMessage } from '@deltaflow/contracts';
 import { mulberry32 } from '@deltaflow/core';
-import { contractCodec, createKafka } from '@deltaflow/service-kit';
+import { ConsumerMonitor, contractCodec, createKafka } from '@deltaflow/service-kit';
 import { Partitioners, type Consumer, type Producer } from 'kafkajs';
 import { LsnStore } from './lsn-store';
 
@@ -88,6 +88,8 @@ export interface NucleusSim {
   setActive(active: boolean): Promise<void>;
   /** the current digest of the database (between transactions) */
   digest(): Promise<string>;
+  /** why it does not consume nucleus.commands now (undefined: it does); its /health check */
+  unready(): string | undefined;
   stop(): Promise<void>;
 }
 
@@ -262,6 +264,7 @@ export async function startNucleusSim(config: NucleusSimConfig): Promise<Nucleus
   const groupId = `deltaflow.nucleus-sim.${dbid}`;
   const codec = contractCodec(groupId);
   const consumer: Consumer = kafka.consumer({ groupId, sessionTimeout: 30_000 });
+  const monitor = new ConsumerMonitor({ kafka, consumer, groupId, log });
   await consumer.connect();
   await consumer.subscribe({ topics: [Topic.nucleusCommands], fromBeginning: true });
   await consumer.run({
@@ -318,9 +321,11 @@ export async function startNucleusSim(config: NucleusSimConfig): Promise<Nucleus
         await publish([{ type: 'NucleusState', dbid, lsn: lsns.take(), active: a, at: now() }]);
       }).then(() => kick()),
     digest: () => serial(async () => db.digest()),
+    unready: () => (stopped ? 'stopped' : monitor.unready()),
     async stop() {
       if (stopped) return;
       stopped = true;
+      await monitor.stop();
       if (timer) clearInterval(timer);
       await loopRunning;
       await queue;

@@ -7,7 +7,7 @@
  */
 import * as path from 'node:path';
 import { sampleGeometryOfSize } from '@deltaflow/blocks';
-import { ServiceKitError, serviceMain } from '@deltaflow/service-kit';
+import { ServiceKitError, serveHttp, serviceMain } from '@deltaflow/service-kit';
 import { startNucleusSim, type NucleusSim } from './app';
 
 function num(name: string, dflt: number, min = 0): number {
@@ -37,8 +37,13 @@ serviceMain('nucleus-sim', async (c) => {
       }),
     );
   }
+  // /health and /metrics (NUCLEUS_SIM_HTTP_PORT or HTTP_PORT): the service kit's, in a Nest application of their own
+  const checks = sims.map((s) => ({ name: `kafka-db${s.dbid}`, check: () => s.unready() }));
+  const http = c.httpPort === undefined ? undefined : await serveHttp({ service: 'nucleus-sim', httpPort: c.httpPort, checks });
   return {
+    httpUrl: http?.httpUrl,
     stop: async () => {
+      await http?.stop();
       await Promise.all(sims.map((s) => s.stop()));
     },
     describe: sims.map((s) => `dbid ${s.dbid} at ${s.databaseDir}`).join(', '),

@@ -5,7 +5,7 @@
  * `<dataDir>/datasets/<name>`; the database containers of dbid N are found under the data
  * directory (`databaseDir` of @deltaflow/blockdb) unless `databaseDir` says otherwise.
  */
-import { contractCodec, runService } from '@deltaflow/service-kit';
+import { contractCodec, runService, type ServiceHttpOptions } from '@deltaflow/service-kit';
 import { SaveWriterModule } from './save-writer.module';
 import { SaveWriterService, type SaveWriterConfig } from './save-writer.service';
 
@@ -13,6 +13,8 @@ export type { SaveWriterConfig } from './save-writer.service';
 
 export interface RunningSaveWriter {
   readonly service: SaveWriterService;
+  /** /health and /metrics (with httpPort) */
+  readonly httpUrl?: string;
   /** stops cleanly: running saves are reported failed */
   stop(): Promise<void>;
   /** stops as if killed: running saves are left unfinished (the next start reports them failed) */
@@ -20,16 +22,18 @@ export interface RunningSaveWriter {
 }
 
 /** Starts the save writer; resolves once it has rebuilt its state and consumes commands. */
-export async function startSaveWriter(config: SaveWriterConfig): Promise<RunningSaveWriter> {
+export async function startSaveWriter(config: SaveWriterConfig & ServiceHttpOptions): Promise<RunningSaveWriter> {
   const groupId = config.groupId ?? 'deltaflow.save-writer';
   const svc = await runService({
     name: 'save-writer',
     module: SaveWriterModule.register(config),
+    http: config,
     kafka: { brokers: config.brokers, clientId: config.clientId ?? 'save-writer', groupId, ...contractCodec(groupId) },
   });
   const service = svc.app.get(SaveWriterService);
   return {
     service,
+    httpUrl: svc.httpUrl,
     stop: svc.stop,
     kill: () => {
       service.simulateCrash();

@@ -90,6 +90,18 @@ describe('npm start', () => {
     for (const name of ['kafka', 'postgresql', 'nucleus-sim', 'change-logger', 'dsim-builder', 'save-writer', 'catalog']) {
       expect(output()).toMatch(new RegExp(`^  ${name} +\\S`, 'm'));
     }
+    // every service's HTTP listener in the table: /health answers 200, /metrics Prometheus text
+    for (const name of ['nucleus-sim', 'change-logger', 'dsim-builder', 'save-writer', 'merge-engine', 'catalog']) {
+      const url = new RegExp(`^  ${name} +(http://127\\.0\\.0\\.1:\\d+) +\\(pid \\d+\\)`, 'm').exec(output())?.[1];
+      expect({ name, url }).toEqual({ name, url: expect.stringMatching(/^http:/) });
+      const health = await fetch(`${url}/health`);
+      expect({ name, status: health.status }).toEqual({ name, status: 200 });
+      if (name !== 'change-logger') continue;
+      const lag = /^deltaflow_kafka_consumer_lag\{group="deltaflow\.change-logger",topic="dsf\.block-changes",partition="0"\} \d+$/m;
+      for (let i = 0; i < 40 && !lag.test(await (await fetch(`${url}/metrics`)).text()); i++) await new Promise((r) => setTimeout(r, 500));
+      expect(await (await fetch(`${url}/metrics`)).text()).toMatch(lag);
+    }
+    expect(output()).toMatch(/each service: <url>\/health \(\/health\/live, \/health\/ready\), <url>\/metrics/);
     await l.until(/\[main job\] done|main job: FAILED/, 180_000);
     expect(output()).not.toMatch(/main job: FAILED/);
     expect(output()).toMatch(/save completed: DSID \d+\/0\//);

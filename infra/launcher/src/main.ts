@@ -10,15 +10,20 @@
  * The embedded PostgreSQL's passwords are generated once into $DELTAFLOW_HOME/credentials/
  * postgres.json (0600); services get DATABASE_URL for its non-superuser role `deltaflow`.
  * DELTAFLOW_PG_LISTEN (default 127.0.0.1) lists the addresses it listens on.
- * Once up, it writes $DELTAFLOW_HOME/run/endpoints.json (0600), where `dsf` finds it; stopping removes it.
+ * Every service gets a loopback HTTP port (18080 catalog, 18081-18085 the others, in start order;
+ * <SERVICE>_HTTP_PORT wins; a port taken already: any free one) for /health and /metrics, printed
+ * in the start-up table.
+ * Once up, it writes $DELTAFLOW_HOME/run/endpoints.json (0600), where `dsf` finds it (and where
+ * each service's HTTP listener is: `services`); stopping removes it.
  */
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { writeFileAtomic } from '@deltaflow/core';
 import { EmbeddedPostgresError, startEmbeddedPostgres, startPostgresWatchdog, type RunningPostgres } from '@deltaflow/embedded-postgres';
 import { Child, ROOT, startChild, stopChild } from '@deltaflow/processes';
-import { SERVICES } from './services';
+import { httpPortVariable, SERVICES } from './services';
 import { runMainJob } from './main-job';
 
 interface Stoppable {
@@ -26,6 +31,15 @@ interface Stoppable {
   /** a Deltaflow service (stopped in parallel, before the broker and PostgreSQL) */
   service?: boolean;
   stop(): Promise<void>;
+}
+
+/** `port` when it can be bound on `host` now, else 0 (the service then takes any free port). */
+function portIfFree(host: string, port: number): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once('error', () => resolve(0));
+    probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve(port)));
+  });
 }
 
 async function main(): Promise<void> {
@@ -123,20 +137,35 @@ async function main(): Promise<void> {
       DELTAFLOW_DATA_DIR: process.env.DELTAFLOW_DATA_DIR || path.join(home, 'data'),
     };
     const urls: Record<string, string> = {};
+    const started: Array<{ name: string; url: string; pid?: number; role: string }> = [];
+    const httpHost = process.env.HTTP_HOST || '127.0.0.1';
     for (const spec of SERVICES) {
-      const child = startChild(spec.name, `apps/${spec.name}/src/main.ts`, [], { ...spec.env, ...env });
+      // /health and /metrics of every service: its own variable wins, else its loopback port if free
+      const portVar = httpPortVariable(spec.name);
+      const httpPort = process.env[portVar] || String(await portIfFree(httpHost, spec.httpPort));
+      const child = startChild(spec.name, `apps/${spec.name}/src/main.ts`, [], { ...spec.env, ...env, [portVar]: httpPort });
       stack.push({ name: spec.name, service: true, stop: () => stopChild(child) });
       const r = await child.ready;
       void child.exited.then((code) => {
         if (!shuttingDown) console.error(`deltaflow: ${spec.name} exited unexpectedly (code ${code}); the others keep running, Ctrl-C stops them`);
       });
       if (typeof r.httpUrl === 'string') urls[spec.name] = r.httpUrl;
-      table.push([spec.name, `${typeof r.httpUrl === 'string' ? `${r.httpUrl}  ` : ''}(pid ${child.proc.pid}) ${spec.role}`]);
+      started.push({ name: spec.name, url: typeof r.httpUrl === 'string' ? r.httpUrl : '', pid: child.proc.pid, role: spec.role });
     }
+    const urlWidth = Math.max(0, ...started.map((s) => s.url.length));
+    for (const s of started) table.push([s.name, `${s.url.padEnd(urlWidth)}  (pid ${s.pid}) ${s.role}`]);
     console.log('\nDeltaflow is up:');
     for (const [k, v] of table) console.log(`  ${k.padEnd(20)} ${v}`);
+    const auth = process.env.HTTP_TOKEN || process.env.HTTP_TOKEN_FILE ? '; Authorization: Bearer $HTTP_TOKEN (but /health/live)' : '';
+    console.log(`  ${''.padEnd(20)} each service: <url>/health (/health/live, /health/ready), <url>/metrics (Prometheus)${auth}`);
     fs.mkdirSync(path.dirname(endpointsFile), { recursive: true, mode: 0o700 });
-    const endpoints = { kafkaBrokers: brokers.split(',').map((b) => b.trim()).filter(Boolean), ...(urls.catalog ? { catalogUrl: urls.catalog } : {}), pid: process.pid, startedAt: new Date().toISOString() };
+    const endpoints = {
+      kafkaBrokers: brokers.split(',').map((b) => b.trim()).filter(Boolean),
+      ...(urls.catalog ? { catalogUrl: urls.catalog } : {}),
+      services: urls,
+      pid: process.pid,
+      startedAt: new Date().toISOString(),
+    };
     writeFileAtomic(endpointsFile, `${JSON.stringify(endpoints, null, 2)}\n`, { mode: 0o600 });
     endpointsWritten = true;
     console.log('Press Ctrl-C to stop.\n');

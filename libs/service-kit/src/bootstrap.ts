@@ -1,28 +1,76 @@
 /**
  * Starts a Deltaflow service: a NestJS application with the Kafka event transport and,
- * when configured, an HTTP listener (health and queries). Stops cleanly on SIGINT/SIGTERM
- * and when the launcher that forked it goes away, so no service outlives `npm start`.
+ * when configured, an HTTP listener (/health, /metrics and the service's own routes, behind
+ * HTTP_TOKEN when set). Stops cleanly on SIGINT/SIGTERM and when the launcher that forked it
+ * goes away, so no service outlives `npm start`.
  */
-import { ConsoleLogger, INestApplication, Logger, type DynamicModule, type LogLevel, type Type } from '@nestjs/common';
+import { Catch, ConsoleLogger, INestApplication, Logger, Module, type ArgumentsHost, type DynamicModule, type LogLevel, type Type } from '@nestjs/common';
+import { throwError, type Observable } from 'rxjs';
 import { ServiceKitError } from './errors';
-import { NestFactory } from '@nestjs/core';
+import { BaseExceptionFilter, NestFactory } from '@nestjs/core';
 import { loadServiceConfig, type ServiceConfig } from './config/service-config';
 import { Assignments } from './kafka/assignments';
+import type { CustomTransportStrategy } from '@nestjs/microservices';
 import { KafkaEventServer, KafkaEventServerOptions } from './kafka/kafka-event-server';
+import { HealthService, type HealthCheck } from './observability/health';
+import { listenHttp, ObservabilityModule, protectHttp, resolveHttpToken, type ServiceHttpOptions } from './observability/http';
 
 export interface RunServiceOptions {
   name: string;
   module: Type<unknown> | DynamicModule;
   /** the Kafka transport; omit for services that only publish */
   kafka?: KafkaEventServerOptions;
+  /**
+   * A transport of the service's own instead (the stream multiplexer's spool), made from the
+   * initialised app; its `unready()` / `dead()`, when it has them, are the `transport` checks.
+   */
+  transport?: (app: INestApplication) => CustomTransportStrategy & Partial<TransportHealth>;
+  /** HTTP port (0: any free one; undefined: no listener); `http.httpPort` says the same */
   httpPort?: number;
+  /** port, host and token of the HTTP listener (an app passes its config: `http: config`) */
+  http?: ServiceHttpOptions;
+  /**
+   * readiness checks beyond the transport's: a check, or a function of the initialised app giving
+   * one (`(app) => dataSourceCheck(app.get(DB))`). A check with `close()` is closed at stop.
+   */
+  readiness?: ReadonlyArray<HealthCheck | ((app: INestApplication) => HealthCheck)>;
 }
 
 export interface RunningService {
   app: INestApplication;
   httpUrl?: string;
+  /** the service's health (the same answers as GET /health), also without an HTTP listener */
+  health: HealthService;
+  /** the Kafka transport, when there is one */
+  transport?: KafkaEventServer;
   stop(): Promise<void>;
 }
+
+/**
+ * An event handler's error reaches the transport as thrown: Nest's default RPC exception filter
+ * would turn it into {status: 'error', message: 'Internal server error'}, losing the code that
+ * makes a rejection (dead letter) differ from a transient failure (retry). HTTP errors keep Nest's
+ * default handling.
+ */
+@Catch()
+export class HandlerErrorsToTransport extends BaseExceptionFilter {
+  override catch(exception: unknown, host: ArgumentsHost): Observable<never> | void {
+    if (host.getType() === 'rpc') return throwError(() => exception);
+    return super.catch(exception, host);
+  }
+}
+
+/** What a transport may say about itself (KafkaEventServer does). */
+export interface TransportHealth {
+  /** why it does not consume now, or undefined */
+  unready(): string | undefined;
+  /** why it is gone for good (a liveness failure), or undefined */
+  dead(): string | undefined;
+}
+
+/** The application's module plus the /health and /metrics module. */
+@Module({})
+class DeltaflowServiceModule {}
 
 /** NestJS's own start-up chatter (module loading, route mapping), shown at DELTAFLOW_LOG_LEVEL=debug only. */
 const NEST_BOOT_CONTEXTS = new Set(['NestFactory', 'InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'NestApplication', 'NestMicroservice']);
@@ -51,32 +99,82 @@ export function serviceLogger(env: NodeJS.ProcessEnv = process.env): ConsoleLogg
  */
 export async function runService(opts: RunServiceOptions): Promise<RunningService> {
   const logger = new Logger(opts.name);
-  const app = await NestFactory.create(opts.module, { logger: serviceLogger(), abortOnError: false });
+  if (opts.kafka && opts.transport) throw new ServiceKitError('CONFIG', `${opts.name}: runService takes kafka or transport, not both`);
+  const httpPort = opts.http?.httpPort ?? opts.httpPort;
+  const token = httpPort !== undefined ? resolveHttpToken(opts.http) : undefined;
+  const root: DynamicModule = { module: DeltaflowServiceModule, imports: [opts.module, ObservabilityModule.register({ service: opts.name })] };
+  const app = await NestFactory.create(root, { logger: serviceLogger(), abortOnError: false });
+  const closers: Array<() => Promise<void>> = [];
+  let transport: KafkaEventServer | undefined;
+  let health: HealthService;
+  let httpUrl: string | undefined;
   try {
+    protectHttp(app, token); // ahead of every route: registered before init
+    app.useGlobalFilters(new HandlerErrorsToTransport(app.getHttpAdapter())); // shared with the transport (inheritAppConfig)
     await app.init();
-    if (opts.kafka) {
-      const transport = new KafkaEventServer({ ...opts.kafka, assignments: providedAssignments(app), logger: (m) => logger.log(m) });
-      app.connectMicroservice({ strategy: transport }, { inheritAppConfig: true });
-      await app.startAllMicroservices();
-      // ready once the group assigned this instance its partitions and their state is rebuilt
-      await transport.ready();
+    health = app.get(HealthService);
+    for (const c of opts.readiness ?? []) {
+      const check = typeof c === 'function' ? c(app) : c;
+      health.addCheck(check);
+      const closable = check as HealthCheck & { close?: () => Promise<void> };
+      if (typeof closable.close === 'function') closers.push(() => closable.close!());
     }
+    if (opts.kafka) {
+      const t = new KafkaEventServer({ ...opts.kafka, assignments: providedAssignments(app), logger: (m) => logger.log(m) });
+      transport = t;
+      health.addCheck({ name: 'kafka', check: () => t.unready() });
+      health.addCheck({ name: 'kafka-live', liveness: true, check: () => t.dead() });
+      app.connectMicroservice({ strategy: t }, { inheritAppConfig: true });
+      await app.startAllMicroservices();
+    } else if (opts.transport) {
+      const t = opts.transport(app);
+      if (typeof t.unready === 'function') health.addCheck({ name: 'transport', check: () => t.unready!() });
+      if (typeof t.dead === 'function') health.addCheck({ name: 'transport-live', liveness: true, check: () => t.dead!() });
+      app.connectMicroservice({ strategy: t }, { inheritAppConfig: true });
+      await app.startAllMicroservices();
+    }
+    if (httpPort !== undefined) httpUrl = await listenHttp(app, { ...opts.http, httpPort });
+    // ready once the group assigned this instance its partitions and their state is rebuilt
+    // (/health/ready says 503 until then; /health/live answers already)
+    await transport?.ready();
+  } catch (err) {
+    await app.close().catch(() => undefined);
+    for (const c of closers) await c().catch(() => undefined);
+    throw err;
+  }
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      try {
+        await app.close();
+      } finally {
+        for (const c of closers) await c().catch(() => undefined);
+      }
+    })());
+  return { app, httpUrl, health, transport, stop };
+}
+
+/**
+ * /health and /metrics for a process that has no Nest application of its own (the reference
+ * nucleus): the same module, controllers and token check as runService, in an application of
+ * their own. `checks` are its readiness (or liveness) checks.
+ */
+export async function serveHttp(
+  o: ServiceHttpOptions & { service: string; httpPort: number; checks?: readonly HealthCheck[] },
+): Promise<{ httpUrl: string; health: HealthService; stop(): Promise<void> }> {
+  const app = await NestFactory.create(ObservabilityModule.register({ service: o.service }), { logger: serviceLogger(), abortOnError: false });
+  try {
+    protectHttp(app, resolveHttpToken(o));
+    await app.init();
+    const health = app.get(HealthService);
+    for (const c of o.checks ?? []) health.addCheck(c);
+    const httpUrl = await listenHttp(app, o);
+    let stopping: Promise<void> | undefined;
+    return { httpUrl, health, stop: () => (stopping ??= app.close()) };
   } catch (err) {
     await app.close().catch(() => undefined);
     throw err;
   }
-  let httpUrl: string | undefined;
-  if (opts.httpPort !== undefined) {
-    // loopback unless told otherwise (HTTP_HOST=0.0.0.0 in a container)
-    const host = process.env.HTTP_HOST || '127.0.0.1';
-    await app.listen(opts.httpPort, host);
-    const addr = app.getHttpServer().address();
-    const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-    httpUrl = `http://${shown}:${typeof addr === 'object' && addr ? addr.port : opts.httpPort}`;
-  }
-  let stopping: Promise<void> | undefined;
-  const stop = () => (stopping ??= app.close());
-  return { app, httpUrl, stop };
 }
 
 /** The module's Assignments provider (the one its providers listen to), if it has one. */

@@ -9,3 +9,4 @@ export * from './kafka/topic-reader';
 export * from './answers';
 export * from './kafka/assignments';
 export * from './kafka/co-partitioned-assigner';
+export * from './observability';

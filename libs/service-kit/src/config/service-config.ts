@@ -15,7 +15,7 @@ export interface ServiceConfig {
   readonly databaseUrl?: string;
   /** root of every file a service writes: databases, data sets, volumes */
   readonly dataDir: string;
-  /** HTTP port for health and queries; 0 picks a free port; undefined: no HTTP listener */
+  /** HTTP port (<SERVICE>_HTTP_PORT, else HTTP_PORT) for /health, /metrics and queries; 0 picks a free port; undefined: no HTTP listener */
   readonly httpPort?: number;
 }
 

@@ -23,7 +23,7 @@ export function contractCodec(groupId: string, now: () => number = Date.now): Pi
         ...(d.value ? { originalValue: d.value } : {}),
         occurredAt: now(),
       });
-      return { topic: r.topic, key: r.key, value: r.value };
+      return { topic: r.topic, key: r.key, value: r.value, headers: { ...r.headers } };
     },
   };
 }

@@ -12,8 +12,9 @@
  */
 import * as fs from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
-import { Kafka, logLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
+import { Kafka, logLevel, type KafkaConfig, type Producer, type SASLOptions } from 'kafkajs';
 import { ServiceKitError } from '../errors';
+import { observeProduced } from '../observability/published-events';
 
 export interface KafkaSecurity {
   readonly ssl?: ConnectionOptions | boolean;
@@ -77,7 +78,11 @@ export interface CreateKafkaOptions {
   readonly quiet?: boolean;
 }
 
-/** A kafkajs client with Deltaflow's settings. */
+/**
+ * A kafkajs client with Deltaflow's settings. Its producers report what Kafka acknowledged to the
+ * process's metrics (deltaflow_events_published_total and the operations derived from the events:
+ * observability/published-events.ts).
+ */
 export function createKafka(o: CreateKafkaOptions): Kafka {
   const security = o.security ?? kafkaSecurityFromEnv();
   const config: KafkaConfig = {
@@ -88,5 +93,25 @@ export function createKafka(o: CreateKafkaOptions): Kafka {
     ...(security.ssl ? { ssl: security.ssl } : {}),
     ...(security.sasl ? { sasl: security.sasl } : {}),
   };
-  return new Kafka(config);
+  const kafka = new Kafka(config);
+  const producer = kafka.producer.bind(kafka);
+  kafka.producer = (cfg) => instrumentProducer(producer(cfg));
+  return kafka;
+}
+
+/** Counts the records of every acknowledged send (the producer's own methods, wrapped). */
+function instrumentProducer(p: Producer): Producer {
+  const send = p.send.bind(p);
+  const sendBatch = p.sendBatch.bind(p);
+  p.send = async (record) => {
+    const out = await send(record);
+    observeProduced(record.topic, record.messages);
+    return out;
+  };
+  p.sendBatch = async (batch) => {
+    const out = await sendBatch(batch);
+    for (const t of batch.topicMessages ?? []) observeProduced(t.topic, t.messages);
+    return out;
+  };
+  return p;
 }

@@ -7,7 +7,10 @@
  *   accepted (decoding error, or a handler throwing a rejection) goes to `<topic>.dlq` with its
  *   reason and is committed past; any other error is transient and the record is retried;
  * - offsets are committed only after their records were handled (at least once): handlers must
- *   be idempotent, which every Deltaflow consumer is (position guards or insert-or-ignore).
+ *   be idempotent, which every Deltaflow consumer is (position guards or insert-or-ignore);
+ * - it reports what it does to the process's metrics (records handled, dead-lettered and retried,
+ *   handler time, consumer lag per assigned partition: observability/metrics.ts) and whether it
+ *   consumes (`unready()`, `dead()`: the `kafka` check of /health).
  */
 import { CustomTransportStrategy, Server } from '@nestjs/microservices';
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
@@ -15,6 +18,8 @@ import { firstValueFrom, isObservable, defaultIfEmpty } from 'rxjs';
 import { isRejection, ServiceKitError } from '../errors';
 import { Assignments } from './assignments';
 import { coPartitionedAssigner } from './co-partitioned-assigner';
+import { ConsumerMonitor } from '../observability/consumer-monitor';
+import { serviceMetrics } from '../observability/metrics';
 import { createKafka, type KafkaSecurity } from './kafka-client';
 
 /** Where a record came from; passed to every handler. */
@@ -56,7 +61,7 @@ export interface KafkaEventServerOptions {
   /** decodes one record; throws a coded error for bad input */
   decode: (topic: string, message: KafkaMessage) => unknown;
   /** encodes the dead-letter record for `<sourceTopic>.dlq` */
-  encodeDeadLetter: (input: DeadLetterInput) => { topic: string; key: string | null; value: Buffer };
+  encodeDeadLetter: (input: DeadLetterInput) => { topic: string; key: string | null; value: Buffer; headers?: Record<string, string> };
   /** where a new consumer group starts; event-sourced consumers start at the beginning */
   fromBeginning?: boolean;
   sessionTimeout?: number;
@@ -71,7 +76,27 @@ export interface KafkaEventServerOptions {
    * database's partitions of every subscribed topic to one member: co-partitioned-assigner.ts).
    */
   assignments?: Assignments;
+  /** how often the consumer lag is measured (default 5000 ms; 0 = never) */
+  lagIntervalMs?: number;
+  /** not ready after this long without a fetch or heartbeat (default: the session timeout) */
+  staleAfterMs?: number;
   logger?: (msg: string) => void;
+}
+
+/**
+ * kafkajs gives up for good on a TypeError, RangeError, ReferenceError or SyntaxError (and on
+ * `retriable: false`): its consumer stops and never restarts. A handler's failure that is not a
+ * rejection is transient here, whatever its class: it is retried (kafkajs' backoff, then a restart).
+ */
+function retriable(err: unknown): unknown {
+  const e = err as { name?: unknown; retriable?: unknown } | null;
+  const fatalToKafkajs = !!e && (e.retriable === false || (typeof e.name === 'string' && ['TypeError', 'RangeError', 'ReferenceError', 'SyntaxError'].includes(e.name)));
+  if (!fatalToKafkajs) return err;
+  const wrapped = new Error(`${String(e.name ?? 'Error')}: ${(err as Error).message ?? err}`, { cause: err }) as Error & { retriable: boolean };
+  wrapped.name = 'HandlerError';
+  wrapped.retriable = true;
+  if ((err as Error).stack) wrapped.stack = (err as Error).stack;
+  return wrapped;
 }
 
 export class KafkaEventServer extends Server implements CustomTransportStrategy {
@@ -82,10 +107,28 @@ export class KafkaEventServer extends Server implements CustomTransportStrategy 
   readonly assignments: Assignments;
   /** the assignment kafkajs gave last, applied by the listeners before its batches run */
   private received?: Map<string, number[]>;
+  private monitor?: ConsumerMonitor;
+  private closed = false;
 
   constructor(private readonly options: KafkaEventServerOptions) {
     super();
     this.assignments = options.assignments ?? new Assignments();
+  }
+
+  /** Why the transport does not consume now (undefined: it does). */
+  unready(): string | undefined {
+    if (this.closed) return 'kafka transport: stopped';
+    return this.monitor ? this.monitor.unready() : 'kafka transport: not started';
+  }
+
+  /** Why the transport is gone for good (its consumer crashed and will not restart), or undefined. */
+  dead(): string | undefined {
+    return this.monitor?.dead();
+  }
+
+  /** Measures the consumer lag now (it is also measured every lagIntervalMs). */
+  refreshLag(): Promise<void> {
+    return this.monitor?.refreshLag() ?? Promise.resolve();
   }
 
   on(): void {
@@ -137,6 +180,14 @@ export class KafkaEventServer extends Server implements CustomTransportStrategy 
       o.logger?.(`assigned ${parts || 'nothing (more instances than partitions: idle)'}`);
       void this.assignments.assign(this.received).catch((err) => o.logger?.(`state rebuild for the new assignment failed, retried with the next batch: ${(err as Error).message}`));
     });
+    this.monitor = new ConsumerMonitor({
+      kafka: this.kafka,
+      consumer: this.consumer,
+      groupId: o.groupId,
+      lagIntervalMs: o.lagIntervalMs,
+      staleAfterMs: o.staleAfterMs ?? o.sessionTimeout ?? 30_000,
+      log: o.logger,
+    });
     await this.consumer.connect();
     const topics = [...this.getHandlers().keys()];
     if (topics.length > 0) {
@@ -156,10 +207,22 @@ export class KafkaEventServer extends Server implements CustomTransportStrategy 
   }
 
   private async handleBatch(payload: EachBatchPayload): Promise<void> {
+    try {
+      await this.handleBatchOf(payload);
+    } catch (err) {
+      // transient: kafkajs retries the batch from the last resolved offset
+      serviceMetrics().handlerErrors.inc({ group: this.options.groupId, topic: payload.batch.topic });
+      throw retriable(err);
+    }
+  }
+
+  private async handleBatchOf(payload: EachBatchPayload): Promise<void> {
     const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale } = payload;
     await this.assignmentApplied(heartbeat, isRunning);
     const handler = this.getHandlerByPattern(batch.topic);
     if (!handler) return;
+    const labels = { group: this.options.groupId, topic: batch.topic };
+    const metrics = serviceMetrics();
     const batchMode = Boolean((handler.extras as { batch?: boolean } | undefined)?.batch);
     const decoded: DecodedRecord[] = [];
     const byOffset = new Map<string, KafkaMessage>();
@@ -194,11 +257,15 @@ export class KafkaEventServer extends Server implements CustomTransportStrategy 
         byOffset.set(m.offset, m);
         continue;
       }
+      const stopTimer = metrics.handlerSeconds.startTimer(labels);
       try {
         await this.invoke(handler, message, ctx);
+        metrics.handled.inc(labels);
       } catch (err) {
         if (!isRejection(err)) throw err;
         await this.deadLetter(batch.topic, batch.partition, m, err);
+      } finally {
+        stopTimer();
       }
       resolveOffset(m.offset);
       await heartbeat();
@@ -235,11 +302,23 @@ export class KafkaEventServer extends Server implements CustomTransportStrategy 
     resolveOffset: (offset: string) => void,
   ): Promise<void> {
     if (decoded.length === 0) return;
-    const outcome = (await this.invoke(handler, decoded, decoded[0].ctx)) as BatchOutcome | undefined;
+    const labels = { group: this.options.groupId, topic: decoded[0].ctx.topic };
+    const metrics = serviceMetrics();
+    const stopTimer = metrics.handlerSeconds.startTimer(labels);
+    let outcome: BatchOutcome | undefined;
+    try {
+      outcome = (await this.invoke(handler, decoded, decoded[0].ctx)) as BatchOutcome | undefined;
+    } finally {
+      stopTimer();
+    }
+    let rejected = 0;
     for (const r of outcome?.rejected ?? []) {
       const m = byOffset.get(r.offset);
-      if (m) await this.deadLetter(decoded[0].ctx.topic, decoded[0].ctx.partition, m, r.error);
+      if (!m) continue;
+      await this.deadLetter(decoded[0].ctx.topic, decoded[0].ctx.partition, m, r.error);
+      rejected++;
     }
+    if (decoded.length > rejected) metrics.handled.inc(labels, decoded.length - rejected);
     resolveOffset(decoded[decoded.length - 1].ctx.offset);
   }
 
@@ -258,11 +337,14 @@ export class KafkaEventServer extends Server implements CustomTransportStrategy 
       value: m.value,
       error: { code: error.code, message: error.message, field: error.field },
     });
-    await this.producer!.send({ topic: dl.topic, acks: -1, messages: [{ key: dl.key, value: dl.value }] });
+    await this.producer!.send({ topic: dl.topic, acks: -1, messages: [{ key: dl.key, value: dl.value, ...(dl.headers ? { headers: dl.headers } : {}) }] });
+    serviceMetrics().deadLettered.inc({ group: this.options.groupId, topic, code: error.code });
     this.options.logger?.(`rejected ${topic}[${partition}]@${m.offset}: ${error.code}: ${error.message}`);
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    await this.monitor?.stop();
     await this.consumer?.disconnect().catch(() => undefined);
     await this.producer?.disconnect().catch(() => undefined);
     await this.admin?.disconnect().catch(() => undefined);

@@ -1,0 +1,5 @@
+export * from './metrics';
+export * from './health';
+export * from './http';
+export * from './consumer-monitor';
+export { observeProduced, OperationTracker, operationTracker } from './published-events';
