@@ -80,7 +80,6 @@ export class DsimBuilderService implements OnModuleInit, OnApplicationShutdown {
   /** A batch of dsf.plog records of one partition: images stored, sync points recorded, in one transaction. */
   async onPlog(records: ReadonlyArray<{ message: TopicMessage<'dsf.plog'>; at: RecordAt }>): Promise<void> {
     if (records.length === 0) return;
-    const touched = new Set<number>();
     const { topic, partition } = records[0].at;
     await applyBatchOnce(this.ds, { projection: DSIM_BUILDER_PROJECTION, topic, partition }, records.map((r) => r.at.offset), async (m, firstNew) => {
       const fresh = records.slice(firstNew).map((r) => r.message);
@@ -89,15 +88,16 @@ export class DsimBuilderService implements OnModuleInit, OnApplicationShutdown {
       for (const p of fresh) if (p.type === 'PlogSync') syncs.set(p.dbid, Math.max(syncs.get(p.dbid) ?? 0, p.lsn));
       for (const [dbid, lsn] of syncs) {
         await this.decide(m, dbid, { type: 'RecordPlogSync', lsn });
-        touched.add(dbid);
       }
     });
-    for (const dbid of touched) await this.tryComplete(dbid);
+    // also when the records were applied already: a crash (or PostgreSQL gone) after their
+    // transaction and before the completion leaves it to the redelivery
+    const synced = new Set(records.flatMap((r) => (r.message.type === 'PlogSync' ? [r.message.dbid] : [])));
+    for (const dbid of synced) await this.tryComplete(dbid);
   }
 
   /** dsf.events: online saves acquire the DSIM; their completion or failure ends its collection. */
   async onEvent(e: TopicMessage<'dsf.events'>, at: RecordAt): Promise<void> {
-    let settle: number | null = null;
     await applyOnce(this.ds, { projection: DSIM_BUILDER_PROJECTION, ...at }, async (m) => {
       if (e.type === 'SaveStarted' && e.online) {
         const { events } = await this.decide(m, e.dbid, { type: 'Acquire', correlationId: e.correlationId, dsid: e.dsid, startLsn: e.startLsn ?? 0 });
@@ -109,7 +109,6 @@ export class DsimBuilderService implements OnModuleInit, OnApplicationShutdown {
         }
       } else if (e.type === 'SaveCompleted' && e.online) {
         await this.decide(m, e.dbid, { type: 'EndSave', correlationId: e.correlationId, outcome: 'completed', endLsn: e.endLsn ?? e.startLsn ?? 0 });
-        settle = e.dbid;
       } else if (e.type === 'SaveFailed') {
         await this.decide(m, e.dbid, { type: 'EndSave', correlationId: e.correlationId, outcome: 'failed' });
       } else if (e.type === 'MergeCompleted' && e.releasedDsid) {
@@ -117,7 +116,8 @@ export class DsimBuilderService implements OnModuleInit, OnApplicationShutdown {
         await this.decide(m, e.dbid, { type: 'Release', correlationId: e.correlationId, dsid: e.releasedDsid });
       }
     });
-    if (settle !== null) await this.tryComplete(settle);
+    // outside applyOnce, so a redelivery after a crash between the two still completes the DSIM
+    if (e.type === 'SaveCompleted' && e.online) await this.tryComplete(e.dbid);
   }
 
   /** Completes the DSIM when the decider says it is due (its save ended and the PLOG was read through the end sync). */

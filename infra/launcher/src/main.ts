@@ -13,6 +13,10 @@
  * Every service gets a loopback HTTP port (18080 catalog, 18081-18085 the others, in start order;
  * <SERVICE>_HTTP_PORT wins; a port taken already: any free one) for /health and /metrics, printed
  * in the start-up table.
+ * Before the services start it creates the topics (infra/topics: DELTAFLOW_TOPIC_PARTITIONS
+ * partitions, default 12; DELTAFLOW_PROVISION_TOPICS=0 skips it for a cluster provisioned
+ * otherwise). A service that exits unexpectedly is restarted with a backoff (1 s doubling to
+ * 30 s), and left stopped after 5 crashes within 5 minutes.
  * Once up, it writes $DELTAFLOW_HOME/run/endpoints.json (0600), where `dsf` finds it (and where
  * each service's HTTP listener is: `services`); stopping removes it.
  */
@@ -22,7 +26,9 @@ import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { writeFileAtomic } from '@deltaflow/core';
 import { EmbeddedPostgresError, startEmbeddedPostgres, startPostgresWatchdog, type RunningPostgres } from '@deltaflow/embedded-postgres';
-import { Child, ROOT, startChild, stopChild } from '@deltaflow/processes';
+import { Child, ROOT, startChild, stopChild, supervise } from '@deltaflow/processes';
+import { provisionTopics, settingsFromEnv } from '@deltaflow/topics';
+import { createKafka } from '@deltaflow/service-kit';
 import { httpPortVariable, SERVICES } from './services';
 import { runMainJob } from './main-job';
 
@@ -89,6 +95,19 @@ async function main(): Promise<void> {
       const r = await broker.ready;
       brokers = (r.match as string[])[0];
     }
+    if (process.env.DELTAFLOW_PROVISION_TOPICS !== '0') {
+      // every topic with DELTAFLOW_TOPIC_PARTITIONS partitions and its retention, before any
+      // service subscribes (a topic auto-created by a client would get one partition)
+      const settings = settingsFromEnv();
+      const admin = createKafka({ clientId: 'deltaflow-launcher', brokers: brokers.split(',').map((b) => b.trim()) }).admin();
+      await admin.connect();
+      try {
+        const r = await provisionTopics(admin, settings, { log: () => undefined });
+        for (const w of r.warnings) console.log(`deltaflow: topics: ${w}`);
+      } finally {
+        await admin.disconnect();
+      }
+    }
     let databaseUrl = process.env.DATABASE_URL;
     let pgNote = '';
     if (!databaseUrl) {
@@ -143,12 +162,11 @@ async function main(): Promise<void> {
       // /health and /metrics of every service: its own variable wins, else its loopback port if free
       const portVar = httpPortVariable(spec.name);
       const httpPort = process.env[portVar] || String(await portIfFree(httpHost, spec.httpPort));
-      const child = startChild(spec.name, `apps/${spec.name}/src/main.ts`, [], { ...spec.env, ...env, [portVar]: httpPort });
-      stack.push({ name: spec.name, service: true, stop: () => stopChild(child) });
+      // restarted when it crashes (or is killed), with a backoff; given up after repeated crashes
+      const supervised = supervise(spec.name, () => startChild(spec.name, `apps/${spec.name}/src/main.ts`, [], { ...spec.env, ...env, [portVar]: httpPort }));
+      const child = supervised.current();
+      stack.push({ name: spec.name, service: true, stop: () => supervised.stop(stopChild) });
       const r = await child.ready;
-      void child.exited.then((code) => {
-        if (!shuttingDown) console.error(`deltaflow: ${spec.name} exited unexpectedly (code ${code}); the others keep running, Ctrl-C stops them`);
-      });
       if (typeof r.httpUrl === 'string') urls[spec.name] = r.httpUrl;
       started.push({ name: spec.name, url: typeof r.httpUrl === 'string' ? r.httpUrl : '', pid: child.proc.pid, role: spec.role });
     }

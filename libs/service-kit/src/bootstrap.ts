@@ -7,7 +7,7 @@
 import { Catch, ConsoleLogger, INestApplication, Logger, Module, type ArgumentsHost, type DynamicModule, type LogLevel, type Type } from '@nestjs/common';
 import { throwError, type Observable } from 'rxjs';
 import { ServiceKitError } from './errors';
-import { BaseExceptionFilter, NestFactory } from '@nestjs/core';
+import { BaseExceptionFilter, ModuleRef, NestFactory } from '@nestjs/core';
 import { loadServiceConfig, type ServiceConfig } from './config/service-config';
 import { Assignments } from './kafka/assignments';
 import type { CustomTransportStrategy } from '@nestjs/microservices';
@@ -180,7 +180,8 @@ export async function serveHttp(
 /** The module's Assignments provider (the one its providers listen to), if it has one. */
 function providedAssignments(app: INestApplication): Assignments | undefined {
   try {
-    return app.get(Assignments, { strict: false });
+    // through ModuleRef: a miss on the application itself is logged as an error by Nest
+    return app.get(ModuleRef).get(Assignments, { strict: false });
   } catch {
     return undefined; // a service without per-partition state
   }
