@@ -45,10 +45,10 @@ describe('kafka-topics: settings and specs', () => {
       expect(specs.get(t)?.configs).toEqual({ 'cleanup.policy': 'delete', 'retention.ms': '-1', 'retention.bytes': '-1' });
     }
     for (const t of ['dsf.block-changes', 'dsf.plog', 'sov.superblocks']) {
-      expect(specs.get(t)?.configs).toEqual({ 'cleanup.policy': 'delete', 'retention.ms': '604800000', 'retention.bytes': '-1', 'segment.ms': '86400000' });
+      expect(specs.get(t)?.configs).toEqual({ 'cleanup.policy': 'delete', 'retention.ms': '604800000', 'retention.bytes': '-1', 'segment.ms': '86400000', 'segment.bytes': '16777216' });
     }
     const keepAll = new Map(topicSpecs({ ...settings, bulkRetentionMs: -1, minInsyncReplicas: 2 }).map((s) => [s.topic, s]));
-    expect(keepAll.get('sov.superblocks')?.configs).toEqual({ 'cleanup.policy': 'delete', 'retention.ms': '-1', 'retention.bytes': '-1', 'min.insync.replicas': '2' });
+    expect(keepAll.get('sov.superblocks')?.configs).toEqual({ 'cleanup.policy': 'delete', 'retention.ms': '-1', 'retention.bytes': '-1', 'segment.bytes': '16777216', 'min.insync.replicas': '2' });
   });
 
   it('groups topics by partition key: dsf.* and nucleus.* by database, sov.* by stream', () => {

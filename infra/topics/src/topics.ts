@@ -64,6 +64,8 @@ export interface TopicSpec {
 const DAY_MS = 86_400_000;
 export const DEFAULT_PARTITIONS = 12;
 export const DEFAULT_BULK_RETENTION_MS = 7 * DAY_MS;
+/** segment size of the bulk topics: the step in which a truncation frees disk */
+export const BULK_SEGMENT_BYTES = 16 * 1024 * 1024;
 
 function intFrom(env: NodeJS.ProcessEnv, name: string, min: number): number | undefined {
   const raw = env[name];
@@ -102,6 +104,8 @@ export function topicSpecs(settings: TopicSettings): TopicSpec[] {
       // retention closely instead of up to a default week late
       c['segment.ms'] = String(Math.min(settings.bulkRetentionMs, DAY_MS));
     }
+    // DeleteRecords (the PLOG retention) and expiry free whole segments: small ones for bulk data
+    if (retention === 'bulk') c['segment.bytes'] = String(BULK_SEGMENT_BYTES);
     if (settings.minInsyncReplicas !== undefined) c['min.insync.replicas'] = String(settings.minInsyncReplicas);
     return c;
   };
