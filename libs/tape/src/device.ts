@@ -106,6 +106,8 @@ export interface FileDeviceOptions {
   readonly rateBytesPerSec?: number;
   /** read-through threshold in bytes (default 4 MiB) */
   readonly readThroughGap?: number;
+  /** mount volumes read-only (a reader on a read-only mount of the volume directory); create, append, truncate and scratch are refused */
+  readonly readOnly?: boolean;
 }
 
 /** A directory of volume files; positions are byte offsets. */
@@ -147,7 +149,12 @@ export class FileDevice implements Device {
       .sort();
   }
 
+  private assertWritable(what: string): void {
+    if (this.opts.readOnly) throw new TapeStateError(`device ${this.name} is read-only: cannot ${what}`);
+  }
+
   async create(volser: string): Promise<MountInfo> {
+    this.assertWritable(`create ${volser}`);
     await this.unmount();
     this.fh = await openFile(this.pathOf(volser), 'wx+');
     this.volser = volser;
@@ -158,7 +165,7 @@ export class FileDevice implements Device {
   async mount(volser: string): Promise<MountInfo> {
     if (this.volser === volser && this.fh) return { volser, end: this.size, usedBytes: this.size };
     await this.unmount();
-    const fh = await openFile(this.pathOf(volser), 'r+');
+    const fh = await openFile(this.pathOf(volser), this.opts.readOnly ? 'r' : 'r+');
     this.fh = fh;
     this.volser = volser;
     this.size = (await fh.stat()).size;
@@ -178,6 +185,7 @@ export class FileDevice implements Device {
   }
 
   async append(records: ReadonlyArray<readonly Buffer[]>): Promise<number[]> {
+    this.assertWritable('append');
     const fh = this.handle();
     const positions: number[] = [];
     const parts: Buffer[] = [];
@@ -249,6 +257,7 @@ export class FileDevice implements Device {
   }
 
   async truncate(position: number): Promise<void> {
+    this.assertWritable('truncate');
     const fh = this.handle();
     await fh.truncate(position);
     this.size = position;
@@ -256,6 +265,7 @@ export class FileDevice implements Device {
 
   async scratch(volser: string): Promise<void> {
     assertVolser(volser);
+    this.assertWritable(`scratch ${volser}`);
     if (this.volser === volser) throw new TapeStateError(`volume ${volser} is mounted on ${this.name}`);
     try {
       fs.unlinkSync(this.pathOf(volser));
