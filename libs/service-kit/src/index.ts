@@ -6,3 +6,4 @@ export * from './bootstrap';
 export * from './kafka/contract-codec';
 export * from './kafka/kafka-client';
 export * from './kafka/topic-reader';
+export * from './sov';
