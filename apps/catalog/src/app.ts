@@ -1,7 +1,7 @@
 /**
  * The catalog service, startable in-process (tests, launcher) or from main.ts: consumes
- * dsf.events into its PostgreSQL read models (offsets checkpointed in the row transactions)
- * and answers queries over HTTP.
+ * dsf.events and sov.events into its PostgreSQL read models (offsets checkpointed in the row
+ * transactions), answers queries over HTTP and runs SOVADM's operations.
  */
 import { contractCodec, runService } from '@deltaflow/service-kit';
 import { CatalogModule, type CatalogDatabaseConfig } from './catalog.module';
@@ -24,7 +24,7 @@ export async function startCatalog(config: CatalogConfig): Promise<RunningCatalo
   const groupId = config.groupId ?? 'deltaflow.catalog';
   const svc = await runService({
     name: 'catalog',
-    module: CatalogModule.register(config),
+    module: CatalogModule.register({ ...config, brokers: config.brokers }),
     httpPort: config.httpPort,
     kafka: { brokers: config.brokers, clientId: config.clientId ?? 'catalog', groupId, fromBeginning: true, ...contractCodec(groupId) },
   });

@@ -2,6 +2,9 @@ import type { TopicMessage } from '@deltaflow/contracts';
 import type { EntityManager } from 'typeorm';
 
 export type DsfEvent = TopicMessage<'dsf.events'>;
+export type SovEvent = TopicMessage<'sov.events'>;
+/** What the catalog folds: dsf.events (saves, DSIMs, lineages) and sov.events (streams, devices, volumes, client files). */
+export type CatalogEvent = DsfEvent | SovEvent;
 
 /**
  * One read model (Emmett-style): the events it handles and how each changes its rows.
@@ -12,8 +15,8 @@ export interface Projection {
   readonly name: string;
   /** its tables, each with its primary key (the digest's row order) */
   readonly tables: ReadonlyArray<{ readonly name: string; readonly key: string }>;
-  canHandle(event: DsfEvent): boolean;
-  apply(m: EntityManager, event: DsfEvent): Promise<void>;
+  canHandle(event: CatalogEvent): boolean;
+  apply(m: EntityManager, event: CatalogEvent): Promise<void>;
 }
 
 /** The location of a data set, printed as a path: `<name>` or `stream:<stream>/<clientFile>`. */

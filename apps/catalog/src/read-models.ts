@@ -1,5 +1,5 @@
 /**
- * The catalog's read models as one unit: apply a dsf.events record to every projection
+ * The catalog's read models as one unit: apply a dsf.events or sov.events record to every projection
  * that handles it (each with its own checkpoint, written in the row transaction), and the
  * state digest (sha256 over the ordered rows of every read model).
  */
@@ -8,12 +8,16 @@ import { applyOnce, CheckpointMigration, openDataSource, readCheckpoints, type C
 import type { DataSource, EntityManager } from 'typeorm';
 import { dsimsProjection } from './dsims/dsims.projection';
 import { lineagesProjection } from './lineages/lineages.projection';
-import { CatalogReadModels1700000000200 } from './migrations';
-import type { DsfEvent, Projection } from './projection';
+import { CatalogReadModels1700000000200, CatalogSovReadModels1700000000300 } from './migrations';
+import type { CatalogEvent, Projection } from './projection';
 import { savesProjection } from './saves/saves.projection';
+import { clientFilesProjection } from './sov-client-files/client-files.projection';
+import { streamsProjection } from './sov-streams/streams.projection';
+import { volumesProjection } from './sov-volumes/volumes.projection';
 
-export const PROJECTIONS: readonly Projection[] = [savesProjection, dsimsProjection, lineagesProjection];
-export const CATALOG_MIGRATIONS = [CheckpointMigration, CatalogReadModels1700000000200];
+/** In the order a record is applied: streams before volumes (a volume's capacity is its stream's). */
+export const PROJECTIONS: readonly Projection[] = [savesProjection, dsimsProjection, lineagesProjection, streamsProjection, volumesProjection, clientFilesProjection];
+export const CATALOG_MIGRATIONS = [CheckpointMigration, CatalogReadModels1700000000200, CatalogSovReadModels1700000000300];
 
 /** Opens (and migrates) the catalog's database; `schema` isolates a rebuild. */
 export function openCatalogDatabase(url: string, schema?: string): Promise<DataSource> {
@@ -27,7 +31,7 @@ export interface RecordAt {
 }
 
 /** Applies one record to every read model, once per projection. */
-export async function applyRecord(ds: DataSource, event: DsfEvent, at: RecordAt): Promise<Array<{ projection: string; outcome: 'applied' | 'duplicate' }>> {
+export async function applyRecord(ds: DataSource, event: CatalogEvent, at: RecordAt): Promise<Array<{ projection: string; outcome: 'applied' | 'duplicate' }>> {
   const out: Array<{ projection: string; outcome: 'applied' | 'duplicate' }> = [];
   for (const p of PROJECTIONS) {
     if (!p.canHandle(event)) continue;
@@ -38,7 +42,7 @@ export async function applyRecord(ds: DataSource, event: DsfEvent, at: RecordAt)
 }
 
 /** Applies events straight to the rows (no checkpoints): the pure fold, for tests. */
-export async function applyEvents(m: EntityManager, projection: Projection, events: readonly DsfEvent[]): Promise<void> {
+export async function applyEvents(m: EntityManager, projection: Projection, events: readonly CatalogEvent[]): Promise<void> {
   for (const e of events) if (projection.canHandle(e)) await projection.apply(m, e);
 }
 

@@ -1,5 +1,5 @@
 /**
- * Rebuilds the catalog's read models from offset 0 of dsf.events into a fresh schema, under
+ * Rebuilds the catalog's read models from offset 0 of dsf.events and sov.events into a fresh schema, under
  * a lock (one rebuild at a time), and returns the state digest, which equals the live
  * catalog's digest at the same position.
  *
@@ -12,7 +12,7 @@ import { Topic } from '@deltaflow/contracts';
 import { brokersFromEnv, TopicReader } from '@deltaflow/service-kit';
 import { Client } from 'pg';
 import { CatalogError } from './errors';
-import type { DsfEvent } from './projection';
+import type { CatalogEvent } from './projection';
 import { applyRecord, openCatalogDatabase, stateDigest } from './read-models';
 
 export interface ReplayOptions {
@@ -35,7 +35,7 @@ export interface ReplayResult {
   readonly schema: string;
 }
 
-const TOPIC = Topic.dsfEvents;
+const TOPICS = [Topic.dsfEvents, Topic.sovEvents];
 
 /** The advisory lock key that serialises rebuilds into one schema. */
 export const replayLockKey = (schema: string) => `deltaflow-catalog-replay:${schema}`;
@@ -72,10 +72,10 @@ async function consumeAll(ds: Parameters<typeof applyRecord>[0], opts: ReplayOpt
   const to = opts.toOffset;
   const until = to === undefined ? ('end' as const) : (_t: string, _p: number, end: bigint) => (to + 1n < end ? to + 1n : end);
   // A throw-away reader: the replay never moves the live catalog's offsets.
-  const reader = new TopicReader<DsfEvent>({
+  const reader = new TopicReader<CatalogEvent>({
     brokers: opts.brokers,
     clientId: 'catalog-replay',
-    topics: [TOPIC],
+    topics: TOPICS,
     until,
     onMessage: async (event, at) => {
       await applyRecord(ds, event, at);

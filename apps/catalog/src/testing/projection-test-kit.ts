@@ -2,7 +2,7 @@
 import { testDatabase } from '@deltaflow/testing';
 import type { DataSource } from 'typeorm';
 import { applyEvents, openCatalogDatabase } from '../read-models';
-import type { DsfEvent, Projection } from '../projection';
+import type { CatalogEvent, Projection } from '../projection';
 
 export async function catalogTestDatabase(): Promise<{ ds: DataSource; url: string; close(): Promise<void> }> {
   const db = await testDatabase();
@@ -25,6 +25,6 @@ export async function rowsOf(ds: DataSource, p: Projection): Promise<unknown[]> 
 }
 
 /** Folds the events into the projection's rows inside one transaction. */
-export function fold(ds: DataSource, p: Projection, events: readonly DsfEvent[]): Promise<void> {
+export function fold(ds: DataSource, p: Projection, events: readonly CatalogEvent[]): Promise<void> {
   return ds.transaction((m) => applyEvents(m, p, events));
 }
