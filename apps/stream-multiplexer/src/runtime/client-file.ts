@@ -56,6 +56,8 @@ export class ClientFileRuntime {
   abortRequest: { readonly reason: string; readonly done: Deferred } | null = null;
   /** the close (abort) record is written, waiting for the sync that makes it durable */
   closeWritten = false;
+  /** when its last run was handed to the device (round robin) */
+  servedAt = 0;
   abortWritten = false;
   /** SHA-256 of superblocks 0..hashed-1 (null after a restart: the bytes before are not here) */
   private readonly hash: Hash | null;

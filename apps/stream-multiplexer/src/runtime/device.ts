@@ -274,7 +274,10 @@ export class DeviceRuntime {
     return false;
   }
 
-  /** A client file whose run is due: K superblocks queued, its last one, or waited past the latency limit; oldest first. */
+  /**
+   * A client file whose run is due (K superblocks queued, its last one, or waited past the latency
+   * limit); round robin among them: the one served longest ago, then the one waiting longest.
+   */
   private pickRun(): ClientFileRuntime | null {
     const k = this.settings().runSuperblocks;
     const now = performance.now();
@@ -284,13 +287,14 @@ export class DeviceRuntime {
       const q = f.queue;
       if (q.length === 0 || f.openPending) continue;
       const ready = q.length >= k || q[q.length - 1].last || now - q[0].takenAt >= this.host.runLatencyMs || pressure || !!f.closeRequest;
-      if (ready && (!best || q[0].takenAt < best.queue[0].takenAt)) best = f;
+      if (ready && (!best || f.servedAt < best.servedAt || (f.servedAt === best.servedAt && q[0].takenAt < best.queue[0].takenAt))) best = f;
     }
     return best;
   }
 
   private async writeRun(f: ClientFileRuntime): Promise<void> {
     const take = f.queue.splice(0, Math.min(this.settings().runSuperblocks, f.queue.length));
+    f.servedAt = performance.now();
     f.inflight.push(...take);
     let rest: EncodedSuperblock[] = await Promise.all(take.map((s) => f.codec.encode({ seq: s.seq, last: s.last, payload: s.payload, crc: s.crc })));
     while (rest.length) {

@@ -41,6 +41,7 @@ export interface SpoolServerOptions {
   readonly groupId: string;
   readonly decode: (topic: string, message: KafkaMessage) => unknown;
   readonly encodeDeadLetter: (input: DeadLetterInput) => { topic: string; key: string | null; value: Buffer };
+  /** consumer session timeout (default 10 s: how long a crashed multiplexer's partitions wait) */
   readonly sessionTimeout?: number;
   /** bytes fetched per partition and request (default 32 MiB: 128 superblocks) */
   readonly maxBytesPerPartition?: number;
@@ -151,8 +152,9 @@ export class SpoolServer extends Server implements CustomTransportStrategy {
     await this.producer.connect();
     this.consumer = this.kafka.consumer({
       groupId: o.groupId,
-      sessionTimeout: o.sessionTimeout ?? 30_000,
-      heartbeatInterval: 3_000,
+      // a multiplexer killed mid-stream is replaced quickly (its partitions wait for the session to expire)
+      sessionTimeout: o.sessionTimeout ?? 10_000,
+      heartbeatInterval: 1_000,
       maxBytesPerPartition: o.maxBytesPerPartition ?? 32 << 20,
       maxBytes: o.maxBytes ?? 128 << 20,
       maxWaitTimeInMs: 100,

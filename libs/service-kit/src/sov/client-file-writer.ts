@@ -155,6 +155,18 @@ export class ClientFileWriter implements ByteSink<ClientFileWritten> {
     }
     // a full superblock at the end of the chunk waits: only the next write or finish tells if it is the last
     if (this.used === SUPERBLOCK_BYTES) await this.cut();
+    // a partial batch goes out while a request slot is free (batches fill only while Kafka is the bottleneck)
+    if (this.batch.length && this.inFlight.size < this.maxInFlight) await this.flush();
+  }
+
+  /**
+   * Resolves once Kafka acknowledged every superblock cut so far (all but the last 256 KiB written,
+   * held back until finish or more data says whether it is the last).
+   */
+  async flushed(): Promise<void> {
+    await this.flush();
+    await Promise.all(this.inFlight);
+    if (this.failure) throw this.failure;
   }
 
   /** The current superblock is full: the one held back goes out (not last), this one is held. */
