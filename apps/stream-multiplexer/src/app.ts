@@ -9,6 +9,7 @@
  */
 import { NestFactory } from '@nestjs/core';
 import { Logger } from '@nestjs/common';
+import { Topic } from '@deltaflow/contracts';
 import { contractCodec, serviceLogger } from '@deltaflow/service-kit';
 import type { StreamMultiplexerConfig } from './config';
 import { StreamMultiplexerModule } from './multiplexer.module';
@@ -34,8 +35,16 @@ export async function startStreamMultiplexer(config: StreamMultiplexerConfig): P
   let httpUrl: string | undefined;
   try {
     await app.init();
-    const spool = new SpoolServer({ brokers: config.brokers, clientId, groupId, ...contractCodec(groupId), logger: log });
-    app.get(StreamMultiplexerService).attachSpool(spool);
+    const service = app.get(StreamMultiplexerService);
+    const spool = new SpoolServer({
+      brokers: config.brokers,
+      clientId,
+      groupId,
+      ...contractCodec(groupId),
+      logger: log,
+      onUndecodable: (topic, value, reason) => topic === Topic.sovSuperblocks && service.onUndecodableSuperblock(value, reason),
+    });
+    service.attachSpool(spool);
     app.connectMicroservice({ strategy: spool }, { inheritAppConfig: true });
     await app.startAllMicroservices();
     if (config.httpPort !== undefined) {

@@ -23,6 +23,10 @@ export interface StreamMultiplexerConfig {
   readonly runLatencyMs: number;
   /** superblock payloads held in memory, all streams (SOV_MEMORY_BYTES, 256 MiB); beyond it Kafka holds them */
   readonly memoryBytes: number;
+  /** superblocks of one client file taken ahead of a gap (SOV_REORDER_WINDOW, 256): a writer's requests in flight together may land out of order */
+  readonly reorderWindow: number;
+  /** a gap not filled for this long aborts the client file (SOV_REORDER_TIMEOUT_MS, 60000) */
+  readonly reorderTimeoutMs: number;
   /** group commit: a device syncs after this many bytes (SOV_SYNC_BYTES, 64 MiB) … */
   readonly syncBytes: number;
   /** … or once the oldest unsynced run is this old, or when it has nothing else to write (SOV_SYNC_MS, 200) */
@@ -111,6 +115,8 @@ export function multiplexerConfigFromEnv(c: ServiceConfig, env: NodeJS.ProcessEn
     volserPrefix: prefix,
     runLatencyMs: num(env, 'SOV_RUN_LATENCY_MS', 1000),
     memoryBytes: num(env, 'SOV_MEMORY_BYTES', 256 * MiB, 4 * MiB),
+    reorderWindow: num(env, 'SOV_REORDER_WINDOW', 256, 1),
+    reorderTimeoutMs: num(env, 'SOV_REORDER_TIMEOUT_MS', 60_000, 100),
     syncBytes: num(env, 'SOV_SYNC_BYTES', 64 * MiB, 1),
     syncMs: num(env, 'SOV_SYNC_MS', 200),
     deviceTimeoutMs: num(env, 'SOV_DEVICE_TIMEOUT_MS', 60_000, 100),

@@ -110,22 +110,28 @@ describe('stream multiplexer on the embedded broker', () => {
     await dev.unmount();
   });
 
-  it('dead-letters bad superblocks with their reason', async () => {
+  it('dead-letters bad superblocks with their reason, and gives up the client files they belong to', async () => {
     const k = new Kafka({ brokers: kafka.brokers, clientId: 't', logLevel: logLevel.NOTHING });
     const p = k.producer();
     await p.connect();
     const { encodeSuperblock } = await import('@deltaflow/contracts');
-    const w = await sov.openClientFile({ stream: 'S1', clientFile: 'bad' });
-    await w.opened(30_000);
-    const sb = (seq: number, crc?: number, incarnation = w.incarnation, stream = 'S1') => {
+    const { crc32c } = await import('@deltaflow/checksum');
+    const [bad, gap] = await Promise.all(['bad', 'gap'].map((n) => sov.openClientFile({ stream: 'S1', clientFile: n })));
+    await Promise.all([bad.opened(30_000), gap.opened(30_000)]);
+    const sb = (clientFile: string, incarnation: string, seq: number, crc?: number, stream = 'S1') => {
       const payload = Buffer.alloc(1000, seq);
-      const r = encodeSuperblock({ stream, clientFile: 'bad', incarnation, seq, last: false, payload, crc: crc ?? require('@deltaflow/checksum').crc32c(payload) });
+      const r = encodeSuperblock({ stream, clientFile, incarnation, seq, last: false, payload, crc: crc ?? crc32c(payload) });
       return { key: r.key, value: r.value, headers: r.headers };
     };
     await p.send({
       topic: 'sov.superblocks',
       acks: -1,
-      messages: [sb(0, 12345), sb(0, undefined, '00000000-0000-4000-8000-000000000000'), sb(0, undefined, '00000000-0000-4000-8000-000000000001', 'NOSUCH'), sb(5)],
+      messages: [
+        sb('bad', bad.incarnation, 0, 12345),
+        sb('bad', '00000000-0000-4000-8000-000000000000', 0),
+        sb('bad', '00000000-0000-4000-8000-000000000001', 0, undefined, 'NOSUCH'),
+        sb('gap', gap.incarnation, 5000), // far beyond the reorder window
+      ],
     });
     await p.disconnect();
     const until = Date.now() + 30_000;
@@ -142,8 +148,27 @@ describe('stream multiplexer on the embedded broker', () => {
       ['OUT_OF_SEQUENCE', 'seq'],
     ]);
     expect(dead[0].reason).toMatch(/CRC-32C/);
-    // out of sequence: the client file is given up, its writer told
-    await expect(w.finish()).rejects.toThrow(/aborted|refused/);
+    // neither file can ever be whole: both are given up, their writers told
+    await expect(bad.finish()).rejects.toThrow(/aborted|refused/);
+    await expect(gap.finish()).rejects.toThrow(/aborted|refused/);
+    expect(events.messages.filter((e) => e.type === 'ClientFileAborted').map((e) => (e as MessageOfType<'ClientFileAborted'>).reason)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/superblock 0 refused: .*CRC/), expect.stringMatching(/out of sequence/)]),
+    );
+  });
+
+  it('takes superblocks that land out of order (requests in flight over several connections) back in sequence', async () => {
+    const many = await SovClient.connect({ brokers: kafka.brokers, clientId: 'mux-int-many', producers: 4 });
+    try {
+      const data = content('spread', (6 << 20) + 3);
+      const w = await many.openClientFile({ stream: 'S1', clientFile: 'spread' }, { connections: 4, superblocksPerRequest: 1, inFlight: 8 });
+      for (let off = 0; off < data.length; off += 1 << 20) await w.write(data.subarray(off, off + (1 << 20)));
+      const out = await w.finish();
+      const dev = new FileDevice({ dir: path.join(dir, 'tapes'), capacity: 1 << 30 });
+      expect(sha256(await readBack(dev, opened(out.incarnation), runsOf(out.incarnation), closedOf(out.incarnation)))).toBe(sha256(data));
+      await dev.unmount();
+    } finally {
+      await many.close();
+    }
   });
 
   it('an I/O error mid-volume: volume suspect, unsynced superblocks placed again on another device, nothing placed twice', async () => {

@@ -24,7 +24,7 @@
 import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { encodeMessage, ContractError, Topic, type AnyMessage, type MessageOfType, type TopicMessage } from '@deltaflow/contracts';
+import { encodeMessage, ContractError, readEnvelope, Topic, type AnyMessage, type MessageOfType, type TopicMessage } from '@deltaflow/contracts';
 import { createKafka, EventPublisher, RejectedRecord, TopicReader } from '@deltaflow/service-kit';
 import {
   activeDevices,
@@ -422,7 +422,9 @@ export class StreamMultiplexerService implements OnModuleInit, OnApplicationShut
     // Its client files go to another device; what was not durable is read again from Kafka.
     const seekTo = new Map<number, bigint>();
     for (const f of [...device.files]) {
-      const dropped = [...f.inflight.splice(0), ...f.queue.splice(0)];
+      const dropped = [...f.inflight.splice(0), ...f.queue.splice(0), ...f.ahead.values()];
+      f.ahead.clear();
+      f.aheadSince = null;
       for (const p of dropped) {
         this.buffered -= p.payload.length;
         const at = seekTo.get(p.partition);
@@ -493,24 +495,52 @@ export class StreamMultiplexerService implements OnModuleInit, OnApplicationShut
 
   /** Takes a superblock of a client file it knows (`force`: even beyond the memory limit, for superblocks already held). */
   private take(f: ClientFileRuntime, sb: Superblock, ctx: SpoolContext, force: boolean): Admission {
-    let verdict: 'accept' | 'duplicate';
+    let verdict: 'accept' | 'ahead' | 'duplicate';
     try {
-      verdict = admitSuperblock(this.state, sb, f.next);
+      verdict = admitSuperblock(this.state, sb, f.next, this.config.reorderWindow);
     } catch (e) {
       if (e instanceof SovRejectedError && e.code === 'OUT_OF_SEQUENCE') this.abort(f, `superblock ${sb.seq} out of sequence (expected ${f.next})`);
       throw e;
     }
     if (f.abortRequest) return TAKEN; // the file is being given up: its superblocks are consumed, not placed
-    if (verdict === 'duplicate') return { taken: true, done: f.placedPromise(sb.seq) };
+    if (verdict === 'duplicate' || (verdict === 'ahead' && f.ahead.has(sb.seq))) return { taken: true, done: f.placedPromise(sb.seq) };
     const n = sb.payload.length;
     if (!force && this.buffered + n > this.config.memoryBytes && this.buffered > 0) return { taken: false, retry: this.memoryFreed() };
     this.buffered += n;
-    f.queue.push({ seq: sb.seq, last: sb.last, payload: sb.payload, crc: sb.crc, partition: ctx.partition, offset: BigInt(ctx.offset), takenAt: performance.now() });
-    f.next++;
-    if (sb.last) f.lastSeq = sb.seq;
+    const p: PendingSuperblock = { seq: sb.seq, last: sb.last, payload: sb.payload, crc: sb.crc, partition: ctx.partition, offset: BigInt(ctx.offset), takenAt: performance.now() };
+    if (verdict === 'ahead') {
+      f.ahead.set(sb.seq, p);
+      f.aheadSince ??= this.now();
+      return { taken: true, done: f.placedPromise(sb.seq) };
+    }
+    this.queueUp(f, p);
+    // the gap filled: what waited behind it follows
+    for (let next = f.ahead.get(f.next); next; next = f.ahead.get(f.next)) {
+      f.ahead.delete(next.seq);
+      this.queueUp(f, next);
+    }
+    f.aheadSince = f.ahead.size ? this.now() : null;
     if (!f.device) this.assignDevice(f);
     f.device?.wake();
     return { taken: true, done: f.placedPromise(sb.seq) };
+  }
+
+  private queueUp(f: ClientFileRuntime, p: PendingSuperblock): void {
+    f.queue.push(p);
+    f.next++;
+    if (p.last) f.lastSeq = p.seq;
+  }
+
+  /** A superblock that did not decode (a CRC mismatch): its client file, if open here, can never be whole. */
+  onUndecodableSuperblock(value: Buffer | null, reason: string): void {
+    try {
+      const env = readEnvelope(value);
+      const inc = (env.fields as { incarnation?: unknown }).incarnation;
+      const f = typeof inc === 'string' ? this.files.get(inc) : undefined;
+      if (f) this.abort(f, `superblock ${(env.fields as { seq?: unknown }).seq} refused: ${reason}`.slice(0, 2000));
+    } catch {
+      /* not even an envelope: nobody's client file */
+    }
   }
 
   private park(sb: Superblock, ctx: SpoolContext): Admission {
@@ -719,7 +749,9 @@ export class StreamMultiplexerService implements OnModuleInit, OnApplicationShut
     if (f.abortRequest) return f.abortRequest.done.promise;
     this.log(`client file ${f.clientFile} (${f.incarnation}) aborted: ${reason}`);
     f.abortRequest = { reason, done: new Deferred() };
-    const dropped = f.queue.splice(0);
+    const dropped = [...f.queue.splice(0), ...f.ahead.values()];
+    f.ahead.clear();
+    f.aheadSince = null;
     for (const p of dropped) this.buffered -= p.payload.length;
     f.releaseAll();
     this.free(0);
@@ -768,6 +800,9 @@ export class StreamMultiplexerService implements OnModuleInit, OnApplicationShut
         }
       }
     }
+    for (const f of [...this.files.values()])
+      if (f.aheadSince !== null && now - f.aheadSince > this.config.reorderTimeoutMs && !f.abortRequest)
+        this.abort(f, `superblock ${f.next} never arrived; ${f.ahead.size} later ones waited ${this.config.reorderTimeoutMs} ms`);
     for (const x of spool) {
       if (x.oldestMs !== null && x.oldestMs > this.config.retentionMs * 0.8 && now - this.lastRetentionAlert > 60_000) {
         this.lastRetentionAlert = now;

@@ -80,6 +80,9 @@ describe('stream decider', () => {
     expect(rejection(() => admitSuperblock(s, { stream: 'S1', clientFile: 'full-1', incarnation: o.incarnation, seq: 0 }, null))).toBe('UNKNOWN_CLIENT_FILE');
     expect(admitSuperblock(s, { stream: 'S1', clientFile: 'full-1', incarnation: o.incarnation, seq: 0 }, 0)).toBe('accept');
     expect(rejection(() => admitSuperblock(s, { stream: 'S1', clientFile: 'full-1', incarnation: o.incarnation, seq: 2 }, 1))).toBe('OUT_OF_SEQUENCE');
+    // within the reorder window a later superblock waits for the gap; beyond it, it is refused
+    expect(admitSuperblock(s, { stream: 'S1', clientFile: 'full-1', incarnation: o.incarnation, seq: 4 }, 1, 8)).toBe('ahead');
+    expect(rejection(() => admitSuperblock(s, { stream: 'S1', clientFile: 'full-1', incarnation: o.incarnation, seq: 9 }, 1, 8))).toBe('OUT_OF_SEQUENCE');
     decideAndFold(s, { type: 'MountVolume', device: 'd1', label: { ...label('S00001'), capacity: 1 << 20, addressing: 'byte' }, labelled: true, at: T });
     const run = (firstSeq: number, count: number, last: boolean, position: number) => ({
       volser: 'S00001',

@@ -221,15 +221,18 @@ export function allocateVolser(state: SovState, prefix: string, taken: (volser: 
 }
 
 /**
- * Whether a superblock may be taken for placement: 'accept' (the next expected), 'duplicate' (placed
- * or already taken: a redelivery), or a SovRejectedError. `next` is the next sequence number the
- * multiplexer holds for the file (≥ its placed count); null when the file is unknown to it.
+ * Whether a superblock may be taken for placement: 'accept' (the next expected), 'ahead' (within
+ * `window` after it: produce requests of one writer in flight together may land out of order, and
+ * it waits for the gap to fill), 'duplicate' (placed or already taken: a redelivery), or a
+ * SovRejectedError. `next` is the next sequence number the multiplexer holds for the file (≥ its
+ * placed count); null when the file is unknown to it.
  */
 export function admitSuperblock(
   state: SovState,
   sb: { readonly stream: string; readonly clientFile: string; readonly incarnation: string; readonly seq: number },
   next: number | null,
-): 'accept' | 'duplicate' {
+  window = 0,
+): 'accept' | 'ahead' | 'duplicate' {
   const f = state.files.get(sb.incarnation);
   if (f) {
     if (f.stream !== sb.stream || f.clientFile !== sb.clientFile)
@@ -243,7 +246,8 @@ export function admitSuperblock(
   }
   if (next === null) throw new SovRejectedError('UNKNOWN_CLIENT_FILE', `no open client file ${sb.stream}/${sb.clientFile} with incarnation ${sb.incarnation}`, 'incarnation');
   if (sb.seq < next) return 'duplicate';
-  if (sb.seq > next) throw new SovRejectedError('OUT_OF_SEQUENCE', `client file ${sb.clientFile}: superblock ${sb.seq} arrived, expected ${next}`, 'seq');
+  if (sb.seq > next && sb.seq < next + window) return 'ahead';
+  if (sb.seq > next) throw new SovRejectedError('OUT_OF_SEQUENCE', `client file ${sb.clientFile}: superblock ${sb.seq} arrived, expected ${next}${window ? ` (within ${window})` : ''}`, 'seq');
   return 'accept';
 }
 

@@ -48,6 +48,10 @@ export class ClientFileRuntime {
   readonly queue: PendingSuperblock[] = [];
   /** handed to the device, not yet durable, in sequence order */
   readonly inflight: PendingSuperblock[] = [];
+  /** taken ahead of `next` (requests in flight together landed out of order), waiting for the gap */
+  readonly ahead = new Map<number, PendingSuperblock>();
+  /** since when a gap holds superblocks back (ms), or null */
+  aheadSince: number | null = null;
   device: DeviceRuntime | null = null;
   /** the open record still has to be written (it is not on any volume) */
   openPending: boolean;
@@ -103,6 +107,7 @@ export class ClientFileRuntime {
     let n = 0;
     for (const p of this.queue) n += p.payload.length;
     for (const p of this.inflight) n += p.payload.length;
+    for (const p of this.ahead.values()) n += p.payload.length;
     return n;
   }
 
@@ -148,6 +153,6 @@ export class ClientFileRuntime {
   /** The file's superblocks are all placed and its close may be written. */
   closeDue(): boolean {
     const c = this.closeRequest;
-    return !!c && !this.abortRequest && this.queue.length === 0 && this.inflight.length === 0 && this.placed === c.superblocks && !this.openPending;
+    return !!c && !this.abortRequest && this.ahead.size === 0 && this.queue.length === 0 && this.inflight.length === 0 && this.placed === c.superblocks && !this.openPending;
   }
 }

@@ -49,6 +49,8 @@ export interface SpoolServerOptions {
   /** how often settled offsets are committed (default 200 ms) */
   readonly commitIntervalMs?: number;
   readonly logger?: (msg: string) => void;
+  /** told of every record that did not decode (after it was dead-lettered) */
+  readonly onUndecodable?: (topic: string, value: Buffer | null, reason: string) => void;
 }
 
 interface Entry {
@@ -196,6 +198,8 @@ export class SpoolServer extends Server implements CustomTransportStrategy {
       } catch (err) {
         if (!isRejection(err)) throw err;
         await this.deadLetter(batch.topic, batch.partition, m, err);
+        this.options.onUndecodable?.(batch.topic, m.value, err.message);
+        if (t.generation !== generation) return;
         t.add(offset, Number(m.timestamp)).settled = true;
         resolveOffset(m.offset);
         continue;

@@ -2,7 +2,8 @@
  * Writes one data set to a stream as a client file, "transparently" (seed: SUBSYS=SOV): to its
  * caller a byte sink, write / finish / abort. write() cuts 256 KiB superblocks, computes each
  * one's CRC32C once and publishes them on sov.superblocks (acks=-1, keyed by the stream, several
- * requests in flight, in order on one connection); finish() publishes ClientFileClose with the
+ * requests in flight, over one or several connections: requests in flight together may land out
+ * of order, the multiplexer takes them back in sequence within its reorder window); finish() publishes ClientFileClose with the
  * count, bytes and SHA-256 and resolves only when the multiplexer reported the client file closed
  * (every run placed): a save is complete only when its client file is closed.
  */
@@ -15,6 +16,8 @@ import { SovClientError } from './errors';
 import type { ClientFileReport, SovClient } from './sov-client';
 
 export const SUPERBLOCK_BYTES = 256 * 1024;
+/** superblocks in one produce request: a record batch under 8 MiB (the embedded broker's max.message.bytes) */
+const MAX_PER_REQUEST = 28;
 
 /** A byte sink: what a data-set writer needs of its output (a file, or a client file on a stream). */
 export interface ByteSink<R = unknown> {
@@ -46,10 +49,15 @@ export interface OpenClientFile {
 }
 
 export interface ClientFileWriterOptions {
-  /** superblocks per produce request (default 8: 2 MiB) */
+  /**
+   * superblocks per produce request (default 8: 2 MiB; at most 28, a 7 MiB record batch). A request
+   * is one record batch: sov.superblocks needs max.message.bytes above it (Kafka's default is 1 MiB).
+   */
   readonly superblocksPerRequest?: number;
-  /** produce requests in flight (default 4) */
+  /** produce requests in flight (default 4); they may land out of order, which the multiplexer puts right within its reorder window */
   readonly inFlight?: number;
+  /** producers (TCP connections) of the client its requests are spread over (default 1) */
+  readonly connections?: number;
   /** finish() / abort() give up after this long without the multiplexer's answer (default 0: wait) */
   readonly timeoutMs?: number;
 }
@@ -83,20 +91,22 @@ export class ClientFileWriter implements ByteSink<ClientFileWritten> {
   private readonly maxInFlight: number;
   private readonly report: ClientFileReport;
 
+  private nextProducer = 0;
+
   private constructor(
     private readonly client: SovClient,
-    private readonly producer: Producer,
+    private readonly producers: readonly Producer[],
     readonly file: OpenClientFile & { readonly incarnation: string },
     private readonly opts: ClientFileWriterOptions,
   ) {
-    this.perRequest = Math.max(1, opts.superblocksPerRequest ?? 8);
+    this.perRequest = Math.min(MAX_PER_REQUEST, Math.max(1, opts.superblocksPerRequest ?? 8));
     this.maxInFlight = Math.max(1, opts.inFlight ?? 4);
     this.report = client.watch(file.incarnation);
   }
 
   /** @internal Use SovClient.openClientFile. */
-  static async open(client: SovClient, producer: Producer, f: OpenClientFile & { incarnation: string }, opts: ClientFileWriterOptions): Promise<ClientFileWriter> {
-    const w = new ClientFileWriter(client, producer, f, opts);
+  static async open(client: SovClient, producers: readonly Producer[], f: OpenClientFile & { incarnation: string }, opts: ClientFileWriterOptions): Promise<ClientFileWriter> {
+    const w = new ClientFileWriter(client, producers, f, opts);
     const open: MessageOfType<'ClientFileOpen'> = {
       type: 'ClientFileOpen',
       stream: f.stream,
@@ -111,7 +121,7 @@ export class ClientFileWriter implements ByteSink<ClientFileWritten> {
       ...(f.encryption !== undefined ? { encryption: f.encryption } : {}),
       ...(f.correlationId !== undefined ? { correlationId: f.correlationId } : {}),
     };
-    await client.send(producer, [encodeMessage(open)]);
+    await client.send(producers[0], [encodeMessage(open)]);
     return w;
   }
 
@@ -190,7 +200,8 @@ export class ClientFileWriter implements ByteSink<ClientFileWritten> {
     this.batch = [];
     while (this.inFlight.size >= this.maxInFlight) await Promise.race(this.inFlight);
     if (this.failure) throw this.failure;
-    const p: Promise<void> = this.client.send(this.producer, records).then(
+    const producer = this.producers[this.nextProducer++ % this.producers.length];
+    const p: Promise<void> = this.client.send(producer, records).then(
       () => void this.inFlight.delete(p),
       (e) => {
         this.inFlight.delete(p);
@@ -219,7 +230,7 @@ export class ClientFileWriter implements ByteSink<ClientFileWritten> {
       await Promise.all(this.inFlight);
       if (this.failure) throw this.failure;
       const sha256 = this.hash.digest('hex');
-      await this.client.send(this.producer, [
+      await this.client.send(this.producers[0], [
         encodeMessage({
           type: 'ClientFileClose',
           stream: this.file.stream,
@@ -253,7 +264,7 @@ export class ClientFileWriter implements ByteSink<ClientFileWritten> {
     this.state = 'aborted';
     await Promise.allSettled(this.inFlight);
     try {
-      await this.client.send(this.producer, [
+      await this.client.send(this.producers[0], [
         encodeMessage({ type: 'ClientFileAbort', stream: this.file.stream, clientFile: this.file.clientFile, incarnation: this.incarnation, reason: reason.slice(0, 4000) || 'aborted' }),
       ]);
       await this.client.until(this.incarnation, (r) => (r.aborted || r.refused ? true : undefined), this.opts.timeoutMs ?? 0);

@@ -21,7 +21,7 @@ export interface SovClientOptions {
   readonly brokers: readonly string[];
   readonly clientId: string;
   readonly security?: KafkaSecurity;
-  /** producers to spread client files over (one TCP connection each; one client file always uses one, in order). Default 1 */
+  /** producers (one TCP connection each): client files are spread over them, and one client file may use several (ClientFileWriterOptions.connections). Default 1 */
   readonly producers?: number;
   readonly log?: (msg: string) => void;
 }
@@ -80,8 +80,10 @@ export class SovClient {
     if (this.closed) throw new SovClientError('ILLEGAL_STATE', 'the streaming client is closed');
     const incarnation = f.incarnation ?? randomUUID();
     this.watch(incarnation);
-    const producer = this.producers[this.next++ % this.producers.length];
-    return ClientFileWriter.open(this, producer, { ...f, incarnation }, opts);
+    // its requests go over `connections` of the client's producers, starting with the next one
+    const first = this.next++;
+    const producers = Array.from({ length: Math.min(this.producers.length, Math.max(1, opts.connections ?? 1)) }, (_, i) => this.producers[(first + i) % this.producers.length]);
+    return ClientFileWriter.open(this, producers, { ...f, incarnation }, opts);
   }
 
   /** Publishes sov commands (StreamDefine, DeviceAdd, DeviceRemove, …) with acks=-1. */
