@@ -73,15 +73,18 @@ export class VirtualClock {
   }
 }
 
-/** Real-time throttle: at most `bytesPerSec` on average (token bucket of one second). */
+/** Real-time throttle: at most `bytesPerSec` on average (a token bucket holding `burstMs` of transfer). */
 class Throttle {
   private nextFree = 0;
-  constructor(private readonly bytesPerSec: number) {}
+  constructor(
+    private readonly bytesPerSec: number,
+    private readonly burstMs = 1000,
+  ) {}
   async take(bytes: number): Promise<void> {
     const now = performance.now();
-    const start = Math.max(now, this.nextFree - 1000);
+    const start = Math.max(now, this.nextFree - this.burstMs);
     this.nextFree = Math.max(this.nextFree, start) + (bytes * 1000) / this.bytesPerSec;
-    const wait = this.nextFree - 1000 - now;
+    const wait = this.nextFree - this.burstMs - now;
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   }
 }
@@ -104,6 +107,8 @@ export interface FileDeviceOptions {
   readonly capacity: number;
   /** optional real-time rate limit of reads and writes, bytes/s */
   readonly rateBytesPerSec?: number;
+  /** how far the rate limit lets a device that was idle run ahead, in seconds of transfer (its buffer; default 1) */
+  readonly burstSeconds?: number;
   /** read-through threshold in bytes (default 4 MiB) */
   readonly readThroughGap?: number;
   /** mount volumes read-only (a reader on a read-only mount of the volume directory); create, append, truncate and scratch are refused */
@@ -128,7 +133,7 @@ export class FileDevice implements Device {
     this.readThroughGap = opts.readThroughGap ?? 4 << 20;
     if (opts.rateBytesPerSec !== undefined) {
       if (!(opts.rateBytesPerSec > 0)) throw new TapeValidationError('rateBytesPerSec must be positive', 'rateBytesPerSec');
-      this.throttle = new Throttle(opts.rateBytesPerSec);
+      this.throttle = new Throttle(opts.rateBytesPerSec, (opts.burstSeconds ?? 1) * 1000);
     }
   }
 
