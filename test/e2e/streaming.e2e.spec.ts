@@ -7,9 +7,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { MessageOfType, TopicMessage } from '@deltaflow/contracts';
 import { ClientFileReader, SovClient } from '@deltaflow/service-kit';
-import { FileDevice, HEADER_LENGTH } from '@deltaflow/tape';
+import { FileDevice, HEADER_LENGTH, scanStreamFile } from '@deltaflow/tape';
 import { tempDir, testDatabase, testKafka, TopicCollector, type TestDatabase, type TestKafka } from '@deltaflow/testing';
 import { startCatalog, type RunningCatalog } from '../../apps/catalog/src/app';
+import { openCatalogDatabase } from '../../apps/catalog/src/read-models';
+import { volumeFacts } from '../../apps/catalog/src/sov-client-files/client-files.projection';
 import { multiplexerDefaults, startStreamMultiplexer, type RunningStreamMultiplexer } from '../../apps/stream-multiplexer/src/app';
 import { content, FailingDevice, sha256 } from '../../apps/stream-multiplexer/src/testing/harness';
 
@@ -187,9 +189,6 @@ describe('streaming backup', () => {
     const live = await get<{ volumeDigest: string }>('/state-digest');
     const scan = await post<{ digest: string; scanDigest: string; damage: unknown[]; clientFiles: Array<{ clientFile: string; status: string }> }>('/sovadm/scan', { schema: 'catalog_scan1' });
     if (scan.scanDigest !== scan.digest) {
-      const { openCatalogDatabase } = await import('../../apps/catalog/src/read-models');
-      const { volumeFacts } = await import('../../apps/catalog/src/sov-client-files/client-files.projection');
-      const { scanStreamFile } = await import('@deltaflow/tape');
       const ds = await openCatalogDatabase(db.url, 'catalog_scan1');
       const sql = await volumeFacts(ds);
       await ds.destroy();

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { decodeFrom, type MessageOfType, type TopicMessage } from '@deltaflow/contracts';
+import { crc32c } from '@deltaflow/checksum';
+import { decodeFrom, encodeSuperblock, type MessageOfType, type TopicMessage } from '@deltaflow/contracts';
 import { SovClient } from '@deltaflow/service-kit';
 import { FileDevice, scanStreamFile } from '@deltaflow/tape';
 import { tempDir, testKafka, TopicCollector, type TestKafka } from '@deltaflow/testing';
@@ -114,8 +115,6 @@ describe('stream multiplexer on the embedded broker', () => {
     const k = new Kafka({ brokers: kafka.brokers, clientId: 't', logLevel: logLevel.NOTHING });
     const p = k.producer();
     await p.connect();
-    const { encodeSuperblock } = await import('@deltaflow/contracts');
-    const { crc32c } = await import('@deltaflow/checksum');
     const [bad, gap] = await Promise.all(['bad', 'gap'].map((n) => sov.openClientFile({ stream: 'S1', clientFile: n })));
     await Promise.all([bad.opened(30_000), gap.opened(30_000)]);
     const sb = (clientFile: string, incarnation: string, seq: number, crc?: number, stream = 'S1') => {

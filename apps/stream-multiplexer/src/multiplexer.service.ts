@@ -507,7 +507,10 @@ export class StreamMultiplexerService implements OnModuleInit, OnApplicationShut
     const n = sb.payload.length;
     if (!force && this.buffered + n > this.config.memoryBytes && this.buffered > 0) return { taken: false, retry: this.memoryFreed() };
     this.buffered += n;
-    const p: PendingSuperblock = { seq: sb.seq, last: sb.last, payload: sb.payload, crc: sb.crc, partition: ctx.partition, offset: BigInt(ctx.offset), takenAt: performance.now() };
+    // a copy: the decoded payload is a view into kafkajs' whole fetch response, which a superblock
+    // waiting for its run would otherwise keep alive (and the memory bound would not see)
+    const payload = Buffer.from(sb.payload);
+    const p: PendingSuperblock = { seq: sb.seq, last: sb.last, payload, crc: sb.crc, partition: ctx.partition, offset: BigInt(ctx.offset), takenAt: performance.now() };
     if (verdict === 'ahead') {
       f.ahead.set(sb.seq, p);
       f.aheadSince ??= this.now();

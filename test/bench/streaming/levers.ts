@@ -11,7 +11,6 @@
 import * as net from 'node:net';
 
 export function installEncoderLever(): void {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const Encoder = require('kafkajs/src/protocol/encoder');
   if (Encoder.prototype.deltaflowUnsafe) return;
   Encoder.prototype.ensureAvailable = function (this: { offset: number; buf: Buffer }, length: number) {

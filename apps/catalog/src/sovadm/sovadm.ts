@@ -18,7 +18,7 @@ import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseDsid } from '@deltaflow/dsid';
 import { writeFileAtomic } from '@deltaflow/core';
-import { eventsOfScan, type Device, type ScanOptions, type VolumeScan } from '@deltaflow/tape';
+import { eventsOfScan, scanStreamFile, type Device, type ScanOptions, type VolumeScan } from '@deltaflow/tape';
 import type { MessageOfType } from '@deltaflow/contracts';
 import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
@@ -238,7 +238,6 @@ export interface StreamFileScanResult {
 /** SCANSTREAMFILE: the client-file catalog rebuilt from the volumes of `device` alone, into `schema` (dropped first). */
 export async function scanStreamFileInto(databaseUrl: string, schema: string, device: Device, opts: ScanOptions & { volsers?: readonly string[] } = {}): Promise<StreamFileScanResult> {
   checkSchema(schema);
-  const { scanStreamFile } = await import('@deltaflow/tape');
   const scan = await scanStreamFile(device, opts.volsers, { ...(opts.mode ? { mode: opts.mode } : {}) });
   const admin = new Client({ connectionString: databaseUrl });
   await admin.connect();
