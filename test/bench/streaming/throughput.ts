@@ -110,7 +110,7 @@ async function main(): Promise<void> {
         `stream, ${label} (${opts.superblocksPerRequest ?? 8}/request, ${opts.inFlight ?? 4} in flight${opts.connections ? `, ${opts.connections} connections` : ''})`,
         rate.toFixed(0),
         '-',
-        `${((rate / mb(bytes, cp)) * 100).toFixed(0)} % of cp, ${((rate / mb(bytes, cpSync)) * 100).toFixed(0)} % of cp+sync; CPU ${((c1 - c0) / s).toFixed(2)} cores`,
+        `${((rate / mb(bytes, cp)) * 100).toFixed(1)} % of cp, ${((rate / mb(bytes, cpSync)) * 100).toFixed(1)} % of cp+sync; ${((c1 - c0) / s).toFixed(2)} cores, ${((c1 - c0) / (bytes / 2 ** 30)).toFixed(1)} CPU-s/GiB`,
       ]);
       record({ bench: 'streaming', figure: `${SIZE_MIB} MiB through a stream, ${label}, vs cp`, value: rate, unit: 'MB/s', ceiling: { name: 'cp', value: mb(bytes, cp) }, goal: '≥ 0.33' });
       record({ bench: 'streaming', figure: `${SIZE_MIB} MiB through a stream, ${label}, vs cp+sync`, value: rate, unit: 'MB/s', ceiling: { name: 'cp + sync', value: mb(bytes, cpSync) }, goal: '≥ 0.80' });
@@ -171,7 +171,7 @@ async function main(): Promise<void> {
     await broker?.stop();
     fs.rmSync(root, { recursive: true, force: true });
   }
-  console.log(`\n== a data set through a stream (${os.cpus().length} cores, node ${process.version}, broker fsync ${fsyncPolicy}, unthrottled file device, K = 16)`);
+  console.log(`\n== a data set through a stream (${os.cpus().length} cores, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}, node ${process.version}, broker fsync ${fsyncPolicy}, unthrottled file device, K = 16)`);
   console.log(table(['size', 'path', 'MB/s', 'producer alone MB/s', 'ratio'], rows));
 }
 

@@ -17,7 +17,7 @@ function fakeClient() {
       sent.push({ producer: producers.indexOf(p), messages });
       for (const m of messages as Array<{ type: string; incarnation: string; superblocks: number; bytes: number; sha256: string; stream: string; clientFile: string }>)
         if (m.type === 'ClientFileClose') {
-          reports.get(m.incarnation)!.closed = { type: 'ClientFileClosed', ...m, occurredAt: 1 } as never;
+          reports.get(m.incarnation)!.closed = { ...m, type: 'ClientFileClosed', occurredAt: 1 } as never;
           waiters.splice(0).forEach((w) => w());
         }
     },

@@ -113,12 +113,26 @@ export class SovClient {
   until<T>(incarnation: string, done: (r: ClientFileReport) => T | undefined, timeoutMs = 0): Promise<T> {
     const w = this.watches.get(incarnation);
     if (!w) return Promise.reject(new SovClientError('ILLEGAL_STATE', `client file ${incarnation} is not watched`));
-    const now = done(w.report);
+    let now: T | undefined;
+    try {
+      now = done(w.report);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     if (now !== undefined) return Promise.resolve(now);
     return new Promise<T>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const check = () => {
-        const v = done(w.report);
+        let v: T | undefined;
+        try {
+          v = done(w.report);
+        } catch (e) {
+          // the answer is a refusal: it is the waiter's, never the reader's (which would crash)
+          w.changed = w.changed.filter((c) => c !== check);
+          clearTimeout(timer);
+          reject(e);
+          return;
+        }
         if (v === undefined) return;
         w.changed = w.changed.filter((c) => c !== check);
         clearTimeout(timer);
