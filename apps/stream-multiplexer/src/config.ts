@@ -4,15 +4,14 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ServiceKitError, type ServiceConfig } from '@deltaflow/service-kit';
+import { ServiceKitError, type ServiceConfig, type ServiceHttpOptions } from '@deltaflow/service-kit';
 import type { Device, StreamSettings } from '@deltaflow/tape';
 
-export interface StreamMultiplexerConfig {
+/** `httpPort` (0 = any free port; undefined = none), host and token of /health, /metrics and /status. */
+export interface StreamMultiplexerConfig extends ServiceHttpOptions {
   readonly brokers: readonly string[];
   readonly groupId?: string;
   readonly clientId?: string;
-  /** HTTP port for /health and /status (0 = any free port; undefined = none) */
-  readonly httpPort?: number;
   /** the volume library: `<VOLSER>.vol` files (SOV_VOLUME_DIR, default `<DELTAFLOW_DATA_DIR>/tapes`) */
   readonly volumeDir: string;
   /** defaults of a stream's settings (a bare StreamDefine takes them) */

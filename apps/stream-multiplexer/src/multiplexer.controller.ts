@@ -32,15 +32,10 @@ export class SpoolController {
   }
 }
 
-/** GET /health, GET /status (streams, devices with their utilisation, memory, the spool per partition). */
+/** GET /status (streams, devices with their utilisation, memory, the spool per partition); /health and /metrics are the service kit's. */
 @Controller()
 export class StatusController {
   constructor(private readonly mux: StreamMultiplexerService) {}
-
-  @Get('health')
-  health() {
-    return { status: 'ok' };
-  }
 
   @Get('status')
   status() {

@@ -200,8 +200,13 @@ describe('stream multiplexer on the embedded broker', () => {
     await reader.unmount();
   });
 
-  it('reports status over HTTP', async () => {
+  it('reports status, health and metrics over HTTP (the service kit\'s /health follows the spool)', async () => {
     const s = (await (await fetch(`${mux!.httpUrl}/status`)).json()) as { streams: Array<{ stream: string; devices: unknown[] }> };
     expect(s.streams.find((x) => x.stream === 'S1')!.devices.length).toBeGreaterThan(0);
+    const health = await fetch(`${mux!.httpUrl}/health`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ status: 'ok', service: 'stream-multiplexer', checks: { transport: { status: 'ok' }, 'transport-live': { status: 'ok' } } });
+    const metrics = await (await fetch(`${mux!.httpUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^deltaflow_kafka_consumer_ready\{group="deltaflow\.stream-multiplexer"\} 1$/m);
   });
 });

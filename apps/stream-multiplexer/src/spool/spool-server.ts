@@ -14,9 +14,13 @@
  *   superblocks): the records from there are forgotten and delivered again.
  *
  * Handlers must return quickly: kafkajs fetches again only once every batch of a fetch was handled.
+ *
+ * `unready()` / `dead()` (the `transport` checks of runService's /health) and the consumer lag of
+ * /metrics come from the service kit's ConsumerMonitor on the spool's consumer: the lag of
+ * sov.superblocks is what is not yet placed.
  */
 import { CustomTransportStrategy, Server } from '@nestjs/microservices';
-import { isRejection, createKafka, type DeadLetterInput, type KafkaSecurity } from '@deltaflow/service-kit';
+import { ConsumerMonitor, createKafka, isRejection, type DeadLetterInput, type KafkaSecurity, type TransportHealth } from '@deltaflow/service-kit';
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { firstValueFrom, isObservable, defaultIfEmpty } from 'rxjs';
 
@@ -109,9 +113,11 @@ class Track {
   }
 }
 
-export class SpoolServer extends Server implements CustomTransportStrategy {
+export class SpoolServer extends Server implements CustomTransportStrategy, TransportHealth {
   private kafka?: Kafka;
   private consumer?: Consumer;
+  private monitor?: ConsumerMonitor;
+  private closed = false;
   private producer?: Producer;
   private readonly tracks = new Map<string, Track>();
   private readonly paused = new Set<string>();
@@ -125,6 +131,17 @@ export class SpoolServer extends Server implements CustomTransportStrategy {
 
   on(): void {
     // status events are not exposed
+  }
+
+  /** Why the spool does not consume now (not in its group yet, restarting, stopped), or undefined. */
+  unready(): string | undefined {
+    if (this.closed) return 'spool: stopped';
+    return this.monitor ? this.monitor.unready() : 'spool: not started';
+  }
+
+  /** Why the spool is gone for good (its consumer crashed and will not restart), or undefined. */
+  dead(): string | undefined {
+    return this.monitor?.dead();
   }
 
   unwrap<T>(): T {
@@ -161,6 +178,8 @@ export class SpoolServer extends Server implements CustomTransportStrategy {
       maxBytes: o.maxBytes ?? 128 << 20,
       maxWaitTimeInMs: 100,
     });
+    const sessionTimeout = o.sessionTimeout ?? 10_000;
+    this.monitor = new ConsumerMonitor({ kafka: this.kafka, consumer: this.consumer, groupId: o.groupId, staleAfterMs: sessionTimeout, log: o.logger });
     await this.consumer.connect();
     const topics = [...this.getHandlers().keys()];
     // A partition given to another member: what this one held of it is read again there.
@@ -318,9 +337,11 @@ export class SpoolServer extends Server implements CustomTransportStrategy {
 
   async close(): Promise<void> {
     this.running = false;
+    this.closed = true;
     clearInterval(this.commitTimer);
     await this.commit(true).catch(() => undefined);
     await this.consumer?.disconnect().catch(() => undefined);
+    await this.monitor?.stop();
     await this.producer?.disconnect().catch(() => undefined);
   }
 }
