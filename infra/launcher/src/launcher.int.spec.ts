@@ -1,9 +1,9 @@
 /**
  * `npm start` as a user runs it: the launcher in its own process group (a terminal), the
- * embedded broker and PostgreSQL, every service, the main job (online full + delta saves of
- * the sample database through `dsf`, DSIMs unloaded, the chain restored and its digest
- * compared with the nucleus's). Then Ctrl-C (SIGINT to the whole group): exit code 0 and no
- * process left behind.
+ * embedded broker and PostgreSQL, every service, the main job (the seed's four-step example
+ * through `dsf`: online full and delta saves of the sample database, DSIMs unloaded, merges into
+ * a consolidated delta and a new full save, that one restored and its digest compared with the
+ * nucleus's). Then Ctrl-C (SIGINT to the whole group): exit code 0 and no process left behind.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -105,10 +105,12 @@ describe('npm start', () => {
     expect(output()).toMatch(/each service: <url>\/health \(\/health\/live, \/health\/ready\), <url>\/metrics/);
     await l.until(/\[main job\] done|main job: FAILED/, 180_000);
     expect(output()).not.toMatch(/main job: FAILED/);
-    expect(output()).toMatch(/save completed: DSID \d+\/0\//);
-    expect(output()).toMatch(/save completed: DSID \d+\/1\//);
-    expect(output()).toMatch(/equals the nucleus's at the delta's end sync: VERIFIED/);
-    expect(output()).toMatch(/\tdelta\tonline\tcompleted\t/);
+    // the seed's four-step example: full, deltas, a consolidated delta, a new full save restored
+    expect(output()).toMatch(/saved \S+-full: DSID \d+\/0\//);
+    expect(output()).toMatch(/saved \S+-d1: DSID \d+\/1\//);
+    expect(output()).toMatch(/step 4: new full save \S+-full2: DSID \d+\/0-3\//);
+    expect(output()).toMatch(/equals the nucleus's at the last save's end sync: VERIFIED/);
+    expect(output()).toMatch(/ \d+\/3\/\S+ +save +delta online +completed /);
 
     const procs = descendants(l.proc.pid!);
     expect(procs.length).toBeGreaterThanOrEqual(9); // broker, postgres, seven services
