@@ -4,7 +4,9 @@
 // unhealthy (exit 1) otherwise, with one line saying why (`docker inspect` shows it).
 // The port is the service's own: <SERVICE>_HTTP_PORT, else HTTP_PORT, else 8080, as
 // libs/service-kit's loadServiceConfig reads it. HEALTHCHECK_PORT, HEALTHCHECK_PATH and
-// HEALTHCHECK_TIMEOUT_MS override. Plain Node, no dependencies: the image has no curl.
+// HEALTHCHECK_TIMEOUT_MS override; a path given as the first argument wins (Kubernetes probes
+// /health/ready this way). With HTTP_TOKEN (or HTTP_TOKEN_FILE) set, it sends the bearer token
+// the services then require. Plain Node, no dependencies: the image has no curl.
 'use strict';
 const http = require('node:http');
 
@@ -18,8 +20,16 @@ function healthPort(env = process.env) {
   return port;
 }
 
+/** The services' bearer token (HTTP_TOKEN, else the first line of HTTP_TOKEN_FILE), or undefined. */
+function httpToken(env = process.env) {
+  if (env.HTTP_TOKEN) return env.HTTP_TOKEN;
+  if (!env.HTTP_TOKEN_FILE) return undefined;
+  const fs = require('node:fs');
+  return fs.readFileSync(env.HTTP_TOKEN_FILE, 'utf8').split(/\r?\n/)[0];
+}
+
 /** Resolves { ok, detail }: ok when GET <path> answers 2xx within timeoutMs. Never rejects. */
-function check({ host = '127.0.0.1', port, path = '/health', timeoutMs = 4000 }) {
+function check({ host = '127.0.0.1', port, path = '/health', timeoutMs = 4000, token }) {
   return new Promise((resolve) => {
     let settled = false;
     const done = (ok, detail) => {
@@ -27,7 +37,7 @@ function check({ host = '127.0.0.1', port, path = '/health', timeoutMs = 4000 })
       settled = true;
       resolve({ ok, detail });
     };
-    const req = http.get({ host, port, path, timeout: timeoutMs, headers: { 'user-agent': 'deltaflow-healthcheck' } }, (res) => {
+    const req = http.get({ host, port, path, timeout: timeoutMs, headers: { 'user-agent': 'deltaflow-healthcheck', ...(token ? { authorization: `Bearer ${token}` } : {}) } }, (res) => {
       const chunks = [];
       let size = 0;
       res.on('data', (c) => {
@@ -58,10 +68,18 @@ async function main() {
     process.exit(1);
   }
   const timeoutMs = Number(process.env.HEALTHCHECK_TIMEOUT_MS || 4000);
-  const { ok, detail } = await check({ port, path: process.env.HEALTHCHECK_PATH || '/health', timeoutMs });
+  let token;
+  try {
+    token = httpToken();
+  } catch (e) {
+    console.log(`unhealthy: ${e.message}`);
+    process.exit(1);
+  }
+  const path = process.argv[2] || process.env.HEALTHCHECK_PATH || '/health';
+  const { ok, detail } = await check({ port, path, timeoutMs, token });
   console.log(`${ok ? 'healthy' : 'unhealthy'}: ${detail}`);
   process.exit(ok ? 0 : 1);
 }
 
-module.exports = { healthPort, check };
+module.exports = { healthPort, httpToken, check };
 if (require.main === module) main();

@@ -70,7 +70,7 @@ describe('test databases as the service role', () => {
     const ds = await openDsimDataSource(db.url);
     try {
       const ran: Array<{ name: string }> = await ds.query('SELECT name FROM migrations');
-      expect(ran.map((r) => r.name)).toEqual(['CheckpointMigration1700000000000', 'DsimBuilder1700000000001', 'DsimBuilder1700000000002']);
+      expect(ran.map((r) => r.name)).toEqual(['CheckpointMigration1700000000000', 'DsimBuilder1700000000001', 'DsimBuilder1700000000002', 'DsimBuilder1700000000003']);
       await ds.query("INSERT INTO plog_image VALUES (1, 'DATA', 7, 100, '\\x00'::bytea)");
     } finally {
       await ds.destroy();

@@ -9,11 +9,13 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { serveHttp } from '@deltaflow/service-kit';
 import { ROOT } from './support/context';
 
-const { healthPort, check } = require('../../infra/docker/healthcheck.js') as {
+const { healthPort, httpToken, check } = require('../../infra/docker/healthcheck.js') as {
+  httpToken(env: NodeJS.ProcessEnv): string | undefined;
   healthPort(env: NodeJS.ProcessEnv): number;
-  check(o: { port: number; path?: string; timeoutMs?: number }): Promise<{ ok: boolean; detail: string }>;
+  check(o: { port: number; path?: string; timeoutMs?: number; token?: string }): Promise<{ ok: boolean; detail: string }>;
 };
 
 async function server(handler: http.RequestListener): Promise<{ port: number; close(): Promise<void> }> {
@@ -59,6 +61,24 @@ describe('infra/docker/healthcheck.js', () => {
       expect((await check({ port: s.port, path: '/nope' })).ok).toBe(false);
     } finally {
       await s.close();
+    }
+  });
+
+  it("sends the services' bearer token (HTTP_TOKEN, else HTTP_TOKEN_FILE): /health/ready of a service behind a token answers it, /health/live needs none", async () => {
+    const token = 'a-token-of-32-characters-or-so-x';
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'hc-token-')), 'token');
+    fs.writeFileSync(file, `${token}\n`);
+    expect(httpToken({})).toBeUndefined();
+    expect(httpToken({ HTTP_TOKEN_FILE: file })).toBe(token);
+    expect(httpToken({ HTTP_TOKEN: 'x'.repeat(20), HTTP_TOKEN_FILE: file })).toBe('x'.repeat(20));
+    const svc = await serveHttp({ service: 'healthcheck-test', httpPort: 0, httpToken: token });
+    try {
+      const port = Number(new URL(svc.httpUrl).port);
+      expect(await check({ port, path: '/health/ready', token })).toMatchObject({ ok: true });
+      expect(await check({ port, path: '/health/ready' })).toEqual({ ok: false, detail: expect.stringMatching(/: 401/) });
+      expect(await check({ port, path: '/health/live' })).toMatchObject({ ok: true });
+    } finally {
+      await svc.stop();
     }
   });
 

@@ -58,7 +58,7 @@ describe('infra/k8s/base: the services', () => {
     for (const w of workloads) expect([w.metadata.name, w.kind]).toEqual([w.metadata.name, w.metadata.name === 'nucleus-sim' ? 'StatefulSet' : 'Deployment']);
   });
 
-  it.each(SERVICES)('%s: probes on /health, resources, non-root, no inline secret', (name) => {
+  it.each(SERVICES)('%s: probes on /health/live and /health/ready, resources, non-root, no inline secret', (name) => {
     const w = workloads.find((x) => x.metadata.name === name) as K8sObject;
     expect(workloadViolations(w, { httpPort: HTTP_PORT })).toEqual([]);
     const pod = podSpecOf(w)!;

@@ -81,7 +81,9 @@ export class FaultRig {
   }
 
   private async startPostgres(): Promise<void> {
-    this.pg = await startEmbeddedPostgres({ dataDir: path.join(this.root, 'postgres'), port: this.pgPort || undefined, fsync: false });
+    // durable commits, as in production: with fsync off (synchronous_commit off) a kill -9 of the
+    // postmaster loses commits it acknowledged, while Kafka keeps the consumers' offsets past them
+    this.pg = await startEmbeddedPostgres({ dataDir: path.join(this.root, 'postgres'), port: this.pgPort || undefined });
     this.pgPort = this.pg.port;
   }
 

@@ -16,7 +16,8 @@ import { dsim, type DsimCommand, type DsimEvent, type DsimState } from '@deltafl
 import { DataSetWriter, dataSetPath } from '@deltaflow/save-format';
 import { EventPublisher, type RecordAt } from '@deltaflow/service-kit';
 import type { DataSource, EntityManager } from 'typeorm';
-import { countBlocks, DSIM_BUILDER_PROJECTION, forgetImages, insertImages, lastImages, loadDsim, openDsimDataSource, saveDsim } from './dsim-store';
+import { countBlocks, DSIM_BUILDER_PROJECTION, forgetImages, insertImages, insertSyncs, lastImages, loadDsim, openDsimDataSource, recordCompletedSave, saveDsim } from './dsim-store';
+import { PlogRetention } from './plog-retention';
 
 export interface DsimBuilderConfig {
   readonly brokers: readonly string[];
@@ -27,6 +28,10 @@ export interface DsimBuilderConfig {
   readonly fsync?: boolean;
   readonly log?: (m: string) => void;
   readonly now?: () => number;
+  /** PLOG retention: keep dsf.plog since the start of the last N completed saves per database (0: keep it all) */
+  readonly plogKeepSaves?: number;
+  /** how often the PLOG retention runs (default 60 s) */
+  readonly plogRetentionIntervalMs?: number;
 }
 
 export const DSIM_BUILDER_CONFIG = Symbol('DSIM_BUILDER_CONFIG');
@@ -39,6 +44,8 @@ const isPublic = (e: DsimEvent): e is PublicDsimEvent => PUBLIC.has(e.type);
 export class DsimBuilderService implements OnModuleInit, OnApplicationShutdown {
   private ds!: DataSource;
   private publisher!: EventPublisher<AnyMessage>;
+  /** truncates dsf.plog below what is secured (when plogKeepSaves > 0) */
+  retention?: PlogRetention;
   private readonly log: (m: string) => void;
   private readonly now: () => number;
 
@@ -51,9 +58,14 @@ export class DsimBuilderService implements OnModuleInit, OnApplicationShutdown {
     this.ds = await openDsimDataSource(this.config.databaseUrl);
     this.publisher = new EventPublisher<AnyMessage>(this.config.brokers, 'dsim-builder', (m) => encodeMessage(m));
     await this.publisher.connect();
+    if ((this.config.plogKeepSaves ?? 0) > 0) {
+      this.retention = new PlogRetention({ brokers: this.config.brokers, ds: this.ds, keepSaves: this.config.plogKeepSaves!, intervalMs: this.config.plogRetentionIntervalMs ?? 60_000, log: this.log });
+      await this.retention.start();
+    }
   }
 
   async onApplicationShutdown(): Promise<void> {
+    await this.retention?.stop();
     await this.publisher?.close();
     if (this.ds?.isInitialized) await this.ds.destroy();
   }
@@ -84,6 +96,8 @@ export class DsimBuilderService implements OnModuleInit, OnApplicationShutdown {
     await applyBatchOnce(this.ds, { projection: DSIM_BUILDER_PROJECTION, topic, partition }, records.map((r) => r.at.offset), async (m, firstNew) => {
       const fresh = records.slice(firstNew).map((r) => r.message);
       await insertImages(m, fresh.flatMap((p) => (p.type === 'PlogImage' ? [p] : [])));
+      // where each sync point is on the topic: the retention cuts there (plog-retention.ts)
+      await insertSyncs(m, partition, records.slice(firstNew).flatMap((r) => (r.message.type === 'PlogSync' ? [{ offset: r.at.offset, dbid: r.message.dbid, lsn: r.message.lsn }] : [])));
       const syncs = new Map<number, number>();
       for (const p of fresh) if (p.type === 'PlogSync') syncs.set(p.dbid, Math.max(syncs.get(p.dbid) ?? 0, p.lsn));
       for (const [dbid, lsn] of syncs) {
@@ -107,8 +121,10 @@ export class DsimBuilderService implements OnModuleInit, OnApplicationShutdown {
           this.log(`DSIM of database ${e.dbid} not acquired by save ${e.correlationId}: ${r.reason}`);
           await this.publisher.publish({ type: 'DsimRejected', correlationId: e.correlationId, dbid: e.dbid, code: r.code, reason: r.reason, occurredAt: this.now() });
         }
-      } else if (e.type === 'SaveCompleted' && e.online) {
-        await this.decide(m, e.dbid, { type: 'EndSave', correlationId: e.correlationId, outcome: 'completed', endLsn: e.endLsn ?? e.startLsn ?? 0 });
+      } else if (e.type === 'SaveCompleted') {
+        // every completed save is a point the PLOG retention keeps REGENERATE possible from
+        if (e.startLsn !== undefined) await recordCompletedSave(m, e.dbid, e.correlationId, e.startLsn);
+        if (e.online) await this.decide(m, e.dbid, { type: 'EndSave', correlationId: e.correlationId, outcome: 'completed', endLsn: e.endLsn ?? e.startLsn ?? 0 });
       } else if (e.type === 'SaveFailed') {
         await this.decide(m, e.dbid, { type: 'EndSave', correlationId: e.correlationId, outcome: 'failed' });
       } else if (e.type === 'MergeCompleted' && e.releasedDsid) {

@@ -9,13 +9,13 @@ import type { Dsid } from '@deltaflow/dsid';
 import { CheckpointMigration, openDataSource } from '@deltaflow/persistence';
 import type { DsimState } from '@deltaflow/save-chain';
 import type { DataSource, EntityManager } from 'typeorm';
-import { DsimBuilder1700000000001, DsimBuilder1700000000002 } from './migrations';
+import { DsimBuilder1700000000001, DsimBuilder1700000000002, DsimBuilder1700000000003 } from './migrations';
 
 /** The name of the DSIM builder's offsets in projection_checkpoint. */
 export const DSIM_BUILDER_PROJECTION = 'dsim-builder';
 
 export function openDsimDataSource(url: string): Promise<DataSource> {
-  return openDataSource({ url, entities: [], migrations: [CheckpointMigration, DsimBuilder1700000000001, DsimBuilder1700000000002] });
+  return openDataSource({ url, entities: [], migrations: [CheckpointMigration, DsimBuilder1700000000001, DsimBuilder1700000000002, DsimBuilder1700000000003] });
 }
 
 /** The DSIM state of a database, row-locked for the transaction. */
@@ -100,4 +100,40 @@ export async function* lastImages(m: EntityManager, dbid: number, from: number, 
     const last = rows[rows.length - 1];
     after = [last.area, last.rabn];
   }
+}
+
+/** The PlogSync records of a dsf.plog batch, by offset (what a retention cut is placed at). */
+export async function insertSyncs(m: EntityManager, partition: number, syncs: ReadonlyArray<{ offset: string; dbid: number; lsn: number }>): Promise<void> {
+  for (const s of syncs) {
+    await m.query(`INSERT INTO plog_sync (partition, kafka_offset, dbid, lsn) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, [partition, s.offset, s.dbid, s.lsn]);
+  }
+}
+
+export async function recordCompletedSave(m: EntityManager, dbid: number, correlationId: string, startLsn: number): Promise<void> {
+  await m.query(`INSERT INTO completed_save (dbid, correlation_id, start_lsn) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [dbid, correlationId, startLsn]);
+}
+
+/** What plogRetention needs of one dsf.plog partition: its databases' syncs and completed saves, and the applied offset. */
+export async function retentionFacts(
+  m: EntityManager,
+  topic: string,
+  partition: number,
+): Promise<{ applied: number; databases: Array<{ dbid: number; saveStarts: number[]; syncs: Array<{ lsn: number; offset: number }> }> }> {
+  const [cp] = await m.query(`SELECT next_offset FROM projection_checkpoint WHERE projection = $1 AND topic = $2 AND partition = $3`, [DSIM_BUILDER_PROJECTION, topic, partition]);
+  const syncs: Array<{ dbid: number; lsn: string; kafka_offset: string }> = await m.query(`SELECT dbid, lsn, kafka_offset FROM plog_sync WHERE partition = $1`, [partition]);
+  const dbids = [...new Set(syncs.map((s) => s.dbid))];
+  const saves: Array<{ dbid: number; start_lsn: string }> = dbids.length ? await m.query(`SELECT dbid, start_lsn FROM completed_save WHERE dbid = ANY($1)`, [dbids]) : [];
+  return {
+    applied: cp ? Number(cp.next_offset) : 0,
+    databases: dbids.map((dbid) => ({
+      dbid,
+      saveStarts: saves.filter((s) => s.dbid === dbid).map((s) => Number(s.start_lsn)),
+      syncs: syncs.filter((s) => s.dbid === dbid).map((s) => ({ lsn: Number(s.lsn), offset: Number(s.kafka_offset) })),
+    })),
+  };
+}
+
+/** After a cut: the sync rows below it are of records that are gone. */
+export async function forgetSyncsBelow(m: EntityManager, partition: number, offset: number): Promise<void> {
+  await m.query(`DELETE FROM plog_sync WHERE partition = $1 AND kafka_offset < $2`, [partition, offset]);
 }

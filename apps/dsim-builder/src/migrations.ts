@@ -45,3 +45,19 @@ export class DsimBuilder1700000000002 implements MigrationInterface {
     await q.query(`ALTER TABLE dsim DROP COLUMN blocks, DROP COLUMN freed_through, ADD COLUMN completing_at bigint`);
   }
 }
+
+/**
+ * What the PLOG retention needs (@deltaflow/save-chain plogRetention): the offset of every
+ * PlogSync record stored (per dsf.plog partition; rows below a cut go with it), and the start
+ * LSN of every completed save.
+ */
+export class DsimBuilder1700000000003 implements MigrationInterface {
+  name = 'DsimBuilder1700000000003';
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`CREATE TABLE plog_sync (partition int NOT NULL, kafka_offset bigint NOT NULL, dbid int NOT NULL, lsn bigint NOT NULL, PRIMARY KEY (partition, kafka_offset))`);
+    await q.query(`CREATE TABLE completed_save (dbid int NOT NULL, correlation_id text NOT NULL, start_lsn bigint NOT NULL, PRIMARY KEY (dbid, correlation_id))`);
+  }
+  async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP TABLE completed_save; DROP TABLE plog_sync`);
+  }
+}

@@ -22,7 +22,7 @@ import { PARTIAL_SUFFIX, safePathIn, Throttle } from '@deltaflow/core';
 import { DsidRuleError, validateMerge, validateRestoreDelta, type Dsid } from '@deltaflow/dsid';
 import { checkRestore, checkSameShape, loadInputs, mergeDataSets, readShadowStatus, regenerate, restoreDelta, unloadFile, type RestoreScope } from '@deltaflow/merge';
 import { dataSetPath } from '@deltaflow/save-format';
-import { Answers, Assignments, EventPublisher, TopicReader } from '@deltaflow/service-kit';
+import { Answers, Assignments, createKafka, EventPublisher, TopicReader } from '@deltaflow/service-kit';
 import { InputError, InputResolver, type ResolvedInput } from './inputs';
 
 export interface MergeEngineConfig {
@@ -459,13 +459,21 @@ export class MergeEngineService implements OnModuleInit, BeforeApplicationShutdo
       run: async () => {
         // the PLOG since the shadow's LSN: the last image per block, applied in LSN order
         const last = new Map<string, { area: 'ASSO' | 'DATA'; rabn: number; lsn: number; image: Uint8Array }>();
+        // the PLOG retention (DSIM builder) may have cut dsf.plog: a partition that no longer
+        // starts at 0 must show a sync point at or below the shadow's LSN before any image after it
+        const truncated = await this.plogLogStarts();
+        let base = false;
+        let gap: { partition: number; lsn: number } | undefined;
         const reader = new TopicReader<TopicMessage<'dsf.plog'>>({
           brokers: this.config.brokers,
           clientId: 'merge-engine-regenerate',
           topics: [Topic.plog],
           until: 'end',
-          onMessage: (p) => {
-            if (p.type !== 'PlogImage' || p.dbid !== c.dbid || p.lsn <= fromLsn || (c.toLsn !== undefined && p.lsn > c.toLsn)) return;
+          onMessage: (p, at) => {
+            if (p.dbid !== c.dbid) return;
+            if (p.type === 'PlogSync' && p.lsn <= fromLsn) base = true;
+            if (p.type === 'PlogImage' && p.lsn > fromLsn && !base && !gap && (truncated.get(at.partition) ?? 0) > 0) gap = { partition: at.partition, lsn: p.lsn };
+            if (p.type !== 'PlogImage' || p.lsn <= fromLsn || (c.toLsn !== undefined && p.lsn > c.toLsn)) return;
             const key = `${p.area}:${p.rabn}`;
             const seen = last.get(key);
             if (!seen || seen.lsn < p.lsn) last.set(key, { area: p.area, rabn: p.rabn, lsn: p.lsn, image: p.image });
@@ -478,11 +486,28 @@ export class MergeEngineService implements OnModuleInit, BeforeApplicationShutdo
         } finally {
           await reader.stop();
         }
+        if (gap) {
+          throw new Rejection(
+            'PLOG_TRUNCATED',
+            `the PLOG kept on ${Topic.plog}[${gap.partition}] starts after the shadow's LSN ${fromLsn} (its first image of database ${c.dbid} is at LSN ${gap.lsn}): apply a newer delta to the shadow first (DSIM_BUILDER_PLOG_KEEP_SAVES keeps the PLOG since the last saves)`,
+          );
+        }
         const images = [...last.values()].sort((a, b) => a.lsn - b.lsn);
         const r = await regenerate({ target, images: iterate(images), ...(c.toLsn !== undefined ? { toLsn: c.toLsn } : {}) });
         return { type: 'ShadowRegenerated', correlationId: c.correlationId, dbid: c.dbid, shadow: c.shadow, fromLsn: r.fromLsn, toLsn: r.toLsn, blocks: r.blocks, digest: r.digest, occurredAt: this.now() };
       },
     };
+  }
+
+  /** The first offset dsf.plog keeps, per partition (0: never truncated). */
+  private async plogLogStarts(): Promise<Map<number, number>> {
+    const admin = createKafka({ clientId: 'merge-engine-regenerate', brokers: this.config.brokers }).admin();
+    await admin.connect();
+    try {
+      return new Map((await admin.fetchTopicOffsets(Topic.plog)).map((p) => [p.partition, Number(p.low)]));
+    } finally {
+      await admin.disconnect();
+    }
   }
 
   // -------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import type { AnyMessage, Destination, MessageOfType, TopicMessage } from '@delt
 import { sameDsid } from '@deltaflow/dsid';
 import { blocksOfFullSave } from '@deltaflow/dlog';
 import { saveLifecycle, type SaveCommand, type SaveEvent, type SaveLifecycleState } from '@deltaflow/save-chain';
-import { DataSetWriter, dataSetDir, dataSetPath } from '@deltaflow/save-format';
+import { DataSetWriter, dataSetPath } from '@deltaflow/save-format';
 import { PARTIAL_SUFFIX, Throttle } from '@deltaflow/core';
 import { Answers, Assignments, EventPublisher, TopicReader, type RecordAt } from '@deltaflow/service-kit';
 import { encodeMessage } from '@deltaflow/contracts';

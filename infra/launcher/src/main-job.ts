@@ -92,7 +92,7 @@ export async function runMainJob(ctx: MainJobContext): Promise<void> {
 
   log(`database ${dbid} is being written by the reference nucleus; the seed's four-step example while it runs`);
   // Step 1: online full save, its DSIM unloaded (1a)
-  const s1 = await save('full');
+  await save('full');
   await unloadDsim('full');
   // Step 2: online delta save; its DSIM unloaded
   await save('d1');
@@ -104,7 +104,7 @@ export async function runMainJob(ctx: MainJobContext): Promise<void> {
   log(`  step 3: consolidated delta ${name('d1-2')}: DSID ${consolidated.dsid}`);
   // Step 4: online delta save, merged with the full save, its unloaded DSIM, the consolidated delta and the
   // original DSIM of this save (read where it lives; DSIMWAIT) into a new full save (seed: 1/0-3/t4)
-  const s4 = await save('d3');
+  await save('d3');
   const newFull = await step(['merge', '--dbid', dbid, '--dest', name('full2'), '--full', '--dsim-wait', '120', name('full'), name('full.dsim'), name('d1-2'), name('d3'), '@dsim']);
   log(`  step 4: new full save ${name('full2')}: DSID ${newFull.dsid}${newFull.releasedDsid ? ' (the DSIM is free again)' : ''}`);
 

@@ -7,3 +7,4 @@ export * as saveLifecycle from './save-lifecycle';
 export type { SaveLifecycleState, SaveCommand, SaveEvent, RunningSave } from './save-lifecycle';
 export * as dsim from './dsim';
 export type { DsimState, DsimCommand, DsimEvent, DsimLocation } from './dsim';
+export * from './plog-retention';

@@ -116,10 +116,15 @@ export function workloadViolations(o: K8sObject, opts: { httpPort: number }): st
     const where = `${name} container ${c.name}`;
     const port = (c.ports ?? []).find((p: any) => p.name === 'http');
     if (port?.containerPort !== opts.httpPort) out.push(`${where}: no port "http" on ${opts.httpPort}`);
-    for (const probe of ['livenessProbe', 'readinessProbe', 'startupProbe']) {
-      const p = c[probe];
-      if (!p?.httpGet) out.push(`${where}: no ${probe} (httpGet)`);
-      else if (p.httpGet.path !== '/health' || (p.httpGet.port !== 'http' && p.httpGet.port !== opts.httpPort)) out.push(`${where}: ${probe} is not GET /health on the http port`);
+    // liveness: GET /health/live, which never needs the token; readiness and start-up: /health/ready
+    // through the image's healthcheck.js, which sends HTTP_TOKEN when one is set
+    const live = c.livenessProbe;
+    if (!live?.httpGet) out.push(`${where}: no livenessProbe (httpGet)`);
+    else if (live.httpGet.path !== '/health/live' || (live.httpGet.port !== 'http' && live.httpGet.port !== opts.httpPort)) out.push(`${where}: livenessProbe is not GET /health/live on the http port`);
+    for (const probe of ['readinessProbe', 'startupProbe']) {
+      const cmd = c[probe]?.exec?.command;
+      if (!Array.isArray(cmd)) out.push(`${where}: no ${probe} (exec)`);
+      else if (cmd.join(' ') !== 'node /app/infra/docker/healthcheck.js /health/ready') out.push(`${where}: ${probe} is not healthcheck.js /health/ready`);
     }
   }
   return out;

@@ -1,4 +1,4 @@
-import { bytesFromEnv, loadServiceConfig } from './service-config';
+import { bytesFromEnv, intFromEnv, loadServiceConfig } from './service-config';
 
 describe('service configuration from the environment', () => {
   it('reads sizes with units, and refuses anything else naming the variable', () => {
@@ -14,5 +14,15 @@ describe('service configuration from the environment', () => {
     const c = loadServiceConfig('merge-engine', { KAFKA_BROKERS: 'h:1', MERGE_ENGINE_HTTP_PORT: '0', DELTAFLOW_DATA_DIR: '/tmp/x' });
     expect(c).toMatchObject({ groupId: 'deltaflow.merge-engine', dataDir: '/tmp/x', httpPort: 0, kafkaBrokers: ['h:1'] });
     expect(() => loadServiceConfig('catalog', { KAFKA_BROKERS: 'h:1', HTTP_PORT: '70000' })).toThrow(/HTTP_PORT: expected a port/);
+  });
+});
+
+describe('intFromEnv', () => {
+  it('reads a whole number in range, falls back when unset, refuses anything else by name', () => {
+    expect(intFromEnv('N', 2, 0, 100, { N: '7' })).toBe(7);
+    expect(intFromEnv('N', 2, 0, 100, {})).toBe(2);
+    expect(() => intFromEnv('N', 2, 0, 100, { N: '-1' })).toThrow(/N: expected a whole number in 0..100, got "-1"/);
+    expect(() => intFromEnv('N', 2, 0, 100, { N: '101' })).toThrow(/0..100/);
+    expect(() => intFromEnv('N', 2, 0, 100, { N: '1.5' })).toThrow(/whole number/);
   });
 });

@@ -56,3 +56,12 @@ export function bytesFromEnv(name: string, env: NodeJS.ProcessEnv = process.env)
   if (!(n > 0) || !Number.isSafeInteger(n)) throw new ServiceKitError('CONFIG', `${name}: expected a positive size such as 50MiB or 20000000, got "${raw}"`);
   return n;
 }
+
+/** A whole number in [min, max] from `env[name]`, `fallback` when unset, CONFIG error otherwise. */
+export function intFromEnv(name: string, fallback: number, min: number, max: number, env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const n = /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw new ServiceKitError('CONFIG', `${name}: expected a whole number in ${min}..${max}, got "${raw}"`);
+  return n;
+}
