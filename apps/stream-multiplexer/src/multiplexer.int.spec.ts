@@ -208,5 +208,6 @@ describe('stream multiplexer on the embedded broker', () => {
     expect(await health.json()).toMatchObject({ status: 'ok', service: 'stream-multiplexer', checks: { transport: { status: 'ok' }, 'transport-live': { status: 'ok' } } });
     const metrics = await (await fetch(`${mux!.httpUrl}/metrics`)).text();
     expect(metrics).toMatch(/^deltaflow_kafka_consumer_ready\{group="deltaflow\.stream-multiplexer"\} 1$/m);
+    expect(metrics).toMatch(/^deltaflow_superblocks_placed_total\{stream="S1"\} [1-9]\d*$/m); // from the RunPlaced it published
   });
 });
