@@ -1,7 +1,8 @@
 /**
  * The databases tests get are the service role's, and that role is enough to run the
- * services' migrations: the catalog's (in public and in a replay's scratch schema) and the
- * DSIM builder's, through their own data-source factories, with no superuser rights.
+ * services' migrations: the catalog's (in public and in a replay's scratch schema, the streaming
+ * read models' included) and the DSIM builder's, through their own data-source factories, with
+ * no superuser rights.
  */
 import { Client } from 'pg';
 import { openCatalogDatabase } from '../../apps/catalog/src/read-models';
@@ -43,8 +44,23 @@ describe('test databases as the service role', () => {
     await live.destroy();
     const tables = await rows(db.url, "SELECT table_schema AS s, table_name AS t FROM information_schema.tables WHERE table_name LIKE 'catalog_%' ORDER BY 1, 2");
     expect(tables).toEqual(
-      ['catalog_replay_test', 'public'].flatMap((s) => ['catalog_dlog', 'catalog_dsim', 'catalog_lineage', 'catalog_restore', 'catalog_save'].map((t) => ({ s, t }))),
+      ['catalog_replay_test', 'public'].flatMap((s) =>
+        [
+          'catalog_dlog',
+          'catalog_dsim',
+          'catalog_lineage',
+          'catalog_restore',
+          'catalog_save',
+          'catalog_sov_client_file',
+          'catalog_sov_device',
+          'catalog_sov_run',
+          'catalog_sov_stream',
+          'catalog_sov_volume',
+        ].map((t) => ({ s, t })),
+      ),
     );
+    const ran = await rows<{ name: string }>(db.url, 'SELECT name FROM public.migrations ORDER BY id');
+    expect(ran.map((r) => r.name)).toEqual(['CheckpointMigration1700000000000', 'CatalogReadModels1700000000200', 'CatalogRestoresAndDlog1700000000201', 'CatalogSovReadModels1700000000300']);
     const owners = await rows(db.url, "SELECT DISTINCT pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname IN ('public', 'catalog_replay_test')");
     expect(owners.map((o) => o.owner).sort()).toEqual(['pg_database_owner', new URL(testServiceUrl()!).username].sort());
     await rows(db.url, 'DROP SCHEMA catalog_replay_test CASCADE');

@@ -3,6 +3,7 @@ import { testDatabase, testKafka, type TestDatabase, type TestKafka } from '@del
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { startCatalog, type RunningCatalog } from './app';
 import { fixtureStream } from './testing/fixture-stream';
+import { INC, sovFixtureStream } from './testing/sov-fixture-stream';
 import { Client } from 'pg';
 import { replay, replayLockKey } from './replay';
 import type { SaveView } from './saves/saves.projection';
@@ -37,7 +38,7 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 90_
   }
 }
 const savesOf = async (dbid: number) => (await get(`/saves?dbid=${dbid}`)).body as SaveView[];
-const publish = async (...events: ReturnType<typeof fixtureStream>) => {
+const publish = async (...events: Array<ReturnType<typeof fixtureStream>[number] | ReturnType<typeof sovFixtureStream>[number]>) => {
   for (const e of events) {
     const r = encodeMessage(e);
     await producer.send({ topic: r.topic, acks: -1, messages: [{ key: r.key, value: r.value, headers: r.headers }] });
@@ -63,7 +64,7 @@ afterAll(async () => {
 it('consumes dsf.events into the read models across a restart, dead-letters bad records, and replays to the same digest', async () => {
   const stream = fixtureStream(7);
   const other = fixtureStream(8).slice(0, 3);
-  await publish(...stream.slice(0, 6), ...other);
+  await publish(...stream.slice(0, 6), ...other, ...sovFixtureStream().slice(0, 10));
   await start();
   // Mid-stream: c1 completed, c2 completed (its DSIM acquired).
   await until('first half', async () => {
@@ -74,7 +75,7 @@ it('consumes dsf.events into the read models across a restart, dead-letters bad 
 
   // While the catalog is down: the rest of the stream, a malformed record, and a redelivered event.
   await producer.send({ topic: 'dsf.events', acks: -1, messages: [{ key: '7', value: Buffer.from('not an envelope') }] });
-  await publish(...stream.slice(6), stream[2]);
+  await publish(...stream.slice(6), stream[2], ...sovFixtureStream().slice(10), sovFixtureStream()[5]);
   await start();
 
   const saves = await until('all saves of 7', async () => {
@@ -99,9 +100,27 @@ it('consumes dsf.events into the read models across a restart, dead-letters bad 
     expect(JSON.stringify(r.body)).toMatch(/dbid: (expected an integer in \[1, 65535\]|required)/);
   }
 
-  // Every record applied: the live digest is at the end of the log; a replay from 0 gives the same digest.
+  // Every record applied (the group committed to the end of dsf.events and sov.events: the saves
+  // showing says nothing of sov.events, a topic of its own consumed beside it): the live digest is at
+  // the end of the log; a replay from 0 gives the same digest.
+  await until('the catalog at the end of dsf.events and sov.events', () => committedToEnd(kafka.brokers, 'deltaflow.catalog', ['dsf.events', 'sov.events']));
   const live = (await get('/state-digest')).body as { digest: string; rows: Record<string, number> };
-  expect(live.rows).toEqual({ catalog_save: 7, catalog_dsim: 1, catalog_lineage: 3, catalog_restore: 0, catalog_dlog: 0 });
+  expect(live.rows).toEqual({ catalog_save: 7, catalog_dsim: 1, catalog_lineage: 3, catalog_restore: 0, catalog_dlog: 0, catalog_sov_stream: 1, catalog_sov_device: 2, catalog_sov_volume: 2, catalog_sov_client_file: 4, catalog_sov_run: 5 });
+
+  // The streaming queries.
+  expect(((await get('/streams')).body as Array<{ stream: string }>).map((x) => x.stream)).toEqual(['NIGHTLY']);
+  expect(((await get('/client-files?stream=NIGHTLY&dbid=7')).body as Array<{ clientFile: string; state: string }>).map((f) => `${f.clientFile}:${f.state}`)).toEqual([
+    'db7-full-1:closed',
+    'db7-delta-1:closed',
+    'db7-try:aborted',
+  ]);
+  expect(((await get('/volumes')).body as Array<{ volser: string; clientFiles: unknown[] }>).map((v) => [v.volser, v.clientFiles.length])).toEqual([
+    ['V00001', 2],
+    ['V00002', 3],
+  ]);
+  expect((await get(`/client-files/${INC.full}/placements`)).body).toMatchObject({ state: 'closed', volsers: ['V00001', 'V00002'], close: { superblocks: 19 } });
+  expect((await get('/client-files/99999999-9999-4999-8999-999999999999/placements')).status).toBe(404);
+  for (const q of ['/client-files/nope/placements', '/client-files?dbid=x', '/client-files?state=gone', '/volumes?stream=a%2Fb']) expect((await get(q)).status).toBe(400);
   const rebuilt = await replay({ brokers: kafka.brokers, databaseUrl: db.url });
   expect(rebuilt.skipped).toBe(1);
   expect(rebuilt.digest).toBe(live.digest);
@@ -147,6 +166,24 @@ it('loses and duplicates nothing when stopped while consuming a burst', async ()
   const live = (await get('/state-digest')).body as { digest: string };
   expect((await replay({ brokers: kafka.brokers, databaseUrl: db.url })).digest).toBe(live.digest);
 });
+
+/** true once `groupId` committed every partition of `topics` up to its end. */
+async function committedToEnd(brokers: string[], groupId: string, topics: string[]): Promise<true | undefined> {
+  const admin = new Kafka({ clientId: 'catalog-test-admin', brokers, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    for (const topic of topics) {
+      const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      for (const end of await admin.fetchTopicOffsets(topic)) {
+        const at = committed?.partitions.find((p) => p.partition === end.partition)?.offset ?? '-1';
+        if (BigInt(at) < BigInt(end.high)) return undefined;
+      }
+    }
+    return true;
+  } finally {
+    await admin.disconnect();
+  }
+}
 
 async function readAll(brokers: string[], topic: string, atLeast: number): Promise<Buffer[]> {
   const consumer = new Kafka({ clientId: 'catalog-test-dlq', brokers, logLevel: logLevel.NOTHING }).consumer({ groupId: `catalog-test-${Date.now()}` });

@@ -1,7 +1,7 @@
 /**
  * The catalog service, startable in-process (tests, launcher) or from main.ts: consumes
- * dsf.events into its PostgreSQL read models (offsets checkpointed in the row transactions)
- * and answers queries over HTTP.
+ * dsf.events and sov.events into its PostgreSQL read models (offsets checkpointed in the row
+ * transactions), answers queries over HTTP and runs SOVADM's operations.
  */
 import { contractCodec, dataSourceCheck, runService, type ServiceHttpOptions } from '@deltaflow/service-kit';
 import { CATALOG_DB } from './catalog.controller';

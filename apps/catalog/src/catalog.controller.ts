@@ -1,20 +1,23 @@
-import { BadRequestException, Controller, Get, Inject, Query } from '@nestjs/common';
+import { BadRequestException, Body, Controller, Get, HttpCode, Inject, NotFoundException, Param, Post, Query } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import { Topic, type TopicMessage } from '@deltaflow/contracts';
 import type { KafkaEventContext } from '@deltaflow/service-kit';
 import type { DataSource } from 'typeorm';
 import { queryDsims } from './dsims/dsims.projection';
 import { queryLineages } from './lineages/lineages.projection';
-import type { DsfEvent } from './projection';
+import type { DsfEvent, SovEvent } from './projection';
 import { applyRecord, catalogPosition, stateDigest } from './read-models';
 import { queryDlog } from './dlog/dlog.projection';
 import { queryRestores } from './restores/restores.projection';
 import { querySaves } from './saves/saves.projection';
+import { queryClientFiles, queryPlacements, volumeFactsDigest, type ClientFileState } from './sov-client-files/client-files.projection';
+import { queryStreams } from './sov-streams/streams.projection';
+import { queryVolumes } from './sov-volumes/volumes.projection';
+import { CATALOG_DB, SovadmService } from './sovadm/sovadm.service';
 
-/** The catalog's PostgreSQL DataSource (read models + checkpoints), provided by CatalogModule. */
-export const CATALOG_DB = Symbol('CATALOG_DB');
+export { CATALOG_DB };
 
-/** Thin: dsf.events → the read models. */
+/** Thin: dsf.events, dsf.dlog and sov.events → the read models. */
 @Controller()
 export class CatalogEventsController {
   constructor(@Inject(CATALOG_DB) private readonly ds: DataSource) {}
@@ -29,6 +32,30 @@ export class CatalogEventsController {
   async onDlog(@Payload() event: TopicMessage<'dsf.dlog'>, @Ctx() ctx: KafkaEventContext): Promise<void> {
     await applyRecord(this.ds, event, { topic: ctx.topic, partition: ctx.partition, offset: ctx.offset });
   }
+
+  @EventPattern(Topic.sovEvents)
+  async onSovEvent(@Payload() event: SovEvent, @Ctx() ctx: KafkaEventContext): Promise<void> {
+    await applyRecord(this.ds, event, { topic: ctx.topic, partition: ctx.partition, offset: ctx.offset });
+  }
+}
+
+const STREAM = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const STATES = ['open', 'closed', 'aborted', 'expired'];
+
+function optional(name: string, raw: unknown, pattern: RegExp, rule: string): string | undefined {
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'string' || !pattern.test(raw)) throw new BadRequestException(`${name}: expected ${rule}, got ${JSON.stringify(raw).slice(0, 80)}`);
+  return raw;
+}
+
+/** `asOf`: ms since the epoch or an ISO date (default now). */
+export function parseAsOf(raw: unknown, now = Date.now()): number {
+  if (raw === undefined || raw === null) return now;
+  if (typeof raw === 'number' && Number.isSafeInteger(raw) && raw >= 0) return raw;
+  if (typeof raw === 'string' && /^\d{4}-\d{2}-\d{2}/.test(raw) && Number.isFinite(Date.parse(raw))) return Date.parse(raw);
+  throw new BadRequestException(`asOf: expected ms since the epoch or an ISO date, got ${JSON.stringify(raw).slice(0, 80)}`);
 }
 
 /** `dbid` query parameter: an integer in [1, 65535]. */
@@ -91,7 +118,80 @@ export class CatalogQueryController {
     return this.ds.transaction('REPEATABLE READ', async (m) => {
       const { digest, rows } = await stateDigest(m);
       const position = await catalogPosition(m);
-      return { digest, rows, position };
+      // the on-volume facts (client files, runs, volumes): what SCANSTREAMFILE rebuilds
+      const volumeDigest = await volumeFactsDigest(m);
+      return { digest, volumeDigest, rows, position };
     });
+  }
+
+  @Get('streams')
+  streams() {
+    return queryStreams(this.ds);
+  }
+
+  @Get('client-files')
+  clientFiles(@Query('stream') stream: unknown, @Query('dbid') dbid: unknown, @Query('name') name: unknown, @Query('state') state: unknown) {
+    return queryClientFiles(this.ds, {
+      ...(stream !== undefined ? { stream: optional('stream', stream, STREAM, 'a stream name') } : {}),
+      ...(dbid !== undefined ? { dbid: parseDbid(dbid) } : {}),
+      ...(name !== undefined ? { name: optional('name', name, NAME, 'a client file name') } : {}),
+      ...(state !== undefined ? { state: optional('state', state, /^(open|closed|aborted|expired)$/, STATES.join(' | ')) as ClientFileState } : {}),
+    });
+  }
+
+  @Get('client-files/:incarnation/placements')
+  async placements(@Param('incarnation') incarnation: string) {
+    optional('incarnation', incarnation, UUID, 'a lower-case UUID');
+    const p = await queryPlacements(this.ds, incarnation);
+    if (!p) throw new NotFoundException(`no client file with incarnation ${incarnation}`);
+    return p;
+  }
+
+  @Get('volumes')
+  volumes(@Query('stream') stream: unknown) {
+    return queryVolumes(this.ds, optional('stream', stream, STREAM, 'a stream name'));
+  }
+}
+
+/** SOVADM: expire, catalog backup and restore, SCANSTREAMFILE. */
+@Controller('sovadm')
+export class SovadmController {
+  constructor(private readonly sovadm: SovadmService) {}
+
+  @Post('expire')
+  @HttpCode(200)
+  expire(@Body() body: { asOf?: unknown; dryRun?: unknown } = {}) {
+    return this.sovadm.expire(parseAsOf(body?.asOf), body?.dryRun === true);
+  }
+
+  @Post('backup')
+  @HttpCode(200)
+  backup(@Body() body: { name?: unknown } = {}) {
+    return this.sovadm.backup(optional('name', body?.name, NAME, 'a backup name') ?? `catalog-${new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-')}`);
+  }
+
+  @Post('restore')
+  @HttpCode(200)
+  restore(@Body() body: { name?: unknown; schema?: unknown } = {}) {
+    const name = optional('name', body?.name, NAME, 'a backup name');
+    const schema = optional('schema', body?.schema, /^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case schema name');
+    if (!name || !schema) throw new BadRequestException('name and schema: required');
+    return this.sovadm.restore(name, schema);
+  }
+
+  @Post('scan')
+  @HttpCode(200)
+  scan(@Body() body: { schema?: unknown; volsers?: unknown; mode?: unknown } = {}) {
+    const schema = optional('schema', body?.schema, /^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case schema name') ?? 'catalog_scan';
+    const volsers = body?.volsers;
+    if (volsers !== undefined && (!Array.isArray(volsers) || volsers.some((v) => typeof v !== 'string' || !/^[A-Z0-9]{1,6}$/.test(v))))
+      throw new BadRequestException('volsers: expected a list of volsers (1-6 of A-Z 0-9)');
+    const mode = optional('mode', body?.mode, /^(auto|full)$/, 'auto | full') as 'auto' | 'full' | undefined;
+    return this.sovadm.scan(schema, { ...(volsers ? { volsers: volsers as string[] } : {}), ...(mode ? { mode } : {}) });
+  }
+
+  @Get('health')
+  health() {
+    return { status: 'ok' };
   }
 }

@@ -1,9 +1,10 @@
 import { Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
-import { CATALOG_DB, CatalogEventsController, CatalogQueryController } from './catalog.controller';
+import { CATALOG_DB, CatalogEventsController, CatalogQueryController, SovadmController } from './catalog.controller';
 import { openCatalogDatabase } from './read-models';
+import { SOVADM_CONFIG, SovadmService, type SovadmConfig } from './sovadm/sovadm.service';
 
-export interface CatalogDatabaseConfig {
+export interface CatalogDatabaseConfig extends SovadmConfig {
   readonly databaseUrl: string;
   /** a schema of its own (default: the database's public schema) */
   readonly schema?: string;
@@ -17,8 +18,12 @@ export class CatalogModule implements OnApplicationShutdown {
   static register(config: CatalogDatabaseConfig): DynamicModule {
     return {
       module: CatalogModule,
-      controllers: [CatalogEventsController, CatalogQueryController],
-      providers: [{ provide: CATALOG_DB, useFactory: () => openCatalogDatabase(config.databaseUrl, config.schema) }],
+      controllers: [CatalogEventsController, CatalogQueryController, SovadmController],
+      providers: [
+        { provide: CATALOG_DB, useFactory: () => openCatalogDatabase(config.databaseUrl, config.schema) },
+        { provide: SOVADM_CONFIG, useValue: config },
+        SovadmService,
+      ],
     };
   }
 

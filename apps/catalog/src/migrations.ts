@@ -47,3 +47,38 @@ export class CatalogRestoresAndDlog1700000000201 implements MigrationInterface {
     await q.query('DROP TABLE catalog_dlog; DROP TABLE catalog_restore');
   }
 }
+
+/**
+ * The streaming backup read models (the ExHPDM database), folded from sov.events: streams and
+ * their devices, volumes, client files and their runs. Times are ms since the epoch.
+ */
+export class CatalogSovReadModels1700000000300 implements MigrationInterface {
+  name = 'CatalogSovReadModels1700000000300';
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`CREATE TABLE catalog_sov_stream (
+      stream text PRIMARY KEY, min_devices int NOT NULL, max_devices int NOT NULL, objective_bytes_per_sec bigint,
+      volume_capacity bigint NOT NULL, device_rate_bytes_per_sec bigint, run_superblocks int NOT NULL, checkpoint_every_bytes bigint NOT NULL,
+      compression text NOT NULL, encryption text NOT NULL, defined_at bigint NOT NULL, updated_at bigint NOT NULL)`);
+    await q.query(`CREATE TABLE catalog_sov_device (
+      stream text NOT NULL, device text NOT NULL, rate_bytes_per_sec bigint, status text NOT NULL, volser text, reason text,
+      added_at bigint NOT NULL, updated_at bigint NOT NULL, PRIMARY KEY (stream, device))`);
+    await q.query(`CREATE TABLE catalog_sov_volume (
+      volser text PRIMARY KEY, stream text NOT NULL, stream_file text NOT NULL, volume_seq bigint NOT NULL, previous_volser text, next_volser text,
+      device text NOT NULL, status text NOT NULL, capacity bigint, bytes bigint NOT NULL, mounted_at bigint NOT NULL, full_at bigint,
+      suspect_position bigint, suspect_reason text, scratched_at bigint)`);
+    await q.query(`CREATE TABLE catalog_sov_client_file (
+      incarnation text PRIMARY KEY, stream text NOT NULL, client_file text NOT NULL, dbid int, dsid jsonb, lineage text, dsid_full bigint,
+      delta_from bigint, delta_to bigint, kind text, expires_at bigint, description text, compression text NOT NULL, compression_level int,
+      encryption text NOT NULL, key_id text, wrapped_key text, opened_at bigint NOT NULL, state text NOT NULL, superblocks bigint NOT NULL DEFAULT 0,
+      bytes bigint NOT NULL DEFAULT 0, sha256 text, closed_at bigint, aborted_at bigint, reason text, expired_at bigint)`);
+    await q.query('CREATE INDEX catalog_sov_client_file_name ON catalog_sov_client_file (stream, client_file)');
+    await q.query('CREATE INDEX catalog_sov_client_file_dbid ON catalog_sov_client_file (dbid, lineage, dsid_full)');
+    await q.query(`CREATE TABLE catalog_sov_run (
+      volser text NOT NULL, position bigint NOT NULL, incarnation text NOT NULL, first_seq bigint NOT NULL, superblocks int NOT NULL, last boolean NOT NULL,
+      length bigint NOT NULL, bytes bigint NOT NULL, crcs bigint[] NOT NULL, placed_at bigint NOT NULL, PRIMARY KEY (volser, position))`);
+    await q.query('CREATE INDEX catalog_sov_run_incarnation ON catalog_sov_run (incarnation, first_seq)');
+  }
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('DROP TABLE catalog_sov_run; DROP TABLE catalog_sov_client_file; DROP TABLE catalog_sov_volume; DROP TABLE catalog_sov_device; DROP TABLE catalog_sov_stream');
+  }
+}

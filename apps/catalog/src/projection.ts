@@ -2,8 +2,12 @@ import type { TopicMessage } from '@deltaflow/contracts';
 import type { EntityManager } from 'typeorm';
 
 export type DsfEvent = TopicMessage<'dsf.events'>;
-/** Every message the catalog folds: dsf.events, and dsf.dlog for the DLOG's state in reports. */
-export type CatalogEvent = DsfEvent | TopicMessage<'dsf.dlog'>;
+export type SovEvent = TopicMessage<'sov.events'>;
+/**
+ * Every message the catalog folds: dsf.events (saves, DSIMs, lineages, restores), dsf.dlog for the
+ * DLOG's state in reports, and sov.events (streams, devices, volumes, client files).
+ */
+export type CatalogEvent = DsfEvent | TopicMessage<'dsf.dlog'> | SovEvent;
 
 /**
  * One read model (Emmett-style): the events it handles and how each changes its rows.

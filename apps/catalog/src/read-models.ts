@@ -1,5 +1,5 @@
 /**
- * The catalog's read models as one unit: apply a dsf.events record to every projection
+ * The catalog's read models as one unit: apply a dsf.events, dsf.dlog or sov.events record to every projection
  * that handles it (each with its own checkpoint, written in the row transaction), and the
  * state digest (sha256 over the ordered rows of every read model).
  */
@@ -9,13 +9,26 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { dsimsProjection } from './dsims/dsims.projection';
 import { lineagesProjection } from './lineages/lineages.projection';
 import { dlogProjection } from './dlog/dlog.projection';
-import { CatalogReadModels1700000000200, CatalogRestoresAndDlog1700000000201 } from './migrations';
+import { CatalogReadModels1700000000200, CatalogRestoresAndDlog1700000000201, CatalogSovReadModels1700000000300 } from './migrations';
 import { restoresProjection } from './restores/restores.projection';
 import type { CatalogEvent, Projection } from './projection';
 import { savesProjection } from './saves/saves.projection';
+import { clientFilesProjection } from './sov-client-files/client-files.projection';
+import { streamsProjection } from './sov-streams/streams.projection';
+import { volumesProjection } from './sov-volumes/volumes.projection';
 
-export const PROJECTIONS: readonly Projection[] = [savesProjection, dsimsProjection, lineagesProjection, restoresProjection, dlogProjection];
-export const CATALOG_MIGRATIONS = [CheckpointMigration, CatalogReadModels1700000000200, CatalogRestoresAndDlog1700000000201];
+/** In the order a record is applied: streams before volumes (a volume's capacity is its stream's). */
+export const PROJECTIONS: readonly Projection[] = [
+  savesProjection,
+  dsimsProjection,
+  lineagesProjection,
+  restoresProjection,
+  dlogProjection,
+  streamsProjection,
+  volumesProjection,
+  clientFilesProjection,
+];
+export const CATALOG_MIGRATIONS = [CheckpointMigration, CatalogReadModels1700000000200, CatalogRestoresAndDlog1700000000201, CatalogSovReadModels1700000000300];
 
 /** Opens (and migrates) the catalog's database; `schema` isolates a rebuild. */
 export function openCatalogDatabase(url: string, schema?: string): Promise<DataSource> {

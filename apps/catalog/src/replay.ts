@@ -1,5 +1,5 @@
 /**
- * Rebuilds the catalog's read models from the log start of dsf.events and dsf.dlog into a fresh schema, under
+ * Rebuilds the catalog's read models from the log start of dsf.events, dsf.dlog and sov.events into a fresh schema, under
  * a lock (one rebuild at a time), and returns the state digest, which equals the live
  * catalog's digest at the same position.
  *
@@ -35,7 +35,7 @@ export interface ReplayResult {
   readonly schema: string;
 }
 
-const TOPICS = [Topic.dsfEvents, Topic.dlog] as const;
+const TOPICS = [Topic.dsfEvents, Topic.dlog, Topic.sovEvents] as const;
 
 /** The advisory lock key that serialises rebuilds into one schema. */
 export const replayLockKey = (schema: string) => `deltaflow-catalog-replay:${schema}`;

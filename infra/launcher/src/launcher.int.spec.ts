@@ -1,9 +1,9 @@
 /**
  * `npm start` as a user runs it: the launcher in its own process group (a terminal), the
- * embedded broker and PostgreSQL, every service, the main job (online full + delta saves of
- * the sample database through `dsf`, DSIMs unloaded, the chain restored and its digest
- * compared with the nucleus's). Then Ctrl-C (SIGINT to the whole group): exit code 0 and no
- * process left behind.
+ * embedded broker and PostgreSQL, every service, the main job (the seed's four-step example
+ * through `dsf`: online full and delta saves of the sample database, DSIMs unloaded, merges into
+ * a consolidated delta and a new full save, that one restored and its digest compared with the
+ * nucleus's). Then Ctrl-C (SIGINT to the whole group): exit code 0 and no process left behind.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -91,15 +91,16 @@ describe('npm start', () => {
     launcher = l.proc;
     await l.until(/Deltaflow is up:/, 120_000);
     const output = () => l.out.text;
-    for (const name of ['kafka', 'postgresql', 'nucleus-sim', 'change-logger', 'dsim-builder', 'save-writer', 'catalog']) {
+    for (const name of ['kafka', 'postgresql', 'nucleus-sim', 'change-logger', 'dsim-builder', 'save-writer', 'merge-engine', 'stream-multiplexer', 'catalog']) {
       expect(output()).toMatch(new RegExp(`^  ${name} +\\S`, 'm'));
     }
     // every service's HTTP listener in the table: /health answers 200, /metrics Prometheus text
-    for (const name of ['nucleus-sim', 'change-logger', 'dsim-builder', 'save-writer', 'merge-engine', 'catalog']) {
+    for (const name of ['nucleus-sim', 'change-logger', 'dsim-builder', 'save-writer', 'merge-engine', 'stream-multiplexer', 'catalog']) {
       const url = new RegExp(`^  ${name} +(http://127\\.0\\.0\\.1:\\d+) +\\(pid \\d+\\)`, 'm').exec(output())?.[1];
       expect({ name, url }).toEqual({ name, url: expect.stringMatching(/^http:/) });
       const health = await fetch(`${url}/health`);
       expect({ name, status: health.status }).toEqual({ name, status: 200 });
+      if (name === 'stream-multiplexer') expect(await (await fetch(`${url}/status`)).json()).toMatchObject({ streams: expect.any(Array) });
       if (name !== 'change-logger') continue;
       const lag = /^deltaflow_kafka_consumer_lag\{group="deltaflow\.change-logger",topic="dsf\.block-changes",partition="0"\} \d+$/m;
       for (let i = 0; i < 40 && !lag.test(await (await fetch(`${url}/metrics`)).text()); i++) await new Promise((r) => setTimeout(r, 500));
@@ -121,7 +122,7 @@ describe('npm start', () => {
     await l.until(/deltaflow: save-writer restarted \(pid \d+\)/, 120_000);
 
     const procs = descendants(l.proc.pid!);
-    expect(procs.length).toBeGreaterThanOrEqual(7); // broker, postgres, five services
+    expect(procs.length).toBeGreaterThanOrEqual(9); // broker, postgres, seven services
     process.kill(-l.proc.pid!, 'SIGINT'); // Ctrl-C: the whole foreground group
     expect(await l.exited).toBe(0);
     expect(output()).toMatch(/deltaflow: stopped/);
@@ -134,7 +135,7 @@ describe('npm start', () => {
     launcher = l.proc;
     await l.until(/Press Ctrl-C to stop/, 120_000);
     const procs = descendants(l.proc.pid!);
-    expect(procs.length).toBeGreaterThanOrEqual(8); // broker, postgres (+ its workers), five services, the watchdog
+    expect(procs.length).toBeGreaterThanOrEqual(10); // broker, postgres (+ its workers), seven services, the watchdog
     process.kill(l.proc.pid!, 'SIGKILL'); // the launcher only: its children learn it from their IPC channel / the watchdog
     await l.exited;
     const end = Date.now() + 30_000;

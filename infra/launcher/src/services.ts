@@ -30,5 +30,7 @@ export const SERVICES: ServiceSpec[] = [
   { name: 'dsim-builder', database: true, httpPort: 18083, role: 'DSIMs of online saves (PostgreSQL)' },
   { name: 'save-writer', database: false, httpPort: 18084, role: 'full/delta, online/offline saves' },
   { name: 'merge-engine', database: false, httpPort: 18085, role: 'merge, restore delta, shadows, REGENERATE, file unload' },
+  // volumes under $DELTAFLOW_DATA_DIR/tapes (SOV_VOLUME_DIR), where the catalog's SCANSTREAMFILE reads them too
+  { name: 'stream-multiplexer', database: false, httpPort: 18086, role: 'streaming backup: sov.superblocks onto tape volumes in <data dir>/tapes' },
   { name: 'catalog', database: true, httpPort: 18080, role: 'read models + query API' },
 ];

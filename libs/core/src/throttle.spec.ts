@@ -12,7 +12,15 @@ describe('Throttle', () => {
     expect(total).toBeGreaterThanOrEqual(180);
   });
 
-  it('refuses a rate that is not a positive finite number', () => {
+  it('a small burst lets an idle limit run ahead only that far', async () => {
+    const t = new Throttle(1_000_000, 20);
+    const t0 = performance.now();
+    await t.take(200_000); // 0.2 s of transfer, of which 20 ms may be ahead
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(170);
+  });
+
+  it('refuses a rate that is not a positive finite number, or a burst below zero', () => {
     for (const r of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) expect(() => new Throttle(r)).toThrow(RangeError);
+    for (const b of [-1, Number.NaN, Number.POSITIVE_INFINITY]) expect(() => new Throttle(1, b)).toThrow(RangeError);
   });
 });

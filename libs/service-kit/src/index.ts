@@ -10,3 +10,4 @@ export * from './answers';
 export * from './kafka/assignments';
 export * from './kafka/co-partitioned-assigner';
 export * from './observability';
+export * from './sov';

@@ -145,7 +145,16 @@ export function evolveCatalog(state: CatalogState, e: CatalogEvent): CatalogStat
     }
     case 'VolumeScratched':
       state.volumes.delete(e.volser);
-      for (const f of state.files.values()) for (const [k, r] of f.runs) if (r.volser === e.volser) f.runs.delete(k);
+      for (const f of state.files.values()) {
+        let had = false;
+        for (const [k, r] of f.runs)
+          if (r.volser === e.volser) {
+            f.runs.delete(k);
+            had = true;
+          }
+        // an expired file whose last volume went to scratch is on no volume: a scan would not find it either
+        if (had && f.expired && f.runs.size === 0) state.files.delete(f.incarnation);
+      }
       return state;
     case 'ClientFileOpened': {
       const f = file(state, e.incarnation);

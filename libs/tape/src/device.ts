@@ -92,8 +92,12 @@ export interface FileDeviceOptions {
   readonly capacity: number;
   /** optional real-time rate limit of reads and writes, bytes/s */
   readonly rateBytesPerSec?: number;
+  /** how far the rate limit lets a device that was idle run ahead, in seconds of transfer (its buffer; default 1) */
+  readonly burstSeconds?: number;
   /** read-through threshold in bytes (default 4 MiB) */
   readonly readThroughGap?: number;
+  /** mount volumes read-only (a reader on a read-only mount of the volume directory); create, append, truncate and scratch are refused */
+  readonly readOnly?: boolean;
 }
 
 /** A directory of volume files; positions are byte offsets. */
@@ -114,7 +118,8 @@ export class FileDevice implements Device {
     this.readThroughGap = opts.readThroughGap ?? 4 << 20;
     if (opts.rateBytesPerSec !== undefined) {
       if (!(opts.rateBytesPerSec > 0)) throw new TapeValidationError('rateBytesPerSec must be positive', 'rateBytesPerSec');
-      this.throttle = new Throttle(opts.rateBytesPerSec);
+      if (opts.burstSeconds !== undefined && !(opts.burstSeconds >= 0 && Number.isFinite(opts.burstSeconds))) throw new TapeValidationError('burstSeconds must be zero or more', 'burstSeconds');
+      this.throttle = new Throttle(opts.rateBytesPerSec, (opts.burstSeconds ?? 1) * 1000);
     }
   }
 
@@ -135,7 +140,12 @@ export class FileDevice implements Device {
       .sort();
   }
 
+  private assertWritable(what: string): void {
+    if (this.opts.readOnly) throw new TapeStateError(`device ${this.name} is read-only: cannot ${what}`);
+  }
+
   async create(volser: string): Promise<MountInfo> {
+    this.assertWritable(`create ${volser}`);
     await this.unmount();
     this.fh = await openFile(this.pathOf(volser), 'wx+');
     this.volser = volser;
@@ -146,7 +156,7 @@ export class FileDevice implements Device {
   async mount(volser: string): Promise<MountInfo> {
     if (this.volser === volser && this.fh) return { volser, end: this.size, usedBytes: this.size };
     await this.unmount();
-    const fh = await openFile(this.pathOf(volser), 'r+');
+    const fh = await openFile(this.pathOf(volser), this.opts.readOnly ? 'r' : 'r+');
     this.fh = fh;
     this.volser = volser;
     this.size = (await fh.stat()).size;
@@ -166,6 +176,7 @@ export class FileDevice implements Device {
   }
 
   async append(records: ReadonlyArray<readonly Buffer[]>): Promise<number[]> {
+    this.assertWritable('append');
     const fh = this.handle();
     const positions: number[] = [];
     const parts: Buffer[] = [];
@@ -237,6 +248,7 @@ export class FileDevice implements Device {
   }
 
   async truncate(position: number): Promise<void> {
+    this.assertWritable('truncate');
     const fh = this.handle();
     await fh.truncate(position);
     this.size = position;
@@ -244,6 +256,7 @@ export class FileDevice implements Device {
 
   async scratch(volser: string): Promise<void> {
     assertVolser(volser);
+    this.assertWritable(`scratch ${volser}`);
     if (this.volser === volser) throw new TapeStateError(`volume ${volser} is mounted on ${this.name}`);
     try {
       fs.unlinkSync(this.pathOf(volser));

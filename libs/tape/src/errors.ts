@@ -1,7 +1,18 @@
 import { CodedError } from '@deltaflow/core';
 
 /** Error codes of the tape library. */
-export type TapeErrorCode = 'VALIDATION' | 'CORRUPT_DATA' | 'AUTH_FAILED' | 'KEY_REFUSED' | 'ILLEGAL_STATE' | 'NOT_FOUND' | 'IO';
+export type TapeErrorCode = 'VALIDATION' | 'CORRUPT_DATA' | 'AUTH_FAILED' | 'KEY_REFUSED' | 'ILLEGAL_STATE' | 'NOT_FOUND' | 'IO' | SovRejectionCode;
+
+/** Why the stream decider refuses a command or a superblock (the record goes to its dead-letter topic with it). */
+export type SovRejectionCode =
+  | 'UNKNOWN_STREAM'
+  | 'UNKNOWN_DEVICE'
+  | 'UNKNOWN_CLIENT_FILE'
+  | 'CLIENT_FILE_CLOSED'
+  | 'CLIENT_FILE_ABORTED'
+  | 'OUT_OF_SEQUENCE'
+  | 'CONFLICT'
+  | 'NOT_EXPIRABLE';
 
 /** Base of every tape error: a string code, and whether retrying the same call may succeed. */
 export abstract class TapeError extends CodedError<TapeErrorCode> {}
@@ -78,6 +89,21 @@ export class TapeNotFoundError extends TapeError {
 export class TapeIoError extends TapeError {
   constructor(message: string, cause?: unknown) {
     super('IO', message, { cause, retriable: true });
+  }
+}
+
+/**
+ * A command or superblock the stream decider refuses: unknown stream, device or client file, a
+ * closed or aborted client file, a superblock out of sequence, a conflicting redefinition. Never
+ * retriable: the service dead-letters the record with this code and reason.
+ */
+export class SovRejectedError extends TapeError {
+  constructor(
+    code: SovRejectionCode,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(code, message);
   }
 }
 

@@ -1,8 +1,8 @@
 // @deltaflow/tape: volume format v2 (records, label, checkpoints, trailer), devices (file, tape
 // model), per-superblock codec (zstd/gzip/brotli, AES-256-GCM), volume writer, verifying reader,
 // restore planner and executor, and the catalog-free scanner (SCANSTREAMFILE) with its catalog fold.
-export { TapeAuthError, TapeCorruptError, TapeError, TapeIoError, TapeKeyError, TapeNotFoundError, TapeStateError, TapeValidationError } from './errors';
-export type { TapeErrorCode, TapePosition } from './errors';
+export { SovRejectedError, TapeAuthError, TapeCorruptError, TapeError, TapeIoError, TapeKeyError, TapeNotFoundError, TapeStateError, TapeValidationError } from './errors';
+export type { SovRejectionCode, TapeErrorCode, TapePosition } from './errors';
 export { assertClientFileId, assertIncarnation, assertStreamName, assertVolser, NO_INCARNATION, volumePath } from './names';
 export {
   decodeHeader,
@@ -32,3 +32,5 @@ export { planRestores } from './planner';
 export type { PlannedDelivery, PlannedRead, PlannedRun, PlanOptions, ReadPlan, RestoreRequest, RestoreRun } from './planner';
 export { executePlan, readClientFile } from './reader';
 export type { ExecuteStats, ReadClientFileOptions, RestoreSink } from './reader';
+export { activeDevices, admitSuperblock, allocateVolser, foldSov, initialSovState, nextDeviceName, sovDecider } from './streams';
+export type { DeviceState, DurableRecords, FileState, SovCommand, SovEvent, SovEventOf, SovState, StreamSettings, StreamState, VolumeState } from './streams';

@@ -24,7 +24,7 @@
  */
 import { crc32c } from '@deltaflow/checksum';
 import { dbid, DsidSchema, id, name, streamName, text, timestamp, volser } from '../common';
-import { defineMessage } from '../define';
+import { defineMessage, type KafkaRecord, type MessageOf } from '../define';
 import { array, boolean, bytes, enumOf, int, optional, posint, string, uint, uint32 } from '../schema';
 
 export const MAX_SUPERBLOCK_PAYLOAD = 256 * 1024;
@@ -50,25 +50,39 @@ const mbpsToBytes = (f: Record<string, unknown>, from: string, to: string) => {
   return v === undefined ? rest : { ...rest, [to]: (v as number) * MB };
 };
 
+const superblockFields = {
+  stream: streamName(),
+  clientFile: name(),
+  incarnation: incarnation(),
+  seq: uint(),
+  last: boolean(),
+  payload: bytes({ minLength: 0, maxLength: MAX_SUPERBLOCK_PAYLOAD }),
+  crc: uint32(),
+};
+
 export const Superblock = defineMessage({
   type: 'Superblock',
   version: 2,
   topic: 'sov.superblocks',
-  fields: {
-    stream: streamName(),
-    clientFile: name(),
-    incarnation: incarnation(),
-    seq: uint(),
-    last: boolean(),
-    payload: bytes({ minLength: 0, maxLength: MAX_SUPERBLOCK_PAYLOAD }),
-    crc: uint32(),
-  },
+  fields: superblockFields,
   rule: 'crc is the CRC-32C (Castagnoli) of the payload bytes',
   check: (m) => {
     const actual = crc32c(Buffer.from(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength)) >>> 0;
     return actual === m.crc ? undefined : { field: 'crc', message: `expected CRC-32C of payload 0x${actual.toString(16)}, got 0x${m.crc.toString(16)}` };
   },
 });
+
+/**
+ * The same message without the payload check, for the producer only: the writer computed the CRC
+ * itself (once, as it cut the superblock), so encoding does not compute it again. Not in the
+ * registry: every decode still checks it, and the multiplexer dead-letters a mismatch.
+ */
+const SuperblockOfTrustedCrc = defineMessage({ type: 'Superblock', version: 2, topic: 'sov.superblocks', fields: superblockFields });
+
+/** Encodes a superblock whose `crc` the caller computed over its payload (bytes identical to Superblock.encode). */
+export function encodeSuperblock(m: Omit<MessageOf<typeof Superblock>, 'type'>): KafkaRecord {
+  return SuperblockOfTrustedCrc.encode({ type: 'Superblock', ...m });
+}
 
 export const SOV_SUPERBLOCK_MESSAGES = [Superblock] as const;
 
@@ -158,7 +172,20 @@ export const ClientFileAbort = defineMessage({
   fields: { stream: streamName(), clientFile: name(), incarnation: incarnation(), reason: text(), correlationId: optional(id()) },
 });
 
-export const SOV_COMMAND_MESSAGES = [StreamDefine, DeviceAdd, DeviceRemove, ClientFileOpen, ClientFileClose, ClientFileAbort] as const;
+/**
+ * SOVADM expiration of one client file (sent by the catalog, which checks the save chain): the
+ * multiplexer's decider expires a closed or aborted file (ClientFileExpired) and returns to scratch
+ * every finished volume left holding expired files only (VolumeScratched). The multiplexer owns
+ * the volumes, so the decision is its own; an open file is refused (NOT_EXPIRABLE).
+ */
+export const ClientFileExpire = defineMessage({
+  type: 'ClientFileExpire',
+  version: 1,
+  topic: 'sov.commands',
+  fields: { stream: streamName(), clientFile: name(), incarnation: incarnation(), asOf: timestamp(), correlationId: optional(id()) },
+});
+
+export const SOV_COMMAND_MESSAGES = [StreamDefine, DeviceAdd, DeviceRemove, ClientFileOpen, ClientFileClose, ClientFileAbort, ClientFileExpire] as const;
 
 export const StreamDefined = defineMessage({
   type: 'StreamDefined',

@@ -1,0 +1,277 @@
+/**
+ * Client files read model (seed: the ExHPDM database's client file records): one row per
+ * incarnation (name, stream, dbid, DSID, kind, expiry, codec, state open → closed | aborted →
+ * expired) and one row per placed run (the placement index a reader seeks by). A client file is
+ * known from its ClientFileOpened (its open record is on a volume); a close or abort of a file never
+ * opened changes nothing. When a volume goes to scratch its runs go, and an expired client file left
+ * on no volume goes with them (the volumes no longer hold it, so a scan would not find it either).
+ */
+import { catalogDigest, initialCatalog, type CatalogState, type CodecSpec, type OpenRecord, type RunPlacement } from '@deltaflow/tape';
+import type { EntityManager } from 'typeorm';
+import type { CatalogEvent, Projection } from '../projection';
+
+export const clientFilesProjection: Projection = {
+  name: 'catalog.sov-client-files',
+  tables: [
+    { name: 'catalog_sov_client_file', key: 'incarnation' },
+    { name: 'catalog_sov_run', key: 'volser, position' },
+  ],
+  canHandle: (e) => ['ClientFileOpened', 'RunPlaced', 'ClientFileClosed', 'ClientFileAborted', 'ClientFileExpired', 'VolumeScratched'].includes(e.type),
+  apply: applyClientFileEvent,
+};
+
+async function applyClientFileEvent(m: EntityManager, e: CatalogEvent): Promise<void> {
+  switch (e.type) {
+    case 'ClientFileOpened':
+      await m.query(
+        `INSERT INTO catalog_sov_client_file (incarnation, stream, client_file, dbid, dsid, lineage, dsid_full, delta_from, delta_to, kind, expires_at,
+           description, compression, compression_level, encryption, key_id, wrapped_key, opened_at, state)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 'open')
+         ON CONFLICT (incarnation) DO NOTHING`,
+        [
+          e.incarnation,
+          e.stream,
+          e.clientFile,
+          e.dbid ?? null,
+          e.dsid ? JSON.stringify(e.dsid) : null,
+          e.dsid?.lineage ?? null,
+          e.dsid?.full ?? null,
+          e.dsid?.deltaFrom ?? null,
+          e.dsid?.deltaTo ?? null,
+          e.kind ?? null,
+          e.expiresAt ?? null,
+          e.description ?? null,
+          e.compression,
+          e.compressionLevel ?? null,
+          e.encryption,
+          e.keyId ?? null,
+          e.wrappedKey ?? null,
+          e.occurredAt,
+        ],
+      );
+      return;
+    case 'RunPlaced':
+      if (!(await known(m, e.incarnation))) return;
+      await m.query(
+        `INSERT INTO catalog_sov_run (volser, position, incarnation, first_seq, superblocks, last, length, bytes, crcs, placed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (volser, position) DO NOTHING`,
+        [e.volser, e.position, e.incarnation, e.firstSeq, e.superblocks, e.last, e.length, e.bytes, e.crcs, e.occurredAt],
+      );
+      return;
+    case 'ClientFileClosed':
+      await m.query(`UPDATE catalog_sov_client_file SET state = 'closed', superblocks = $2, bytes = $3, sha256 = $4, closed_at = $5 WHERE incarnation = $1 AND state = 'open'`, [
+        e.incarnation,
+        e.superblocks,
+        e.bytes,
+        e.sha256,
+        e.occurredAt,
+      ]);
+      return;
+    case 'ClientFileAborted':
+      await m.query(`UPDATE catalog_sov_client_file SET state = 'aborted', reason = $2, aborted_at = $3 WHERE incarnation = $1 AND state = 'open'`, [e.incarnation, e.reason, e.occurredAt]);
+      return;
+    case 'ClientFileExpired':
+      await m.query(`UPDATE catalog_sov_client_file SET expired_at = $2 WHERE incarnation = $1 AND expired_at IS NULL`, [e.incarnation, e.occurredAt]);
+      return;
+    case 'VolumeScratched': {
+      const gone: Array<{ incarnation: string }> = await m.query('SELECT DISTINCT incarnation FROM catalog_sov_run WHERE volser = $1', [e.volser]);
+      await m.query('DELETE FROM catalog_sov_run WHERE volser = $1', [e.volser]);
+      const incs = gone.map((g) => g.incarnation);
+      if (incs.length)
+        await m.query(
+          `DELETE FROM catalog_sov_client_file f WHERE f.incarnation = ANY($1) AND f.expired_at IS NOT NULL
+             AND NOT EXISTS (SELECT 1 FROM catalog_sov_run r WHERE r.incarnation = f.incarnation)`,
+          [incs],
+        );
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+async function known(m: EntityManager, incarnation: string): Promise<boolean> {
+  const r: unknown[] = await m.query('SELECT 1 FROM catalog_sov_client_file WHERE incarnation = $1', [incarnation]);
+  return r.length > 0;
+}
+
+type Row = Record<string, string | number | boolean | null | object>;
+
+export type ClientFileState = 'open' | 'closed' | 'aborted' | 'expired';
+
+export interface ClientFileView {
+  incarnation: string;
+  clientFile: string;
+  stream: string;
+  dbid?: number;
+  dsid?: unknown;
+  kind?: string;
+  expiresAt?: number;
+  description?: string;
+  state: ClientFileState;
+  openedAt: number;
+  closedAt?: number;
+  superblocks: number;
+  bytes: number;
+  sha256?: string;
+  reason?: string;
+  volsers: string[];
+  runs: number;
+}
+
+const stateOf = (r: Row): ClientFileState => (r.expired_at !== null ? 'expired' : (r.state as ClientFileState));
+
+/** The open record the volumes hold for a client file row. */
+export function openRecordOfRow(r: Row): OpenRecord {
+  const codec: CodecSpec = {
+    compression: r.compression as CodecSpec['compression'],
+    ...(r.compression_level !== null ? { level: Number(r.compression_level) } : {}),
+    encryption: r.encryption as CodecSpec['encryption'],
+    ...(r.key_id !== null ? { keyId: String(r.key_id) } : {}),
+    ...(r.wrapped_key !== null ? { wrappedKey: String(r.wrapped_key) } : {}),
+  };
+  return {
+    incarnation: String(r.incarnation),
+    clientFile: String(r.client_file),
+    stream: String(r.stream),
+    ...(r.dbid !== null ? { dbid: Number(r.dbid) } : {}),
+    ...(r.dsid !== null ? { dsid: r.dsid } : {}),
+    ...(r.kind !== null ? { kind: String(r.kind) } : {}),
+    ...(r.expires_at !== null ? { expiresAt: Number(r.expires_at) } : {}),
+    ...(r.description !== null ? { description: String(r.description) } : {}),
+    openedAt: Number(r.opened_at),
+    codec,
+  };
+}
+
+/** Client files, by stream, dbid, name and state (any combination), oldest first, each with its volsers. */
+export async function queryClientFiles(m: Pick<EntityManager, 'query'>, f: { stream?: string; dbid?: number; name?: string; state?: ClientFileState }): Promise<ClientFileView[]> {
+  const where: string[] = [];
+  const args: unknown[] = [];
+  if (f.stream !== undefined) where.push(`stream = $${args.push(f.stream)}`);
+  if (f.dbid !== undefined) where.push(`dbid = $${args.push(f.dbid)}`);
+  if (f.name !== undefined) where.push(`client_file = $${args.push(f.name)}`);
+  const rows: Row[] = await m.query(`SELECT * FROM catalog_sov_client_file ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY opened_at, incarnation`, args);
+  const runs: Array<{ incarnation: string; volser: string; first_seq: string }> = rows.length
+    ? await m.query('SELECT incarnation, volser, first_seq FROM catalog_sov_run WHERE incarnation = ANY($1) ORDER BY incarnation, first_seq', [rows.map((r) => r.incarnation)])
+    : [];
+  const out: ClientFileView[] = [];
+  for (const r of rows) {
+    const state = stateOf(r);
+    if (f.state !== undefined && state !== f.state) continue;
+    const mine = runs.filter((x) => x.incarnation === r.incarnation);
+    const volsers: string[] = [];
+    for (const x of mine) if (volsers[volsers.length - 1] !== x.volser) volsers.push(x.volser);
+    const v: ClientFileView = {
+      incarnation: String(r.incarnation),
+      clientFile: String(r.client_file),
+      stream: String(r.stream),
+      state,
+      openedAt: Number(r.opened_at),
+      superblocks: Number(r.superblocks),
+      bytes: Number(r.bytes),
+      volsers,
+      runs: mine.length,
+    };
+    if (r.dbid !== null) v.dbid = Number(r.dbid);
+    if (r.dsid !== null) v.dsid = r.dsid;
+    if (r.kind !== null) v.kind = String(r.kind);
+    if (r.expires_at !== null) v.expiresAt = Number(r.expires_at);
+    if (r.description !== null) v.description = String(r.description);
+    if (r.closed_at !== null) v.closedAt = Number(r.closed_at);
+    if (r.sha256 !== null) v.sha256 = String(r.sha256);
+    if (r.reason !== null) v.reason = String(r.reason);
+    out.push(v);
+  }
+  return out;
+}
+
+export interface PlacementsView {
+  incarnation: string;
+  clientFile: string;
+  stream: string;
+  state: ClientFileState;
+  open: OpenRecord;
+  close: { superblocks: number; bytes: number; sha256: string; closedAt: number } | null;
+  runs: Array<{ volser: string; position: number; length: number; firstSeq: number; superblocks: number; last: boolean; bytes: number; crcs: number[] }>;
+  volsers: string[];
+}
+
+/** A client file's placement index: its open record (codec) and its runs in sequence order. Null when unknown. */
+export async function queryPlacements(m: Pick<EntityManager, 'query'>, incarnation: string): Promise<PlacementsView | null> {
+  const rows: Row[] = await m.query('SELECT * FROM catalog_sov_client_file WHERE incarnation = $1', [incarnation]);
+  const r = rows[0];
+  if (r === undefined) return null;
+  const runs: Row[] = await m.query('SELECT * FROM catalog_sov_run WHERE incarnation = $1 ORDER BY first_seq, volser, position', [incarnation]);
+  const volsers: string[] = [];
+  for (const x of runs) if (volsers[volsers.length - 1] !== x.volser) volsers.push(String(x.volser));
+  return {
+    incarnation,
+    clientFile: String(r.client_file),
+    stream: String(r.stream),
+    state: stateOf(r),
+    open: openRecordOfRow(r),
+    close: r.state === 'closed' ? { superblocks: Number(r.superblocks), bytes: Number(r.bytes), sha256: String(r.sha256), closedAt: Number(r.closed_at) } : null,
+    runs: runs.map((x) => ({
+      volser: String(x.volser),
+      position: Number(x.position),
+      length: Number(x.length),
+      firstSeq: Number(x.first_seq),
+      superblocks: Number(x.superblocks),
+      last: Boolean(x.last),
+      bytes: Number(x.bytes),
+      crcs: (x.crcs as string[]).map(Number),
+    })),
+    volsers,
+  };
+}
+
+/**
+ * The catalog's on-volume facts as libs/tape's catalog state (client files with their open, close
+ * and abort records and runs; volumes not in scratch): its catalogDigest equals the digest a
+ * SCANSTREAMFILE of the same volumes computes.
+ */
+export async function volumeFacts(m: Pick<EntityManager, 'query'>): Promise<CatalogState> {
+  const state = initialCatalog();
+  for (const r of (await m.query('SELECT * FROM catalog_sov_client_file')) as Row[]) {
+    const inc = String(r.incarnation);
+    state.files.set(inc, {
+      incarnation: inc,
+      open: openRecordOfRow(r),
+      runs: new Map(),
+      close: r.state === 'closed' ? { incarnation: inc, superblocks: Number(r.superblocks), bytes: Number(r.bytes), sha256: String(r.sha256), closedAt: Number(r.closed_at) } : null,
+      abort: r.state === 'aborted' ? { incarnation: inc, reason: String(r.reason), abortedAt: Number(r.aborted_at) } : null,
+      expired: r.expired_at !== null,
+    });
+  }
+  for (const x of (await m.query('SELECT * FROM catalog_sov_run')) as Row[]) {
+    const run: RunPlacement = {
+      volser: String(x.volser),
+      incarnation: String(x.incarnation),
+      firstSeq: Number(x.first_seq),
+      count: Number(x.superblocks),
+      last: Boolean(x.last),
+      position: Number(x.position),
+      extent: Number(x.length),
+      bytes: Number(x.bytes),
+      crcs: (x.crcs as string[]).map(Number),
+    };
+    state.files.get(run.incarnation)?.runs.set(`${run.volser}@${run.position}`, run);
+  }
+  for (const v of (await m.query(`SELECT * FROM catalog_sov_volume WHERE status <> 'scratch'`)) as Row[])
+    state.volumes.set(String(v.volser), {
+      volser: String(v.volser),
+      stream: String(v.stream),
+      streamFile: String(v.stream_file),
+      sequence: Number(v.volume_seq),
+      previousVolser: v.previous_volser === null ? null : String(v.previous_volser),
+      nextVolser: v.next_volser === null ? null : String(v.next_volser),
+      finished: v.status === 'full',
+    });
+  return state;
+}
+
+/** catalogDigest of the on-volume facts. */
+export async function volumeFactsDigest(m: Pick<EntityManager, 'query'>): Promise<string> {
+  return catalogDigest(await volumeFacts(m));
+}

@@ -1,0 +1,110 @@
+/**
+ * Volumes read model: every volume of the pool with its stream file, chain (previous / next
+ * volser), device, state (mounted → full | suspect → scratch, and mounted again when a scratch
+ * volser is labelled anew), bytes and capacity. The LIST query joins the client files on each.
+ */
+import type { EntityManager } from 'typeorm';
+import type { CatalogEvent, Projection } from '../projection';
+
+export const volumesProjection: Projection = {
+  name: 'catalog.sov-volumes',
+  tables: [{ name: 'catalog_sov_volume', key: 'volser' }],
+  canHandle: (e) => ['VolumeMounted', 'VolumeFull', 'VolumeSuspect', 'VolumeScratched', 'RunPlaced'].includes(e.type),
+  apply: applyVolumeEvent,
+};
+
+async function applyVolumeEvent(m: EntityManager, e: CatalogEvent): Promise<void> {
+  switch (e.type) {
+    case 'VolumeMounted':
+      // a new label (or a scratch volser labelled anew) starts the row over; a remount only moves it
+      await m.query(
+        `INSERT INTO catalog_sov_volume (volser, stream, stream_file, volume_seq, previous_volser, device, status, capacity, bytes, mounted_at)
+         VALUES ($1, $2, $3, $4, $5, $6, 'mounted', (SELECT volume_capacity FROM catalog_sov_stream WHERE stream = $2), 0, $7)
+         ON CONFLICT (volser) DO UPDATE SET stream = EXCLUDED.stream, stream_file = EXCLUDED.stream_file, volume_seq = EXCLUDED.volume_seq,
+           previous_volser = EXCLUDED.previous_volser, device = EXCLUDED.device, status = 'mounted', capacity = EXCLUDED.capacity, bytes = 0,
+           mounted_at = EXCLUDED.mounted_at, next_volser = NULL, full_at = NULL, suspect_position = NULL, suspect_reason = NULL, scratched_at = NULL
+         WHERE catalog_sov_volume.status = 'scratch' AND catalog_sov_volume.scratched_at <= EXCLUDED.mounted_at`,
+        [e.volser, e.stream, e.streamFile, e.volumeSeq, e.previousVolser ?? null, e.device, e.occurredAt],
+      );
+      await m.query(`UPDATE catalog_sov_volume SET device = $2 WHERE volser = $1 AND status = 'mounted'`, [e.volser, e.device]);
+      return;
+    case 'RunPlaced':
+      await m.query(`UPDATE catalog_sov_volume SET bytes = GREATEST(bytes, $2) WHERE volser = $1 AND status <> 'full'`, [e.volser, e.position + e.length]);
+      return;
+    case 'VolumeFull':
+      await m.query(`UPDATE catalog_sov_volume SET status = 'full', bytes = $2, next_volser = $3, full_at = $4 WHERE volser = $1 AND status IN ('mounted', 'suspect')`, [
+        e.volser,
+        e.bytes,
+        e.nextVolser ?? null,
+        e.occurredAt,
+      ]);
+      return;
+    case 'VolumeSuspect':
+      await m.query(
+        `UPDATE catalog_sov_volume SET status = CASE WHEN status = 'mounted' THEN 'suspect' ELSE status END,
+           suspect_position = COALESCE(suspect_position, $2), suspect_reason = COALESCE(suspect_reason, $3) WHERE volser = $1 AND status <> 'scratch'`,
+        [e.volser, e.position ?? null, e.reason],
+      );
+      return;
+    case 'VolumeScratched':
+      await m.query(`UPDATE catalog_sov_volume SET status = 'scratch', scratched_at = $2 WHERE volser = $1 AND status <> 'scratch'`, [e.volser, e.occurredAt]);
+      return;
+    default:
+      return;
+  }
+}
+
+export interface VolumeView {
+  volser: string;
+  stream: string;
+  streamFile: string;
+  volumeSeq: number;
+  previousVolser?: string;
+  nextVolser?: string;
+  device: string;
+  state: 'mounted' | 'full' | 'suspect' | 'scratch';
+  bytes: number;
+  capacity?: number;
+  /** bytes ÷ capacity */
+  fill?: number;
+  /** when the last client file on it expires (none: a client file on it never expires) */
+  expiresAt?: number | null;
+  suspect?: { position?: number; reason: string };
+  clientFiles: Array<{ incarnation: string; clientFile: string; state: string }>;
+}
+
+/** SOVADM LIST: the volumes (of one stream, or all) with the client files on each. */
+export async function queryVolumes(m: Pick<EntityManager, 'query'>, stream?: string): Promise<VolumeView[]> {
+  const vols: Array<Record<string, string | null>> = await m.query(
+    `SELECT * FROM catalog_sov_volume ${stream ? 'WHERE stream = $1' : ''} ORDER BY stream, stream_file, volume_seq, volser`,
+    stream ? [stream] : [],
+  );
+  const files: Array<{ volser: string; incarnation: string; client_file: string; state: string; expires_at: string | null }> = await m.query(
+    `SELECT DISTINCT r.volser, f.incarnation, f.client_file, f.state, f.expires_at FROM catalog_sov_run r JOIN catalog_sov_client_file f USING (incarnation)
+     ${stream ? 'WHERE f.stream = $1' : ''} ORDER BY r.volser, f.client_file, f.incarnation`,
+    stream ? [stream] : [],
+  );
+  return vols.map((v) => {
+    const on = files.filter((f) => f.volser === v.volser);
+    const expiries = on.filter((f) => f.state !== 'expired').map((f) => (f.expires_at === null ? null : Number(f.expires_at)));
+    const view: VolumeView = {
+      volser: String(v.volser),
+      stream: String(v.stream),
+      streamFile: String(v.stream_file),
+      volumeSeq: Number(v.volume_seq),
+      device: String(v.device),
+      state: v.status as VolumeView['state'],
+      bytes: Number(v.bytes),
+      clientFiles: on.map((f) => ({ incarnation: f.incarnation, clientFile: f.client_file, state: f.state })),
+    };
+    if (v.previous_volser !== null) view.previousVolser = v.previous_volser;
+    if (v.next_volser !== null) view.nextVolser = v.next_volser;
+    if (v.capacity !== null) {
+      view.capacity = Number(v.capacity);
+      view.fill = Math.round((Number(v.bytes) / Number(v.capacity)) * 10_000) / 10_000;
+    }
+    if (expiries.length) view.expiresAt = expiries.includes(null) ? null : Math.max(...(expiries as number[]));
+    if (v.suspect_reason !== null) view.suspect = { ...(v.suspect_position !== null ? { position: Number(v.suspect_position) } : {}), reason: v.suspect_reason };
+    return view;
+  });
+}

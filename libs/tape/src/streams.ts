@@ -1,0 +1,671 @@
+import type { Decider } from '@deltaflow/core';
+import { openedEventOf } from './catalog';
+import { SovRejectedError, TapeStateError } from './errors';
+import type { AbortRecord, CloseRecord, CodecSpec, OpenRecord, RunEntry, VolumeLabel } from './format';
+import { assertVolser } from './names';
+import type { VolumeScan } from './scan';
+import type { RunPlacement } from './writer';
+
+/*
+ * The stream multiplexer's state as a decider (seed: ExHPDM's streams, devices, volumes and client
+ * files). Commands are what the multiplexer asks (define a stream, add or fail a device, mount a
+ * volume, record what a device sync made durable, expire a client file, reconcile a volume found
+ * after a crash); events are the sov.events messages, field for field, so the service publishes
+ * them as they are and rebuilds its state by folding the topic with `evolve`.
+ *
+ * Placement facts are decided only once they are durable on a volume: ClientFileOpened when the
+ * client file's open record is, RunPlaced per run after the device sync, ClientFileClosed once the
+ * close record is. So a fold of sov.events never says more than the volumes hold, and a crash
+ * between a sync and the publication is repaired by `Reconcile` (what the volume holds beyond the
+ * events becomes events; nothing is written twice).
+ *
+ * `evolve` changes the state in place (Maps of thousands of client files) and returns it.
+ */
+
+/** How a stream runs; every field has a default in the multiplexer's configuration. */
+export interface StreamSettings {
+  readonly minDevices: number;
+  readonly maxDevices: number;
+  /** bytes/s the stream should sustain; the balancer adds devices when the backlog exceeds it */
+  readonly objectiveBytesPerSec?: number;
+  readonly volumeCapacity: number;
+  readonly deviceRateBytesPerSec?: number;
+  /** superblocks per run (K) */
+  readonly runSuperblocks: number;
+  readonly checkpointEveryBytes: number;
+  readonly compression: CodecSpec['compression'];
+  readonly encryption: CodecSpec['encryption'];
+}
+
+type Stamped<T> = T & { readonly stream: string; readonly occurredAt: number };
+
+/** The sov.events messages (libs/contracts sov.ts), as the decider decides them. */
+export type SovEvent =
+  | Stamped<{ readonly type: 'StreamDefined' } & StreamSettings>
+  | Stamped<{ readonly type: 'DeviceAdded'; readonly device: string; readonly rateBytesPerSec?: number }>
+  | Stamped<{ readonly type: 'DeviceRemoved'; readonly device: string; readonly reason?: string }>
+  | Stamped<{ readonly type: 'DeviceFailed'; readonly device: string; readonly volser?: string; readonly reason: string }>
+  | ReturnType<typeof openedEventOf>
+  | Stamped<{ readonly type: 'ClientFileClosed'; readonly clientFile: string; readonly incarnation: string; readonly superblocks: number; readonly bytes: number; readonly sha256: string }>
+  | Stamped<{ readonly type: 'ClientFileAborted'; readonly clientFile: string; readonly incarnation: string; readonly reason: string }>
+  | Stamped<{
+      readonly type: 'RunPlaced';
+      readonly clientFile: string;
+      readonly incarnation: string;
+      readonly volser: string;
+      readonly firstSeq: number;
+      readonly superblocks: number;
+      readonly last: boolean;
+      readonly position: number;
+      readonly length: number;
+      readonly bytes: number;
+      readonly crcs: readonly number[];
+    }>
+  | Stamped<{
+      readonly type: 'VolumeMounted';
+      readonly volser: string;
+      readonly device: string;
+      readonly streamFile: string;
+      readonly volumeSeq: number;
+      readonly previousVolser?: string;
+      readonly labelled: boolean;
+    }>
+  | Stamped<{ readonly type: 'VolumeFull'; readonly volser: string; readonly bytes: number; readonly nextVolser?: string }>
+  | Stamped<{ readonly type: 'VolumeSuspect'; readonly volser: string; readonly device?: string; readonly position?: number; readonly reason: string }>
+  | Stamped<{ readonly type: 'VolumeScratched'; readonly volser: string }>
+  | Stamped<{ readonly type: 'ClientFileExpired'; readonly clientFile: string; readonly incarnation: string }>;
+
+export type SovEventOf<T extends SovEvent['type']> = Extract<SovEvent, { type: T }>;
+
+export interface DeviceState {
+  readonly name: string;
+  rateBytesPerSec?: number;
+  status: 'active' | 'failed' | 'removed';
+  /** the volume mounted for appending, if any */
+  volser: string | null;
+}
+
+export interface StreamState {
+  readonly name: string;
+  settings: StreamSettings;
+  readonly devices: Map<string, DeviceState>;
+  /** highest volume sequence number used in the stream file */
+  volumeSeq: number;
+}
+
+export interface VolumeState {
+  readonly volser: string;
+  readonly stream: string;
+  readonly streamFile: string;
+  readonly sequence: number;
+  readonly previousVolser: string | null;
+  nextVolser: string | null;
+  /** the device that labelled or last mounted it */
+  device: string;
+  /** mounted: open for appending; full: finished (trailer written); suspect: not to be appended to */
+  status: 'mounted' | 'full' | 'suspect';
+  /** position after the last placed run (or the volume's bytes once full) */
+  end: number;
+  /** client files with a record on the volume */
+  readonly files: Set<string>;
+  suspect?: { readonly position?: number; readonly reason: string };
+}
+
+export interface FileState {
+  readonly incarnation: string;
+  readonly stream: string;
+  readonly clientFile: string;
+  readonly open: OpenRecord;
+  status: 'open' | 'closed' | 'aborted';
+  expired: boolean;
+  /** superblocks 0..placed-1 are placed */
+  placed: number;
+  /** plaintext bytes placed */
+  bytes: number;
+  /** the last superblock is placed */
+  last: boolean;
+  /** volumes holding its runs, in placement order */
+  readonly volsers: string[];
+  /** the device whose volume chain holds it (of its last volume) */
+  device: string | null;
+  close: CloseRecord | null;
+  abort: AbortRecord | null;
+}
+
+export interface SovState {
+  readonly streams: Map<string, StreamState>;
+  readonly volumes: Map<string, VolumeState>;
+  readonly files: Map<string, FileState>;
+  /** `${stream}/${clientFile}` → its latest incarnation */
+  readonly names: Map<string, string>;
+}
+
+/** What one device sync made durable (VolumeWriter.sync / finish). */
+export interface DurableRecords {
+  readonly runs: readonly RunPlacement[];
+  readonly opens: ReadonlyArray<{ readonly record: OpenRecord; readonly continuation: boolean }>;
+  readonly closes: ReadonlyArray<{ readonly record: CloseRecord }>;
+  readonly aborts: ReadonlyArray<{ readonly record: AbortRecord }>;
+}
+
+export type SovCommand =
+  | { readonly type: 'DefineStream'; readonly stream: string; readonly settings: Partial<StreamSettings>; readonly defaults: StreamSettings; readonly at: number }
+  | { readonly type: 'AddDevice'; readonly stream: string; readonly device: string; readonly rateBytesPerSec?: number; readonly at: number }
+  | { readonly type: 'RemoveDevice'; readonly stream: string; readonly device: string; readonly reason?: string; readonly at: number }
+  | { readonly type: 'FailDevice'; readonly stream: string; readonly device: string; readonly reason: string; readonly position?: number; readonly at: number }
+  /** validation only: may this client file be opened? (its open event comes when its open record is durable) */
+  | { readonly type: 'CheckOpen'; readonly open: OpenRecord }
+  | { readonly type: 'MountVolume'; readonly device: string; readonly label: VolumeLabel; readonly labelled: boolean; readonly at: number }
+  | { readonly type: 'FinishVolume'; readonly volser: string; readonly bytes: number; readonly nextVolser?: string | null; readonly at: number }
+  | { readonly type: 'RecordDurable'; readonly volser: string; readonly durable: DurableRecords; readonly at: number }
+  /** a client file given up with nothing of it on any volume (its open record never became durable) */
+  | { readonly type: 'AbortUnwritten'; readonly incarnation: string; readonly stream: string; readonly clientFile: string; readonly reason: string; readonly at: number }
+  | { readonly type: 'Expire'; readonly incarnation: string; readonly at: number }
+  | { readonly type: 'Reconcile'; readonly device: string; readonly scan: VolumeScan; readonly at: number }
+  | { readonly type: 'ReportDamage'; readonly volser: string; readonly device?: string; readonly position?: number; readonly reason: string; readonly at: number };
+
+export function initialSovState(): SovState {
+  return { streams: new Map(), volumes: new Map(), files: new Map(), names: new Map() };
+}
+
+const nameKey = (stream: string, clientFile: string) => `${stream}/${clientFile}`;
+
+function sameSettings(a: StreamSettings, b: StreamSettings): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof StreamSettings>;
+  for (const k of keys) if (a[k] !== b[k]) return false;
+  return true;
+}
+
+function strip<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+function stream(state: SovState, name: string): StreamState {
+  const s = state.streams.get(name);
+  if (!s) throw new SovRejectedError('UNKNOWN_STREAM', `stream ${name} is not defined (send StreamDefine first)`, 'stream');
+  return s;
+}
+
+function fileOf(state: SovState, incarnation: string): FileState {
+  const f = state.files.get(incarnation);
+  if (!f) throw new SovRejectedError('UNKNOWN_CLIENT_FILE', `no client file with incarnation ${incarnation}`, 'incarnation');
+  return f;
+}
+
+/** The device names of a stream that take new client files. */
+export function activeDevices(s: StreamState): DeviceState[] {
+  return [...s.devices.values()].filter((d) => d.status === 'active');
+}
+
+/** A name for a new device of a stream: d1, d2, … (the lowest not used). */
+export function nextDeviceName(s: StreamState): string {
+  for (let i = 1; ; i++) if (!s.devices.has(`d${i}`)) return `d${i}`;
+}
+
+/**
+ * The volser to label next: `prefix` + the lowest number, zero-padded to six characters, that no
+ * live volume uses and `taken` (a file already there) does not refuse. Scratched volsers are reused.
+ */
+export function allocateVolser(state: SovState, prefix: string, taken: (volser: string) => boolean = () => false): string {
+  const digits = 6 - prefix.length;
+  if (!/^[A-Z]{1,5}$/.test(prefix)) throw new TapeStateError(`volser prefix ${JSON.stringify(prefix)} must be 1-5 letters A-Z`);
+  const limit = 10 ** digits;
+  for (let n = 1; n < limit; n++) {
+    const v = `${prefix}${String(n).padStart(digits, '0')}`;
+    if (!state.volumes.has(v) && !taken(v)) {
+      assertVolser(v);
+      return v;
+    }
+  }
+  throw new TapeStateError(`volume pool ${prefix}: no scratch volser left (${limit - 1} in use)`);
+}
+
+/**
+ * Whether a superblock may be taken for placement: 'accept' (the next expected), 'ahead' (within
+ * `window` after it: produce requests of one writer in flight together may land out of order, and
+ * it waits for the gap to fill), 'duplicate' (placed or already taken: a redelivery), or a
+ * SovRejectedError. `next` is the next sequence number the multiplexer holds for the file (≥ its
+ * placed count); null when the file is unknown to it.
+ */
+export function admitSuperblock(
+  state: SovState,
+  sb: { readonly stream: string; readonly clientFile: string; readonly incarnation: string; readonly seq: number },
+  next: number | null,
+  window = 0,
+): 'accept' | 'ahead' | 'duplicate' {
+  const f = state.files.get(sb.incarnation);
+  if (f) {
+    if (f.stream !== sb.stream || f.clientFile !== sb.clientFile)
+      throw new SovRejectedError('CONFLICT', `incarnation ${sb.incarnation} is client file ${f.stream}/${f.clientFile}, not ${sb.stream}/${sb.clientFile}`, 'incarnation');
+    if (sb.seq < f.placed) return 'duplicate';
+    if (f.status === 'aborted') throw new SovRejectedError('CLIENT_FILE_ABORTED', `client file ${f.clientFile} (${f.incarnation}) was aborted: ${f.abort?.reason ?? ''}`, 'incarnation');
+    if (f.status === 'closed') throw new SovRejectedError('CLIENT_FILE_CLOSED', `client file ${f.clientFile} (${f.incarnation}) is closed with ${f.placed} superblocks; superblock ${sb.seq} comes after it`, 'seq');
+    if (f.last) throw new SovRejectedError('OUT_OF_SEQUENCE', `client file ${f.clientFile}: superblock ${sb.seq} after its last (${f.placed - 1})`, 'seq');
+  } else {
+    stream(state, sb.stream);
+  }
+  if (next === null) throw new SovRejectedError('UNKNOWN_CLIENT_FILE', `no open client file ${sb.stream}/${sb.clientFile} with incarnation ${sb.incarnation}`, 'incarnation');
+  if (sb.seq < next) return 'duplicate';
+  if (sb.seq > next && sb.seq < next + window) return 'ahead';
+  if (sb.seq > next) throw new SovRejectedError('OUT_OF_SEQUENCE', `client file ${sb.clientFile}: superblock ${sb.seq} arrived, expected ${next}${window ? ` (within ${window})` : ''}`, 'seq');
+  return 'accept';
+}
+
+function decide(c: SovCommand, state: SovState): SovEvent[] {
+  switch (c.type) {
+    case 'DefineStream': {
+      const settings = strip({ ...c.defaults, ...strip(c.settings) }) as StreamSettings;
+      if (settings.minDevices > settings.maxDevices)
+        throw new SovRejectedError('CONFLICT', `stream ${c.stream}: minDevices ${settings.minDevices} exceeds maxDevices ${settings.maxDevices}`, 'maxDevices');
+      const s = state.streams.get(c.stream);
+      const out: SovEvent[] = [];
+      if (!s || !sameSettings(s.settings, settings)) out.push({ type: 'StreamDefined', stream: c.stream, ...settings, occurredAt: c.at });
+      // A bare definition gives a working stream: devices up to minDevices (d1, d2, …)
+      const have = s ? activeDevices(s).length : 0;
+      const names = new Set(s ? s.devices.keys() : []);
+      for (let i = 1, added = 0; have + added < settings.minDevices; i++) {
+        const name = `d${i}`;
+        if (names.has(name)) continue;
+        out.push({ type: 'DeviceAdded', stream: c.stream, device: name, ...(settings.deviceRateBytesPerSec ? { rateBytesPerSec: settings.deviceRateBytesPerSec } : {}), occurredAt: c.at });
+        added++;
+      }
+      return out;
+    }
+    case 'AddDevice': {
+      const s = stream(state, c.stream);
+      const d = s.devices.get(c.device);
+      if (d?.status === 'active' && d.rateBytesPerSec === c.rateBytesPerSec) return [];
+      if (activeDevices(s).length >= s.settings.maxDevices && d?.status !== 'active')
+        throw new SovRejectedError('CONFLICT', `stream ${c.stream} already has its maximum of ${s.settings.maxDevices} devices`, 'device');
+      return [{ type: 'DeviceAdded', stream: c.stream, device: c.device, ...(c.rateBytesPerSec ? { rateBytesPerSec: c.rateBytesPerSec } : {}), occurredAt: c.at }];
+    }
+    case 'RemoveDevice': {
+      const s = stream(state, c.stream);
+      const d = s.devices.get(c.device);
+      if (!d) throw new SovRejectedError('UNKNOWN_DEVICE', `stream ${c.stream} has no device ${c.device}`, 'device');
+      if (d.status === 'removed') return [];
+      return [{ type: 'DeviceRemoved', stream: c.stream, device: c.device, ...(c.reason ? { reason: c.reason } : {}), occurredAt: c.at }];
+    }
+    case 'FailDevice': {
+      const s = stream(state, c.stream);
+      const d = s.devices.get(c.device);
+      if (!d) throw new SovRejectedError('UNKNOWN_DEVICE', `stream ${c.stream} has no device ${c.device}`, 'device');
+      const out: SovEvent[] = [{ type: 'DeviceFailed', stream: c.stream, device: c.device, ...(d.volser ? { volser: d.volser } : {}), reason: c.reason, occurredAt: c.at }];
+      if (d.volser && state.volumes.get(d.volser)?.status === 'mounted')
+        out.push({ type: 'VolumeSuspect', stream: c.stream, volser: d.volser, device: c.device, ...(c.position !== undefined ? { position: c.position } : {}), reason: c.reason, occurredAt: c.at });
+      return out;
+    }
+    case 'CheckOpen': {
+      const o = c.open;
+      const s = stream(state, o.stream);
+      if (activeDevices(s).length === 0) throw new SovRejectedError('UNKNOWN_DEVICE', `stream ${o.stream} has no active device`, 'stream');
+      const f = state.files.get(o.incarnation);
+      if (f && (f.stream !== o.stream || f.clientFile !== o.clientFile))
+        throw new SovRejectedError('CONFLICT', `incarnation ${o.incarnation} is client file ${f.stream}/${f.clientFile} already`, 'incarnation');
+      return [];
+    }
+    case 'MountVolume': {
+      const l = c.label;
+      const s = stream(state, l.stream);
+      if (!s.devices.has(c.device)) throw new SovRejectedError('UNKNOWN_DEVICE', `stream ${l.stream} has no device ${c.device}`, 'device');
+      const v = state.volumes.get(l.volser);
+      if (v && v.device === c.device && v.status === 'mounted' && s.devices.get(c.device)?.volser === l.volser) return [];
+      return [
+        {
+          type: 'VolumeMounted',
+          stream: l.stream,
+          volser: l.volser,
+          device: c.device,
+          streamFile: l.streamFile,
+          volumeSeq: l.sequence,
+          ...(l.previousVolser ? { previousVolser: l.previousVolser } : {}),
+          labelled: c.labelled,
+          occurredAt: c.at,
+        },
+      ];
+    }
+    case 'FinishVolume': {
+      const v = state.volumes.get(c.volser);
+      if (!v) throw new TapeStateError(`volume ${c.volser} was never mounted`);
+      if (v.status === 'full') return [];
+      return [{ type: 'VolumeFull', stream: v.stream, volser: c.volser, bytes: c.bytes, ...(c.nextVolser ? { nextVolser: c.nextVolser } : {}), occurredAt: c.at }];
+    }
+    case 'RecordDurable':
+      return durableEvents(state, c.volser, c.durable, c.at, new Map());
+    case 'AbortUnwritten': {
+      const f = state.files.get(c.incarnation);
+      if (f && f.status !== 'open') return [];
+      if (f && f.volsers.length > 0) throw new TapeStateError(`client file ${c.incarnation} has runs placed: abort it on its volume`);
+      return [{ type: 'ClientFileAborted', stream: c.stream, clientFile: c.clientFile, incarnation: c.incarnation, reason: c.reason, occurredAt: c.at }];
+    }
+    case 'Expire': {
+      const f = fileOf(state, c.incarnation);
+      if (f.expired) return [];
+      if (f.status === 'open') throw new SovRejectedError('NOT_EXPIRABLE', `client file ${f.clientFile} (${f.incarnation}) is still open`, 'incarnation');
+      const out: SovEvent[] = [{ type: 'ClientFileExpired', stream: f.stream, clientFile: f.clientFile, incarnation: f.incarnation, occurredAt: c.at }];
+      for (const v of scratchable(state, f.incarnation)) out.push({ type: 'VolumeScratched', stream: v.stream, volser: v.volser, occurredAt: c.at });
+      return out;
+    }
+    case 'Reconcile':
+      return reconcile(state, c.device, c.scan, c.at);
+    case 'ReportDamage': {
+      const v = state.volumes.get(c.volser);
+      if (!v) return [];
+      return [
+        {
+          type: 'VolumeSuspect',
+          stream: v.stream,
+          volser: c.volser,
+          ...(c.device ? { device: c.device } : {}),
+          ...(c.position !== undefined ? { position: c.position } : {}),
+          reason: c.reason,
+          occurredAt: c.at,
+        },
+      ];
+    }
+    default: {
+      const never: never = c;
+      throw new TapeStateError(`unknown command ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+/** Volumes that become scratch once `incarnation` expires: finished or suspect, every client file on them expired. */
+function scratchable(state: SovState, incarnation: string): VolumeState[] {
+  const out: VolumeState[] = [];
+  for (const v of state.volumes.values()) {
+    if (!v.files.has(incarnation) || v.status === 'mounted') continue;
+    if ([...v.files].every((i) => i === incarnation || state.files.get(i)?.expired === true || !state.files.has(i))) out.push(v);
+  }
+  return out;
+}
+
+/**
+ * The events of records made durable on `volser`. `placed` overlays the state's placed counts for
+ * events decided earlier in the same decision (Reconcile).
+ */
+function durableEvents(state: SovState, volser: string, d: DurableRecords, at: number, placed: Map<string, number>, opened = new Set<string>()): SovEvent[] {
+  const out: SovEvent[] = [];
+  const v = state.volumes.get(volser);
+  if (!v) throw new TapeStateError(`records on volume ${volser}, which was never mounted`);
+  for (const o of d.opens) {
+    if (state.files.has(o.record.incarnation) || opened.has(o.record.incarnation)) continue;
+    opened.add(o.record.incarnation);
+    out.push(openedEventOf(o.record));
+    placed.set(o.record.incarnation, 0);
+  }
+  const name = (inc: string) => state.files.get(inc)?.clientFile ?? d.opens.find((o) => o.record.incarnation === inc)?.record.clientFile;
+  for (const r of d.runs) {
+    const now = placed.get(r.incarnation) ?? state.files.get(r.incarnation)?.placed;
+    const clientFile = name(r.incarnation);
+    if (now === undefined || clientFile === undefined) throw new TapeStateError(`run of ${r.incarnation} on ${volser}: its client file was never opened`);
+    if (r.firstSeq !== now) throw new TapeStateError(`run of ${clientFile} at ${volser}@${r.position} starts at ${r.firstSeq}, ${now} is next`);
+    out.push({
+      type: 'RunPlaced',
+      stream: v.stream,
+      clientFile,
+      incarnation: r.incarnation,
+      volser,
+      firstSeq: r.firstSeq,
+      superblocks: r.count,
+      last: r.last,
+      position: r.position,
+      length: r.extent,
+      bytes: r.bytes,
+      crcs: [...r.crcs],
+      occurredAt: at,
+    });
+    placed.set(r.incarnation, now + r.count);
+  }
+  for (const c of d.closes) {
+    const f = state.files.get(c.record.incarnation);
+    const clientFile = name(c.record.incarnation);
+    if (f && f.status !== 'open') continue;
+    if (clientFile === undefined) throw new TapeStateError(`close of ${c.record.incarnation}, never opened`);
+    const n = placed.get(c.record.incarnation) ?? f?.placed ?? 0;
+    if (n !== c.record.superblocks) throw new TapeStateError(`close of ${clientFile} says ${c.record.superblocks} superblocks, ${n} are placed`);
+    out.push({ type: 'ClientFileClosed', stream: v.stream, clientFile, incarnation: c.record.incarnation, superblocks: c.record.superblocks, bytes: c.record.bytes, sha256: c.record.sha256, occurredAt: c.record.closedAt });
+  }
+  for (const a of d.aborts) {
+    const f = state.files.get(a.record.incarnation);
+    const clientFile = name(a.record.incarnation);
+    if ((f && f.status !== 'open') || clientFile === undefined) continue;
+    out.push({ type: 'ClientFileAborted', stream: v.stream, clientFile, incarnation: a.record.incarnation, reason: a.record.reason, occurredAt: a.record.abortedAt });
+  }
+  return out;
+}
+
+/**
+ * After a crash: what a volume holds beyond the events folded so far becomes events (a run is
+ * taken only where it continues its client file; anything else is left as it is and reported).
+ */
+function reconcile(state: SovState, device: string, scan: VolumeScan, at: number): SovEvent[] {
+  const l = scan.label;
+  if (!l) return [];
+  const out: SovEvent[] = [];
+  let v = state.volumes.get(l.volser);
+  if (!v) {
+    if (!state.streams.has(l.stream)) return [];
+    out.push({
+      type: 'VolumeMounted',
+      stream: l.stream,
+      volser: l.volser,
+      device,
+      streamFile: l.streamFile,
+      volumeSeq: l.sequence,
+      ...(l.previousVolser ? { previousVolser: l.previousVolser } : {}),
+      labelled: true,
+      occurredAt: at,
+    });
+    // durableEvents looks the volume up: a copy of the state's volume map holds it
+    v = { volser: l.volser, stream: l.stream, streamFile: l.streamFile, sequence: l.sequence, previousVolser: l.previousVolser ?? null, nextVolser: null, device, status: 'mounted', end: 0, files: new Set() };
+    state = { ...state, volumes: new Map(state.volumes).set(l.volser, v) };
+  }
+  const placed = new Map<string, number>();
+  const runs: RunPlacement[] = [];
+  for (const r of [...scan.runs].sort((a, b) => a.position - b.position)) {
+    const now = placed.get(r.incarnation) ?? state.files.get(r.incarnation)?.placed ?? (scan.opens.some((o) => o.record.incarnation === r.incarnation) ? 0 : undefined);
+    if (now === undefined || r.firstSeq !== now) continue; // already reported, or not continuing its file
+    const f = state.files.get(r.incarnation);
+    if (f && f.status !== 'open') continue;
+    runs.push({ ...(r as RunEntry), volser: l.volser });
+    placed.set(r.incarnation, now + r.count);
+  }
+  const durable: DurableRecords = {
+    opens: scan.opens.map((o) => ({ record: o.record, continuation: o.continuation })),
+    runs,
+    closes: scan.closes.filter((c) => {
+      const n = placed.get(c.record.incarnation) ?? state.files.get(c.record.incarnation)?.placed;
+      return n === c.record.superblocks;
+    }),
+    aborts: scan.aborts,
+  };
+  out.push(...durableEvents(state, l.volser, durable, at, new Map()));
+  for (const d of scan.damage)
+    if (d.kind !== 'truncated') out.push({ type: 'VolumeSuspect', stream: l.stream, volser: l.volser, device, position: d.position, reason: d.reason, occurredAt: at });
+  if (scan.finished && v.status === 'mounted')
+    out.push({ type: 'VolumeFull', stream: l.stream, volser: l.volser, bytes: scan.end, ...(scan.nextVolser ? { nextVolser: scan.nextVolser } : {}), occurredAt: at });
+  return out;
+}
+
+/** Folds one event into the state (in place). Replaying a topic that holds an event twice changes nothing. */
+function evolve(state: SovState, e: SovEvent): SovState {
+  switch (e.type) {
+    case 'StreamDefined': {
+      const { type: _t, stream: name, occurredAt: _o, ...settings } = e;
+      const s = state.streams.get(name);
+      if (s) s.settings = settings;
+      else state.streams.set(name, { name, settings, devices: new Map(), volumeSeq: 0 });
+      return state;
+    }
+    case 'DeviceAdded': {
+      const s = state.streams.get(e.stream);
+      if (!s) return state;
+      const d = s.devices.get(e.device);
+      if (d) {
+        d.status = 'active';
+        d.rateBytesPerSec = e.rateBytesPerSec;
+      } else s.devices.set(e.device, { name: e.device, status: 'active', volser: null, ...(e.rateBytesPerSec ? { rateBytesPerSec: e.rateBytesPerSec } : {}) });
+      return state;
+    }
+    case 'DeviceRemoved':
+    case 'DeviceFailed': {
+      const d = state.streams.get(e.stream)?.devices.get(e.device);
+      if (d) {
+        d.status = e.type === 'DeviceRemoved' ? 'removed' : 'failed';
+        d.volser = null;
+      }
+      for (const f of state.files.values()) if (f.device === e.device && f.stream === e.stream) f.device = null;
+      return state;
+    }
+    case 'VolumeMounted': {
+      const s = state.streams.get(e.stream);
+      if (s) {
+        s.volumeSeq = Math.max(s.volumeSeq, e.volumeSeq);
+        const d = s.devices.get(e.device);
+        if (d) d.volser = e.volser;
+        // a volume mounted on one device is no longer the mounted volume of another
+        for (const o of s.devices.values()) if (o !== d && o.volser === e.volser) o.volser = null;
+      }
+      const v = state.volumes.get(e.volser);
+      if (v) v.device = e.device;
+      else
+        state.volumes.set(e.volser, {
+          volser: e.volser,
+          stream: e.stream,
+          streamFile: e.streamFile,
+          sequence: e.volumeSeq,
+          previousVolser: e.previousVolser ?? null,
+          nextVolser: null,
+          device: e.device,
+          status: 'mounted',
+          end: 0,
+          files: new Set(),
+        });
+      return state;
+    }
+    case 'VolumeFull': {
+      const v = state.volumes.get(e.volser);
+      if (v) {
+        v.status = 'full';
+        v.end = e.bytes;
+        v.nextVolser = e.nextVolser ?? null;
+        const d = state.streams.get(v.stream)?.devices.get(v.device);
+        if (d?.volser === e.volser) d.volser = null;
+      }
+      return state;
+    }
+    case 'VolumeSuspect': {
+      const v = state.volumes.get(e.volser);
+      if (v) {
+        if (v.status === 'mounted') v.status = 'suspect';
+        v.suspect ??= { ...(e.position !== undefined ? { position: e.position } : {}), reason: e.reason };
+        const d = state.streams.get(v.stream)?.devices.get(v.device);
+        if (d?.volser === e.volser) d.volser = null;
+      }
+      return state;
+    }
+    case 'VolumeScratched': {
+      const v = state.volumes.get(e.volser);
+      state.volumes.delete(e.volser);
+      for (const inc of v?.files ?? []) {
+        const f = state.files.get(inc);
+        if (!f) continue;
+        const i = f.volsers.indexOf(e.volser);
+        if (i >= 0) f.volsers.splice(i, 1);
+        if (f.expired && f.volsers.length === 0) {
+          state.files.delete(inc);
+          if (state.names.get(nameKey(f.stream, f.clientFile)) === inc) state.names.delete(nameKey(f.stream, f.clientFile));
+        }
+      }
+      return state;
+    }
+    case 'ClientFileOpened': {
+      if (state.files.has(e.incarnation)) return state;
+      const key = nameKey(e.stream, e.clientFile);
+      const open: OpenRecord = strip({
+        incarnation: e.incarnation,
+        clientFile: e.clientFile,
+        stream: e.stream,
+        dbid: e.dbid,
+        dsid: e.dsid,
+        kind: e.kind,
+        expiresAt: e.expiresAt,
+        description: e.description,
+        openedAt: e.occurredAt,
+        codec: strip({ compression: e.compression, level: e.compressionLevel, encryption: e.encryption, keyId: e.keyId, wrappedKey: e.wrappedKey }),
+      });
+      state.files.set(e.incarnation, {
+        incarnation: e.incarnation,
+        stream: e.stream,
+        clientFile: e.clientFile,
+        open,
+        status: 'open',
+        expired: false,
+        placed: 0,
+        bytes: 0,
+        last: false,
+        volsers: [],
+        device: null,
+        close: null,
+        abort: null,
+      });
+      state.names.set(key, e.incarnation);
+      return state;
+    }
+    case 'RunPlaced': {
+      const f = state.files.get(e.incarnation);
+      if (!f || e.firstSeq + e.superblocks <= f.placed) return state;
+      f.placed = e.firstSeq + e.superblocks;
+      f.bytes += e.bytes;
+      f.last ||= e.last;
+      if (f.volsers[f.volsers.length - 1] !== e.volser) f.volsers.push(e.volser);
+      const v = state.volumes.get(e.volser);
+      if (v) {
+        v.files.add(e.incarnation);
+        v.end = Math.max(v.end, e.position + e.length);
+        f.device = v.device;
+      }
+      return state;
+    }
+    case 'ClientFileClosed': {
+      const f = state.files.get(e.incarnation);
+      if (f && f.status === 'open') {
+        f.status = 'closed';
+        f.close = { incarnation: e.incarnation, superblocks: e.superblocks, bytes: e.bytes, sha256: e.sha256, closedAt: e.occurredAt };
+      }
+      return state;
+    }
+    case 'ClientFileAborted': {
+      const f = state.files.get(e.incarnation);
+      if (f && f.status === 'open') {
+        f.status = 'aborted';
+        f.abort = { incarnation: e.incarnation, reason: e.reason, abortedAt: e.occurredAt };
+      }
+      return state;
+    }
+    case 'ClientFileExpired': {
+      const f = state.files.get(e.incarnation);
+      if (f) f.expired = true;
+      return state;
+    }
+    default: {
+      const never: never = e;
+      return never;
+    }
+  }
+}
+
+/** The stream multiplexer's decider (pure; `evolve` works in place). */
+export const sovDecider: Decider<SovCommand, SovEvent, SovState> = { decide, evolve, initialState: initialSovState };
+
+/** Folds events onto a state (in place). */
+export function foldSov(state: SovState, events: Iterable<SovEvent>): SovState {
+  for (const e of events) evolve(state, e);
+  return state;
+}
+
+/** Notes that a client file has a record (open, close, abort) on a volume, for scratching. */
+export function noteFileOnVolume(state: SovState, volser: string, incarnation: string): void {
+  state.volumes.get(volser)?.files.add(incarnation);
+}
