@@ -29,6 +29,7 @@ describe('dsf command lines → the command sent', () => {
       timeoutSec: 30,
     });
     expect(sends('save', '--dbid', '1', '--full', '--stream', 'daily').message).toMatchObject({ destination: { kind: 'stream', stream: 'daily' } });
+    expect(sends('save', '--dbid', '1', '--full', '--stream', 'daily', '--dest', 'mon').message).toMatchObject({ destination: { kind: 'stream', stream: 'daily', name: 'mon' } });
   });
 
   it('dsim unload, reset, snapshot, print', () => {
@@ -120,7 +121,6 @@ describe('bad command lines: exit 2, nothing sent', () => {
     [['save', '--dbid', '7', '--full', '--dest', 'x.partial'], /--dest: expected a plain data set name/],
     [['save', '--dbid', '7', '--full', '--dest'], /option '--dest <NAME>' argument missing/],
     [['save', '--dbid', '7', '--dest', '--full'], /--dest needs a value \(got the option --full\)/],
-    [['save', '--dbid', '7', '--full', '--dest', 'x', '--stream', 's'], /option '--dest <NAME>' cannot be used with option '--stream <NAME>'/],
     [['save', '--dbid', '7', '--full', '--stream', 'a/b'], /--stream: expected a stream name/],
     [['save', '--dbid', '7', '--full', '--dest', 'x', '--id', 'has space'], /--id: expected 1..100 printable ASCII/],
     [['save', '--dbid', '7', '--full', '--dest', 'x', '--bogus'], /unknown option '--bogus'/],

@@ -1,13 +1,20 @@
 /**
  * Where a merge's or restore's inputs come from, behind one interface: an input reference (a
- * data set name, `@dsim`, or later `stream:S/F`) becomes a readable data set file for the
+ * data set name, `@dsim`, or `stream:S/F`) becomes a readable data set file for the
  * duration of one operation.
+ *
+ * `stream:S/F` is the newest closed client file F on stream S: its placements come from the
+ * catalog, only its own runs are read from the volumes (the service kit's ClientFileReader, every
+ * CRC and the close record's SHA-256 checked) into a staging file under `<dataDir>/staging/`,
+ * removed when the operation releases it.
  *
  * `@dsim` is the database's original DSIM where it lives: the DSIM builder (its one authority)
  * copies it into an `original-dsim` data set without freeing it (DsimSnapshotRequested); with
  * DSIMWAIT (`dsimWaitSec`) an input whose DSIM is not complete yet is asked again until it is.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { safePathIn } from '@deltaflow/core';
 import { ORIGINAL_DSIM_INPUT, type MessageOfType } from '@deltaflow/contracts';
 import type { Dsid } from '@deltaflow/dsid';
 import { dataSetPath } from '@deltaflow/save-format';
@@ -36,11 +43,17 @@ export interface SnapshotPort {
   snapshot(dbid: number, correlationId: string, destination: string): Promise<MessageOfType<'DsimSnapshotted'> | MessageOfType<'CommandRejected'>>;
 }
 
+/** Reads a client file of a stream (the service kit's ClientFileReader); absent: stream inputs are refused. */
+export interface StreamPort {
+  read(id: { stream: string; clientFile: string }): AsyncIterable<Uint8Array>;
+}
+
 export class InputResolver {
   constructor(
     private readonly dataDir: string,
     private readonly dsim: SnapshotPort,
     private readonly log: (m: string) => void,
+    private readonly streams?: StreamPort,
   ) {}
 
   /** Resolves every input (in the order given); on any failure releases what was resolved. */
@@ -57,7 +70,7 @@ export class InputResolver {
 
   private async resolve(dbid: number, correlationId: string, ref: string, dsimWaitSec: number): Promise<ResolvedInput> {
     if (ref === ORIGINAL_DSIM_INPUT) return this.originalDsim(dbid, correlationId, dsimWaitSec);
-    if (ref.startsWith('stream:')) throw new InputError('UNSUPPORTED', `stream inputs (${ref}) are not readable by this merge engine yet`, ref);
+    if (ref.startsWith('stream:')) return this.fromStream(correlationId, ref);
     let file: string;
     try {
       file = dataSetPath(this.dataDir, ref);
@@ -66,6 +79,30 @@ export class InputResolver {
     }
     if (!fs.existsSync(file)) throw new InputError('NOT_FOUND', `no data set ${ref}`, ref);
     return { ref, path: file, release: () => undefined };
+  }
+
+  private async fromStream(correlationId: string, ref: string): Promise<ResolvedInput> {
+    const m = /^stream:([^/]+)\/(.+)$/.exec(ref);
+    if (!m) throw new InputError('VALIDATION', `expected stream:STREAM/FILE, got ${ref}`, ref);
+    if (!this.streams) throw new InputError('UNSUPPORTED', `stream inputs (${ref}) need the catalog: give the merge engine CATALOG_URL (and SOV_VOLUME_DIR)`, ref);
+    const file = safePathIn(path.join(this.dataDir, 'staging'), `input-${safeSuffix(`${correlationId}-${m[1]}-${m[2]}`)}`, 'staging file');
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const out = fs.createWriteStream(file);
+    try {
+      for await (const chunk of this.streams.read({ stream: m[1], clientFile: m[2] })) {
+        if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
+      }
+      await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
+    } catch (e) {
+      out.destroy();
+      fs.rmSync(file, { force: true });
+      const code = (e as { code?: unknown }).code;
+      // a client file that is not there (or aborted, expired) is the input's fault; the catalog away is transient
+      if (code === 'NOT_FOUND' || code === 'ABORTED' || code === 'ILLEGAL_STATE') throw new InputError('NOT_FOUND', `${ref}: ${(e as Error).message}`, ref);
+      throw e;
+    }
+    this.log(`${correlationId}: ${ref} read from its stream (${fs.statSync(file).size} bytes)`);
+    return { ref, path: file, release: () => fs.rmSync(file, { force: true }) };
   }
 
   private async originalDsim(dbid: number, correlationId: string, dsimWaitSec: number): Promise<ResolvedInput> {

@@ -22,7 +22,7 @@ import { PARTIAL_SUFFIX, safePathIn, Throttle } from '@deltaflow/core';
 import { DsidRuleError, validateMerge, validateRestoreDelta, type Dsid } from '@deltaflow/dsid';
 import { checkRestore, checkSameShape, loadInputs, mergeDataSets, readShadowStatus, regenerate, restoreDelta, unloadFile, type RestoreScope } from '@deltaflow/merge';
 import { dataSetPath } from '@deltaflow/save-format';
-import { Answers, Assignments, createKafka, EventPublisher, TopicReader } from '@deltaflow/service-kit';
+import { Answers, Assignments, ClientFileReader, createKafka, EventPublisher, TopicReader } from '@deltaflow/service-kit';
 import { InputError, InputResolver, type ResolvedInput } from './inputs';
 
 export interface MergeEngineConfig {
@@ -40,6 +40,10 @@ export interface MergeEngineConfig {
   readonly reapEveryMs?: number;
   /** input bytes per second all operations of this engine read at most (MERGE_ENGINE_MAX_BYTES_PER_SEC); unlimited when absent */
   readonly maxBytesPerSec?: number;
+  /** the catalog's URL: inputs `stream:S/F` are read by its placements (absent: refused) */
+  readonly catalogUrl?: string;
+  /** the volume library stream inputs are read from (default <dataDir>/tapes) */
+  readonly volumeDir?: string;
   readonly log?: (m: string) => void;
   readonly now?: () => number;
 }
@@ -106,7 +110,8 @@ export class MergeEngineService implements OnModuleInit, BeforeApplicationShutdo
     if (config.maxBytesPerSec !== undefined) this.throttle = new Throttle(config.maxBytesPerSec);
     this.log = config.log ?? ((m: string) => console.log(`[merge-engine] ${m}`));
     this.now = config.now ?? Date.now;
-    this.resolver = new InputResolver(config.dataDir, { snapshot: (dbid, id, destination) => this.snapshot(dbid, id, destination) }, this.log);
+    const streams = config.catalogUrl ? new ClientFileReader({ catalogUrl: config.catalogUrl, volumeDir: config.volumeDir ?? path.join(config.dataDir, 'tapes') }) : undefined;
+    this.resolver = new InputResolver(config.dataDir, { snapshot: (dbid, id, destination) => this.snapshot(dbid, id, destination) }, this.log, streams);
   }
 
   async onModuleInit(): Promise<void> {

@@ -17,7 +17,7 @@ import * as path from 'node:path';
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { BlockDatabase, databaseDir } from '@deltaflow/blockdb';
 import type { BlockRange } from '@deltaflow/blocks';
-import type { AnyMessage, Destination, MessageOfType, TopicMessage } from '@deltaflow/contracts';
+import type { AnyMessage, Destination, Location, MessageOfType, TopicMessage } from '@deltaflow/contracts';
 import { sameDsid } from '@deltaflow/dsid';
 import { blocksOfFullSave } from '@deltaflow/dlog';
 import { saveLifecycle, type SaveCommand, type SaveEvent, type SaveLifecycleState } from '@deltaflow/save-chain';
@@ -26,6 +26,7 @@ import { PARTIAL_SUFFIX, Throttle } from '@deltaflow/core';
 import { Answers, Assignments, EventPublisher, TopicReader, type RecordAt } from '@deltaflow/service-kit';
 import { encodeMessage } from '@deltaflow/contracts';
 import { checkpointPath, readCheckpoint, writeCheckpoint } from './tail-checkpoint';
+import { StreamOutput } from './stream-output';
 
 /** What the save writer folds from the log: dsf.events, dsf.dlog and the nucleus state on dsf.block-changes. */
 export type TailMessage = TopicMessage<'dsf.block-changes'> | TopicMessage<'dsf.dlog'> | TopicMessage<'dsf.events'>;
@@ -52,6 +53,8 @@ export interface SaveWriterConfig {
   readonly reapEveryMs?: number;
   /** block bytes per second all saves of this instance copy at most (SAVE_WRITER_MAX_BYTES_PER_SEC); unlimited when absent */
   readonly maxBytesPerSec?: number;
+  /** how long a save to a stream waits for the multiplexer to open and close its client file (default 120 s) */
+  readonly streamTimeoutMs?: number;
 }
 
 export const SAVE_WRITER_CONFIG = Symbol('SAVE_WRITER_CONFIG');
@@ -110,6 +113,8 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
   private tail?: TopicReader<TailMessage>;
   private cpTimer?: NodeJS.Timeout;
   private readonly cpFile: string;
+  /** saves to a stream: staged, then sent as a client file */
+  private readonly streams: StreamOutput;
 
   constructor(
     @Inject(SAVE_WRITER_CONFIG) private readonly config: SaveWriterConfig,
@@ -128,6 +133,7 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
     };
     this.cpFile = checkpointPath(config.dataDir);
     if (config.maxBytesPerSec !== undefined) this.throttle = new Throttle(config.maxBytesPerSec);
+    this.streams = new StreamOutput({ brokers: config.brokers, dataDir: config.dataDir, timeoutMs: config.streamTimeoutMs ?? 120_000, log: this.d.log });
   }
 
   /**
@@ -183,6 +189,7 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
   async onApplicationShutdown(): Promise<void> {
     if (!this.killed) this.saveCheckpoint();
     await this.tail?.stop();
+    await this.streams.close();
     await this.publisher?.close();
   }
 
@@ -320,9 +327,11 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
         if (info?.instance !== undefined && live.has(info.instance)) continue; // still running elsewhere
         // the lifecycle may have moved on while the group was asked
         if (this.state(dbid).running?.correlationId !== r.correlationId || this.mine.has(r.correlationId)) continue;
-        if (info?.destination?.kind === 'directory') {
+        if (info?.destination) {
           try {
-            fs.rmSync(`${dataSetPath(this.d.dataDir, info.destination.name)}${PARTIAL_SUFFIX}`, { force: true });
+            const file = info.destination.kind === 'directory' ? dataSetPath(this.d.dataDir, info.destination.name) : this.streams.stagingFile(r.correlationId);
+            fs.rmSync(`${file}${PARTIAL_SUFFIX}`, { force: true });
+            if (info.destination.kind === 'stream') fs.rmSync(file, { force: true });
           } catch (e) {
             this.d.log(`could not remove the partial data set of save ${r.correlationId}: ${(e as Error).message}`);
           }
@@ -362,10 +371,14 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
     const { dbid, correlationId: cid } = m;
     let writer: DataSetWriter | null = null;
     let db: BlockDatabase | null = null;
+    let staged: string | null = null;
     try {
-      const file = this.target(m.destination);
+      const dest = m.destination;
+      const file = this.target(dest, cid);
+      staged = dest.kind === 'stream' ? file : null;
       fs.mkdirSync(path.dirname(file), { recursive: true });
-      if (fs.existsSync(file)) throw new SaveFailure('ALREADY_EXISTS', `data set ${path.basename(file)} already exists`);
+      if (dest.kind === 'stream') fs.rmSync(file, { force: true }); // a redelivered command's leftover
+      else if (fs.existsSync(file)) throw new SaveFailure('ALREADY_EXISTS', `data set ${path.basename(file)} already exists`);
       const dir = (this.d.databaseDir ?? ((n: number) => databaseDir(this.d.dataDir, n)))(dbid);
       if (!BlockDatabase.exists(dir)) throw new SaveFailure('NOT_FOUND', `no database ${dbid} at ${dir}`);
       db = BlockDatabase.open(dir, { readOnly: true });
@@ -438,6 +451,15 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
       }
       const out = await writer.finish();
       writer = null;
+      let location: Location = { kind: 'directory', name: path.basename(file) };
+      if (dest.kind === 'stream') {
+        const name = dest.name ?? cid;
+        const sent = await this.streams.send(file, { stream: dest.stream, name }, { dbid, dsid, kind: m.kind, correlationId: cid });
+        fs.rmSync(file, { force: true });
+        staged = null;
+        location = { kind: 'stream', stream: dest.stream, clientFile: name };
+        this.d.log(`save ${cid}: client file ${name} closed on stream ${dest.stream} (${sent.superblocks} superblocks on ${sent.volsers.join(', ')})`);
+      }
       this.decideAndApply(dbid, { type: 'CompleteSave', correlationId: cid, endLsn, blocks: written });
       await this.publish({
         type: 'SaveCompleted',
@@ -448,15 +470,16 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
         online: m.online,
         ...(startLsn !== null ? { startLsn } : {}),
         ...(endLsn !== null ? { endLsn } : {}),
-        location: { kind: 'directory', name: path.basename(file) },
+        location,
         blocks: written,
         bytes: out.bytes,
         digest: out.digest,
         occurredAt: this.d.now(),
       });
-      this.d.log(`save ${cid}: completed, ${written} blocks in ${path.basename(file)}`);
+      this.d.log(`save ${cid}: completed, ${written} blocks in ${location.kind === 'directory' ? location.name : `${location.stream}/${location.clientFile}`}`);
     } catch (err) {
       await writer?.abort().catch(() => undefined);
+      if (staged) fs.rmSync(staged, { force: true });
       if (this.killed) return; // simulated crash: report nothing, the next start does
       const code = err instanceof SaveFailure ? err.code : typeof (err as { code?: unknown }).code === 'string' ? String((err as { code: string }).code) : 'INTERNAL';
       await this.fail(dbid, cid, /^[A-Z][A-Z0-9_]*$/.test(code) ? code : 'INTERNAL', (err as Error).message || String(err));
@@ -481,10 +504,10 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
     });
   }
 
-  private target(dest: Destination): string {
-    if (dest.kind !== 'directory') throw new SaveFailure('UNSUPPORTED', 'stream destinations are not supported by the save writer yet; use a directory destination');
+  /** The file a save writes: its data set, or the staging file of a save to a stream. */
+  private target(dest: Destination, correlationId: string): string {
     try {
-      return dataSetPath(this.d.dataDir, dest.name);
+      return dest.kind === 'directory' ? dataSetPath(this.d.dataDir, dest.name) : this.streams.stagingFile(correlationId);
     } catch (e) {
       throw new SaveFailure('VALIDATION', (e as Error).message);
     }

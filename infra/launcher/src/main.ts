@@ -39,12 +39,15 @@ interface Stoppable {
   stop(): Promise<void>;
 }
 
-/** `port` when it can be bound on `host` now, else 0 (the service then takes any free port). */
+/** `port` when it can be bound on `host` now, else 0 (the service then takes any free port); port 0: a free one now. */
 function portIfFree(host: string, port: number): Promise<number> {
   return new Promise((resolve) => {
     const probe = net.createServer();
     probe.once('error', () => resolve(0));
-    probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve(port)));
+    probe.listen({ port, host, exclusive: true }, () => {
+      const got = (probe.address() as net.AddressInfo).port;
+      probe.close(() => resolve(got));
+    });
   });
 }
 
@@ -158,10 +161,16 @@ async function main(): Promise<void> {
     const urls: Record<string, string> = {};
     const started: Array<{ name: string; url: string; pid?: number; role: string }> = [];
     const httpHost = process.env.HTTP_HOST || '127.0.0.1';
+    // /health and /metrics of every service: its own variable wins, else its loopback port if free;
+    // the catalog's is fixed before anything starts, so the services reading client files back
+    // (stream inputs of the merge engine) get CATALOG_URL
+    const ports = new Map<string, string>();
+    for (const spec of SERVICES) ports.set(spec.name, process.env[httpPortVariable(spec.name)] || String(await portIfFree(httpHost, spec.httpPort)));
+    if (ports.get('catalog') === '0') ports.set('catalog', String(await portIfFree(httpHost, 0)));
+    if (!env.CATALOG_URL) env.CATALOG_URL = `http://${httpHost === '0.0.0.0' ? '127.0.0.1' : httpHost}:${ports.get('catalog')}`;
     for (const spec of SERVICES) {
-      // /health and /metrics of every service: its own variable wins, else its loopback port if free
       const portVar = httpPortVariable(spec.name);
-      const httpPort = process.env[portVar] || String(await portIfFree(httpHost, spec.httpPort));
+      const httpPort = ports.get(spec.name)!;
       // restarted when it crashes (or is killed), with a backoff; given up after repeated crashes
       const supervised = supervise(spec.name, () => startChild(spec.name, `apps/${spec.name}/src/main.ts`, [], { ...spec.env, ...env, [portVar]: httpPort }));
       const child = supervised.current();

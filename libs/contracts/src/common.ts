@@ -7,7 +7,7 @@
 import { AREAS as BLOCK_AREAS, FILE_PARTS as BLOCK_FILE_PARTS, type Area, type FilePart } from '@deltaflow/blocks';
 import { SAFE_NAME_PATTERN, SAFE_NAME_RULE } from '@deltaflow/core';
 import type { Dsid, SaveKind } from '@deltaflow/dsid';
-import { array, enumOf, int, object, posint, string, uint, union, type Schema } from './schema';
+import { array, enumOf, int, object, optional, posint, string, uint, union, type Schema } from './schema';
 
 /** A database id (Adabas allows 1..65535). */
 export const dbid = (): Schema<number> => int({ min: 1, max: 65535 });
@@ -67,10 +67,14 @@ export const DsidSchema: Schema<Dsid> = object(
   { check: (d) => (d.deltaFrom > d.deltaTo ? { field: 'deltaTo', message: `expected ≥ deltaFrom (${d.deltaFrom}), got ${d.deltaTo}` } : undefined), rule: 'deltaFrom ≤ deltaTo' },
 );
 
-/** Where a writer should put a data set. */
+/**
+ * Where a writer should put a data set: a file in the data-set directory, or a client file on a
+ * stream (named `name`, default the command's correlation id; a name may be written again: each
+ * write is a new incarnation, and reading by name takes the newest closed one).
+ */
 export const Destination = union('kind', {
   directory: { name: name() },
-  stream: { stream: streamName() },
+  stream: { stream: streamName(), name: optional(name()) },
 });
 export type Destination = ReturnType<typeof Destination.parse>;
 

@@ -26,12 +26,13 @@ export const saveCommand: CommandGroup = {
       .addOption(new Option('--full', 'a full save: every used block').conflicts('delta'))
       .addOption(new Option('--delta', 'a delta save: the blocks changed since the last save'))
       .option('--offline', 'the nucleus is stopped: no sync points, no DSIM')
-      .addOption(new Option('--dest <NAME>', 'the data set to write (a plain name in the data set directory)').argParser(nameArg('--dest')).conflicts('stream'))
-      .addOption(new Option('--stream <NAME>', 'write to this stream instead of a data set (when streams exist)').argParser(streamArg('--stream')));
+      .addOption(new Option('--dest <NAME>', 'the data set to write (a plain name in the data set directory; with --stream, the client file\'s name)').argParser(nameArg('--dest')))
+      .addOption(new Option('--stream <NAME>', 'write the data set to this stream as a client file instead of the data set directory').argParser(streamArg('--stream')));
     withCommonOptions(cmd).action((o: SaveOptions) => {
       if (!o.full && !o.delta) throw new CliUsageError('give exactly one of --full or --delta');
       if (o.dest === undefined && o.stream === undefined) throw new CliUsageError('--dest NAME is required (or --stream NAME)');
-      const destination = o.stream !== undefined ? { kind: 'stream' as const, stream: o.stream } : { kind: 'directory' as const, name: o.dest as string };
+      const destination =
+        o.stream !== undefined ? { kind: 'stream' as const, stream: o.stream, ...(o.dest !== undefined ? { name: o.dest } : {}) } : { kind: 'directory' as const, name: o.dest as string };
       use(sendPlan({ type: 'SaveRequested', correlationId: correlationIdOf(o), dbid: o.dbid, kind: o.full ? 'full' : 'delta', online: !o.offline, destination }, o));
     });
   },
