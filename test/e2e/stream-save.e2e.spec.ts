@@ -16,6 +16,7 @@ import type { MessageOfType } from '@deltaflow/contracts';
 import { startEmbeddedKafka, type EmbeddedKafka } from '@deltaflow/embedded-kafka';
 import { DsfDriver, Publisher, ServiceProcesses, testDatabase, TopicCollector, type TestDatabase } from '@deltaflow/testing';
 import { startNucleusSim, type NucleusSim } from '../../apps/nucleus-sim/src/app';
+import { runCli } from '../../apps/cli/src/run';
 
 jest.setTimeout(600_000);
 
@@ -30,6 +31,13 @@ let pub: Publisher;
 let events: TopicCollector;
 let sovEvents: TopicCollector;
 let dsf: DsfDriver;
+let cliEnv: Record<string, string>;
+async function cli(...argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(argv, { env: cliEnv, out: (l) => out.push(l), err: (l) => err.push(l) });
+  return { code, stdout: out.join('\n'), stderr: err.join('\n'), json: () => JSON.parse(out.join('\n')) };
+}
 
 const copies = () => path.join(root, 'copies');
 const freePort = () =>
@@ -67,6 +75,7 @@ beforeAll(async () => {
     CATALOG_HTTP_PORT: String(catalogPort),
     CATALOG_URL: `http://127.0.0.1:${catalogPort}`,
   });
+  cliEnv = { KAFKA_BROKERS: kafka.brokers.join(','), CATALOG_URL: `http://127.0.0.1:${catalogPort}`, DELTAFLOW_HOME: path.join(root, 'no-home') };
   pub = await new Publisher(kafka.brokers).start();
   events = await new TopicCollector(kafka.brokers, 'dsf.events', ['SaveProgress', 'OperationProgress']).start();
   sovEvents = await new TopicCollector(kafka.brokers, 'sov.events').start();
@@ -116,6 +125,28 @@ describe('saves to a stream, restored from it', () => {
       expect({ file: f, equal: a.equals(b) }).toEqual({ file: f, equal: true });
     }
     expect(fs.readdirSync(path.join(dataDir, 'staging'))).toEqual([]);
+  });
+
+  it('dsf: stream define and device add answered by the multiplexer; stream, client-file and volume lists and a catalog backup from the catalog', async () => {
+    const defined = await cli('stream', 'define', 'S2', '--devices', '1..2', '--json');
+    expect({ code: defined.code, err: defined.stderr }).toEqual({ code: 0, err: '' });
+    expect(defined.json()).toMatchObject({ ok: true, command: 'stream define', result: expect.stringMatching(/^stream S2 defined: 1\.\.2 devices/) });
+    const added = await cli('stream', 'device', 'add', 'S2', 'D9');
+    expect(added).toMatchObject({ code: 0, stdout: 'device D9 added to stream S2' });
+    const bad = await cli('stream', 'define', 'S3', '--devices', '3..1');
+    expect(bad).toMatchObject({ code: 2, stderr: expect.stringMatching(/--devices: expected MIN\.\.MAX/) });
+
+    const streams = await cli('stream', 'list', '--json');
+    expect(streams.code).toBe(0);
+    expect(streams.json().streams.map((x: { stream: string }) => x.stream)).toEqual(expect.arrayContaining(['S1', 'S2']));
+    const files = await cli('client-files', 'list', '--stream', 'S1');
+    expect(files).toMatchObject({ code: 0, stdout: expect.stringMatching(/S1 +sf-full +closed/) });
+    const volumes = await cli('volumes', 'list', '--json');
+    expect(volumes.code).toBe(0);
+    expect(volumes.json().volumes.length).toBeGreaterThan(0);
+    const backup = await cli('catalog', 'backup', '--out', 'cat-1', '--json');
+    expect({ code: backup.code, err: backup.stderr }).toEqual({ code: 0, err: '' });
+    expect(backup.json()).toMatchObject({ ok: true, command: 'catalog backup' });
   });
 
   it('a save to a stream nobody defined fails with the reason, and a restore from a client file that does not exist is refused', async () => {

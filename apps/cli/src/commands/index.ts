@@ -11,7 +11,8 @@ import { restoreCommand } from './restore';
 import { saveCommand } from './save';
 import { savesCommand } from './saves';
 import { shadowCommand } from './shadow';
+import { streamsCommand } from './streams';
 import { unloadCommand } from './unload';
 import { upstreamCommand } from './upstream';
 
-export const COMMAND_GROUPS: readonly CommandGroup[] = [saveCommand, dsimCommand, savesCommand, mergeCommand, restoreCommand, shadowCommand, unloadCommand, reportCommand, upstreamCommand];
+export const COMMAND_GROUPS: readonly CommandGroup[] = [saveCommand, dsimCommand, savesCommand, mergeCommand, restoreCommand, shadowCommand, unloadCommand, reportCommand, upstreamCommand, streamsCommand];
