@@ -131,6 +131,8 @@ describe('saves to a stream, restored from it', () => {
     const defined = await cli('stream', 'define', 'S2', '--devices', '1..2', '--json');
     expect({ code: defined.code, err: defined.stderr }).toEqual({ code: 0, err: '' });
     expect(defined.json()).toMatchObject({ ok: true, command: 'stream define', result: expect.stringMatching(/^stream S2 defined: 1\.\.2 devices/) });
+    const again = await cli('stream', 'define', 'S2', '--devices', '1..2');
+    expect(again).toMatchObject({ code: 0, stdout: 'stream S2 is defined already with these settings: unchanged' });
     const added = await cli('stream', 'device', 'add', 'S2', 'D9');
     expect(added).toMatchObject({ code: 0, stdout: 'device D9 added to stream S2' });
     const bad = await cli('stream', 'define', 'S3', '--devices', '3..1');

@@ -10,6 +10,9 @@
  *   4. online delta save (1/3/t4), merged with the full save, its unloaded DSIM, the consolidated delta and
  *      the ORIGINAL DSIM of step 4 (@dsim, DSIMWAIT) into a new full save 1/0-3/t4 (which frees the DSIM)
  *   5. the new full save alone restored by the merge engine: its digest equals the nucleus's at t4's end sync
+ *   6. streaming: stream S1 defined, a delta save written to it as a client file, its DSIM unloaded,
+ *      and the chain (new full save + the delta read back from the stream + its DSIM) restored and
+ *      verified at the delta's end sync
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -118,6 +121,20 @@ export async function runMainJob(ctx: MainJobContext): Promise<void> {
     `restored ${name('full2')} (DSID ${restored.dsid ?? '?'}: the four steps merged) into restores/${name('restored')} in ${Date.now() - t0} ms; ` +
       `digest ${String(restored.digest).slice(0, 16)}... equals the nucleus's at the last save's end sync: VERIFIED`,
   );
+
+  // Streaming backup: a delta save to stream S1 (a client file on a tape volume), read back by the
+  // merge engine with the chain it extends: the new full save, and the delta's DSIM
+  if (ctx.env.CATALOG_URL) {
+    await step(['stream', 'define', 'S1']);
+    await sleep(pause);
+    const streamed = await step(['save', '--dbid', dbid, '--delta', '--stream', 'S1', '--dest', name('d4'), '--id', name('d4')]);
+    log(`  saved ${name('d4')} to stream S1 (DSID ${streamed.dsid}): ${streamed.location ? JSON.stringify(streamed.location) : 'a client file'}`);
+    await step(['dsim', 'unload', '--dbid', dbid, '--wait', '--dest', name('d4.dsim'), '--id', name('d4-unload')]);
+    const fromStream = await step(['restore', '--dbid', dbid, '--target', name('restored-from-stream'), name('full2'), `stream:S1/${name('d4')}`, name('d4.dsim')]);
+    const atD4 = nucleusDigestAt(ctx.dataDir, Number(dbid), `${name('d4')}.end`);
+    if (fromStream.digest !== atD4) throw new Error(`restored digest ${fromStream.digest} (with stream:S1/${name('d4')}) differs from the nucleus's ${atD4} at its end sync`);
+    log(`restored ${name('full2')} + stream:S1/${name('d4')} + its DSIM into restores/${name('restored-from-stream')}: digest equals the nucleus's at the streamed save's end sync: VERIFIED`);
+  }
 
   if (ctx.env.CATALOG_URL) {
     const { code, result } = await dsf(['saves', 'list', '--dbid', dbid], ctx.env, log);

@@ -50,7 +50,15 @@ function listOutcome(what: string, body: unknown, columns: Array<[string, (r: Js
 }
 
 /** Publishes a sov command and waits for the event that answers it. */
-async function sovCommand(ctx: RunContext, command: TopicMessage<'sov.commands'>, done: (e: TopicMessage<'sov.events'>) => string | undefined, timeoutSec: number, words: string): Promise<Outcome> {
+async function sovCommand(
+  ctx: RunContext,
+  command: TopicMessage<'sov.commands'>,
+  done: (e: TopicMessage<'sov.events'>) => string | undefined,
+  timeoutSec: number,
+  words: string,
+  /** asked while no event came: a command that changes nothing has no event (a stream defined again alike) */
+  unchanged?: () => Promise<string | undefined>,
+): Promise<Outcome> {
   try {
     registry.get(command.type)!.validate(command);
   } catch (e) {
@@ -78,9 +86,17 @@ async function sovCommand(ctx: RunContext, command: TopicMessage<'sov.commands'>
   try {
     const r = encodeMessage(command);
     await producer.send({ topic: r.topic, acks: -1, messages: [{ key: r.key, value: r.value, headers: { ...r.headers } }] });
-    let timer: NodeJS.Timeout | undefined;
-    const inTime = await Promise.race([answered.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutSec * 1000)))]);
-    clearTimeout(timer);
+    const deadline = Date.now() + timeoutSec * 1000;
+    let inTime = false;
+    for (let waited = 0; !inTime && Date.now() < deadline; waited++) {
+      let timer: NodeJS.Timeout | undefined;
+      inTime = await Promise.race([answered.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), Math.min(2000, Math.max(1, deadline - Date.now())))))]);
+      clearTimeout(timer);
+      if (!inTime && unchanged && waited >= 1) {
+        const same = await unchanged().catch(() => undefined);
+        if (same !== undefined) return { exitCode: 0, lines: [same], json: { ok: true, command: words, result: same, unchanged: true } };
+      }
+    }
     if (!inTime) return { exitCode: 3, lines: [`${words}: no answer from the stream multiplexer within ${timeoutSec} s (is it running?)`], json: { ok: false, command: words, code: 'NO_OUTCOME' } };
     return { exitCode: 0, lines: [answer!], json: { ok: true, command: words, result: answer } };
   } finally {
@@ -142,6 +158,12 @@ export const streamsCommand: CommandGroup = {
               (e) => (e.type === 'StreamDefined' && e.stream === name ? `stream ${name} defined: ${e.minDevices}..${e.maxDevices} devices, volumes of ${e.volumeCapacity} bytes, runs of ${e.runSuperblocks} superblocks` : undefined),
               o.timeout ?? SOV_TIMEOUT_SEC,
               'stream define',
+              async () => {
+                const token = httpTokenFromEnv(ctx.env);
+                const res = await fetch(`${catalogUrl(ctx.discovery)}/streams`, { signal: AbortSignal.timeout(5000), ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}) });
+                const streams = res.ok ? ((await res.json()) as Array<{ stream?: string }>) : [];
+                return streams.some((x) => x.stream === name) ? `stream ${name} is defined already with these settings: unchanged` : undefined;
+              },
             ),
           ),
         );
