@@ -113,6 +113,7 @@ describe('npm start', () => {
     expect(output()).toMatch(/saved \S+-d1: DSID \d+\/1\//);
     expect(output()).toMatch(/step 4: new full save \S+: DSID \d+\/0-3\//);
     expect(output()).toMatch(/equals the nucleus's at the last save's end sync: VERIFIED/);
+    expect(output()).toMatch(/\+ stream:S1\/\S+ \+ its DSIM into restores\/\S+: digest equals the nucleus's at the streamed save's end sync: VERIFIED/);
     expect(output()).toMatch(/^\[main job\] +\d+\/1-2\/\S+ +merge +delta +offline +completed /m);
 
     // supervision: a service killed with kill -9 is started again, and serves again
