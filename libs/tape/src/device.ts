@@ -54,6 +54,59 @@ export interface Device {
   scratch(volser: string): Promise<void>;
 }
 
+/** A device that passes every call to `inner`: the base of wrappers that time or fail some calls. */
+export class DelegatingDevice implements Device {
+  constructor(readonly inner: Device) {}
+  get name(): string {
+    return this.inner.name;
+  }
+  get addressing(): Addressing {
+    return this.inner.addressing;
+  }
+  get capacity(): number {
+    return this.inner.capacity;
+  }
+  get readThroughGap(): number {
+    return this.inner.readThroughGap;
+  }
+  get mounted(): string | null {
+    return this.inner.mounted;
+  }
+  list(): Promise<string[]> {
+    return this.inner.list();
+  }
+  create(volser: string): Promise<MountInfo> {
+    return this.inner.create(volser);
+  }
+  mount(volser: string): Promise<MountInfo> {
+    return this.inner.mount(volser);
+  }
+  unmount(): Promise<void> {
+    return this.inner.unmount();
+  }
+  append(records: ReadonlyArray<readonly Buffer[]>): Promise<number[]> {
+    return this.inner.append(records);
+  }
+  sync(): Promise<void> {
+    return this.inner.sync();
+  }
+  end(): number {
+    return this.inner.end();
+  }
+  usedBytes(): number {
+    return this.inner.usedBytes();
+  }
+  read(position: number, extent: number): Promise<Buffer[]> {
+    return this.inner.read(position, extent);
+  }
+  truncate(position: number): Promise<void> {
+    return this.inner.truncate(position);
+  }
+  scratch(volser: string): Promise<void> {
+    return this.inner.scratch(volser);
+  }
+}
+
 /** Modeled time, in seconds; devices advance it. Optionally also sleeps in real time (scaled). */
 export class VirtualClock {
   private t = 0;

@@ -17,7 +17,7 @@ export {
 export type { AbortRecord, Addressing, CloseRecord, CodecSpec, IndexBody, OpenRecord, RecordHeader, RecordKind, RunEntry, VolumeLabel } from './format';
 export { ClientFileSession, codecSpec, operatorKeyId, SuperblockCodec } from './codec';
 export type { EncodedSuperblock, Keyring, SuperblockInput } from './codec';
-export { FileDevice, TapeModelDevice, VirtualClock } from './device';
+export { DelegatingDevice, FileDevice, TapeModelDevice, VirtualClock } from './device';
 export type { Device, FileDeviceOptions, MountInfo, TapeModelOptions } from './device';
 export { DEFAULT_CHECKPOINT_EVERY, VolumeWriter } from './writer';
 export type { Durable, FinishedVolume, RunPlacement, VolumeWriterOptions } from './writer';

@@ -10,7 +10,7 @@
  * the unsynced superblocks again elsewhere, re-read from Kafka).
  */
 import { randomBytes } from 'node:crypto';
-import { TapeIoError, VolumeWriter, type Device, type Durable, type EncodedSuperblock, type MountInfo, type SovCommand, type SovState, type StreamSettings } from '@deltaflow/tape';
+import { DelegatingDevice, TapeIoError, VolumeWriter, type Durable, type EncodedSuperblock, type MountInfo, type SovCommand, type SovState, type StreamSettings } from '@deltaflow/tape';
 import { RejectedRecord } from '@deltaflow/service-kit';
 import { ClientFileRuntime, Deferred, type PendingSuperblock } from './client-file';
 
@@ -34,26 +34,10 @@ export interface DeviceHost {
   deviceFailed(device: DeviceRuntime, error: unknown): Promise<void>;
 }
 
-/** Times every operation of a device: how long it was busy. */
-export class MeteredDevice implements Device {
+/** Times the operations of a device that wait on it: how long it was busy. */
+export class MeteredDevice extends DelegatingDevice {
   busyMs = 0;
   bytesWritten = 0;
-  constructor(readonly inner: Device) {}
-  get name() {
-    return this.inner.name;
-  }
-  get addressing() {
-    return this.inner.addressing;
-  }
-  get capacity() {
-    return this.inner.capacity;
-  }
-  get readThroughGap() {
-    return this.inner.readThroughGap;
-  }
-  get mounted() {
-    return this.inner.mounted;
-  }
   private async timed<T>(p: () => Promise<T>): Promise<T> {
     const t0 = performance.now();
     try {
@@ -62,39 +46,21 @@ export class MeteredDevice implements Device {
       this.busyMs += performance.now() - t0;
     }
   }
-  list() {
-    return this.inner.list();
+  override create(volser: string): Promise<MountInfo> {
+    return this.timed(() => super.create(volser));
   }
-  create(volser: string): Promise<MountInfo> {
-    return this.timed(() => this.inner.create(volser));
+  override mount(volser: string): Promise<MountInfo> {
+    return this.timed(() => super.mount(volser));
   }
-  mount(volser: string): Promise<MountInfo> {
-    return this.timed(() => this.inner.mount(volser));
-  }
-  unmount() {
-    return this.inner.unmount();
-  }
-  append(records: ReadonlyArray<readonly Buffer[]>): Promise<number[]> {
+  override append(records: ReadonlyArray<readonly Buffer[]>): Promise<number[]> {
     for (const r of records) for (const b of r) this.bytesWritten += b.length;
-    return this.timed(() => this.inner.append(records));
+    return this.timed(() => super.append(records));
   }
-  sync() {
-    return this.timed(() => this.inner.sync());
+  override sync(): Promise<void> {
+    return this.timed(() => super.sync());
   }
-  end() {
-    return this.inner.end();
-  }
-  usedBytes() {
-    return this.inner.usedBytes();
-  }
-  read(position: number, extent: number) {
-    return this.timed(() => this.inner.read(position, extent));
-  }
-  truncate(position: number) {
-    return this.inner.truncate(position);
-  }
-  scratch(volser: string) {
-    return this.inner.scratch(volser);
+  override read(position: number, extent: number): Promise<Buffer[]> {
+    return this.timed(() => super.read(position, extent));
   }
 }
 

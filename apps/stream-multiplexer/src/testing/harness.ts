@@ -1,7 +1,7 @@
 /** The multiplexer's test helpers: client file contents, reading a client file back from the events, a device that fails on cue. */
 import { createHash } from 'node:crypto';
 import type { MessageOfType } from '@deltaflow/contracts';
-import { readClientFile, TapeIoError, type Device, type MountInfo, type OpenRecord } from '@deltaflow/tape';
+import { DelegatingDevice, readClientFile, TapeIoError, type Device, type OpenRecord } from '@deltaflow/tape';
 
 /** Deterministic pseudo-random bytes for `name` (xorshift; fast enough for hundreds of MiB). */
 export function content(name: string, size: number): Buffer {
@@ -36,40 +36,12 @@ export async function readBack(device: Device, opened: MessageOfType<'ClientFile
 }
 
 /** A device that fails (an I/O error, or hangs) once `failAfterBytes` were appended, until healed. */
-export class FailingDevice implements Device {
+export class FailingDevice extends DelegatingDevice {
   appended = 0;
   failAfterBytes = Infinity;
   mode: 'error' | 'hang' = 'error';
   failures = 0;
-  constructor(readonly inner: Device) {}
-  get name() {
-    return this.inner.name;
-  }
-  get addressing() {
-    return this.inner.addressing;
-  }
-  get capacity() {
-    return this.inner.capacity;
-  }
-  get readThroughGap() {
-    return this.inner.readThroughGap;
-  }
-  get mounted() {
-    return this.inner.mounted;
-  }
-  list() {
-    return this.inner.list();
-  }
-  create(volser: string): Promise<MountInfo> {
-    return this.inner.create(volser);
-  }
-  mount(volser: string): Promise<MountInfo> {
-    return this.inner.mount(volser);
-  }
-  unmount() {
-    return this.inner.unmount();
-  }
-  async append(records: ReadonlyArray<readonly Buffer[]>): Promise<number[]> {
+  override async append(records: ReadonlyArray<readonly Buffer[]>): Promise<number[]> {
     let n = 0;
     for (const r of records) for (const b of r) n += b.length;
     if (this.appended + n > this.failAfterBytes) {
@@ -82,23 +54,5 @@ export class FailingDevice implements Device {
     }
     this.appended += n;
     return this.inner.append(records);
-  }
-  sync() {
-    return this.inner.sync();
-  }
-  end() {
-    return this.inner.end();
-  }
-  usedBytes() {
-    return this.inner.usedBytes();
-  }
-  read(position: number, extent: number) {
-    return this.inner.read(position, extent);
-  }
-  truncate(position: number) {
-    return this.inner.truncate(position);
-  }
-  scratch(volser: string) {
-    return this.inner.scratch(volser);
   }
 }
