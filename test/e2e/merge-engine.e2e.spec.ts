@@ -8,25 +8,21 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { BlockDatabase } from '@deltaflow/blockdb';
-import { sampleGeometryOfSize } from '@deltaflow/blocks';
 import type { AnyMessage, MessageOfType } from '@deltaflow/contracts';
 import { formatDsid, type Dsid } from '@deltaflow/dsid';
-import { startEmbeddedKafka, type EmbeddedKafka } from '@deltaflow/embedded-kafka';
 import { readUnloadHeader } from '@deltaflow/merge';
 import { DataSetReader, DataSetWriter, readSaveHeader } from '@deltaflow/save-format';
-import { DsfDriver, Publisher, ServiceProcesses, testDatabase, TopicCollector, type TestDatabase } from '@deltaflow/testing';
-import { startNucleusSim, type NucleusSim } from '../../apps/nucleus-sim/src/app';
+import type { DsfDriver, Publisher, ServiceProcesses, TopicCollector } from '@deltaflow/testing';
+import type { NucleusSim } from '../../apps/nucleus-sim/src/app';
+import { startDeltaSaveSystem, type DeltaSaveSystem } from './support/delta-save-system';
 
 jest.setTimeout(600_000);
 
 const DBID = 1;
 let root: string;
 let dataDir: string;
-let kafka: EmbeddedKafka;
-let db: TestDatabase;
 let nucleus: NucleusSim;
 let services: ServiceProcesses;
 let pub: Publisher;
@@ -36,36 +32,14 @@ let n = 0;
 const copies = () => path.join(root, 'copies');
 const ds = (name: string) => path.join(dataDir, 'datasets', name);
 
+let sys: DeltaSaveSystem;
 beforeAll(async () => {
-  root = fs.mkdtempSync(path.join(os.tmpdir(), 'merge-engine-e2e-'));
-  fs.chmodSync(root, 0o755);
-  dataDir = path.join(root, 'data');
-  kafka = await startEmbeddedKafka({ dataDir: path.join(root, 'kafka'), fsync: 'never' });
-  db = await testDatabase();
-  nucleus = await startNucleusSim({
-    brokers: kafka.brokers,
-    dbid: DBID,
-    dataDir: path.join(dataDir, 'nucleus-sim', `db${DBID}`),
-    geometry: sampleGeometryOfSize(48),
-    workload: { txnIntervalMs: 5, blocksPerTxn: 8 },
-    syncIntervalMs: 0,
-    // the oracle: the database's files as they are at each save's end sync
-    copyAtSync: (syncId) => (syncId.endsWith('.end') ? path.join(copies(), syncId) : undefined),
-  });
-  services = new ServiceProcesses({ KAFKA_BROKERS: kafka.brokers.join(','), DATABASE_URL: db.url, DELTAFLOW_DATA_DIR: dataDir, CHANGE_LOGGER_DATABASES: nucleus.databaseDir });
-  pub = await new Publisher(kafka.brokers).start();
-  events = await new TopicCollector(kafka.brokers, 'dsf.events', ['SaveProgress', 'OperationProgress']).start();
-  dsf = new DsfDriver(pub, events);
-  await Promise.all(['change-logger', 'dsim-builder', 'save-writer', 'merge-engine'].map((s) => services.start(s)));
+  sys = await startDeltaSaveSystem({ name: 'merge-engine-e2e', dbid: DBID, dbMib: 48, services: ['change-logger', 'dsim-builder', 'save-writer', 'merge-engine'] });
+  ({ root, dataDir, nucleus, services, pub, events, dsf } = sys);
 });
 
 afterAll(async () => {
-  await services?.stopAll();
-  await events?.stop();
-  await pub?.stop();
-  await nucleus?.stop();
-  await kafka?.stop();
-  await db?.drop();
+  await sys?.stop();
 });
 
 afterEach(() => {

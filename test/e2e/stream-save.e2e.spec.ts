@@ -9,28 +9,18 @@
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { sampleGeometryOfSize } from '@deltaflow/blocks';
 import type { MessageOfType } from '@deltaflow/contracts';
-import { startEmbeddedKafka, type EmbeddedKafka } from '@deltaflow/embedded-kafka';
-import { DsfDriver, Publisher, ServiceProcesses, testDatabase, TopicCollector, type TestDatabase } from '@deltaflow/testing';
-import { startNucleusSim, type NucleusSim } from '../../apps/nucleus-sim/src/app';
+import { TopicCollector } from '@deltaflow/testing';
 import { runCli } from '../../apps/cli/src/run';
+import { startDeltaSaveSystem, type DeltaSaveSystem } from './support/delta-save-system';
 
 jest.setTimeout(600_000);
 
 const DBID = 1;
-let root: string;
+let sys: DeltaSaveSystem;
 let dataDir: string;
-let kafka: EmbeddedKafka;
-let db: TestDatabase;
-let nucleus: NucleusSim;
-let services: ServiceProcesses;
-let pub: Publisher;
-let events: TopicCollector;
 let sovEvents: TopicCollector;
-let dsf: DsfDriver;
 let cliEnv: Record<string, string>;
 async function cli(...argv: string[]) {
   const out: string[] = [];
@@ -39,7 +29,6 @@ async function cli(...argv: string[]) {
   return { code, stdout: out.join('\n'), stderr: err.join('\n'), json: () => JSON.parse(out.join('\n')) };
 }
 
-const copies = () => path.join(root, 'copies');
 const freePort = () =>
   new Promise<number>((resolve) => {
     const s = net.createServer();
@@ -49,65 +38,43 @@ const freePort = () =>
     });
   });
 const toStream = (kind: 'full' | 'delta', name: string, stream = 'S1') =>
-  dsf.send({ type: 'SaveRequested', correlationId: name, dbid: DBID, kind, online: true, destination: { kind: 'stream', stream, name } });
+  sys.dsf.send({ type: 'SaveRequested', correlationId: name, dbid: DBID, kind, online: true, destination: { kind: 'stream', stream, name } });
 
 beforeAll(async () => {
-  root = fs.mkdtempSync(path.join(os.tmpdir(), 'stream-save-e2e-'));
-  fs.chmodSync(root, 0o755);
-  dataDir = path.join(root, 'data');
-  kafka = await startEmbeddedKafka({ dataDir: path.join(root, 'kafka'), fsync: 'never' });
-  db = await testDatabase();
-  nucleus = await startNucleusSim({
-    brokers: kafka.brokers,
-    dbid: DBID,
-    dataDir: path.join(dataDir, 'nucleus-sim', `db${DBID}`),
-    geometry: sampleGeometryOfSize(16),
-    workload: { txnIntervalMs: 5, blocksPerTxn: 8 },
-    syncIntervalMs: 0,
-    copyAtSync: (syncId) => (syncId.endsWith('.end') ? path.join(copies(), syncId) : undefined),
-  });
   const catalogPort = await freePort();
-  services = new ServiceProcesses({
-    KAFKA_BROKERS: kafka.brokers.join(','),
-    DATABASE_URL: db.url,
-    DELTAFLOW_DATA_DIR: dataDir,
-    CHANGE_LOGGER_DATABASES: nucleus.databaseDir,
-    CATALOG_HTTP_PORT: String(catalogPort),
-    CATALOG_URL: `http://127.0.0.1:${catalogPort}`,
+  const catalogUrl = `http://127.0.0.1:${catalogPort}`;
+  sys = await startDeltaSaveSystem({
+    name: 'stream-save-e2e',
+    dbid: DBID,
+    dbMib: 16,
+    services: ['change-logger', 'dsim-builder', 'save-writer', 'merge-engine', 'stream-multiplexer', 'catalog'],
+    env: { CATALOG_HTTP_PORT: String(catalogPort), CATALOG_URL: catalogUrl },
   });
-  cliEnv = { KAFKA_BROKERS: kafka.brokers.join(','), CATALOG_URL: `http://127.0.0.1:${catalogPort}`, DELTAFLOW_HOME: path.join(root, 'no-home') };
-  pub = await new Publisher(kafka.brokers).start();
-  events = await new TopicCollector(kafka.brokers, 'dsf.events', ['SaveProgress', 'OperationProgress']).start();
-  sovEvents = await new TopicCollector(kafka.brokers, 'sov.events').start();
-  dsf = new DsfDriver(pub, events);
-  await Promise.all(['change-logger', 'dsim-builder', 'save-writer', 'merge-engine', 'stream-multiplexer', 'catalog'].map((s) => services.start(s)));
-  await pub.publish({ type: 'StreamDefine', stream: 'S1' });
+  dataDir = sys.dataDir;
+  cliEnv = { KAFKA_BROKERS: sys.kafka.brokers.join(','), CATALOG_URL: catalogUrl, DELTAFLOW_HOME: path.join(sys.root, 'no-home') };
+  sovEvents = await new TopicCollector(sys.kafka.brokers, 'sov.events').start();
+  await sys.pub.publish({ type: 'StreamDefine', stream: 'S1' });
   await sovEvents.waitFor((e) => e.type === 'DeviceAdded' && 'stream' in e && e.stream === 'S1', 60_000, 'stream S1 with a device');
 });
 
 afterAll(async () => {
-  await services?.stopAll();
   await sovEvents?.stop();
-  await events?.stop();
-  await pub?.stop();
-  await nucleus?.stop();
-  await kafka?.stop();
-  await db?.drop();
+  await sys?.stop();
 });
 
 afterEach(() => {
   const state = expect.getState();
-  if (state.assertionCalls !== state.numPassingAsserts) console.log(services.tail(150));
+  if (state.assertionCalls !== state.numPassingAsserts) console.log(sys.services.tail(150));
 });
 
 describe('saves to a stream, restored from it', () => {
   it('a full and a delta save go to stream S1 as client files; the merge engine restores the chain from the stream, byte-identical to the nucleus at the delta end', async () => {
     const full = (await toStream('full', 'sf-full')) as MessageOfType<'SaveCompleted'>;
     expect(full).toMatchObject({ type: 'SaveCompleted', location: { kind: 'stream', stream: 'S1', clientFile: 'sf-full' } });
-    expect(await dsf.dsim(DBID, 'DsimUnloadRequested', 'sf-full.dsim')).toMatchObject({ type: 'DsimUnloaded' });
+    expect(await sys.dsf.dsim(DBID, 'DsimUnloadRequested', 'sf-full.dsim')).toMatchObject({ type: 'DsimUnloaded' });
     const delta = (await toStream('delta', 'sf-d1')) as MessageOfType<'SaveCompleted'>;
     expect(delta).toMatchObject({ type: 'SaveCompleted', location: { kind: 'stream', stream: 'S1', clientFile: 'sf-d1' } });
-    expect(await dsf.dsim(DBID, 'DsimUnloadRequested', 'sf-d1.dsim')).toMatchObject({ type: 'DsimUnloaded' });
+    expect(await sys.dsf.dsim(DBID, 'DsimUnloadRequested', 'sf-d1.dsim')).toMatchObject({ type: 'DsimUnloaded' });
 
     // the client files closed on a volume, with the bytes the save reported; nothing left behind locally
     const closed = sovEvents.messages.filter((e): e is MessageOfType<'ClientFileClosed'> => e.type === 'ClientFileClosed');
@@ -117,11 +84,11 @@ describe('saves to a stream, restored from it', () => {
 
     // restore from the stream: full and delta read back by their placements (the DSIMs from the directory)
     const target = 'from-stream';
-    const restored = await dsf.restore(DBID, target, ['stream:S1/sf-full', 'sf-full.dsim', 'stream:S1/sf-d1', 'sf-d1.dsim']);
+    const restored = await sys.dsf.restore(DBID, target, ['stream:S1/sf-full', 'sf-full.dsim', 'stream:S1/sf-d1', 'sf-d1.dsim']);
     expect(restored).toMatchObject({ type: 'RestoreCompleted' });
     for (const f of ['header.json', 'ASSO', 'DATA']) {
       const a = fs.readFileSync(path.join(dataDir, 'restores', target, f));
-      const b = fs.readFileSync(path.join(copies(), 'sf-d1.end', f));
+      const b = fs.readFileSync(path.join(sys.copyAt('sf-d1.end'), f));
       expect({ file: f, equal: a.equals(b) }).toEqual({ file: f, equal: true });
     }
     expect(fs.readdirSync(path.join(dataDir, 'staging'))).toEqual([]);
@@ -155,7 +122,7 @@ describe('saves to a stream, restored from it', () => {
     const failed = await toStream('delta', 'sf-nowhere', 'NOWHERE');
     expect(failed).toMatchObject({ type: 'SaveFailed', reason: expect.stringMatching(/NOWHERE/) });
     expect(fs.readdirSync(path.join(dataDir, 'staging'))).toEqual([]);
-    const refused = await dsf.restore(DBID, 'nothing', ['stream:S1/no-such-file']);
+    const refused = await sys.dsf.restore(DBID, 'nothing', ['stream:S1/no-such-file']);
     expect(refused).toMatchObject({ type: expect.stringMatching(/CommandRejected|RestoreInterrupted/), reason: expect.stringMatching(/no-such-file/) });
   });
 });

@@ -41,7 +41,7 @@ const CHANGED = 0.01;
  * 2-5x slower than into memory freed a moment ago: cp run right after an rm measured 2.3 GB/s,
  * 3 s later 0.4-1 GB/s. Every operation, the cp ceiling included, starts from that same state.
  */
-function settle(): void {
+export function settle(): void {
   spawnSync('sync');
   const secs = Number(process.env.BENCH_SETTLE ?? 3);
   if (secs > 0) spawnSync('sleep', [String(secs)]);
@@ -68,7 +68,7 @@ async function restoreChild(inputs: string[], target: string): Promise<void> {
   process.stdout.write(JSON.stringify({ secs, blocks: r.blocksWritten, maxRssKiB: process.resourceUsage().maxRSS, baseKiB }) + '\n');
 }
 
-function geometryFor(mib: number): Geometry {
+export function geometryFor(mib: number): Geometry {
   const assoBlocks = Math.max(64, (mib * MiB) / 8 / 4096);
   const dataBlocks = ((mib * MiB) * 7) / 8 / 8192;
   return {
@@ -105,7 +105,7 @@ async function runSize(mib: number, root: string): Promise<Record<string, string
 }
 
 /** Builds the database, its full save and the deltas in `dir`; returns the input paths. */
-async function build(dir: string, g: Geometry): Promise<string[]> {
+export async function build(dir: string, g: Geometry): Promise<string[]> {
   fs.rmSync(dir, { recursive: true, force: true });
   const db = BlockDatabase.create(path.join(dir, 'db'), { dbid: 1, geometry: g });
   const chunk = crypto.randomBytes(4 * MiB);
@@ -264,7 +264,8 @@ async function main(): Promise<void> {
     );
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+if (require.main === module)
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
