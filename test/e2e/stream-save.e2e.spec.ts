@@ -5,7 +5,8 @@
  * stream S1 as client files (SaveCompleted names the stream and the client file; nothing is left in
  * the data set directory or the staging folder); the merge engine reads them back by the catalog's
  * placements (`stream:S1/NAME`) and the restored chain is byte-identical to the nucleus's copy of
- * its files at the delta's end sync. An unknown stream fails the save with the multiplexer's reason.
+ * its files at the delta's end sync; a merge of the chain writes its new full save to the stream too.
+ * An unknown stream fails the save with the multiplexer's reason.
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -92,6 +93,27 @@ describe('saves to a stream, restored from it', () => {
       expect({ file: f, equal: a.equals(b) }).toEqual({ file: f, equal: true });
     }
     expect(fs.readdirSync(path.join(dataDir, 'staging'))).toEqual([]);
+  });
+
+  it('a merge writes its new full save to the stream; restored from there alone, it equals the nucleus at the delta end', async () => {
+    const merged = await sys.dsf.send({
+      type: 'MergeRequested',
+      correlationId: 'merge-to-stream',
+      dbid: DBID,
+      inputs: ['stream:S1/sf-full', 'sf-full.dsim', 'stream:S1/sf-d1', 'sf-d1.dsim'],
+      output: { kind: 'stream', stream: 'S1', name: 'sf-week' },
+      full: true,
+    });
+    expect(merged).toMatchObject({ type: 'MergeCompleted', kind: 'full', location: { kind: 'stream', stream: 'S1', clientFile: 'sf-week' } });
+    expect(fs.readdirSync(path.join(dataDir, 'staging'))).toEqual([]);
+    expect(fs.existsSync(path.join(dataDir, 'datasets', 'sf-week'))).toBe(false);
+    const restored = await sys.dsf.restore(DBID, 'from-merged-stream', ['stream:S1/sf-week']);
+    expect(restored).toMatchObject({ type: 'RestoreCompleted' });
+    for (const f of ['header.json', 'ASSO', 'DATA']) {
+      const a = fs.readFileSync(path.join(dataDir, 'restores', 'from-merged-stream', f));
+      const b = fs.readFileSync(path.join(sys.copyAt('sf-d1.end'), f));
+      expect({ file: f, equal: a.equals(b) }).toEqual({ file: f, equal: true });
+    }
   });
 
   it('dsf: stream define and device add answered by the multiplexer; stream, client-file and volume lists and a catalog backup from the catalog', async () => {

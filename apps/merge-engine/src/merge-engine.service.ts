@@ -17,12 +17,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { databaseDir } from '@deltaflow/blockdb';
-import { encodeMessage, Topic, type AnyMessage, type MessageOfType, type TopicMessage } from '@deltaflow/contracts';
+import { encodeMessage, Topic, type AnyMessage, type Location, type MessageOfType, type TopicMessage } from '@deltaflow/contracts';
 import { PARTIAL_SUFFIX, safePathIn, Throttle } from '@deltaflow/core';
 import { DsidRuleError, validateMerge, validateRestoreDelta, type Dsid } from '@deltaflow/dsid';
 import { checkRestore, checkSameShape, loadInputs, mergeDataSets, readShadowStatus, regenerate, restoreDelta, unloadFile, type RestoreScope } from '@deltaflow/merge';
 import { dataSetPath } from '@deltaflow/save-format';
-import { Answers, Assignments, ClientFileReader, createKafka, EventPublisher, TopicReader } from '@deltaflow/service-kit';
+import { Answers, Assignments, ClientFileReader, createKafka, EventPublisher, StreamOutput, TopicReader } from '@deltaflow/service-kit';
 import { InputError, InputResolver, type ResolvedInput } from './inputs';
 
 export interface MergeEngineConfig {
@@ -44,6 +44,8 @@ export interface MergeEngineConfig {
   readonly catalogUrl?: string;
   /** the volume library stream inputs are read from (default <dataDir>/tapes) */
   readonly volumeDir?: string;
+  /** how long a merge to a stream waits for the multiplexer to open and close its client file (default 120 s) */
+  readonly streamTimeoutMs?: number;
   readonly log?: (m: string) => void;
   readonly now?: () => number;
 }
@@ -84,6 +86,8 @@ export class MergeEngineService implements OnModuleInit, BeforeApplicationShutdo
   private publisher!: EventPublisher<AnyMessage>;
   private reader?: TopicReader<EventsMessage>;
   private readonly resolver: InputResolver;
+  /** merge outputs to a stream: staged, then sent as a client file */
+  private readonly streams: StreamOutput;
   private readonly snapshots = new Answers<MessageOfType<'DsimSnapshotted'> | MessageOfType<'CommandRejected'>>();
   /** correlation ids with an outcome or a start on dsf.events */
   private readonly handled = new Set<string>();
@@ -111,6 +115,7 @@ export class MergeEngineService implements OnModuleInit, BeforeApplicationShutdo
     this.log = config.log ?? ((m: string) => console.log(`[merge-engine] ${m}`));
     this.now = config.now ?? Date.now;
     const streams = config.catalogUrl ? new ClientFileReader({ catalogUrl: config.catalogUrl, volumeDir: config.volumeDir ?? path.join(config.dataDir, 'tapes') }) : undefined;
+    this.streams = new StreamOutput({ brokers: config.brokers, clientId: 'merge-engine-sov', dataDir: config.dataDir, timeoutMs: config.streamTimeoutMs ?? 120_000, log: this.log });
     this.resolver = new InputResolver(config.dataDir, { snapshot: (dbid, id, destination) => this.snapshot(dbid, id, destination) }, this.log, streams);
   }
 
@@ -149,6 +154,7 @@ export class MergeEngineService implements OnModuleInit, BeforeApplicationShutdo
 
   async onApplicationShutdown(): Promise<void> {
     await this.reader?.stop();
+    await this.streams.close();
     await this.publisher?.close();
   }
 
@@ -211,6 +217,11 @@ export class MergeEngineService implements OnModuleInit, BeforeApplicationShutdo
         const gone = `the merge engine running it${started.instance ? ` (${started.instance})` : ''} stopped`;
         if (started.type === 'MergeStarted') {
           if (started.output?.kind === 'directory') fs.rmSync(`${dataSetPath(this.config.dataDir, started.output.name)}${PARTIAL_SUFFIX}`, { force: true });
+          if (started.output?.kind === 'stream') {
+            const staged = this.streams.stagingFile('merge', cid);
+            fs.rmSync(staged, { force: true });
+            fs.rmSync(`${staged}${PARTIAL_SUFFIX}`, { force: true });
+          }
           await this.publish({ type: 'CommandFailed', correlationId: cid, dbid: started.dbid, commandType: 'MergeRequested', code: 'ENGINE_RESTARTED', reason: `${gone} during this merge; nothing was left under the destination name: resubmit the merge`, occurredAt: this.now() });
         } else if (started.type === 'RestoreStarted') {
           await this.publish({
@@ -339,10 +350,15 @@ export class MergeEngineService implements OnModuleInit, BeforeApplicationShutdo
   // Merge
 
   private async acceptMerge(c: MessageOfType<'MergeRequested'>): Promise<Job> {
-    if (c.output.kind !== 'directory') throw new Rejection('UNSUPPORTED', 'stream destinations are not supported by the merge engine yet', { field: 'output' });
-    const outName = c.output.name;
-    const output = dataSetPath(this.config.dataDir, outName);
-    if (fs.existsSync(output)) throw new Rejection('ALREADY_EXISTS', `data set ${outName} already exists`, { field: 'output' });
+    const dest = c.output;
+    // to a stream: staged, then sent as one client file (named --dest, default the correlation id)
+    const outName = dest.kind === 'directory' ? dest.name : (dest.name ?? c.correlationId);
+    const output = dest.kind === 'directory' ? dataSetPath(this.config.dataDir, outName) : this.streams.stagingFile('merge', c.correlationId);
+    if (dest.kind === 'directory' && fs.existsSync(output)) throw new Rejection('ALREADY_EXISTS', `data set ${outName} already exists`, { field: 'output' });
+    if (dest.kind === 'stream') {
+      fs.mkdirSync(path.dirname(output), { recursive: true });
+      fs.rmSync(output, { force: true }); // a redelivered command's leftover
+    }
     const inputs = await this.resolver.resolveAll(c.dbid, c.correlationId, c.inputs, c.dsimWaitSec ?? 0);
     try {
       const sets = await loadInputs(inputs.map((i) => i.path));
@@ -350,7 +366,7 @@ export class MergeEngineService implements OnModuleInit, BeforeApplicationShutdo
       checkSameShape(sets, 'MERGE_INPUT_INVALID');
       this.checkDbid(c.dbid, sets[0].header.dbid);
       if (c.full && plan.outputKind !== 'full') throw new Rejection('FULL_REQUIRED', 'a full result was asked (--full) but no full save is among the inputs', { rule: 'FULL_REQUIRED' });
-      await this.publish({ type: 'MergeStarted', correlationId: c.correlationId, dbid: c.dbid, dsid: plan.output, kind: plan.outputKind, inputs: [...c.inputs], output: c.output, instance: this.assignments.instanceId, occurredAt: this.now() });
+      await this.publish({ type: 'MergeStarted', correlationId: c.correlationId, dbid: c.dbid, dsid: plan.output, kind: plan.outputKind, inputs: [...c.inputs], output: dest.kind === 'directory' ? dest : { kind: 'stream', stream: dest.stream, clientFile: outName }, instance: this.assignments.instanceId, occurredAt: this.now() });
     } catch (e) {
       for (const i of inputs) i.release();
       throw withInputNames(e, inputs);
@@ -368,6 +384,15 @@ export class MergeEngineService implements OnModuleInit, BeforeApplicationShutdo
           writer: { fsync: this.config.fsync ?? true },
           onProgress: (p) => void progress(p.bytesDone, p.bytesTotal),
         });
+        let location: Location = { kind: 'directory', name: outName };
+        if (dest.kind === 'stream') {
+          try {
+            await this.streams.send(output, { stream: dest.stream, name: outName }, { dbid: c.dbid, dsid: r.dsid, kind: 'merge', correlationId: c.correlationId });
+          } finally {
+            fs.rmSync(output, { force: true });
+          }
+          location = { kind: 'stream', stream: dest.stream, clientFile: outName };
+        }
         return {
           type: 'MergeCompleted',
           correlationId: c.correlationId,
@@ -375,7 +400,7 @@ export class MergeEngineService implements OnModuleInit, BeforeApplicationShutdo
           dsid: r.dsid,
           kind: r.kind,
           inputs: [...c.inputs],
-          location: { kind: 'directory', name: outName },
+          location,
           blocks: r.output.assoRecords + r.output.dataRecords,
           bytes: r.output.bytes,
           digest: r.output.digest,

@@ -23,10 +23,9 @@ import { blocksOfFullSave } from '@deltaflow/dlog';
 import { saveLifecycle, type SaveCommand, type SaveEvent, type SaveLifecycleState } from '@deltaflow/save-chain';
 import { DataSetWriter, dataSetPath } from '@deltaflow/save-format';
 import { PARTIAL_SUFFIX, Throttle } from '@deltaflow/core';
-import { Answers, Assignments, EventPublisher, TopicReader, type RecordAt } from '@deltaflow/service-kit';
+import { Answers, Assignments, EventPublisher, StreamOutput, TopicReader, type RecordAt } from '@deltaflow/service-kit';
 import { encodeMessage } from '@deltaflow/contracts';
 import { checkpointPath, readCheckpoint, writeCheckpoint } from './tail-checkpoint';
-import { StreamOutput } from './stream-output';
 
 /** What the save writer folds from the log: dsf.events, dsf.dlog and the nucleus state on dsf.block-changes. */
 export type TailMessage = TopicMessage<'dsf.block-changes'> | TopicMessage<'dsf.dlog'> | TopicMessage<'dsf.events'>;
@@ -133,7 +132,7 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
     };
     this.cpFile = checkpointPath(config.dataDir);
     if (config.maxBytesPerSec !== undefined) this.throttle = new Throttle(config.maxBytesPerSec);
-    this.streams = new StreamOutput({ brokers: config.brokers, dataDir: config.dataDir, timeoutMs: config.streamTimeoutMs ?? 120_000, log: this.d.log });
+    this.streams = new StreamOutput({ brokers: config.brokers, clientId: 'save-writer-sov', dataDir: config.dataDir, timeoutMs: config.streamTimeoutMs ?? 120_000, log: this.d.log });
   }
 
   /**
@@ -329,7 +328,7 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
         if (this.state(dbid).running?.correlationId !== r.correlationId || this.mine.has(r.correlationId)) continue;
         if (info?.destination) {
           try {
-            const file = info.destination.kind === 'directory' ? dataSetPath(this.d.dataDir, info.destination.name) : this.streams.stagingFile(r.correlationId);
+            const file = info.destination.kind === 'directory' ? dataSetPath(this.d.dataDir, info.destination.name) : this.streams.stagingFile('save', r.correlationId);
             fs.rmSync(`${file}${PARTIAL_SUFFIX}`, { force: true });
             if (info.destination.kind === 'stream') fs.rmSync(file, { force: true });
           } catch (e) {
@@ -507,7 +506,7 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
   /** The file a save writes: its data set, or the staging file of a save to a stream. */
   private target(dest: Destination, correlationId: string): string {
     try {
-      return dest.kind === 'directory' ? dataSetPath(this.d.dataDir, dest.name) : this.streams.stagingFile(correlationId);
+      return dest.kind === 'directory' ? dataSetPath(this.d.dataDir, dest.name) : this.streams.stagingFile('save', correlationId);
     } catch (e) {
       throw new SaveFailure('VALIDATION', (e as Error).message);
     }

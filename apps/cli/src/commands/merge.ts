@@ -1,12 +1,13 @@
 /** `dsf merge`: a full save and consecutive deltas (+ DSIMs) into one consolidated delta or a new full save (MergeRequested). */
 import { Option, type Command } from 'commander';
-import { inputsArg, nameArg, withCommonOptions, type CommonOptions } from '../options';
+import { inputsArg, nameArg, streamArg, withCommonOptions, type CommonOptions } from '../options';
 import { correlationIdOf, sendPlan, type CommandGroup, type Plan } from '../plan';
 import { dbidOption, dsimWaitOption, inputsArgument } from './inputs';
 
 interface MergeOptions extends CommonOptions {
   dbid: number;
   dest: string;
+  stream?: string;
   full?: boolean;
   dsimWait?: number;
 }
@@ -21,7 +22,8 @@ export const mergeCommand: CommandGroup = {
           'a consolidated delta, or a new full save when a full save is an input. The merge engine checks the DSID rules before reading a byte.',
       )
       .addOption(dbidOption().makeOptionMandatory())
-      .addOption(new Option('--dest <NAME>', 'the data set to write').argParser(nameArg('--dest')).makeOptionMandatory())
+      .addOption(new Option('--dest <NAME>', 'the data set to write (with --stream, the client file\'s name)').argParser(nameArg('--dest')).makeOptionMandatory())
+      .addOption(new Option('--stream <NAME>', 'write the result to this stream as a client file instead of the data set directory').argParser(streamArg('--stream')))
       .option('--full', 'the result must be a full save (a full save must be among the inputs)')
       .addOption(dsimWaitOption())
       .addArgument(inputsArgument());
@@ -33,7 +35,7 @@ export const mergeCommand: CommandGroup = {
             correlationId: correlationIdOf(o),
             dbid: o.dbid,
             inputs: inputsArg(inputs),
-            output: { kind: 'directory', name: o.dest },
+            output: o.stream !== undefined ? { kind: 'stream', stream: o.stream, name: o.dest } : { kind: 'directory', name: o.dest },
             ...(o.full ? { full: true } : {}),
             ...(o.dsimWait !== undefined ? { dsimWaitSec: o.dsimWait } : {}),
           },

@@ -3,3 +3,4 @@ export { SovClient, type ClientFileReport, type SovClientOptions } from './sov-c
 export { ClientFileWriter, SUPERBLOCK_BYTES, type ByteSink, type ClientFileWriterOptions, type ClientFileWritten, type OpenClientFile } from './client-file-writer';
 export { ClientFileReader, type ClientFileId, type ClientFilePlacements, type ClientFileReaderOptions } from './client-file-reader';
 export { SovClientError, type SovClientErrorCode } from './errors';
+export { StreamOutput } from './stream-output';
