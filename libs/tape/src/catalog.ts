@@ -13,6 +13,20 @@ import { RunPlacement } from './writer';
  * ignored), so a decoded ClientFileOpened, RunPlaced, … can be passed in as it is.
  */
 
+
+/** Where one run of a client file lies on a volume: what RunPlaced says and a scan finds. */
+export interface RunFacts {
+  readonly incarnation: string;
+  readonly volser: string;
+  readonly firstSeq: number;
+  readonly superblocks: number;
+  readonly last: boolean;
+  readonly position: number;
+  readonly length: number;
+  readonly bytes: number;
+  readonly crcs: readonly number[];
+}
+
 export type CatalogEvent =
   | { readonly type: 'VolumeMounted'; readonly stream: string; readonly volser: string; readonly streamFile: string; readonly volumeSeq: number; readonly previousVolser?: string }
   | { readonly type: 'VolumeFull'; readonly volser: string; readonly nextVolser?: string }
@@ -34,18 +48,7 @@ export type CatalogEvent =
       readonly wrappedKey?: string;
       readonly occurredAt: number;
     }
-  | {
-      readonly type: 'RunPlaced';
-      readonly incarnation: string;
-      readonly volser: string;
-      readonly firstSeq: number;
-      readonly superblocks: number;
-      readonly last: boolean;
-      readonly position: number;
-      readonly length: number;
-      readonly bytes: number;
-      readonly crcs: readonly number[];
-    }
+  | ({ readonly type: 'RunPlaced' } & RunFacts)
   | { readonly type: 'ClientFileClosed'; readonly incarnation: string; readonly superblocks: number; readonly bytes: number; readonly sha256: string; readonly occurredAt: number }
   | { readonly type: 'ClientFileAborted'; readonly incarnation: string; readonly reason: string; readonly occurredAt: number }
   | { readonly type: 'ClientFileExpired'; readonly incarnation: string };

@@ -1,5 +1,5 @@
 import type { Decider } from '@deltaflow/core';
-import { openedEventOf } from './catalog';
+import { openedEventOf, type RunFacts } from './catalog';
 import { SovRejectedError, TapeStateError } from './errors';
 import type { AbortRecord, CloseRecord, CodecSpec, OpenRecord, RunEntry, VolumeLabel } from './format';
 import { assertVolser } from './names';
@@ -48,19 +48,7 @@ export type SovEvent =
   | ReturnType<typeof openedEventOf>
   | Stamped<{ readonly type: 'ClientFileClosed'; readonly clientFile: string; readonly incarnation: string; readonly superblocks: number; readonly bytes: number; readonly sha256: string }>
   | Stamped<{ readonly type: 'ClientFileAborted'; readonly clientFile: string; readonly incarnation: string; readonly reason: string }>
-  | Stamped<{
-      readonly type: 'RunPlaced';
-      readonly clientFile: string;
-      readonly incarnation: string;
-      readonly volser: string;
-      readonly firstSeq: number;
-      readonly superblocks: number;
-      readonly last: boolean;
-      readonly position: number;
-      readonly length: number;
-      readonly bytes: number;
-      readonly crcs: readonly number[];
-    }>
+  | Stamped<{ readonly type: 'RunPlaced'; readonly clientFile: string } & RunFacts>
   | Stamped<{
       readonly type: 'VolumeMounted';
       readonly volser: string;
