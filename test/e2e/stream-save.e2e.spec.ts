@@ -5,7 +5,8 @@
  * stream S1 as client files (SaveCompleted names the stream and the client file; nothing is left in
  * the data set directory or the staging folder); the merge engine reads them back by the catalog's
  * placements (`stream:S1/NAME`) and the restored chain is byte-identical to the nucleus's copy of
- * its files at the delta's end sync; a merge of the chain writes its new full save to the stream too.
+ * its files at the delta's end sync; a merge of the chain writes its new full save to the stream too,
+ * and so does a DSIM unload.
  * An unknown stream fails the save with the multiplexer's reason.
  */
 import * as fs from 'node:fs';
@@ -112,6 +113,25 @@ describe('saves to a stream, restored from it', () => {
     for (const f of ['header.json', 'ASSO', 'DATA']) {
       const a = fs.readFileSync(path.join(dataDir, 'restores', 'from-merged-stream', f));
       const b = fs.readFileSync(path.join(sys.copyAt('sf-d1.end'), f));
+      expect({ file: f, equal: a.equals(b) }).toEqual({ file: f, equal: true });
+    }
+  });
+
+  it('a DSIM unloads to the stream too: the merged full save, a delta and its DSIM, all read back from the stream, restore to the nucleus at the delta end', async () => {
+    expect(await toStream('delta', 'sf-d2')).toMatchObject({ type: 'SaveCompleted', location: { kind: 'stream', clientFile: 'sf-d2' } });
+    let unloaded;
+    for (let attempt = 1; ; attempt++) {
+      unloaded = await sys.dsf.send({ type: 'DsimUnloadRequested', correlationId: `sf-d2-unload-${attempt}`, dbid: DBID, destination: { kind: 'stream', stream: 'S1', name: 'sf-d2.dsim' } });
+      if (!(unloaded.type === 'CommandRejected' && unloaded.code === 'DSIM_NOT_COMPLETE')) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(unloaded).toMatchObject({ type: 'DsimUnloaded', location: { kind: 'stream', stream: 'S1', clientFile: 'sf-d2.dsim' } });
+    expect(fs.readdirSync(path.join(dataDir, 'staging'))).toEqual([]);
+    const restored = await sys.dsf.restore(DBID, 'all-from-stream', ['stream:S1/sf-week', 'stream:S1/sf-d2', 'stream:S1/sf-d2.dsim']);
+    expect(restored).toMatchObject({ type: 'RestoreCompleted' });
+    for (const f of ['header.json', 'ASSO', 'DATA']) {
+      const a = fs.readFileSync(path.join(dataDir, 'restores', 'all-from-stream', f));
+      const b = fs.readFileSync(path.join(sys.copyAt('sf-d2.end'), f));
       expect({ file: f, equal: a.equals(b) }).toEqual({ file: f, equal: true });
     }
   });

@@ -31,6 +31,7 @@ describe('dsf command lines → the command sent', () => {
     expect(sends('save', '--dbid', '1', '--full', '--stream', 'daily').message).toMatchObject({ destination: { kind: 'stream', stream: 'daily' } });
     expect(sends('save', '--dbid', '1', '--full', '--stream', 'daily', '--dest', 'mon').message).toMatchObject({ destination: { kind: 'stream', stream: 'daily', name: 'mon' } });
     expect(sends('merge', '--dbid', '1', '--full', '--dest', 'wk', '--stream', 'daily', 'mon', 'tue').message).toMatchObject({ output: { kind: 'stream', stream: 'daily', name: 'wk' } });
+    expect(sends('dsim', 'unload', '--dbid', '1', '--dest', 'tue.dsim', '--stream', 'daily').message).toMatchObject({ destination: { kind: 'stream', stream: 'daily', name: 'tue.dsim' } });
   });
 
   it('dsim unload, reset, snapshot, print', () => {

@@ -14,7 +14,7 @@ import { encodeMessage, type AnyMessage, type MessageOfType, type TopicMessage }
 import { applyBatchOnce, applyOnce } from '@deltaflow/persistence';
 import { dsim, type DsimCommand, type DsimEvent, type DsimState } from '@deltaflow/save-chain';
 import { DataSetWriter, dataSetPath } from '@deltaflow/save-format';
-import { EventPublisher, type RecordAt } from '@deltaflow/service-kit';
+import { EventPublisher, StreamOutput, type RecordAt } from '@deltaflow/service-kit';
 import type { DataSource, EntityManager } from 'typeorm';
 import { countBlocks, DSIM_BUILDER_PROJECTION, forgetImages, insertImages, insertSyncs, lastImages, loadDsim, openDsimDataSource, recordCompletedSave, saveDsim } from './dsim-store';
 import { PlogRetention } from './plog-retention';
@@ -32,6 +32,8 @@ export interface DsimBuilderConfig {
   readonly plogKeepSaves?: number;
   /** how often the PLOG retention runs (default 60 s) */
   readonly plogRetentionIntervalMs?: number;
+  /** how long a DSIM unload to a stream waits for the multiplexer to close its client file (default 120 s) */
+  readonly streamTimeoutMs?: number;
 }
 
 export const DSIM_BUILDER_CONFIG = Symbol('DSIM_BUILDER_CONFIG');
@@ -44,6 +46,8 @@ const isPublic = (e: DsimEvent): e is PublicDsimEvent => PUBLIC.has(e.type);
 export class DsimBuilderService implements OnModuleInit, OnApplicationShutdown {
   private ds!: DataSource;
   private publisher!: EventPublisher<AnyMessage>;
+  /** DSIM unloads to a stream: staged, then sent as a client file */
+  private streams!: StreamOutput;
   /** truncates dsf.plog below what is secured (when plogKeepSaves > 0) */
   retention?: PlogRetention;
   private readonly log: (m: string) => void;
@@ -58,6 +62,7 @@ export class DsimBuilderService implements OnModuleInit, OnApplicationShutdown {
     this.ds = await openDsimDataSource(this.config.databaseUrl);
     this.publisher = new EventPublisher<AnyMessage>(this.config.brokers, 'dsim-builder', (m) => encodeMessage(m));
     await this.publisher.connect();
+    this.streams = new StreamOutput({ brokers: this.config.brokers, clientId: 'dsim-builder-sov', dataDir: this.config.dataDir, timeoutMs: this.config.streamTimeoutMs ?? 120_000, log: this.log });
     if ((this.config.plogKeepSaves ?? 0) > 0) {
       this.retention = new PlogRetention({ brokers: this.config.brokers, ds: this.ds, keepSaves: this.config.plogKeepSaves!, intervalMs: this.config.plogRetentionIntervalMs ?? 60_000, log: this.log });
       await this.retention.start();
@@ -66,6 +71,7 @@ export class DsimBuilderService implements OnModuleInit, OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     await this.retention?.stop();
+    await this.streams?.close();
     await this.publisher?.close();
     if (this.ds?.isInitialized) await this.ds.destroy();
   }
@@ -178,14 +184,36 @@ export class DsimBuilderService implements OnModuleInit, OnApplicationShutdown {
   }
 
   private async unload(m: EntityManager, c: MessageOfType<'DsimUnloadRequested'>): Promise<void> {
-    if (c.destination.kind !== 'directory') return this.reject(c, 'UNSUPPORTED', 'stream destinations are not supported for DSIM unload yet', 'destination');
     const s = await loadDsim(m, c.dbid);
     const refused = dsim.decide({ type: 'Unload', correlationId: c.correlationId }, s).find((e) => e.type === 'DsimRejected');
     if (refused?.type === 'DsimRejected') return this.reject(c, refused.code, refused.reason);
-    const written = await this.writeWindow(m, c, c.destination.name, 'unloaded-dsim', s);
-    if (written === null) return;
-    await this.decide(m, c.dbid, { type: 'RecordUnloaded', correlationId: c.correlationId, location: { kind: 'directory', name: c.destination.name }, ...written }, s);
-    this.log(`DSIM of database ${c.dbid} unloaded to ${c.destination.name}: ${written.blocks} blocks`);
+    const dest = c.destination;
+    if (dest.kind === 'directory') {
+      const written = await this.writeWindow(m, c, { name: dest.name }, 'unloaded-dsim', s);
+      if (written === null) return;
+      await this.decide(m, c.dbid, { type: 'RecordUnloaded', correlationId: c.correlationId, location: { kind: 'directory', name: dest.name }, ...written }, s);
+      this.log(`DSIM of database ${c.dbid} unloaded to ${dest.name}: ${written.blocks} blocks`);
+      return;
+    }
+    // to a stream: staged, then sent as one client file; the DSIM is unloaded only once it is closed
+    const name = dest.name ?? c.correlationId;
+    const staged = this.streams.stagingFile('dsim', c.correlationId);
+    fs.rmSync(staged, { force: true }); // a redelivered command's leftover
+    try {
+      const written = await this.writeWindow(m, c, { name, file: staged }, 'unloaded-dsim', s);
+      if (written === null) return;
+      try {
+        await this.streams.send(staged, { stream: dest.stream, name }, { dbid: c.dbid, dsid: dsim.window(s)!.dsid, kind: 'dsim', correlationId: c.correlationId });
+      } catch (e) {
+        const code = (e as { code?: unknown }).code;
+        return this.reject(c, typeof code === 'string' && /^[A-Z][A-Z0-9_]*$/.test(code) ? code : 'STREAM', `the DSIM was not unloaded to stream ${dest.stream}: ${(e as Error).message}`, 'destination');
+      }
+      fs.rmSync(staged, { force: true }); // gone before DsimUnloaded is told
+      await this.decide(m, c.dbid, { type: 'RecordUnloaded', correlationId: c.correlationId, location: { kind: 'stream', stream: dest.stream, clientFile: name }, ...written }, s);
+      this.log(`DSIM of database ${c.dbid} unloaded to stream ${dest.stream} as ${name}: ${written.blocks} blocks`);
+    } finally {
+      fs.rmSync(staged, { force: true });
+    }
   }
 
   /** A copy of the original DSIM for a merge or restore that reads it where it lives; the DSIM stays in use. */
@@ -193,7 +221,7 @@ export class DsimBuilderService implements OnModuleInit, OnApplicationShutdown {
     const s = await loadDsim(m, c.dbid);
     const refused = dsim.decide({ type: 'Snapshot', correlationId: c.correlationId }, s).find((e) => e.type === 'DsimRejected');
     if (refused?.type === 'DsimRejected') return this.reject(c, refused.code, refused.reason);
-    const written = await this.writeWindow(m, c, c.destination, 'original-dsim', s);
+    const written = await this.writeWindow(m, c, { name: c.destination }, 'original-dsim', s);
     if (written === null) return;
     const w = dsim.window(s)!;
     await this.publisher.publish({ type: 'DsimSnapshotted', correlationId: c.correlationId, dbid: c.dbid, dsid: w.dsid, location: { kind: 'directory', name: c.destination }, ...written, occurredAt: this.now() });
@@ -203,13 +231,14 @@ export class DsimBuilderService implements OnModuleInit, OnApplicationShutdown {
   private async writeWindow(
     m: EntityManager,
     c: { type: string; correlationId: string; dbid: number },
-    name: string,
+    to: { name: string; file?: string },
     kind: 'unloaded-dsim' | 'original-dsim',
     s: DsimState,
   ): Promise<{ blocks: number; digest: string } | null> {
+    const name = to.name;
     let file: string;
     try {
-      file = dataSetPath(this.config.dataDir, name);
+      file = to.file ?? dataSetPath(this.config.dataDir, name);
     } catch (e) {
       await this.reject(c, 'VALIDATION', (e as Error).message, 'destination');
       return null;

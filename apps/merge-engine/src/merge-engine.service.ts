@@ -307,6 +307,8 @@ export class MergeEngineService implements OnModuleInit, BeforeApplicationShutdo
     };
     try {
       const outcome = await job.run(progress, this.abort.signal);
+      // inputs staged for this operation are gone before its outcome is told (release is idempotent)
+      for (const i of job.inputs) i.release();
       await this.publish(outcome);
       this.finished(c.correlationId);
       this.log(`${c.type} ${c.correlationId}: ${outcome.type}`);

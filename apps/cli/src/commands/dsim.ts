@@ -1,11 +1,12 @@
 /** `dsf dsim unload | reset | print | snapshot`: the original DSIM of an online save, answered by the DSIM builder. */
 import { Option, type Command } from 'commander';
-import { blocksArg, dbidArg, nameArg, withCommonOptions, type BlockRangeArg, type CommonOptions } from '../options';
+import { blocksArg, dbidArg, nameArg, streamArg, withCommonOptions, type BlockRangeArg, type CommonOptions } from '../options';
 import { correlationIdOf, sendPlan, type CommandGroup, type Plan } from '../plan';
 
 interface DsimOptions extends CommonOptions {
   dbid: number;
   dest?: string;
+  stream?: string;
   wait?: boolean;
   force?: boolean;
   blocks?: BlockRangeArg[];
@@ -27,12 +28,22 @@ export const dsimCommand: CommandGroup = {
       )
       .addOption(dbidOption())
       .option('--wait', 'wait for the DSIM to complete instead of failing DSIM_NOT_COMPLETE')
-      .addOption(destOption('the data set to write'));
+      .addOption(destOption('the data set to write (with --stream, the client file\'s name)'))
+      .addOption(new Option('--stream <NAME>', 'write the DSIM to this stream as a client file instead of the data set directory').argParser(streamArg('--stream')));
     withCommonOptions(unload).action((o: DsimOptions) =>
       use(
-        sendPlan({ type: 'DsimUnloadRequested', correlationId: correlationIdOf(o), dbid: o.dbid, destination: { kind: 'directory', name: o.dest as string } }, o, {
-          retryWhileNotComplete: o.wait === true,
-        }),
+        sendPlan(
+          {
+            type: 'DsimUnloadRequested',
+            correlationId: correlationIdOf(o),
+            dbid: o.dbid,
+            destination: o.stream !== undefined ? { kind: 'stream', stream: o.stream, name: o.dest as string } : { kind: 'directory', name: o.dest as string },
+          },
+          o,
+          {
+            retryWhileNotComplete: o.wait === true,
+          },
+        ),
       ),
     );
 
