@@ -1,5 +1,5 @@
 import type { Decider } from '@deltaflow/core';
-import { openedEventOf, type RunFacts } from './catalog';
+import { openedEventOf, openRecordOf, type RunFacts } from './catalog';
 import { SovRejectedError, TapeStateError } from './errors';
 import type { AbortRecord, CloseRecord, CodecSpec, OpenRecord, RunEntry, VolumeLabel } from './format';
 import { assertVolser } from './names';
@@ -571,18 +571,7 @@ function evolve(state: SovState, e: SovEvent): SovState {
     case 'ClientFileOpened': {
       if (state.files.has(e.incarnation)) return state;
       const key = nameKey(e.stream, e.clientFile);
-      const open: OpenRecord = strip({
-        incarnation: e.incarnation,
-        clientFile: e.clientFile,
-        stream: e.stream,
-        dbid: e.dbid,
-        dsid: e.dsid,
-        kind: e.kind,
-        expiresAt: e.expiresAt,
-        description: e.description,
-        openedAt: e.occurredAt,
-        codec: strip({ compression: e.compression, level: e.compressionLevel, encryption: e.encryption, keyId: e.keyId, wrappedKey: e.wrappedKey }),
-      });
+      const open: OpenRecord = openRecordOf(e);
       state.files.set(e.incarnation, {
         incarnation: e.incarnation,
         stream: e.stream,
