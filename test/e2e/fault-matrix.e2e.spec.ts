@@ -1,7 +1,7 @@
 /**
  * A part of the fault matrix (test/faults) that fits in `npm test`: kill -9 of each service
  * process, of the broker and of PostgreSQL at chosen points of saves, DSIM unloads, merges and
- * restores, each restarted at once: one case per target (six), sized to fit `npm test`. The
+ * restores and saves to a stream, each restarted at once: one case per target (seven), sized to fit `npm test`. The
  * whole matrix (every target at every point, repeated) is test/faults/run.ts.
  */
 import { FaultMatrix, type FaultCase } from '../faults/matrix';
@@ -14,6 +14,7 @@ const CASES: FaultCase[] = [
   { target: 'change-logger', point: 'save-start' },
   { target: 'dsim-builder', point: 'dsim-unload' },
   { target: 'merge-engine', point: 'restore' },
+  { target: 'stream-multiplexer', point: 'stream-save' },
   { target: 'broker', point: 'save-copy' },
   { target: 'postgres', point: 'save-end' },
 ];

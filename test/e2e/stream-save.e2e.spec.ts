@@ -10,10 +10,9 @@
  * An unknown stream fails the save with the multiplexer's reason.
  */
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import type { MessageOfType } from '@deltaflow/contracts';
-import { TopicCollector } from '@deltaflow/testing';
+import { freePort, TopicCollector } from '@deltaflow/testing';
 import { runCli } from '../../apps/cli/src/run';
 import { startDeltaSaveSystem, type DeltaSaveSystem } from './support/delta-save-system';
 
@@ -31,14 +30,6 @@ async function cli(...argv: string[]) {
   return { code, stdout: out.join('\n'), stderr: err.join('\n'), json: () => JSON.parse(out.join('\n')) };
 }
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 const toStream = (kind: 'full' | 'delta', name: string, stream = 'S1') =>
   sys.dsf.send({ type: 'SaveRequested', correlationId: name, dbid: DBID, kind, online: true, destination: { kind: 'stream', stream, name } });
 

@@ -111,5 +111,5 @@ it('kill -9 mid-stream and a restart: nothing acknowledged lost, nothing placed 
     expect([...file.runs.keys()].sort()).toEqual(runs.filter((r) => r.incarnation === file.incarnation).map((r) => `${r.volser}@${r.position}`).sort());
   }
   expect(placedBefore).toBeLessThan(runs.length);
-  expect(output).toMatch(/ready: 1 streams, 1 devices, 4 open client files/);
+  expect(output).toMatch(/serving CRASH \(partitions [^)]*\); 1 devices, 4 open client files/);
 });

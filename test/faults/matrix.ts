@@ -20,11 +20,11 @@ import type { MessageOfType } from '@deltaflow/contracts';
 import { PARTIAL_SUFFIX } from '@deltaflow/core';
 import { DataSetReader } from '@deltaflow/save-format';
 import type { Outcome } from '@deltaflow/testing';
-import { FaultRig, SERVICES, type Target } from './rig';
+import { FaultRig, RIG_STREAM, SERVICES, type Target } from './rig';
 
 /** Where in the work the kill lands. */
-export type Point = 'save-start' | 'save-copy' | 'save-end' | 'dsim-unload' | 'merge' | 'restore';
-export const POINTS: readonly Point[] = ['save-start', 'save-copy', 'save-end', 'dsim-unload', 'merge', 'restore'];
+export type Point = 'save-start' | 'save-copy' | 'save-end' | 'stream-save' | 'dsim-unload' | 'merge' | 'restore';
+export const POINTS: readonly Point[] = ['save-start', 'save-copy', 'save-end', 'stream-save', 'dsim-unload', 'merge', 'restore'];
 export const TARGETS: readonly Target[] = [...SERVICES, 'broker', 'postgres'];
 
 export interface FaultCase {
@@ -119,6 +119,21 @@ export class FaultMatrix {
             await this.unloadDsim(name);
             completedSave = name;
             newChain = [name, `${name}.dsim`];
+          }
+          break;
+        }
+        case 'stream-save': {
+          // a full save to a stream, killed while its superblocks flow to the multiplexer
+          const name = this.name(`streamed-${c.target}`);
+          await this.rig.pub.publish({ type: 'SaveRequested', correlationId: name, dbid: this.rig.dbid, kind: 'full', online: true, destination: { kind: 'stream', stream: RIG_STREAM, name } });
+          await seen((m) => m.type === 'SaveProgress' && m.correlationId === name);
+          await killed();
+          const o = await this.dsf.outcome(name, 240_000);
+          outcome = o.type === 'SaveFailed' ? `SaveFailed ${(o as MessageOfType<'SaveFailed'>).code}` : o.type;
+          if (o.type === 'SaveCompleted') {
+            await this.unloadDsim(name);
+            completedSave = name;
+            newChain = [`stream:${RIG_STREAM}/${name}`, `${name}.dsim`];
           }
           break;
         }

@@ -7,18 +7,19 @@
  * target's OS process; `restart(target)` starts it again as a supervisor would.
  */
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { sampleGeometryOfSize } from '@deltaflow/blocks';
 import { startEmbeddedPostgres, type RunningPostgres } from '@deltaflow/embedded-postgres';
 import { startChild, stopChild, type Child } from '@deltaflow/processes';
 import { createKafka } from '@deltaflow/service-kit';
-import { DsfDriver, Publisher, ServiceProcesses, TopicCollector } from '@deltaflow/testing';
+import { DsfDriver, freePort, Publisher, ServiceProcesses, TopicCollector } from '@deltaflow/testing';
 import { provisionTopics } from '@deltaflow/topics';
 import { startNucleusSim, type NucleusSim } from '../../apps/nucleus-sim/src/app';
 
-export const SERVICES = ['change-logger', 'save-writer', 'dsim-builder', 'merge-engine'] as const;
+export const SERVICES = ['change-logger', 'save-writer', 'dsim-builder', 'merge-engine', 'stream-multiplexer'] as const;
+/** the stream the rig defines (saves to a stream go there) */
+export const RIG_STREAM = 'F1';
 export type Target = (typeof SERVICES)[number] | 'broker' | 'postgres';
 
 export interface RigOptions {
@@ -26,17 +27,6 @@ export interface RigOptions {
   /** the save writer's and merge engine's rate limit, so that a kill lands in the middle of a copy */
   readonly bytesPerSec: string;
   readonly log?: (m: string) => void;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export class FaultRig {
@@ -103,7 +93,10 @@ export class FaultRig {
       workload: { txnIntervalMs: 10, blocksPerTxn: 6 },
       syncIntervalMs: 0,
     });
+    const catalogPort = await freePort();
     this.services = new ServiceProcesses({
+      CATALOG_HTTP_PORT: String(catalogPort),
+      CATALOG_URL: `http://127.0.0.1:${catalogPort}`,
       KAFKA_BROKERS: this.brokers.join(','),
       DATABASE_URL: this.pg!.url,
       DELTAFLOW_DATA_DIR: this.dataDir,
@@ -115,7 +108,15 @@ export class FaultRig {
     this.pub = await new Publisher(this.brokers).start();
     this.events = await new TopicCollector(this.brokers, 'dsf.events').start();
     this.dsf = new DsfDriver(this.pub, this.events, 240_000);
-    await Promise.all(SERVICES.map((s) => this.services.start(s)));
+    // the catalog (not a target) locates a streamed data set's runs for the merge engine
+    await Promise.all([...SERVICES, 'catalog'].map((s) => this.services.start(s)));
+    const sov = await new TopicCollector(this.brokers, 'sov.events').start();
+    try {
+      await this.pub.publish({ type: 'StreamDefine', stream: RIG_STREAM });
+      await sov.waitFor((e) => e.type === 'DeviceAdded' && 'stream' in e && e.stream === RIG_STREAM, 60_000, `stream ${RIG_STREAM} with a device`);
+    } finally {
+      await sov.stop();
+    }
   }
 
   /** SIGKILL of the target's OS process; resolves once it is gone. */

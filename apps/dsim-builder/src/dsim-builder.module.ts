@@ -1,4 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { Assignments } from '@deltaflow/service-kit';
 import { DsimBuilderController } from './dsim-builder.controller';
 import { DSIM_BUILDER_CONFIG, DsimBuilderService, type DsimBuilderConfig } from './dsim-builder.service';
 
@@ -8,7 +9,7 @@ export class DsimBuilderModule {
     return {
       module: DsimBuilderModule,
       controllers: [DsimBuilderController],
-      providers: [{ provide: DSIM_BUILDER_CONFIG, useValue: config }, DsimBuilderService],
+      providers: [{ provide: DSIM_BUILDER_CONFIG, useValue: config }, Assignments, DsimBuilderService],
     };
   }
 }

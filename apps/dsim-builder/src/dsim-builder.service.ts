@@ -14,7 +14,7 @@ import { encodeMessage, type AnyMessage, type MessageOfType, type TopicMessage }
 import { applyBatchOnce, applyOnce } from '@deltaflow/persistence';
 import { dsim, type DsimCommand, type DsimEvent, type DsimState } from '@deltaflow/save-chain';
 import { DataSetWriter, dataSetPath } from '@deltaflow/save-format';
-import { EventPublisher, StreamOutput, type RecordAt } from '@deltaflow/service-kit';
+import { Assignments, EventPublisher, StreamOutput, type AssignmentChange, type RecordAt } from '@deltaflow/service-kit';
 import type { DataSource, EntityManager } from 'typeorm';
 import { countBlocks, DSIM_BUILDER_PROJECTION, forgetImages, insertImages, insertSyncs, lastImages, loadDsim, openDsimDataSource, recordCompletedSave, saveDsim } from './dsim-store';
 import { PlogRetention } from './plog-retention';
@@ -53,7 +53,10 @@ export class DsimBuilderService implements OnModuleInit, OnApplicationShutdown {
   private readonly log: (m: string) => void;
   private readonly now: () => number;
 
-  constructor(@Inject(DSIM_BUILDER_CONFIG) private readonly config: DsimBuilderConfig) {
+  constructor(
+    @Inject(DSIM_BUILDER_CONFIG) private readonly config: DsimBuilderConfig,
+    private readonly assignments: Assignments,
+  ) {
     this.log = config.log ?? ((m: string) => console.log(`[dsim-builder] ${m}`));
     this.now = config.now ?? Date.now;
   }
@@ -66,6 +69,25 @@ export class DsimBuilderService implements OnModuleInit, OnApplicationShutdown {
     if ((this.config.plogKeepSaves ?? 0) > 0) {
       this.retention = new PlogRetention({ brokers: this.config.brokers, ds: this.ds, keepSaves: this.config.plogKeepSaves!, intervalMs: this.config.plogRetentionIntervalMs ?? 60_000, log: this.log });
       await this.retention.start();
+    }
+    this.assignments.listen((change) => this.readFromCheckpoints(change));
+  }
+
+  /**
+   * PostgreSQL, not Kafka's committed offset, says what was applied: every record is applied in a
+   * transaction with its offset (applyOnce). A partition gained is read from that checkpoint, so a
+   * database that lost acknowledged commits (an asynchronous replica promoted) gets the records
+   * between the two again instead of skipping them; ahead of it, nothing is read twice.
+   */
+  private async readFromCheckpoints(change: AssignmentChange): Promise<void> {
+    if (change.gained.size === 0) return;
+    const rows: Array<{ topic: string; partition: number; next_offset: string }> = await this.ds.query(
+      'SELECT topic, partition, next_offset FROM projection_checkpoint WHERE projection = $1',
+      [DSIM_BUILDER_PROJECTION],
+    );
+    for (const r of rows) {
+      if (!change.gained.has(r.partition) || !(change.assignment.get(r.topic) ?? []).includes(r.partition)) continue;
+      this.assignments.rewind(r.topic, r.partition, BigInt(r.next_offset));
     }
   }
 

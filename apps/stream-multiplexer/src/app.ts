@@ -42,6 +42,7 @@ export async function startStreamMultiplexer(config: StreamMultiplexerConfig): P
         brokers: config.brokers,
         clientId,
         groupId,
+        assignments: service.assignments,
         ...contractCodec(groupId),
         logger: log,
         onUndecodable: (topic, value, reason) => topic === Topic.sovSuperblocks && service.onUndecodableSuperblock(value, reason),

@@ -1,105 +1,107 @@
 /**
  * The stream multiplexer (seed: ExHPDM's server task), as a Nest provider. Every state change is
  * the stream decider's (@deltaflow/tape `sovDecider`): this provider asks it, publishes what it
- * decided on sov.events, and does the I/O the decisions name.
+ * decided on sov.events (outbox.ts), and does the I/O the decisions name. Its parts:
+ * admission.ts (sov.superblocks), commands.ts (sov.commands), balancer.ts (devices added and
+ * released by backlog, alerts, /status), serving.ts (which streams this instance serves).
  *
- * - Start: folds sov.events (TopicReader) into the decider's state; reconciles every volume of the
- *   library the events do not call finished (VolumeWriter.resume cuts a torn tail; what the volume
- *   holds beyond the events becomes events, so nothing is written twice); deletes volumes whose
- *   scratch was decided; starts a loop per active device. Only then does the spool consume.
- * - sov.commands: stream and device definitions, client file open / close / abort / expire.
- * - sov.superblocks: a superblock of a known client file, next in sequence, is taken into its
- *   queue (memory bound: the spool pauses); its record is settled, and the consumer offset may pass
- *   it, once its run is durable and RunPlaced published. A superblock of a client file not known
- *   yet waits until sov.commands was read to its end (the open may still be on its way), then is
- *   dead-lettered. Duplicates (redeliveries) are settled once the original is placed.
+ * - Start: folds sov.events (TopicReader) into the decider's state. The streams it serves come
+ *   with its partitions (sov.superblocks and sov.commands are keyed by stream and assigned
+ *   co-partitioned): for each stream gained it waits until no other live instance serves it,
+ *   takes the stream's state from sov.events, reconciles the stream's volumes the events do not
+ *   call finished (VolumeWriter.resume cuts a torn tail; what a volume holds beyond the events
+ *   becomes events, so nothing is written twice), deletes volumes whose scratch was decided, and
+ *   starts a loop per active device; only then does the spool deliver the partition's records.
+ * - A stream lost on a rebalance (or at a clean stop): its devices sync what they wrote and
+ *   publish its placements, then StreamReleased; what was not placed is read again by the next
+ *   server from the committed offset (below the lowest unplaced superblock).
  * - A device error or timeout: DeviceFailed and VolumeSuspect, the volume is cut back to its last
  *   sync, the device's client files move to another device (added if need be) and their unsynced
  *   superblocks are read again from Kafka (the spool seeks back).
- * - Balancing: a stream whose backlog (memory plus consumer lag, in bytes) exceeds its objective
- *   × SOV_BACKLOG_SECONDS gets another device, up to its maximum; a device above the minimum idle
- *   for SOV_IDLE_RELEASE_MS is released. An alert is logged when unplaced data nears the topic's
- *   retention.
  */
 import * as fs from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { encodeMessage, ContractError, readEnvelope, Topic, type AnyMessage, type MessageOfType, type TopicMessage } from '@deltaflow/contracts';
-import { createKafka, EventPublisher, RejectedRecord, TopicReader } from '@deltaflow/service-kit';
+import { encodeMessage, Topic, type AnyMessage, type MessageOfType, type TopicMessage } from '@deltaflow/contracts';
+import { Assignments, createKafka, EventPublisher, TopicReader } from '@deltaflow/service-kit';
 import {
   activeDevices,
-  admitSuperblock,
   allocateVolser,
-  codecSpec,
   FileDevice,
   foldSov,
+  initialSovState,
   nextDeviceName,
   scanVolume,
   sovDecider,
   SovRejectedError,
-  SuperblockCodec,
   volumePath,
   VolumeWriter,
   type Device,
   type Durable,
-  type OpenRecord,
   type SovCommand,
   type SovEvent,
   type SovState,
+  type StreamState,
 } from '@deltaflow/tape';
 import type { Admin } from 'kafkajs';
+import { SuperblockAdmission } from './admission';
+import { StreamBalancer } from './balancer';
+import { SovCommands } from './commands';
 import type { StreamMultiplexerConfig } from './config';
+import { SovOutbox } from './outbox';
 import { ClientFileRuntime, Deferred, type PendingSuperblock } from './runtime/client-file';
 import { DeviceRuntime, MeteredDevice, type DeviceHost } from './runtime/device';
-import { TAKEN, type Admission, type SpoolContext, type SpoolServer } from './spool/spool-server';
+import { MemoryBudget } from './runtime/memory';
+import { StreamServing } from './serving';
+import { type Admission, type SpoolContext, type SpoolServer } from './spool/spool-server';
 
 export const MULTIPLEXER_CONFIG = Symbol('MULTIPLEXER_CONFIG');
 
 type Superblock = MessageOfType<'Superblock'>;
 type SovCommandMessage = TopicMessage<'sov.commands'>;
 
-interface Parked {
-  readonly sb: Superblock;
-  readonly ctx: SpoolContext;
-  readonly done: Deferred;
-  readonly at: number;
-}
-
 @Injectable()
 export class StreamMultiplexerService implements OnModuleInit, OnApplicationShutdown, DeviceHost {
   readonly state: SovState = sovDecider.initialState();
+  /** this instance among the multiplexer's group (its partitions; the spool reports them) */
+  readonly assignments = new Assignments();
+  readonly memory: MemoryBudget;
+  readonly admission = new SuperblockAdmission(this);
+  private readonly commands = new SovCommands(this);
+  private readonly balancer = new StreamBalancer(this);
+  private readonly serving = new StreamServing(this);
+  readonly files = new Map<string, ClientFileRuntime>();
+  readonly devices = new Map<string, DeviceRuntime>();
+  /** streams this instance serves (writes the volumes of) */
+  readonly served = new Set<string>();
+  spool?: SpoolServer;
   private readonly logger = new Logger('stream-multiplexer');
   private publisher!: EventPublisher<AnyMessage>;
   private admin?: Admin;
-  private spool?: SpoolServer;
-  private readonly files = new Map<string, ClientFileRuntime>();
-  private readonly devices = new Map<string, DeviceRuntime>();
-  private readonly parked = new Map<string, Parked[]>();
+  private readonly outbox = new SovOutbox(() => this.publisher, this);
   private readonly reserved = new Set<string>();
-  private buffered = 0;
-  private memoryWaiter: Deferred | null = null;
-  private readonly outbox: Array<{ events: SovEvent[]; after?: () => void; done: Deferred }> = [];
-  private pumping = false;
-  private closed = false;
-  /** next sov.commands offset handled, per partition */
-  private readonly commandsNext = new Map<number, bigint>();
-  /** sov.superblocks partition of each stream (the balancer's lag), and the mean superblock size */
-  private readonly streamPartition = new Map<string, number>();
-  private meanSuperblock = 256 * 1024;
-  private readonly lastDeviceAdded = new Map<string, number>();
-  private lastRetentionAlert = 0;
+  closed = false;
+  stopping = false;
   private timers: NodeJS.Timeout[] = [];
-  private library!: FileDevice;
+  library!: FileDevice;
   readonly runLatencyMs: number;
   readonly syncBytes: number;
   readonly syncMs: number;
   readonly deviceTimeoutMs: number;
 
-  constructor(@Inject(MULTIPLEXER_CONFIG) private readonly config: StreamMultiplexerConfig) {
+  constructor(@Inject(MULTIPLEXER_CONFIG) readonly config: StreamMultiplexerConfig) {
     this.runLatencyMs = config.runLatencyMs;
     this.syncBytes = config.syncBytes;
     this.syncMs = config.syncMs;
     this.deviceTimeoutMs = config.deviceTimeoutMs;
+    this.memory = new MemoryBudget(config.memoryBytes);
+  }
+
+  get instanceId(): string {
+    return this.assignments.instanceId;
+  }
+
+  get groupId(): string {
+    return this.config.groupId ?? 'deltaflow.stream-multiplexer';
   }
 
   now(): number {
@@ -111,7 +113,7 @@ export class StreamMultiplexerService implements OnModuleInit, OnApplicationShut
     else this.logger.log(msg);
   }
 
-  private alert(msg: string): void {
+  alert(msg: string): void {
     if (this.config.log) this.config.log(`ALERT ${msg}`);
     else this.logger.warn(`ALERT ${msg}`);
   }
@@ -121,8 +123,13 @@ export class StreamMultiplexerService implements OnModuleInit, OnApplicationShut
     this.spool = spool;
   }
 
+  kafkaAdmin(): Admin {
+    if (!this.admin) throw new Error('the multiplexer is not started');
+    return this.admin;
+  }
+
   // ------------------------------------------------------------------------------------------
-  // Start: rebuild, reconcile, resume
+  // Start: the state; the streams come with the partitions (serving.ts)
 
   async onModuleInit(): Promise<void> {
     fs.mkdirSync(this.config.volumeDir, { recursive: true });
@@ -137,16 +144,24 @@ export class StreamMultiplexerService implements OnModuleInit, OnApplicationShut
     const existing = new Set(await this.admin.listTopics());
     const missing = [Topic.sovSuperblocks, Topic.sovCommands, Topic.sovEvents].filter((t) => !existing.has(t));
     if (missing.length) await this.admin.createTopics({ topics: missing.map((topic) => ({ topic })), waitForLeaders: true }).catch(() => false);
+    const { state } = await this.foldEvents();
+    this.adoptState(state, () => true);
+    this.assignments.listen((change) => this.serving.onAssignment(change));
+    this.timers.push(setInterval(() => void this.admission.checkParked(this.assignments.indices()), 200));
+    this.timers.push(setInterval(() => this.balancer.balance(), 1000));
+  }
 
-    // 1. the state: a fold of sov.events
+  /** A fold of sov.events from the start to its end now, and the volumes whose scratch was decided (and not undone). */
+  async foldEvents(): Promise<{ state: SovState; scratched: Set<string> }> {
+    const state = initialSovState();
     const scratched = new Set<string>();
     const reader = new TopicReader<TopicMessage<'sov.events'>>({
       brokers: this.config.brokers,
-      clientId: `${clientId}-rebuild`,
+      clientId: `${this.config.clientId ?? 'stream-multiplexer'}-rebuild`,
       topics: [Topic.sovEvents],
       until: 'end',
       onMessage: (e) => {
-        foldSov(this.state, [e as SovEvent]);
+        foldSov(state, [e as SovEvent]);
         if (e.type === 'VolumeScratched') scratched.add(e.volser);
         if (e.type === 'VolumeMounted') scratched.delete(e.volser);
       },
@@ -157,59 +172,55 @@ export class StreamMultiplexerService implements OnModuleInit, OnApplicationShut
     } finally {
       await reader.stop();
     }
+    return { state, scratched };
+  }
 
-    // 2. the library: what the events do not know yet, and scratch decisions not carried out
+  /** Takes the state of the streams `which` picks from a fold (the state of streams served here is this instance's own). */
+  adoptState(from: SovState, which: (stream: string) => boolean): void {
+    const take = (stream: string) => which(stream) && !this.served.has(stream);
+    for (const [k, v] of [...this.state.volumes]) if (take(v.stream)) this.state.volumes.delete(k);
+    for (const [k, f] of [...this.state.files]) if (take(f.stream)) this.state.files.delete(k);
+    for (const [k, s] of from.streams) if (take(s.name)) this.state.streams.set(k, s);
+    for (const [k, v] of from.volumes) if (take(v.stream)) this.state.volumes.set(k, v);
+    for (const [k, f] of from.files) if (take(f.stream)) this.state.files.set(k, f);
+    for (const [k, inc] of from.names) {
+      const f = from.files.get(inc);
+      if (f && take(f.stream)) this.state.names.set(k, inc);
+    }
+  }
+
+  /** A stream defined through this instance: served here from now. */
+  serveNew(stream: string): Promise<void> {
+    return this.serving.markServed(stream);
+  }
+
+  /** The streams served here. */
+  servedStreams(): StreamState[] {
+    return [...this.served].map((s) => this.state.streams.get(s)).filter((s): s is StreamState => !!s);
+  }
+
+  /** The library's volumes of `streams` that the events do not call finished are reconciled, decided scratches carried out. */
+  async reconcileLibrary(streams: ReadonlySet<string>, scratched: ReadonlySet<string>): Promise<void> {
     for (const volser of await this.library.list()) {
       const v = this.state.volumes.get(volser);
+      if (v && (!streams.has(v.stream) || v.status !== 'mounted')) continue;
+      if (!v && emptyFile(volumePath(this.config.volumeDir, volser))) continue; // claimed, not labelled yet (or never)
       if (!v && scratched.has(volser)) {
-        await this.library.scratch(volser);
-        this.log(`volume ${volser}: scratched (decided before the restart)`);
-      } else if (!v || v.status === 'mounted') {
-        await this.reconcileVolume(volser);
-      }
+        const label = (await scanVolume(this.library, volser)).label;
+        if (label && streams.has(label.stream)) {
+          await this.library.scratch(volser);
+          this.log(`volume ${volser}: scratched (decided before the restart)`);
+        }
+      } else await this.reconcileVolume(volser, streams);
     }
     await this.library.unmount();
-    await this.drainOutbox();
-
-    // 3. devices, their mounted volumes resumed; 4. open client files
-    for (const s of this.state.streams.values()) await this.ensureDevices(s.name);
-    for (const f of this.state.files.values()) {
-      if (f.status !== 'open' || this.files.has(f.incarnation)) continue;
-      let codec: SuperblockCodec;
-      try {
-        codec = SuperblockCodec.open(f.open, this.config.operatorKey);
-      } catch (e) {
-        this.alert(`client file ${f.clientFile} (${f.incarnation}) cannot be continued: ${(e as Error).message}`);
-        continue;
-      }
-      const rt = new ClientFileRuntime(f.open, codec, { superblocks: f.placed, bytes: f.bytes, last: f.last }, false);
-      this.files.set(f.incarnation, rt);
-      const d = f.device ? this.devices.get(`${f.stream}/${f.device}`) : undefined;
-      if (d && !d.failed && !d.draining) this.assign(rt, d);
-      else this.assignDevice(rt);
-    }
-
-    // where the commands consumer stands (for superblocks of client files not known yet)
-    const committed = await this.admin.fetchOffsets({ groupId: this.config.groupId ?? 'deltaflow.stream-multiplexer', topics: [Topic.sovCommands] }).catch(() => []);
-    const lows = await this.admin.fetchTopicOffsets(Topic.sovCommands).catch(() => []);
-    for (const p of lows) {
-      const c = committed.find((t) => t.topic === Topic.sovCommands)?.partitions.find((x) => x.partition === p.partition);
-      this.commandsNext.set(p.partition, c && Number(c.offset) >= 0 ? BigInt(c.offset) : BigInt(p.low));
-    }
-
-    this.pendingStart = false;
-    this.startDevices();
-    this.timers.push(setInterval(() => void this.checkParked(), 200));
-    this.timers.push(setInterval(() => this.balance(), 1000));
-    this.log(
-      `ready: ${this.state.streams.size} streams, ${this.devices.size} devices, ${this.files.size} open client files, ${this.state.volumes.size} volumes in ${this.config.volumeDir}`,
-    );
   }
 
   /** A volume the events do not call finished: what it holds beyond them becomes events. */
-  private async reconcileVolume(volser: string): Promise<void> {
+  private async reconcileVolume(volser: string, streams: ReadonlySet<string>): Promise<void> {
     const scan = await scanVolume(this.library, volser);
     const l = scan.label;
+    if (l && !streams.has(l.stream)) return; // another instance's stream
     if (!l) {
       this.alert(`volume ${volser}: no readable label or label copy; left alone (${scan.damage.map((d) => `${d.position}: ${d.reason}`).join('; ')})`);
       return;
@@ -226,7 +237,7 @@ export class StreamMultiplexerService implements OnModuleInit, OnApplicationShut
   }
 
   /** Runtimes for the stream's active devices (their mounted volumes resumed). */
-  private async ensureDevices(stream: string): Promise<void> {
+  async ensureDevices(stream: string): Promise<void> {
     const s = this.state.streams.get(stream);
     if (!s) return;
     for (const d of activeDevices(s)) {
@@ -247,11 +258,9 @@ export class StreamMultiplexerService implements OnModuleInit, OnApplicationShut
         }
       }
       this.devices.set(key, rt);
-      if (!this.pendingStart) rt.start();
+      if (this.served.has(stream)) rt.start();
     }
   }
-
-  private pendingStart = true;
 
   private makeDevice(stream: string, device: string, rateBytesPerSec: number | undefined, capacity: number): Device {
     const spec = { stream, device, dir: this.config.volumeDir, capacity, ...(rateBytesPerSec ? { rateBytesPerSec } : {}) };
@@ -262,11 +271,11 @@ export class StreamMultiplexerService implements OnModuleInit, OnApplicationShut
   // Deciding and publishing
 
   /** Decides, folds the events into the state at once, queues them for publication; `after` runs once published. */
-  private decide(command: SovCommand, after?: () => void): SovEvent[] {
+  decide(command: SovCommand, after?: () => void): SovEvent[] {
     const events = sovDecider.decide(command, this.state);
     foldSov(this.state, events);
     if (command.type === 'MountVolume') this.reserved.delete(command.label.volser);
-    void this.enqueue(events, after);
+    void this.outbox.enqueue(events, after);
     return events;
   }
 
@@ -274,69 +283,28 @@ export class StreamMultiplexerService implements OnModuleInit, OnApplicationShut
     const events = sovDecider.decide(command, this.state);
     foldSov(this.state, events);
     if (command.type === 'MountVolume') this.reserved.delete(command.label.volser);
-    return this.enqueue(events, after);
+    return this.outbox.enqueue(events, after);
   }
 
-  private enqueue(events: SovEvent[], after?: () => void): Promise<void> {
-    const done = new Deferred();
-    this.outbox.push({ events, after, done });
-    void this.pump();
-    return done.promise;
+  async decideAndPublishEvents(command: SovCommand): Promise<SovEvent[]> {
+    const events = sovDecider.decide(command, this.state);
+    foldSov(this.state, events);
+    await this.outbox.enqueue(events);
+    return events;
   }
 
-  /** Publishes the outbox in decision order (coalesced into one request while one is in flight), retrying until Kafka takes it. */
-  private async pump(): Promise<void> {
-    if (this.pumping) return;
-    this.pumping = true;
-    try {
-      while (this.outbox.length) {
-        const batch = this.outbox.splice(0, this.outbox.length);
-        const records = [];
-        for (const e of batch.flatMap((b) => b.events)) {
-          try {
-            records.push(encodeMessage(e as AnyMessage));
-          } catch (err) {
-            if (!(err instanceof ContractError)) throw err;
-            this.alert(`event ${e.type} does not fit its contract and is not published: ${err.message}`);
-          }
-        }
-        for (let attempt = 0; records.length; attempt++) {
-          try {
-            await this.publisher.publishEncoded(records.map((r) => ({ topic: r.topic, key: r.key, value: r.value, headers: { ...r.headers } })));
-            break;
-          } catch (err) {
-            if (this.closed) throw err;
-            this.log(`publishing ${records.length} events failed (retrying): ${(err as Error).message}`);
-            await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** attempt)));
-          }
-        }
-        for (const b of batch) {
-          try {
-            b.after?.();
-          } catch (err) {
-            this.log(`after publishing: ${(err as Error).message}`);
-          }
-          b.done.resolve();
-        }
-      }
-    } catch (err) {
-      for (const b of this.outbox.splice(0)) b.done.reject(err);
-    } finally {
-      this.pumping = false;
-    }
-  }
-
-  private async drainOutbox(): Promise<void> {
-    while (this.outbox.length || this.pumping) await new Promise((r) => setTimeout(r, 5));
+  drainOutbox(): Promise<void> {
+    return this.outbox.drain();
   }
 
   // ------------------------------------------------------------------------------------------
   // DeviceHost
 
   memoryPressure(): boolean {
-    return this.buffered > this.config.memoryBytes * 0.9;
+    return this.memory.pressure;
   }
 
+  /** A volser nobody uses: not in the events, not reserved here, no file of that name (the device's exclusive create settles a race with another instance). */
   allocateVolser(): string {
     const v = allocateVolser(this.state, this.config.volserPrefix, (x) => this.reserved.has(x) || fs.existsSync(volumePath(this.config.volumeDir, x)));
     this.reserved.add(v);
@@ -353,7 +321,7 @@ export class StreamMultiplexerService implements OnModuleInit, OnApplicationShut
         const s = this.state.files.get(f.incarnation);
         if (s) f.notePlaced(s.placed, s.bytes);
       }
-      this.free(freed);
+      this.memory.free(freed);
       for (const o of durable.opens) byInc(o.record.incarnation)?.opened.resolve();
       for (const c of durable.closes) {
         const f = byInc(c.record.incarnation);
@@ -374,23 +342,11 @@ export class StreamMultiplexerService implements OnModuleInit, OnApplicationShut
     });
   }
 
-  private forget(f: ClientFileRuntime): void {
+
+  forget(f: ClientFileRuntime): void {
     this.files.delete(f.incarnation);
     f.device?.files.delete(f);
-    this.free(f.heldBytes());
-  }
-
-  private free(bytes: number): void {
-    this.buffered = Math.max(0, this.buffered - bytes);
-    if (this.memoryWaiter && this.buffered < this.config.memoryBytes * 0.75) {
-      this.memoryWaiter.resolve();
-      this.memoryWaiter = null;
-    }
-  }
-
-  private memoryFreed(): Promise<void> {
-    this.memoryWaiter ??= new Deferred();
-    return this.memoryWaiter.promise;
+    this.memory.free(f.heldBytes());
   }
 
   async deviceFailed(device: DeviceRuntime, error: unknown): Promise<void> {
@@ -426,7 +382,7 @@ export class StreamMultiplexerService implements OnModuleInit, OnApplicationShut
       f.ahead.clear();
       f.aheadSince = null;
       for (const p of dropped) {
-        this.buffered -= p.payload.length;
+        this.memory.free(p.payload.length);
         const at = seekTo.get(p.partition);
         if (at === undefined || p.offset < at) seekTo.set(p.partition, p.offset);
       }
@@ -440,7 +396,6 @@ export class StreamMultiplexerService implements OnModuleInit, OnApplicationShut
     }
     const orphans = [...device.files];
     device.files.clear();
-    this.free(0);
     for (const [p, offset] of seekTo) this.spool?.seek(Topic.sovSuperblocks, p, offset);
     const s = this.state.streams.get(device.stream);
     if (s && !activeDevices(s).some((d) => this.devices.has(`${s.name}/${d.name}`))) {
@@ -464,7 +419,7 @@ export class StreamMultiplexerService implements OnModuleInit, OnApplicationShut
   }
 
   /** The least loaded device of the file's stream that takes client files (one chain per file: kept until that device fails). */
-  private assignDevice(f: ClientFileRuntime): void {
+  assignDevice(f: ClientFileRuntime): void {
     if (f.device && !f.device.failed) return;
     let best: DeviceRuntime | null = null;
     for (const d of this.devices.values()) {
@@ -474,223 +429,27 @@ export class StreamMultiplexerService implements OnModuleInit, OnApplicationShut
     if (best) this.assign(f, best);
   }
 
+
   // ------------------------------------------------------------------------------------------
-  // sov.superblocks
+  // The spool's records
 
   onSuperblock(sb: Superblock, ctx: SpoolContext): Admission {
-    this.streamPartition.set(sb.stream, ctx.partition);
-    this.meanSuperblock = this.meanSuperblock * 0.99 + sb.payload.length * 0.01;
-    const f = this.files.get(sb.incarnation);
-    if (!f) {
-      // closed, aborted or expired (a redelivery is settled; anything new is refused) …
-      if (this.state.files.has(sb.incarnation)) {
-        admitSuperblock(this.state, sb, null);
-        return TAKEN;
-      }
-      // … or its open is still on its way on sov.commands
-      return this.park(sb, ctx);
-    }
-    return this.take(f, sb, ctx, false);
+    return this.admission.onSuperblock(sb, ctx);
   }
 
-  /** Takes a superblock of a client file it knows (`force`: even beyond the memory limit, for superblocks already held). */
-  private take(f: ClientFileRuntime, sb: Superblock, ctx: SpoolContext, force: boolean): Admission {
-    let verdict: 'accept' | 'ahead' | 'duplicate';
-    try {
-      verdict = admitSuperblock(this.state, sb, f.next, this.config.reorderWindow);
-    } catch (e) {
-      if (e instanceof SovRejectedError && e.code === 'OUT_OF_SEQUENCE') this.abort(f, `superblock ${sb.seq} out of sequence (expected ${f.next})`);
-      throw e;
-    }
-    if (f.abortRequest) return TAKEN; // the file is being given up: its superblocks are consumed, not placed
-    if (verdict === 'duplicate' || (verdict === 'ahead' && f.ahead.has(sb.seq))) return { taken: true, done: f.placedPromise(sb.seq) };
-    const n = sb.payload.length;
-    if (!force && this.buffered + n > this.config.memoryBytes && this.buffered > 0) return { taken: false, retry: this.memoryFreed() };
-    this.buffered += n;
-    // a copy: the decoded payload is a view into kafkajs' whole fetch response, which a superblock
-    // waiting for its run would otherwise keep alive (and the memory bound would not see)
-    const payload = Buffer.from(sb.payload);
-    const p: PendingSuperblock = { seq: sb.seq, last: sb.last, payload, crc: sb.crc, partition: ctx.partition, offset: BigInt(ctx.offset), takenAt: performance.now() };
-    if (verdict === 'ahead') {
-      f.ahead.set(sb.seq, p);
-      f.aheadSince ??= this.now();
-      return { taken: true, done: f.placedPromise(sb.seq) };
-    }
-    this.queueUp(f, p);
-    // the gap filled: what waited behind it follows
-    for (let next = f.ahead.get(f.next); next; next = f.ahead.get(f.next)) {
-      f.ahead.delete(next.seq);
-      this.queueUp(f, next);
-    }
-    f.aheadSince = f.ahead.size ? this.now() : null;
-    if (!f.device) this.assignDevice(f);
-    f.device?.wake();
-    return { taken: true, done: f.placedPromise(sb.seq) };
-  }
-
-  private queueUp(f: ClientFileRuntime, p: PendingSuperblock): void {
-    f.queue.push(p);
-    f.next++;
-    if (p.last) f.lastSeq = p.seq;
-  }
-
-  /** A superblock that did not decode (a CRC mismatch): its client file, if open here, can never be whole. */
   onUndecodableSuperblock(value: Buffer | null, reason: string): void {
-    try {
-      const env = readEnvelope(value);
-      const inc = (env.fields as { incarnation?: unknown }).incarnation;
-      const f = typeof inc === 'string' ? this.files.get(inc) : undefined;
-      if (f) this.abort(f, `superblock ${(env.fields as { seq?: unknown }).seq} refused: ${reason}`.slice(0, 2000));
-    } catch {
-      /* not even an envelope: nobody's client file */
-    }
+    this.admission.onUndecodable(value, reason);
   }
-
-  private park(sb: Superblock, ctx: SpoolContext): Admission {
-    const d = new Deferred();
-    let list = this.parked.get(sb.incarnation);
-    if (!list) this.parked.set(sb.incarnation, (list = []));
-    list.push({ sb, ctx, done: d, at: this.now() });
-    this.buffered += sb.payload.length;
-    return { taken: true, done: d.promise };
-  }
-
-  /** Superblocks that waited for their client file's open: admitted now. */
-  private unpark(f: ClientFileRuntime): void {
-    const list = this.parked.get(f.incarnation);
-    if (!list) return;
-    this.parked.delete(f.incarnation);
-    for (const p of list.sort((a, b) => a.sb.seq - b.sb.seq)) {
-      this.buffered -= p.sb.payload.length;
-      try {
-        const a = this.take(f, p.sb, p.ctx, true);
-        if (a.taken && a.done) a.done.then(p.done.resolve, p.done.reject);
-        else p.done.resolve();
-      } catch (e) {
-        p.done.reject(e);
-      }
-    }
-  }
-
-  /** Parked superblocks whose open never came: refused once sov.commands was read to its end. */
-  private async checkParked(): Promise<void> {
-    if (this.parked.size === 0 || !this.admin) return;
-    const asked = this.now();
-    let highs;
-    try {
-      highs = await this.admin.fetchTopicOffsets(Topic.sovCommands);
-    } catch {
-      return;
-    }
-    const caughtUp = highs.every((p) => (this.commandsNext.get(p.partition) ?? 0n) >= BigInt(p.high));
-    if (!caughtUp) return;
-    for (const [inc, list] of this.parked) {
-      const stale = list.filter((p) => p.at <= asked);
-      if (!stale.length || this.files.has(inc)) continue;
-      this.parked.set(
-        inc,
-        list.filter((p) => p.at > asked),
-      );
-      if (!this.parked.get(inc)!.length) this.parked.delete(inc);
-      for (const p of stale) {
-        this.buffered -= p.sb.payload.length;
-        const known = this.state.streams.has(p.sb.stream);
-        p.done.reject(
-          known
-            ? new SovRejectedError('UNKNOWN_CLIENT_FILE', `no open client file ${p.sb.stream}/${p.sb.clientFile} with incarnation ${inc} (sov.commands read to its end)`, 'incarnation')
-            : new SovRejectedError('UNKNOWN_STREAM', `stream ${p.sb.stream} is not defined`, 'stream'),
-        );
-      }
-    }
-    this.free(0);
-  }
-
-  // ------------------------------------------------------------------------------------------
-  // sov.commands
 
   async onCommand(c: SovCommandMessage, ctx: SpoolContext): Promise<Admission> {
     try {
-      return await this.command(c);
+      return await this.commands.handle(c);
     } finally {
-      const next = BigInt(ctx.offset) + 1n;
-      if ((this.commandsNext.get(ctx.partition) ?? 0n) < next) this.commandsNext.set(ctx.partition, next);
+      this.admission.noteCommand(ctx);
     }
   }
 
-  private async command(c: SovCommandMessage): Promise<Admission> {
-    const at = this.now();
-    switch (c.type) {
-      case 'StreamDefine': {
-        const { type: _t, stream, correlationId: _c, ...settings } = c;
-        const done = this.decideAndPublish({ type: 'DefineStream', stream, settings, defaults: this.config.streamDefaults, at });
-        await this.ensureDevices(stream);
-        this.startDevices();
-        this.adoptOrphans(stream);
-        return { taken: true, done };
-      }
-      case 'DeviceAdd': {
-        const done = this.decideAndPublish({ type: 'AddDevice', stream: c.stream, device: c.device, ...(c.rateBytesPerSec ? { rateBytesPerSec: c.rateBytesPerSec } : {}), at });
-        await this.ensureDevices(c.stream);
-        this.startDevices();
-        this.adoptOrphans(c.stream);
-        return { taken: true, done };
-      }
-      case 'DeviceRemove': {
-        const d = this.devices.get(`${c.stream}/${c.device}`);
-        if (!d) return { taken: true, done: this.decideAndPublish({ type: 'RemoveDevice', stream: c.stream, device: c.device, reason: 'removed by the operator', at }) };
-        d.draining ??= { reason: 'removed by the operator', done: new Deferred(), operator: true };
-        d.wake();
-        return { taken: true, done: d.draining.done.promise.then(() => void this.devices.delete(d.key)) };
-      }
-      case 'ClientFileOpen':
-        return this.openFile(c, at);
-      case 'ClientFileClose': {
-        const f = this.files.get(c.incarnation);
-        if (!f) {
-          const s = this.state.files.get(c.incarnation);
-          if (s?.status === 'closed' && s.close?.sha256 === c.sha256 && s.placed === c.superblocks) return TAKEN; // a redelivery
-          if (s?.status === 'aborted') throw new SovRejectedError('CLIENT_FILE_ABORTED', `client file ${c.clientFile} (${c.incarnation}) was aborted: ${s.abort?.reason ?? ''}`, 'incarnation');
-          throw new SovRejectedError(s ? 'CLIENT_FILE_CLOSED' : 'UNKNOWN_CLIENT_FILE', `no open client file ${c.stream}/${c.clientFile} with incarnation ${c.incarnation}`, 'incarnation');
-        }
-        if (f.clientFile !== c.clientFile || f.stream !== c.stream) throw new SovRejectedError('CONFLICT', `incarnation ${c.incarnation} is ${f.stream}/${f.clientFile}`, 'incarnation');
-        if (f.closeRequest) return { taken: true, done: f.closeRequest.done.promise };
-        if (f.next > c.superblocks) {
-          this.abort(f, `the close says ${c.superblocks} superblocks, ${f.next} arrived`);
-          throw new SovRejectedError('CONFLICT', `close of ${c.clientFile}: ${c.superblocks} superblocks, ${f.next} arrived; the client file is aborted`, 'superblocks');
-        }
-        f.closeRequest = { superblocks: c.superblocks, bytes: c.bytes, sha256: c.sha256, done: new Deferred() };
-        if (!f.device) this.assignDevice(f);
-        f.device?.wake();
-        return { taken: true, done: f.closeRequest.done.promise };
-      }
-      case 'ClientFileAbort': {
-        const f = this.files.get(c.incarnation);
-        if (!f) {
-          if (this.state.files.get(c.incarnation)?.status === 'aborted') return TAKEN;
-          throw new SovRejectedError('UNKNOWN_CLIENT_FILE', `no open client file ${c.stream}/${c.clientFile} with incarnation ${c.incarnation}`, 'incarnation');
-        }
-        return { taken: true, done: this.abort(f, c.reason) };
-      }
-      case 'ClientFileExpire': {
-        const events = await this.decideAndPublishEvents({ type: 'Expire', incarnation: c.incarnation, at });
-        for (const e of events) if (e.type === 'VolumeScratched') await this.scratch(e.volser);
-        return TAKEN;
-      }
-      default: {
-        const never: never = c;
-        throw new RejectedRecord('UNKNOWN_TYPE', `unexpected command ${JSON.stringify(never).slice(0, 100)}`);
-      }
-    }
-  }
-
-  private async decideAndPublishEvents(command: SovCommand): Promise<SovEvent[]> {
-    const events = sovDecider.decide(command, this.state);
-    foldSov(this.state, events);
-    await this.enqueue(events);
-    return events;
-  }
-
-  private async scratch(volser: string): Promise<void> {
+  async scratch(volser: string): Promise<void> {
     try {
       await this.library.scratch(volser);
       this.log(`volume ${volser} returned to scratch`);
@@ -699,65 +458,24 @@ export class StreamMultiplexerService implements OnModuleInit, OnApplicationShut
     }
   }
 
-  private startDevices(): void {
+  startDevices(): void {
     for (const d of this.devices.values()) d.start();
   }
 
-  private adoptOrphans(stream: string): void {
+  adoptOrphans(stream: string): void {
     for (const f of this.files.values()) if (f.stream === stream && !f.device) this.assignDevice(f);
   }
 
-  private async openFile(c: MessageOfType<'ClientFileOpen'>, at: number): Promise<Admission> {
-    const existing = this.files.get(c.incarnation);
-    if (existing) {
-      if (existing.clientFile !== c.clientFile || existing.stream !== c.stream) throw new SovRejectedError('CONFLICT', `incarnation ${c.incarnation} is ${existing.stream}/${existing.clientFile}`, 'incarnation');
-      return { taken: true, done: existing.opened.promise };
-    }
-    const known = this.state.files.get(c.incarnation);
-    if (known) {
-      if (known.clientFile !== c.clientFile || known.stream !== c.stream) throw new SovRejectedError('CONFLICT', `incarnation ${c.incarnation} is ${known.stream}/${known.clientFile}`, 'incarnation');
-      return TAKEN; // a redelivery: its open record is on a volume already
-    }
-    const s = this.state.streams.get(c.stream);
-    if (!s) throw new SovRejectedError('UNKNOWN_STREAM', `stream ${c.stream} is not defined (send StreamDefine first)`, 'stream');
-    const compression = c.compression ?? s.settings.compression;
-    const encryption = c.encryption ?? s.settings.encryption;
-    if (encryption !== 'none' && !this.config.operatorKey) throw new SovRejectedError('CONFLICT', 'encryption asked, but the multiplexer has no operator key (SOV_OPERATOR_KEY_FILE)', 'encryption');
-    const open: OpenRecord = {
-      incarnation: c.incarnation,
-      clientFile: c.clientFile,
-      stream: c.stream,
-      ...(c.dbid !== undefined ? { dbid: c.dbid } : {}),
-      ...(c.dsid !== undefined ? { dsid: c.dsid } : {}),
-      ...(c.kind !== undefined ? { kind: c.kind } : {}),
-      ...(c.expiresAt !== undefined ? { expiresAt: c.expiresAt } : {}),
-      ...(c.description !== undefined ? { description: c.description } : {}),
-      openedAt: at,
-      codec: codecSpec({ compression, ...(encryption !== 'none' ? { operatorKey: this.config.operatorKey, dataKey: randomBytes(32) } : {}) }),
-    };
-    this.decide({ type: 'CheckOpen', open });
-    // A name reused while its previous incarnation is still open (a writer that crashed and
-    // retries): the previous one is given up, so old and new never mix.
-    for (const other of this.files.values())
-      if (other.stream === c.stream && other.clientFile === c.clientFile && !other.abortRequest) this.abort(other, `superseded by incarnation ${c.incarnation}`);
-    const f = new ClientFileRuntime(open, SuperblockCodec.open(open, this.config.operatorKey), { superblocks: 0, bytes: 0, last: false }, true);
-    this.files.set(c.incarnation, f);
-    this.assignDevice(f);
-    this.unpark(f);
-    return { taken: true, done: f.opened.promise };
-  }
-
   /** Gives a client file up: queued superblocks are dropped, an abort record follows its last durable run. */
-  private abort(f: ClientFileRuntime, reason: string): Promise<void> {
+  abort(f: ClientFileRuntime, reason: string): Promise<void> {
     if (f.abortRequest) return f.abortRequest.done.promise;
     this.log(`client file ${f.clientFile} (${f.incarnation}) aborted: ${reason}`);
     f.abortRequest = { reason, done: new Deferred() };
     const dropped = [...f.queue.splice(0), ...f.ahead.values()];
     f.ahead.clear();
     f.aheadSince = null;
-    for (const p of dropped) this.buffered -= p.payload.length;
+    for (const p of dropped) this.memory.free(p.payload.length);
     f.releaseAll();
-    this.free(0);
     if (!f.device) this.assignDevice(f);
     if (!f.device) {
       // no device at all: nothing of it is on a volume
@@ -770,68 +488,10 @@ export class StreamMultiplexerService implements OnModuleInit, OnApplicationShut
     return f.abortRequest.done.promise;
   }
 
-  // ------------------------------------------------------------------------------------------
-  // Balancing, alerts, status
-
-  private balance(): void {
-    const now = this.now();
-    const spool = this.spool?.spoolOf(Topic.sovSuperblocks) ?? [];
-    for (const s of this.state.streams.values()) {
-      const devs = [...this.devices.values()].filter((d) => d.stream === s.name && !d.failed && !d.draining && !d.stopped);
-      const p = this.streamPartition.get(s.name);
-      const lag = spool.find((x) => x.partition === p)?.lag ?? 0n;
-      let backlog = Number(lag) * this.meanSuperblock;
-      for (const f of this.files.values()) if (f.stream === s.name) backlog += f.heldBytes();
-      const objective = s.settings.objectiveBytesPerSec;
-      if (objective && backlog > objective * this.config.backlogSeconds && activeDevices(s).length < s.settings.maxDevices && now - (this.lastDeviceAdded.get(s.name) ?? 0) > 5000) {
-        this.lastDeviceAdded.set(s.name, now);
-        const name = nextDeviceName(s);
-        this.log(`stream ${s.name}: backlog ${Math.round(backlog / 1e6)} MB exceeds ${this.config.backlogSeconds} s of its objective (${objective} B/s): adding device ${name}`);
-        try {
-          this.decide({ type: 'AddDevice', stream: s.name, device: name, at: now });
-          void this.ensureDevices(s.name).then(() => this.startDevices());
-        } catch (e) {
-          this.log(`stream ${s.name}: no device added: ${(e as Error).message}`);
-        }
-      } else if (devs.length > s.settings.minDevices) {
-        const idle = devs.find((d) => d.files.size === 0 && now - d.lastBusyAt > this.config.idleReleaseMs);
-        if (idle) {
-          this.log(`device ${idle.key}: idle for ${this.config.idleReleaseMs} ms, released`);
-          idle.draining = { reason: 'idle', done: new Deferred(), operator: false };
-          idle.draining.done.promise.then(() => this.devices.delete(idle.key));
-          idle.wake();
-        }
-      }
-    }
-    for (const f of [...this.files.values()])
-      if (f.aheadSince !== null && now - f.aheadSince > this.config.reorderTimeoutMs && !f.abortRequest)
-        this.abort(f, `superblock ${f.next} never arrived; ${f.ahead.size} later ones waited ${this.config.reorderTimeoutMs} ms`);
-    for (const x of spool) {
-      if (x.oldestMs !== null && x.oldestMs > this.config.retentionMs * 0.8 && now - this.lastRetentionAlert > 60_000) {
-        this.lastRetentionAlert = now;
-        this.alert(
-          `sov.superblocks[${x.partition}]: a superblock not yet placed is ${Math.round(x.oldestMs / 1000)} s old, ${Math.round((100 * x.oldestMs) / this.config.retentionMs)} % of the topic's retention (${Math.round(this.config.retentionMs / 1000)} s): add devices or raise retention before Kafka deletes it`,
-        );
-      }
-    }
-  }
 
   /** What /status shows. */
   status() {
-    return {
-      streams: [...this.state.streams.values()].map((s) => ({
-        stream: s.name,
-        settings: s.settings,
-        devices: [...s.devices.values()].map((d) => {
-          const rt = this.devices.get(`${s.name}/${d.name}`);
-          return { device: d.name, status: d.status, volser: d.volser, ...(rt ? { clientFiles: rt.files.size, heldBytes: rt.heldBytes(), draining: !!rt.draining, ...rt.utilisation() } : {}) };
-        }),
-        openClientFiles: [...this.files.values()].filter((f) => f.stream === s.name).length,
-      })),
-      memory: { bufferedBytes: this.buffered, limitBytes: this.config.memoryBytes },
-      parked: [...this.parked.values()].reduce((n, l) => n + l.length, 0),
-      spool: (this.spool?.spoolOf(Topic.sovSuperblocks) ?? []).map((x) => ({ partition: x.partition, unsettled: x.unsettled, oldestMs: x.oldestMs, lag: x.lag === null ? null : Number(x.lag) })),
-    };
+    return { instance: this.instanceId, ...this.balancer.status() };
   }
 
   /** Device runtimes (benchmarks read their utilisation). */
@@ -840,6 +500,7 @@ export class StreamMultiplexerService implements OnModuleInit, OnApplicationShut
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.stopping = true;
     for (const t of this.timers) clearInterval(t);
     // a clean stop: what was written is synced and published (a crash leaves it to the reconcile)
     for (const d of this.devices.values()) {
@@ -847,10 +508,21 @@ export class StreamMultiplexerService implements OnModuleInit, OnApplicationShut
       if (!d.failed) await d.flush().catch((e) => this.log(`device ${d.key}: final sync failed: ${(e as Error).message}`));
       await d.device.unmount().catch(() => undefined);
     }
-    await this.drainOutbox();
+    await this.outbox.drain();
+    // the next server of each stream need not wait for this instance to leave the group
+    for (const s of [...this.served]) await this.decideAndPublish({ type: 'ReleaseStream', stream: s, instance: this.instanceId, at: this.now() }).catch(() => undefined);
     this.closed = true;
     await this.publisher?.close();
     await this.admin?.disconnect().catch(() => undefined);
   }
 
 }
+
+function emptyFile(file: string): boolean {
+  try {
+    return fs.statSync(file).size === 0;
+  } catch {
+    return false;
+  }
+}
+

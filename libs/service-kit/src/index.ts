@@ -1,6 +1,7 @@
 export * from './errors';
 export * from './config/service-config';
 export * from './kafka/kafka-event-server';
+export * from './kafka/group-membership';
 export * from './kafka/event-publisher';
 export * from './bootstrap';
 export * from './kafka/contract-codec';

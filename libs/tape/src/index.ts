@@ -34,3 +34,4 @@ export { executePlan, readClientFile } from './reader';
 export type { ExecuteStats, ReadClientFileOptions, RestoreSink } from './reader';
 export { activeDevices, admitSuperblock, allocateVolser, foldSov, initialSovState, nextDeviceName, sovDecider } from './streams';
 export type { DeviceState, DurableRecords, FileState, SovCommand, SovEvent, SovEventOf, SovState, StreamSettings, StreamState, VolumeState } from './streams';
+export { servingVerdict, type ServingVerdict } from './serving';

@@ -45,6 +45,7 @@ export type SovEvent =
   | Stamped<{ readonly type: 'DeviceAdded'; readonly device: string; readonly rateBytesPerSec?: number }>
   | Stamped<{ readonly type: 'DeviceRemoved'; readonly device: string; readonly reason?: string }>
   | Stamped<{ readonly type: 'DeviceFailed'; readonly device: string; readonly volser?: string; readonly reason: string }>
+  | Stamped<{ readonly type: 'StreamServed' | 'StreamReleased'; readonly instance: string }>
   | ReturnType<typeof openedEventOf>
   | Stamped<{ readonly type: 'ClientFileClosed'; readonly clientFile: string; readonly incarnation: string; readonly superblocks: number; readonly bytes: number; readonly sha256: string }>
   | Stamped<{ readonly type: 'ClientFileAborted'; readonly clientFile: string; readonly incarnation: string; readonly reason: string }>
@@ -79,6 +80,8 @@ export interface StreamState {
   readonly devices: Map<string, DeviceState>;
   /** highest volume sequence number used in the stream file */
   volumeSeq: number;
+  /** the multiplexer instance serving (writing) the stream, until it releases it (serving.ts) */
+  servedBy?: string | null;
 }
 
 export interface VolumeState {
@@ -140,6 +143,8 @@ export type SovCommand =
   | { readonly type: 'DefineStream'; readonly stream: string; readonly settings: Partial<StreamSettings>; readonly defaults: StreamSettings; readonly at: number }
   | { readonly type: 'AddDevice'; readonly stream: string; readonly device: string; readonly rateBytesPerSec?: number; readonly at: number }
   | { readonly type: 'RemoveDevice'; readonly stream: string; readonly device: string; readonly reason?: string; readonly at: number }
+  /** an instance serves the stream from now / stops serving it (serving.ts decides when it may) */
+  | { readonly type: 'ServeStream' | 'ReleaseStream'; readonly stream: string; readonly instance: string; readonly at: number }
   | { readonly type: 'FailDevice'; readonly stream: string; readonly device: string; readonly reason: string; readonly position?: number; readonly at: number }
   /** validation only: may this client file be opened? (its open event comes when its open record is durable) */
   | { readonly type: 'CheckOpen'; readonly open: OpenRecord }
@@ -273,6 +278,13 @@ function decide(c: SovCommand, state: SovState): SovEvent[] {
       if (!d) throw new SovRejectedError('UNKNOWN_DEVICE', `stream ${c.stream} has no device ${c.device}`, 'device');
       if (d.status === 'removed') return [];
       return [{ type: 'DeviceRemoved', stream: c.stream, device: c.device, ...(c.reason ? { reason: c.reason } : {}), occurredAt: c.at }];
+    }
+    case 'ServeStream':
+    case 'ReleaseStream': {
+      const s = stream(state, c.stream);
+      const serving = c.type === 'ServeStream';
+      if ((s.servedBy === c.instance) === serving) return [];
+      return [{ type: serving ? 'StreamServed' : 'StreamReleased', stream: c.stream, instance: c.instance, occurredAt: c.at }];
     }
     case 'FailDevice': {
       const s = stream(state, c.stream);
@@ -494,6 +506,13 @@ function evolve(state: SovState, e: SovEvent): SovState {
         d.status = 'active';
         d.rateBytesPerSec = e.rateBytesPerSec;
       } else s.devices.set(e.device, { name: e.device, status: 'active', volser: null, ...(e.rateBytesPerSec ? { rateBytesPerSec: e.rateBytesPerSec } : {}) });
+      return state;
+    }
+    case 'StreamServed':
+    case 'StreamReleased': {
+      const s = state.streams.get(e.stream);
+      if (s && e.type === 'StreamServed') s.servedBy = e.instance;
+      else if (s && s.servedBy === e.instance) s.servedBy = null;
       return state;
     }
     case 'DeviceRemoved':

@@ -6,3 +6,4 @@ export { Publisher, TopicCollector } from './kafka-harness';
 export { StandInChangeLogger, StandInDsimBuilder, StandInNucleus } from './stand-ins';
 export { ServiceProcesses, type ServiceProcessOptions } from './service-processes';
 export { DsfDriver, FINAL_EVENTS, type Outcome } from './dsf-driver';
+export { freePort } from './free-port';

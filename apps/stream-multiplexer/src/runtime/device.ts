@@ -318,10 +318,24 @@ export class DeviceRuntime {
   /** The mounted volume, or a scratch volume labelled now. */
   async ensureVolume(): Promise<VolumeWriter> {
     if (this.writer) return this.writer;
-    const volser = this.pendingVolser ?? this.host.allocateVolser();
+    let volser = this.pendingVolser ?? this.host.allocateVolser();
     this.pendingVolser = null;
     const s = this.host.state.streams.get(this.stream);
     const settings = this.settings();
+    // the volume file is created exclusively: a volser another instance labelled a moment ago is
+    // refused (EEXIST) and the next free one taken
+    for (let tries = 1; ; tries++) {
+      try {
+        return await this.labelVolume(volser, s?.volumeSeq ?? 0, settings);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || tries >= 100) throw e;
+        this.host.log(`device ${this.key}: volser ${volser} was taken meanwhile; labelling another`);
+        volser = this.host.allocateVolser();
+      }
+    }
+  }
+
+  private async labelVolume(volser: string, volumeSeq: number, settings: StreamSettings): Promise<VolumeWriter> {
     const w = await this.op(
       'label',
       VolumeWriter.label(
@@ -330,7 +344,7 @@ export class DeviceRuntime {
           volser,
           stream: this.stream,
           streamFile: this.stream,
-          sequence: (s?.volumeSeq ?? 0) + 1,
+          sequence: volumeSeq + 1,
           createdAt: this.host.now(),
           tag: randomBytes(8).toString('hex'),
           capacity: Math.min(settings.volumeCapacity, this.device.capacity),

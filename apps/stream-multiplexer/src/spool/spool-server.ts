@@ -10,6 +10,8 @@
  * - per partition the committed offset is the lowest unsettled one (eachBatch, resolveOffset for
  *   every record taken, so fetching runs ahead of writing; commits are explicit and never pass a
  *   record that is not settled), so a restart re-reads exactly what was not yet placed;
+ * - a rebalance: what the spool held of a partition it lost is forgotten (the new owner reads it
+ *   again from the committed offset); the batches of a new assignment wait for its listeners;
  * - seek(topic, partition, offset) re-reads from an earlier offset (a failed device's unsynced
  *   superblocks): the records from there are forgotten and delivered again.
  *
@@ -20,8 +22,8 @@
  * sov.superblocks is what is not yet placed.
  */
 import { CustomTransportStrategy, Server } from '@nestjs/microservices';
-import { ConsumerMonitor, createKafka, isRejection, type DeadLetterInput, type KafkaSecurity, type TransportHealth } from '@deltaflow/service-kit';
-import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import { ConsumerMonitor, createKafka, GroupMembership, isRejection, type Assignments, type DeadLetterInput, type KafkaSecurity, type TransportHealth } from '@deltaflow/service-kit';
+import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { firstValueFrom, isObservable, defaultIfEmpty } from 'rxjs';
 
 export interface SpoolContext {
@@ -43,6 +45,12 @@ export interface SpoolServerOptions {
   readonly clientId: string;
   readonly security?: KafkaSecurity;
   readonly groupId: string;
+  /**
+   * The instance's partitions (both topics are keyed by stream and assigned co-partitioned: a
+   * stream's commands and superblocks go to one member); the batches of a new assignment wait
+   * until its listeners took over the streams it brings.
+   */
+  readonly assignments?: Assignments;
   readonly decode: (topic: string, message: KafkaMessage) => unknown;
   readonly encodeDeadLetter: (input: DeadLetterInput) => { topic: string; key: string | null; value: Buffer };
   /** consumer session timeout (default 10 s: how long a crashed multiplexer's partitions wait) */
@@ -119,14 +127,17 @@ export class SpoolServer extends Server implements CustomTransportStrategy, Tran
   private monitor?: ConsumerMonitor;
   private closed = false;
   private producer?: Producer;
+  private admin?: Admin;
   private readonly tracks = new Map<string, Track>();
   private readonly paused = new Set<string>();
   private commitTimer?: NodeJS.Timeout;
   private committing = false;
   private running = false;
+  private readonly membership: GroupMembership;
 
   constructor(private readonly options: SpoolServerOptions) {
     super();
+    this.membership = new GroupMembership(options.groupId, options.assignments, options.logger);
   }
 
   on(): void {
@@ -166,7 +177,7 @@ export class SpoolServer extends Server implements CustomTransportStrategy, Tran
 
   private async start(): Promise<void> {
     const o = this.options;
-    this.kafka = createKafka({ clientId: o.clientId, brokers: o.brokers, security: o.security });
+    this.kafka = createKafka({ clientId: this.membership.clientId(o.clientId), brokers: o.brokers, security: o.security });
     this.producer = this.kafka.producer({ allowAutoTopicCreation: true });
     await this.producer.connect();
     this.consumer = this.kafka.consumer({
@@ -177,14 +188,15 @@ export class SpoolServer extends Server implements CustomTransportStrategy, Tran
       maxBytesPerPartition: o.maxBytesPerPartition ?? 32 << 20,
       maxBytes: o.maxBytes ?? 128 << 20,
       maxWaitTimeInMs: 100,
+      partitionAssigners: this.membership.partitionAssigners(),
     });
     const sessionTimeout = o.sessionTimeout ?? 10_000;
     this.monitor = new ConsumerMonitor({ kafka: this.kafka, consumer: this.consumer, groupId: o.groupId, staleAfterMs: sessionTimeout, log: o.logger });
     await this.consumer.connect();
     const topics = [...this.getHandlers().keys()];
     // A partition given to another member: what this one held of it is read again there.
-    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
-      const assigned = new Set(Object.entries(e.payload.memberAssignment).flatMap(([t, ps]) => ps.map((p) => `${t}:${p}`)));
+    this.admin = this.membership.attach(this.kafka, this.consumer, (assignment) => {
+      const assigned = new Set([...assignment].flatMap(([t, ps]) => ps.map((p) => `${t}:${p}`)));
       for (const k of [...this.tracks.keys()]) if (!assigned.has(k)) this.tracks.delete(k);
     });
     await this.consumer.subscribe({ topics, fromBeginning: true });
@@ -201,6 +213,7 @@ export class SpoolServer extends Server implements CustomTransportStrategy, Tran
 
   private async handleBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, resolveOffset, isRunning, isStale, heartbeat } = payload;
+    await this.membership.applied(heartbeat, isRunning);
     const handler = this.getHandlerByPattern(batch.topic);
     if (!handler) return;
     const t = this.track(batch.topic, batch.partition);
@@ -343,5 +356,6 @@ export class SpoolServer extends Server implements CustomTransportStrategy, Tran
     await this.consumer?.disconnect().catch(() => undefined);
     await this.monitor?.stop();
     await this.producer?.disconnect().catch(() => undefined);
+    await this.admin?.disconnect().catch(() => undefined);
   }
 }

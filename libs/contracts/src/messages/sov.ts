@@ -223,6 +223,26 @@ export const DeviceRemoved = defineMessage({
   fields: { stream: streamName(), device: device(), reason: optional(text()), occurredAt: occurredAt() },
 });
 
+/**
+ * Which multiplexer instance serves a stream (writes its volumes). Published when an instance
+ * takes the stream's partition and, before it, the previous server released it (or is gone from
+ * the group): a stream's volumes never have two writers. Auditors see every handover.
+ */
+export const StreamServed = defineMessage({
+  type: 'StreamServed',
+  version: 1,
+  topic: 'sov.events',
+  fields: { stream: streamName(), instance: id(), occurredAt: occurredAt() },
+});
+
+/** The instance stopped serving the stream: its written runs are synced and their RunPlaced published before this. */
+export const StreamReleased = defineMessage({
+  type: 'StreamReleased',
+  version: 1,
+  topic: 'sov.events',
+  fields: { stream: streamName(), instance: id(), occurredAt: occurredAt() },
+});
+
 /** A device failed (write error, drive fault): its runs not yet durable must be written again elsewhere. */
 export const DeviceFailed = defineMessage({
   type: 'DeviceFailed',
@@ -342,6 +362,8 @@ export const SOV_EVENT_MESSAGES = [
   DeviceAdded,
   DeviceRemoved,
   DeviceFailed,
+  StreamServed,
+  StreamReleased,
   ClientFileOpened,
   ClientFileClosed,
   ClientFileAborted,

@@ -44,6 +44,7 @@ export class Assignments {
    */
   readonly instanceId = newInstanceId();
   private members?: () => Promise<ReadonlySet<string>>;
+  private seeker?: (topic: string, partition: number, offset: bigint) => void;
   private readonly listeners: AssignmentListener[] = [];
   private currentIndices: ReadonlySet<number> = new Set();
   private current: Assignment = new Map();
@@ -62,6 +63,20 @@ export class Assignments {
   /** The transport's side: how to ask the group coordinator which instances are members now. */
   setMembership(members: () => Promise<ReadonlySet<string>>): void {
     this.members = members;
+  }
+
+  /** The transport's side: how to make the consumer read a partition from another offset. */
+  setSeeker(seek: (topic: string, partition: number, offset: bigint) => void): void {
+    this.seeker = seek;
+  }
+
+  /**
+   * A listener's side: the records of a partition just gained are read from `offset` (the
+   * service's own checkpoint, when it is the truth and Kafka's committed offset may be ahead of
+   * it); the batch already fetched from elsewhere is dropped. Without a transport: nothing to do.
+   */
+  rewind(topic: string, partition: number, offset: bigint): void {
+    this.seeker?.(topic, partition, offset);
   }
 
   /**

@@ -16,8 +16,8 @@ import { CustomTransportStrategy, Server } from '@nestjs/microservices';
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { firstValueFrom, isObservable, defaultIfEmpty } from 'rxjs';
 import { isRejection, ServiceKitError } from '../errors';
-import { Assignments } from './assignments';
-import { coPartitionedAssigner } from './co-partitioned-assigner';
+import type { Assignments } from './assignments';
+import { GroupMembership } from './group-membership';
 import { ConsumerMonitor } from '../observability/consumer-monitor';
 import { serviceMetrics } from '../observability/metrics';
 import { createKafka, type KafkaSecurity } from './kafka-client';
@@ -104,15 +104,17 @@ export class KafkaEventServer extends Server implements CustomTransportStrategy 
   private consumer?: Consumer;
   private producer?: Producer;
   private admin?: Admin;
-  readonly assignments: Assignments;
-  /** the assignment kafkajs gave last, applied by the listeners before its batches run */
-  private received?: Map<string, number[]>;
+  private readonly membership: GroupMembership;
   private monitor?: ConsumerMonitor;
   private closed = false;
 
   constructor(private readonly options: KafkaEventServerOptions) {
     super();
-    this.assignments = options.assignments ?? new Assignments();
+    this.membership = new GroupMembership(options.groupId, options.assignments, options.logger);
+  }
+
+  get assignments(): Assignments {
+    return this.membership.assignments;
   }
 
   /** Why the transport does not consume now (undefined: it does). */
@@ -150,17 +152,9 @@ export class KafkaEventServer extends Server implements CustomTransportStrategy 
 
   private async start(): Promise<void> {
     const o = this.options;
-    this.kafka = createKafka({ clientId: `${o.clientId}${INSTANCE_SEPARATOR}${this.assignments.instanceId}`, brokers: o.brokers, security: o.security });
+    this.kafka = createKafka({ clientId: this.membership.clientId(o.clientId), brokers: o.brokers, security: o.security });
     this.producer = this.kafka.producer({ idempotent: false, allowAutoTopicCreation: true });
     await this.producer.connect();
-    // the client id names the instance: the group's member list then says which instances live
-    const admin = this.kafka.admin();
-    this.admin = admin;
-    this.assignments.setMembership(async () => {
-      await admin.connect();
-      const [g] = (await admin.describeGroups([o.groupId])).groups;
-      return new Set((g?.members ?? []).map((m) => instanceOfClientId(m.clientId)).filter((i): i is string => i !== undefined));
-    });
     this.consumer = this.kafka.consumer({
       groupId: o.groupId,
       // KAFKA_SESSION_TIMEOUT_MS: how soon a killed instance's partitions move to the others (Kafka's default 30 s hides a crash for that long)
@@ -171,15 +165,11 @@ export class KafkaEventServer extends Server implements CustomTransportStrategy 
       maxWaitTimeInMs: 1_000,
       ...(o.maxBytesPerPartition !== undefined ? { maxBytesPerPartition: o.maxBytesPerPartition } : {}),
       ...(o.maxBytes !== undefined ? { maxBytes: o.maxBytes } : {}),
-      partitionAssigners: [coPartitionedAssigner({ current: () => [...this.assignments.indices()] }, (m) => o.logger?.(m))],
+      partitionAssigners: this.membership.partitionAssigners(),
     });
-    // kafkajs emits GROUP_JOIN synchronously after each SyncGroup, before it fetches for the new assignment
-    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
-      this.received = new Map(Object.entries(e.payload.memberAssignment as Record<string, number[]>));
-      const parts = [...this.received].map(([t, ps]) => `${t}[${[...ps].sort((a, b) => a - b).join(',')}]`).join(' ');
-      o.logger?.(`assigned ${parts || 'nothing (more instances than partitions: idle)'}`);
-      void this.assignments.assign(this.received).catch((err) => o.logger?.(`state rebuild for the new assignment failed, retried with the next batch: ${(err as Error).message}`));
-    });
+    this.admin = this.membership.attach(this.kafka, this.consumer);
+    const consumer = this.consumer;
+    this.assignments.setSeeker((topic, partition, offset) => consumer.seek({ topic, partition, offset: offset.toString() }));
     this.monitor = new ConsumerMonitor({
       kafka: this.kafka,
       consumer: this.consumer,
@@ -218,7 +208,7 @@ export class KafkaEventServer extends Server implements CustomTransportStrategy 
 
   private async handleBatchOf(payload: EachBatchPayload): Promise<void> {
     const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale } = payload;
-    await this.assignmentApplied(heartbeat, isRunning);
+    await this.membership.applied(heartbeat, isRunning);
     const handler = this.getHandlerByPattern(batch.topic);
     if (!handler) return;
     const labels = { group: this.options.groupId, topic: batch.topic };
@@ -272,27 +262,6 @@ export class KafkaEventServer extends Server implements CustomTransportStrategy 
     }
     if (batchMode) await this.runBatch(handler, decoded, byOffset, resolveOffset);
     await commitOffsetsIfNecessary();
-  }
-
-  /** Holds a batch until the listeners applied the current assignment (heartbeating meanwhile). */
-  private async assignmentApplied(heartbeat: () => Promise<void>, isRunning: () => boolean): Promise<void> {
-    if (!this.received) return;
-    const run = this.assignments.assign(this.received); // at once when it is applied already
-    let done = false;
-    let failure: unknown;
-    run.then(
-      () => (done = true),
-      (e: unknown) => ((failure = e), (done = true)),
-    );
-    while (!done) {
-      await Promise.race([run.catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
-      if (done) break;
-      // a slow rebuild must not cost the group membership
-      if (!isRunning()) throw new Error('consumer stopping during a state rebuild');
-      await heartbeat();
-    }
-    // transient (the broker away during the rebuild): kafkajs retries the batch, which retries the rebuild
-    if (failure !== undefined) throw failure;
   }
 
   private async runBatch(
@@ -351,8 +320,6 @@ export class KafkaEventServer extends Server implements CustomTransportStrategy 
   }
 }
 
-const INSTANCE_SEPARATOR = '@';
-
 /** KAFKA_SESSION_TIMEOUT_MS (6000..300000), undefined when unset; a bad value stops the start. */
 function sessionTimeoutFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
   const raw = env.KAFKA_SESSION_TIMEOUT_MS;
@@ -360,10 +327,4 @@ function sessionTimeoutFromEnv(env: NodeJS.ProcessEnv = process.env): number | u
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 6000 || n > 300_000) throw new ServiceKitError('CONFIG', `KAFKA_SESSION_TIMEOUT_MS: expected milliseconds in 6000..300000 (Kafka's group.min/max.session.timeout.ms), got "${raw}"`);
   return n;
-}
-
-/** The instance id in a member's client id (`<service>@<instance>`), if it is one of ours. */
-export function instanceOfClientId(clientId: string): string | undefined {
-  const at = clientId.indexOf(INSTANCE_SEPARATOR);
-  return at >= 0 ? clientId.slice(at + 1) : undefined;
 }
