@@ -5,6 +5,7 @@ import { BlockDatabase } from '@deltaflow/blockdb';
 import type { MessageOfType } from '@deltaflow/contracts';
 import type { Dsid } from '@deltaflow/dsid';
 import { SMALL_GEOMETRY, fillImage } from '@deltaflow/blocks/testing';
+import { createKafka } from '@deltaflow/service-kit';
 import { Publisher, TopicCollector } from '@deltaflow/testing';
 import { startEmbeddedKafka, type EmbeddedKafka } from '@deltaflow/embedded-kafka';
 import { startEmbeddedPostgres, type RunningPostgres } from '@deltaflow/embedded-postgres';
@@ -132,6 +133,26 @@ describe('DSIM builder on the embedded broker and PostgreSQL', () => {
     expect(head).toMatchObject({ kind: 'original-dsim', dsid: d3, startLsn: 40, endLsn: 45 });
     await pub.publish({ type: 'MergeCompleted', correlationId: 'm1', dbid: DBID, dsid: d3, kind: 'delta', inputs: ['d3', '@dsim'], location: { kind: 'directory', name: 'm1' }, blocks: 1, digest: '00000000', releasedDsid: d3, occurredAt: 8 });
     expect(await events.waitFor((m) => m.type === 'DsimReleased' && m.correlationId === 'm1')).toMatchObject({ dsid: d3 });
+  });
+
+  it('reads a gained partition from its PostgreSQL checkpoint when Kafka\'s committed offset is ahead of it (PostgreSQL lost commits)', async () => {
+    await builder.stop();
+    // a command the builder never applied, and the group's committed offsets moved past it (as
+    // when PostgreSQL lost the commits that had applied it while Kafka kept the offsets)
+    await pub.publish({ type: 'DsimResetRequested', correlationId: 'behind-kafka', dbid: DBID });
+    const admin = createKafka({ clientId: 'dsim-int-admin', brokers: kafka.brokers }).admin();
+    await admin.connect();
+    try {
+      for (const topic of ['dsf.commands', 'dsf.events', 'dsf.plog']) {
+        const ends = await admin.fetchTopicOffsets(topic);
+        await admin.setOffsets({ groupId: 'deltaflow.dsim-builder', topic, partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })) });
+      }
+    } finally {
+      await admin.disconnect();
+    }
+    builder = await start();
+    const reset = await events.waitFor((m) => m.type === 'DsimReset' && m.correlationId === 'behind-kafka', 30_000, 'the reset Kafka\'s offsets had passed');
+    expect(reset).toMatchObject({ type: 'DsimReset', dbid: DBID });
   });
 
   it('is idempotent: replaying every topic from offset 0 changes nothing and publishes nothing again', async () => {
