@@ -65,6 +65,8 @@ export interface ReadPlan {
   readonly readThrough: number;
   /** per restore: the last sequence number it receives */
   readonly lastSeq: Record<string, number>;
+  /** the threshold planned with: the executor also reads through from where the head stands when it is this close */
+  readonly readThroughGap: number;
 }
 
 export interface PlanOptions {
@@ -135,5 +137,5 @@ export function planRestores(requests: readonly RestoreRequest[], opts: PlanOpti
       reads.push({ volser: run.volser, position: run.position, extent: run.extent, runs: [planned] });
     }
   }
-  return { reads, wanted, readThrough, lastSeq };
+  return { reads, wanted, readThrough, lastSeq, readThroughGap: opts.readThroughGap };
 }
