@@ -19,7 +19,7 @@ import { readLabel } from './scan';
  * where the head stands after the last read, so a wanted extent a short way ahead is read through
  * from there rather than located (a LOCATE costs seconds on tape, however short the hop).
  */
-class Volumes {
+export class Volumes {
   private readonly tags = new Map<string, string>();
   private headAt: { volser: string; position: number } | null = null;
   constructor(private readonly device: Device) {}
@@ -43,7 +43,7 @@ class Volumes {
   }
 }
 
-function checkSuperblock(h: RecordHeader, run: Pick<PlannedRun, 'incarnation' | 'firstSeq' | 'count' | 'crcs'>, k: number, isLastOfFile: boolean | undefined, where: { volser: string; offset: number }): void {
+export function checkSuperblock(h: RecordHeader, run: Pick<PlannedRun, 'incarnation' | 'firstSeq' | 'count' | 'crcs'>, k: number, isLastOfFile: boolean | undefined, where: { volser: string; offset: number }): void {
   if (h.kind !== 'S') throw new TapeCorruptError(`expected superblock ${run.firstSeq + k} of ${run.incarnation}, found a ${h.kind} record`, where);
   if (h.incarnation !== run.incarnation) throw new TapeCorruptError(`superblock of ${h.incarnation} where ${run.incarnation} was placed`, where);
   if (h.seq !== run.firstSeq + k) throw new TapeCorruptError(`superblock ${h.seq} where ${run.firstSeq + k} was placed`, where);
