@@ -32,6 +32,8 @@ export { planRestores } from './planner';
 export type { PlannedDelivery, PlannedRead, PlannedRun, PlanOptions, ReadPlan, RestoreRequest, RestoreRun } from './planner';
 export { executePlan, readClientFile } from './reader';
 export { RestorePass } from './pass';
+export { verifyVolume } from './verify';
+export type { ExpectedRun, VerifyProblem, VolumeVerification } from './verify';
 export type { PassMember, PassOptions, PassStats } from './pass';
 export type { ExecuteStats, ReadClientFileOptions, RestoreSink } from './reader';
 export { activeDevices, admitSuperblock, allocateVolser, foldSov, initialSovState, nextDeviceName, sovDecider } from './streams';
