@@ -12,7 +12,7 @@
  * consumer (each restore buffers at most `highWaterBytes` ahead of its reader).
  */
 import { createHash } from 'node:crypto';
-import { RestorePass, SuperblockCodec, type Device, type RestoreRun } from '@deltaflow/tape';
+import { RestorePass, SuperblockCodec, TapeCorruptError, type Device, type RestoreRun } from '@deltaflow/tape';
 import type { ClientFilePlacements } from './client-file-reader';
 import { SovClientError } from './errors';
 
@@ -152,7 +152,7 @@ export class StreamReadCoordinator {
         const sha = hash.digest('hex');
         if (superblocks !== close.superblocks || bytes !== close.bytes || sha !== close.sha256)
           return channel.end(
-            new SovClientError('CATALOG', `${p.clientFile} (${p.incarnation}): read ${superblocks} superblocks, ${bytes} bytes, SHA-256 ${sha}; the close record says ${close.superblocks}, ${close.bytes}, ${close.sha256}`),
+            new TapeCorruptError(`${p.clientFile} (${p.incarnation}): read ${superblocks} superblocks, ${bytes} bytes, SHA-256 ${sha}; the close record says ${close.superblocks}, ${close.bytes}, ${close.sha256}`),
           );
         channel.end();
       },
