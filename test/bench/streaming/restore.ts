@@ -144,7 +144,7 @@ async function restores(): Promise<void> {
   console.log(`\n== restores on the tape model (${FILES} client files of ${FILE_MIB} MiB interleaved in runs of K superblocks; 400 MB/s, LOCATE 3 s + distance at 3.2 GB/s, load 15 s)`);
   console.log(table(['runs', 'restore', 'tape time (wall)', 'against (same run)', 'ratio', 'ratio incl. load', 'notes'], rows));
   console.log(
-    `bound for one file of n=${FILES} interleaved: min(n, 1 + (n-1) x rate/locate speed + locate base x rate/run) = ${KS.map((k) => `K=${k}: ${Math.min(FILES, 1 + (FILES - 1) / 8 + (3 * r) / runBytes(k)).toFixed(2)}`).join(', ')}`,
+    `as files grow, one file of n=${FILES} interleaved tends to min(n (read through), 1 + (n-1) x rate/locate speed + locate base x rate/run (locate each run)) x dedicated = ${KS.map((k) => `K=${k}: ${Math.min(FILES, 1 + (FILES - 1) / 8 + (3 * r) / runBytes(k)).toFixed(2)}`).join(', ')}`,
   );
 }
 
