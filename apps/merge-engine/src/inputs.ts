@@ -56,16 +56,28 @@ export class InputResolver {
     private readonly streams?: StreamPort,
   ) {}
 
-  /** Resolves every input (in the order given); on any failure releases what was resolved. */
+  /**
+   * Resolves every input (returned in the order given); on any failure releases what was resolved.
+   * The stream inputs are read all at once, so that those on one stream share one pass over its
+   * volumes (the reader's StreamReadCoordinator); the others one after another.
+   */
   async resolveAll(dbid: number, correlationId: string, refs: readonly string[], dsimWaitSec = 0): Promise<ResolvedInput[]> {
-    const out: ResolvedInput[] = [];
+    const out: Array<ResolvedInput | undefined> = refs.map(() => undefined);
+    const streamed = Promise.allSettled(refs.map(async (ref, i) => (ref.startsWith('stream:') ? (out[i] = await this.fromStream(correlationId, ref)) : undefined)));
+    let failure: { e: unknown } | null = null;
     try {
-      for (const ref of refs) out.push(await this.resolve(dbid, correlationId, ref, dsimWaitSec));
-      return out;
+      for (let i = 0; i < refs.length; i++) if (!refs[i].startsWith('stream:')) out[i] = await this.resolve(dbid, correlationId, refs[i], dsimWaitSec);
     } catch (e) {
-      for (const r of out) r.release();
-      throw e;
+      failure = { e };
     }
+    const settled = await streamed;
+    const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (!failure && rejected) failure = { e: rejected.reason };
+    if (failure) {
+      for (const r of out) r?.release();
+      throw failure.e;
+    }
+    return out as ResolvedInput[];
   }
 
   private async resolve(dbid: number, correlationId: string, ref: string, dsimWaitSec: number): Promise<ResolvedInput> {

@@ -27,6 +27,7 @@ import { decodeFrom, encodeMessage, Topic, type AnyMessage } from '@deltaflow/co
 import { mulberry32 } from '@deltaflow/core';
 import { ConsumerMonitor, contractCodec, createKafka } from '@deltaflow/service-kit';
 import { Partitioners, type Consumer, type Producer } from 'kafkajs';
+import { blockImage } from './block-image';
 import { LsnStore } from './lsn-store';
 
 
@@ -154,13 +155,7 @@ export async function startNucleusSim(config: NucleusSimConfig): Promise<Nucleus
 
   let txnNo = 0;
   function image(area: Area, rabn: number, lsn: number): Buffer {
-    const buf = Buffer.alloc(db.blockSize(area));
-    buf.writeUInt32LE(dbid, 0);
-    buf.writeUInt32LE(rabn, 4);
-    buf.writeDoubleLE(lsn, 8);
-    const v = Math.floor(random() * 0xffffffff) >>> 0;
-    for (let o = 16; o + 4 <= buf.length; o += 64) buf.writeUInt32LE((v + o) >>> 0, o);
-    return buf;
+    return blockImage(db.blockSize(area), dbid, rabn, lsn, Math.floor(random() * 0xffffffff));
   }
 
   function pickBlock(): { area: Area; rabn: number } {

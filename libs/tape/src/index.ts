@@ -31,6 +31,10 @@ export type { CatalogEvent, CatalogFile, CatalogState, CatalogVolume, FileAssess
 export { planRestores } from './planner';
 export type { PlannedDelivery, PlannedRead, PlannedRun, PlanOptions, ReadPlan, RestoreRequest, RestoreRun } from './planner';
 export { executePlan, readClientFile } from './reader';
+export { RestorePass } from './pass';
+export { verifyVolume } from './verify';
+export type { ExpectedRun, VerifyProblem, VolumeVerification } from './verify';
+export type { PassMember, PassOptions, PassStats } from './pass';
 export type { ExecuteStats, ReadClientFileOptions, RestoreSink } from './reader';
 export { activeDevices, admitSuperblock, allocateVolser, foldSov, initialSovState, nextDeviceName, sovDecider } from './streams';
 export type { DeviceState, DurableRecords, FileState, SovCommand, SovEvent, SovEventOf, SovState, StreamSettings, StreamState, VolumeState } from './streams';

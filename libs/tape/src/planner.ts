@@ -65,6 +65,8 @@ export interface ReadPlan {
   readonly readThrough: number;
   /** per restore: the last sequence number it receives */
   readonly lastSeq: Record<string, number>;
+  /** the threshold planned with: the executor also reads through from where the head stands when it is this close */
+  readonly readThroughGap: number;
 }
 
 export interface PlanOptions {
@@ -72,6 +74,8 @@ export interface PlanOptions {
   readonly readThroughGap: number;
   /** order of volumes (stream-file sequence); others follow by volser */
   readonly volumeOrder?: readonly string[];
+  /** per restore, the first superblock it still needs (default 0): a pass planned again part way */
+  readonly startAt?: Readonly<Record<string, number>>;
 }
 
 /** Plans the reads for several restores of one stream. Throws TapeValidationError for inconsistent requests. */
@@ -93,7 +97,7 @@ export function planRestores(requests: readonly RestoreRequest[], opts: PlanOpti
         return { r, from, to };
       })
       .sort((a, b) => a.from - b.from);
-    let need = 0;
+    let need = opts.startAt?.[req.restore] ?? 0;
     for (const x of ranges) {
       if (x.from !== need) throw new TapeValidationError(`restore ${req.restore}: superblocks ${need}..${x.from - 1} are not covered (or covered twice)`, 'runs');
       need = x.to + 1;
@@ -135,5 +139,5 @@ export function planRestores(requests: readonly RestoreRequest[], opts: PlanOpti
       reads.push({ volser: run.volser, position: run.position, extent: run.extent, runs: [planned] });
     }
   }
-  return { reads, wanted, readThrough, lastSeq };
+  return { reads, wanted, readThrough, lastSeq, readThroughGap: opts.readThroughGap };
 }

@@ -14,23 +14,36 @@ import { readLabel } from './scan';
  * known, then authentication/decompression and plaintext CRC in its codec.
  */
 
-/** Remembers each volume's tag once mounted (label, or its copy in the trailer or a checkpoint). */
-class Volumes {
+/**
+ * Remembers each volume's tag once mounted (label, or its copy in the trailer or a checkpoint), and
+ * where the head stands after the last read, so a wanted extent a short way ahead is read through
+ * from there rather than located (a LOCATE costs seconds on tape, however short the hop).
+ */
+export class Volumes {
   private readonly tags = new Map<string, string>();
+  private headAt: { volser: string; position: number } | null = null;
   constructor(private readonly device: Device) {}
   async mount(volser: string): Promise<string> {
     let tag = this.tags.get(volser);
-    if (!tag) {
-      tag = (await readLabel(this.device, volser)).label.tag;
+    if (!tag || this.device.mounted !== volser) {
+      const l = await readLabel(this.device, volser);
+      tag = l.label.tag;
       this.tags.set(volser, tag);
-    } else {
-      await this.device.mount(volser);
+      this.headAt = l.labelEnd !== undefined ? { volser, position: l.labelEnd } : null;
     }
     return tag;
   }
+  /** Where to start reading to reach `position`: the head, when it stands at most `readThroughGap` before it. */
+  startFor(volser: string, position: number, readThroughGap = this.device.readThroughGap): number {
+    const h = this.headAt;
+    return h && h.volser === volser && h.position <= position && position - h.position <= readThroughGap ? h.position : position;
+  }
+  moved(volser: string, position: number): void {
+    this.headAt = { volser, position };
+  }
 }
 
-function checkSuperblock(h: RecordHeader, run: Pick<PlannedRun, 'incarnation' | 'firstSeq' | 'count' | 'crcs'>, k: number, isLastOfFile: boolean | undefined, where: { volser: string; offset: number }): void {
+export function checkSuperblock(h: RecordHeader, run: Pick<PlannedRun, 'incarnation' | 'firstSeq' | 'count' | 'crcs'>, k: number, isLastOfFile: boolean | undefined, where: { volser: string; offset: number }): void {
   if (h.kind !== 'S') throw new TapeCorruptError(`expected superblock ${run.firstSeq + k} of ${run.incarnation}, found a ${h.kind} record`, where);
   if (h.incarnation !== run.incarnation) throw new TapeCorruptError(`superblock of ${h.incarnation} where ${run.incarnation} was placed`, where);
   if (h.seq !== run.firstSeq + k) throw new TapeCorruptError(`superblock ${h.seq} where ${run.firstSeq + k} was placed`, where);
@@ -45,16 +58,19 @@ async function readRun(
   volser: string,
   tag: string,
   run: RestoreRun,
+  from: number,
   visit: (h: RecordHeader, body: Buffer, k: number, where: { volser: string; offset: number }) => Promise<void>,
 ): Promise<void> {
   let k = 0;
-  const w = await walkRecords(device, run.position, run.position + run.extent, { tag, volser }, async (r) => {
+  const w = await walkRecords(device, from, run.position + run.extent, { tag, volser }, async (r) => {
+    if (r.position < run.position) return; // read through on the way to the run
     const where = { volser, offset: r.position };
     if (k >= run.count) throw new TapeCorruptError(`more records than the ${run.count} superblocks placed`, where);
     await visit(r.header, r.body, k++, where);
   });
-  if (w.damage.length) {
-    const d = w.damage[0];
+  const damage = w.damage.filter((d) => (d.resumedAt ?? Infinity) > run.position);
+  if (damage.length) {
+    const d = damage[0];
     throw new TapeCorruptError(`${d.kind === 'truncated' ? 'truncated volume' : 'corrupt superblock'}: ${d.reason}`, { volser, offset: d.position });
   }
   if (k !== run.count) throw new TapeCorruptError(`run of ${run.incarnation} at ${run.position}: ${k} of ${run.count} superblocks found`, { volser, offset: run.position });
@@ -91,12 +107,14 @@ export async function* readClientFile(device: Device, open: OpenRecord, runs: re
     const from = r.from ?? r.firstSeq;
     const to = r.to ?? r.firstSeq + r.count - 1;
     const out: Buffer[] = [];
-    await readRun(device, r.volser, tag, r, async (h, body, k, where) => {
+    const start = vols.startFor(r.volser, r.position);
+    await readRun(device, r.volser, tag, r, start, async (h, body, k, where) => {
       const seq = r.firstSeq + k;
       checkSuperblock(h, r, k, seq === finalSeq ? true : seq < finalSeq ? false : undefined, where);
       if (seq < from || seq > to) return;
       out.push(await codec.decode(h, Buffer.from(body), where));
     });
+    vols.moved(r.volser, r.position + r.extent);
     for (const b of out) {
       hash.update(b);
       bytes += b.length;
@@ -168,7 +186,8 @@ export async function executePlan(
     const tag = await vols.mount(read.volser);
     let ri = 0;
     let k = 0;
-    const w = await walkRecords(device, read.position, read.position + read.extent, { tag, volser: read.volser }, async (rec) => {
+    const start = vols.startFor(read.volser, read.position, plan.readThroughGap);
+    const w = await walkRecords(device, start, read.position + read.extent, { tag, volser: read.volser }, async (rec) => {
       while (ri < read.runs.length && rec.position >= read.runs[ri].position + read.runs[ri].extent) {
         if (k !== read.runs[ri].count) throw new TapeCorruptError(`run at ${read.runs[ri].position}: ${k} of ${read.runs[ri].count} superblocks found`, { volser: read.volser, offset: read.runs[ri].position });
         ri++;
@@ -189,6 +208,7 @@ export async function executePlan(
       const data = await codec.decode(rec.header, Buffer.from(rec.body), where);
       for (const t of targets) await deliver(t.restore, seq, data);
     });
+    vols.moved(read.volser, read.position + read.extent);
     const bad = w.damage.find((d) => read.runs.some((r) => d.position < r.position + r.extent && (d.resumedAt ?? Infinity) > r.position));
     if (bad) throw new TapeCorruptError(`${bad.kind === 'truncated' ? 'truncated volume' : 'corrupt superblock'}: ${bad.reason}`, { volser: read.volser, offset: bad.position });
     const lastRun = read.runs[read.runs.length - 1];

@@ -98,12 +98,13 @@ function parseLabel(body: Buffer): VolumeLabel {
  * The label of the mounted volume: the L record, else the trailer's copy, else the last
  * checkpoint's. Used by readers; throws TapeCorruptError when none is readable.
  */
-export async function readLabel(device: Device, volser: string): Promise<{ label: VolumeLabel; from: 'label' | 'trailer' | 'checkpoint' }> {
+export async function readLabel(device: Device, volser: string): Promise<{ label: VolumeLabel; from: 'label' | 'trailer' | 'checkpoint'; labelEnd?: number }> {
   await device.mount(volser);
   const l = await readRecordAt(device, 0);
   if ('header' in l && l.header.kind === 'L') {
     try {
-      return { label: parseLabel(l.body), from: 'label' };
+      // labelEnd: where the head stands now (a reader may read through from there)
+      return { label: parseLabel(l.body), from: 'label', labelEnd: l.extent };
     } catch {
       /* fall through to the copies */
     }

@@ -10,6 +10,7 @@
  */
 import { FileDevice, readClientFile, type CodecSpec, type Device, type OpenRecord, type RestoreRun } from '@deltaflow/tape';
 import { SovClientError } from './errors';
+import { StreamReadCoordinator } from './stream-read-coordinator';
 
 /** GET /client-files/:incarnation/placements. */
 export interface ClientFilePlacements {
@@ -45,11 +46,29 @@ export interface ClientFileReaderOptions {
   readonly operatorKey?: Buffer;
   /** wait up to this long for the catalog to show the client file closed (default 30 s) */
   readonly waitMs?: number;
+  /**
+   * Restores of one stream share passes over its volumes (StreamReadCoordinator): those started
+   * within `windowMs` (default 200 ms), or while a pass is under way, are served together. false:
+   * every read seeks to its own runs alone.
+   */
+  readonly coordinate?: { readonly windowMs?: number } | false;
 }
 
 export class ClientFileReader {
+  /** the per-stream read coordinator (undefined with `coordinate: false`) */
+  readonly coordinator?: StreamReadCoordinator;
+
   constructor(private readonly o: ClientFileReaderOptions) {
     if (!o.device && !o.volumeDir) throw new SovClientError('ILLEGAL_STATE', 'a client file reader needs volumeDir or device');
+    if (o.coordinate !== false)
+      this.coordinator = new StreamReadCoordinator({
+        deviceFor: (stream) => o.device ?? new FileDevice({ dir: o.volumeDir!, capacity: Number.MAX_SAFE_INTEGER, readOnly: true, name: `reader:${stream}` }),
+        releaseDevice: async (_stream, device) => {
+          if (!o.device) await device.unmount();
+        },
+        ...(o.operatorKey ? { operatorKey: o.operatorKey } : {}),
+        ...(o.coordinate?.windowMs !== undefined ? { windowMs: o.coordinate.windowMs } : {}),
+      });
   }
 
   private async get<T>(path: string): Promise<T> {
@@ -94,6 +113,10 @@ export class ClientFileReader {
   /** The client file's bytes, superblock by superblock, verified against the catalog and its close record. */
   async *read(id: ClientFileId): AsyncGenerator<Buffer> {
     const p = await this.placements(id);
+    if (this.coordinator) {
+      yield* this.coordinator.read(p);
+      return;
+    }
     const device = this.o.device ?? new FileDevice({ dir: this.o.volumeDir!, capacity: Number.MAX_SAFE_INTEGER, readOnly: true, name: 'reader' });
     const runs: RestoreRun[] = p.runs.map((r) => ({ volser: r.volser, position: r.position, extent: r.length, incarnation: p.incarnation, firstSeq: r.firstSeq, count: r.superblocks, crcs: r.crcs }));
     const close = p.close ? { incarnation: p.incarnation, ...p.close } : undefined;
