@@ -464,4 +464,6 @@ function Health({ health }: { health: HealthState }) {
   );
 }
 
-render(<App />, document.getElementById('app')!);
+const root = document.getElementById('app')!;
+root.textContent = ''; // the shell's "Loading…" line
+render(<App />, root);
