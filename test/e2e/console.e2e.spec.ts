@@ -135,18 +135,17 @@ suite('the console in chromium', () => {
   });
 
   it('shows a new save without a reload', async () => {
-    await page.evaluate(() => ((window as unknown as { sameDocument: boolean }).sameDocument = true));
+    await page.evaluate(() => ((globalThis as unknown as { sameDocument: boolean }).sameDocument = true));
     const before = Number((await page.getByTestId('updates').textContent())!.replace(/\D+/g, ''));
     const d2 = (await sys.dsf.save(DBID, 'delta', 'd2')) as MessageOfType<'SaveCompleted'>;
     expect(d2.type).toBe('SaveCompleted');
     const d2Dsid = formatDsid(d2.dsid);
-    await page.waitForFunction(
-      (dsid) => [...document.querySelectorAll('[data-testid=entry]')].some((e) => e.querySelector('[data-testid=dsid]')?.textContent === dsid && e.getAttribute('data-status') === 'completed'),
-      d2Dsid,
-      { timeout: 30_000 },
-    );
+    await db()
+      .locator('[data-testid=entry][data-status=completed]')
+      .filter({ has: page.getByTestId('dsid').getByText(d2Dsid, { exact: true }) })
+      .waitFor({ timeout: 30_000 });
     await expect(entry(d2Dsid).filter({ hasText: 'delta save' }).locator('dd').allTextContents()).resolves.toEqual(['online', String(d2.blocks), expect.stringMatching(/B$/), expect.stringMatching(/s$/), 'completed']);
-    expect(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument)).toBe(true);
+    expect(await page.evaluate(() => (globalThis as unknown as { sameDocument?: boolean }).sameDocument)).toBe(true);
     expect(Number((await page.getByTestId('updates').textContent())!.replace(/\D+/g, ''))).toBeGreaterThan(before);
     await expect(page.getByTestId('link').textContent()).resolves.toContain('connected');
     await shot('2-live-update');
@@ -156,7 +155,7 @@ suite('the console in chromium', () => {
     await page.fill('input[name=offset]', '0');
     await page.getByRole('button', { name: 'Show' }).click();
     await expect(page.getByTestId('point').textContent()).resolves.toMatch(/^as of/);
-    await page.waitForFunction(() => !!document.querySelector('[data-testid=unavailable], [data-testid=databases]'), undefined, { timeout: 30_000 });
+    await page.locator('[data-testid=unavailable], [data-testid=databases]').first().waitFor({ timeout: 30_000 });
     expect(new URL(page.url()).search).toBe('?offset=0');
     if (await page.getByTestId('unavailable').count()) {
       await expect(page.getByTestId('unavailable').textContent()).resolves.toMatch(/^as of: not available from this catalog/);
