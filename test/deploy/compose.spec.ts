@@ -153,9 +153,17 @@ describe('docker-compose.yml: the services', () => {
     expect(Object.keys(compose.volumes ?? {}).sort()).toEqual(['deltaflow-data', 'deltaflow-tapes', 'kafka-data', 'pg-data']);
   });
 
-  it('publishes only the catalog, on 127.0.0.1, on its HTTP port', () => {
+  it('publishes only the catalog and the console, on 127.0.0.1, on their HTTP ports', () => {
     const published = Object.entries(compose.services).filter(([, s]) => s.ports?.length).map(([n, s]) => [n, s.ports]);
-    expect(published).toEqual([['catalog', ['127.0.0.1:8080:8080']]]);
+    expect(published).toEqual([
+      ['catalog', ['127.0.0.1:8080:8080']],
+      ['console', ['127.0.0.1:8087:8080']],
+    ]);
+    expect(resolvedCompose(TEXT, { ...ENV, CONSOLE_PORT: '18087' }).services.console.ports).toEqual(['127.0.0.1:18087:8080']);
+    // the console reaches the catalog and the /metrics of every other service by its name
+    const console = compose.services.console.environment ?? {};
+    expect(console.CATALOG_URL).toBe(`http://catalog:${HTTP_PORT}`);
+    expect(String(console.CONSOLE_SERVICES).split(',').map((e) => e.split('=')[0]).sort()).toEqual(SERVICES.filter((s) => s !== 'console').sort());
     expect(compose.services.catalog.environment?.CATALOG_HTTP_PORT).toBe(String(HTTP_PORT));
     expect(resolvedCompose(TEXT, { ...ENV, CATALOG_PORT: '18080' }).services.catalog.ports).toEqual(['127.0.0.1:18080:8080']);
   });

@@ -103,7 +103,8 @@ describe('infra/k8s/base: the services', () => {
       const m = claim && pod.containers[0].volumeMounts.find((x: any) => x.name === claim.name);
       return m ? `${m.mountPath}${m.readOnly ? ':ro' : ''}` : undefined;
     };
-    for (const s of SERVICES) expect([s, mounts(s, 'deltaflow-data')]).toEqual([s, config.data.DELTAFLOW_DATA_DIR]);
+    // the console reads only Kafka and HTTP: no data volume
+    for (const s of SERVICES) expect([s, mounts(s, 'deltaflow-data')]).toEqual([s, s === 'console' ? undefined : config.data.DELTAFLOW_DATA_DIR]);
     expect(Object.fromEntries(SERVICES.map((s) => [s, mounts(s, 'deltaflow-tapes')]).filter(([, m]) => m))).toEqual({
       'merge-engine': '/tapes:ro',
       'stream-multiplexer': config.data.SOV_VOLUME_DIR,
@@ -134,6 +135,7 @@ describe('infra/k8s/base: the services', () => {
       'merge-engine': 1,
       'stream-multiplexer': 1,
       catalog: 2,
+      console: 1,
     });
   });
 

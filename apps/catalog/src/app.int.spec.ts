@@ -86,6 +86,7 @@ it('consumes dsf.events into the read models across a restart, dead-letters bad 
   expect((await savesOf(8)).map((s) => `${s.correlationId}:${s.status}`)).toEqual(['c1:completed']);
   expect((await get('/dsims?dbid=7')).body).toEqual([expect.objectContaining({ status: 'reset', endLsn: 180, path: 'dsim-1' })]);
   expect(((await get('/lineages?dbid=7')).body as Array<{ lineage: string }>).map((l) => l.lineage)).toEqual(['L7a', 'L7b']);
+  expect((await get('/databases')).body).toEqual([7, 8]);
 
   // The malformed record went to dsf.events.dlq with its reason.
   const dlq = await readAll(kafka.brokers, 'dsf.events.dlq', 1);

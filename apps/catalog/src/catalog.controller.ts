@@ -72,6 +72,15 @@ export function parseDbid(raw: unknown): number {
 export class CatalogQueryController {
   constructor(@Inject(CATALOG_DB) private readonly ds: DataSource) {}
 
+  /** The databases the catalog knows (a save, DSIM, restore or DLOG of theirs), ascending: the console lists them. */
+  @Get('databases')
+  async databases() {
+    const rows: Array<{ dbid: number }> = await this.ds.query(
+      `SELECT dbid FROM catalog_save UNION SELECT dbid FROM catalog_dsim UNION SELECT dbid FROM catalog_restore UNION SELECT dbid FROM catalog_dlog ORDER BY dbid`,
+    );
+    return rows.map((r) => Number(r.dbid));
+  }
+
   @Get('saves')
   saves(@Query('dbid') dbid: unknown) {
     return querySaves(this.ds, parseDbid(dbid));

@@ -89,18 +89,25 @@ describe('npm start', () => {
   it('comes up, runs the main job to a verified restore, and stops everything on Ctrl-C', async () => {
     const l = startLauncher();
     launcher = l.proc;
-    await l.until(/Deltaflow is up:/, 120_000);
+    await l.until(/Deltaflow is up:/, 180_000); // eight services started one after another, each compiling its sources
     const output = () => l.out.text;
-    for (const name of ['kafka', 'postgresql', 'nucleus-sim', 'change-logger', 'dsim-builder', 'save-writer', 'merge-engine', 'stream-multiplexer', 'catalog']) {
+    for (const name of ['kafka', 'postgresql', 'nucleus-sim', 'change-logger', 'dsim-builder', 'save-writer', 'merge-engine', 'stream-multiplexer', 'catalog', 'console']) {
       expect(output()).toMatch(new RegExp(`^  ${name} +\\S`, 'm'));
     }
     // every service's HTTP listener in the table: /health answers 200, /metrics Prometheus text
-    for (const name of ['nucleus-sim', 'change-logger', 'dsim-builder', 'save-writer', 'merge-engine', 'stream-multiplexer', 'catalog']) {
+    for (const name of ['nucleus-sim', 'change-logger', 'dsim-builder', 'save-writer', 'merge-engine', 'stream-multiplexer', 'catalog', 'console']) {
       const url = new RegExp(`^  ${name} +(http://127\\.0\\.0\\.1:\\d+) +\\(pid \\d+\\)`, 'm').exec(output())?.[1];
       expect({ name, url }).toEqual({ name, url: expect.stringMatching(/^http:/) });
       const health = await fetch(`${url}/health`);
       expect({ name, status: health.status }).toEqual({ name, status: 200 });
       if (name === 'stream-multiplexer') expect(await (await fetch(`${url}/status`)).json()).toMatchObject({ streams: expect.any(Array) });
+      if (name === 'console') {
+        expect(output()).toContain(`Open the console: ${url}/`);
+        expect(await (await fetch(`${url}/`)).text()).toMatch(/<script src="\/assets\/console\.js\?v=\w+"><\/script>/);
+        // it reads the /metrics of every service the launcher started before it
+        const services = ((await (await fetch(`${url}/api/health`)).json()) as { services: Array<{ service: string; up: boolean }> }).services;
+        expect(services.map((x) => [x.service, x.up])).toEqual(['catalog', 'change-logger', 'dsim-builder', 'merge-engine', 'nucleus-sim', 'save-writer', 'stream-multiplexer'].map((n) => [n, true]));
+      }
       if (name !== 'change-logger') continue;
       const lag = /^deltaflow_kafka_consumer_lag\{group="deltaflow\.change-logger",topic="dsf\.block-changes",partition="0"\} \d+$/m;
       for (let i = 0; i < 40 && !lag.test(await (await fetch(`${url}/metrics`)).text()); i++) await new Promise((r) => setTimeout(r, 500));
@@ -123,7 +130,7 @@ describe('npm start', () => {
     await l.until(/deltaflow: save-writer restarted \(pid \d+\)/, 120_000);
 
     const procs = descendants(l.proc.pid!);
-    expect(procs.length).toBeGreaterThanOrEqual(9); // broker, postgres, seven services
+    expect(procs.length).toBeGreaterThanOrEqual(10); // broker, postgres, eight services
     process.kill(-l.proc.pid!, 'SIGINT'); // Ctrl-C: the whole foreground group
     expect(await l.exited).toBe(0);
     expect(output()).toMatch(/deltaflow: stopped/);

@@ -10,7 +10,8 @@
  * The embedded PostgreSQL's passwords are generated once into $DELTAFLOW_HOME/credentials/
  * postgres.json (0600); services get DATABASE_URL for its non-superuser role `deltaflow`.
  * DELTAFLOW_PG_LISTEN (default 127.0.0.1) lists the addresses it listens on.
- * Every service gets a loopback HTTP port (18080 catalog, 18081-18085 the others, in start order;
+ * Every service gets a loopback HTTP port (18080 catalog, 18081-18086 the others in start order,
+ * 18087 the console, started last with CONSOLE_SERVICES naming every other service's URL;
  * <SERVICE>_HTTP_PORT wins; a port taken already: any free one) for /health and /metrics, printed
  * in the start-up table.
  * Before the services start it creates the topics (infra/topics: DELTAFLOW_TOPIC_PARTITIONS
@@ -172,7 +173,10 @@ async function main(): Promise<void> {
       const portVar = httpPortVariable(spec.name);
       const httpPort = ports.get(spec.name)!;
       // restarted when it crashes (or is killed), with a backoff; given up after repeated crashes
-      const supervised = supervise(spec.name, () => startChild(spec.name, `apps/${spec.name}/src/main.ts`, [], { ...spec.env, ...env, [portVar]: httpPort }));
+      // the console reads the /metrics of every service started before it
+      const extra: Record<string, string> =
+        spec.name === 'console' && !env.CONSOLE_SERVICES ? { CONSOLE_SERVICES: Object.entries(urls).map(([n, u]) => `${n}=${u}`).join(',') } : {};
+      const supervised = supervise(spec.name, () => startChild(spec.name, `apps/${spec.name}/src/main.ts`, [], { ...spec.env, ...env, ...extra, [portVar]: httpPort }));
       const child = supervised.current();
       stack.push({ name: spec.name, service: true, stop: () => supervised.stop(stopChild) });
       const r = await child.ready;
@@ -185,10 +189,12 @@ async function main(): Promise<void> {
     for (const [k, v] of table) console.log(`  ${k.padEnd(20)} ${v}`);
     const auth = process.env.HTTP_TOKEN || process.env.HTTP_TOKEN_FILE ? '; Authorization: Bearer $HTTP_TOKEN (but /health/live)' : '';
     console.log(`  ${''.padEnd(20)} each service: <url>/health (/health/live, /health/ready), <url>/metrics (Prometheus)${auth}`);
+    if (urls.console) console.log(`\nOpen the console: ${urls.console}/${auth ? ' (it asks for HTTP_TOKEN once)' : ''}`);
     fs.mkdirSync(path.dirname(endpointsFile), { recursive: true, mode: 0o700 });
     const endpoints = {
       kafkaBrokers: brokers.split(',').map((b) => b.trim()).filter(Boolean),
       ...(urls.catalog ? { catalogUrl: urls.catalog } : {}),
+      ...(urls.console ? { consoleUrl: urls.console } : {}),
       services: urls,
       pid: process.pid,
       startedAt: new Date().toISOString(),

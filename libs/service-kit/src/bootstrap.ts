@@ -109,7 +109,7 @@ export async function runService(opts: RunServiceOptions): Promise<RunningServic
   let health: HealthService;
   let httpUrl: string | undefined;
   try {
-    protectHttp(app, token); // ahead of every route: registered before init
+    protectHttp(app, token, opts.http?.browserLogin); // ahead of every route: registered before init
     app.useGlobalFilters(new HandlerErrorsToTransport(app.getHttpAdapter())); // shared with the transport (inheritAppConfig)
     await app.init();
     health = app.get(HealthService);

@@ -11,6 +11,8 @@
  *
  * With a token (HTTP_TOKEN or HTTP_TOKEN_FILE), every request but /health/live needs
  * `Authorization: Bearer <token>`, the service's own routes included (the catalog's queries).
+ * A service a browser uses (the console) also accepts a session cookie derived from the token
+ * (`browserLogin`): its login path is open, and a page request without the token is sent there.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -127,18 +129,61 @@ function pathOf(url: string | undefined): string {
   return p === '' ? '/' : p;
 }
 
+/** Whether `candidate` is `token`, in constant time (SHA-256 of both, timingSafeEqual). */
+export function tokenMatches(token: string, candidate: string): boolean {
+  return timingSafeEqual(digest(candidate), digest(token));
+}
+
+/**
+ * The value of a browser session cookie for `token`: a digest of it, so the cookie (kept by the
+ * browser, possibly on disk) is not the token itself; it stays valid until the token changes.
+ */
+export function sessionCookieValue(token: string): string {
+  return createHash('sha256').update(`deltaflow-session\0${token}`, 'utf8').digest('hex');
+}
+
+/** The named cookie of a Cookie header, or undefined. */
+export function cookieOf(header: string | undefined, name: string): string | undefined {
+  for (const part of (header ?? '').split(';')) {
+    const i = part.indexOf('=');
+    if (i > 0 && part.slice(0, i).trim() === name) return decodeURIComponent(part.slice(i + 1).trim());
+  }
+  return undefined;
+}
+
+/** A browser's way in (the console): a login path answered without the token, and the session cookie it sets. */
+export interface BrowserLogin {
+  /** the cookie holding `sessionCookieValue(token)` */
+  readonly cookie: string;
+  /** the login form (open); a GET for a page (Accept: text/html) without the token is redirected here */
+  readonly loginPath: string;
+}
+
 /**
  * Connect/Express middleware: every request but /health/live must carry `Authorization: Bearer
- * <token>`; compared in constant time (SHA-256 of both, timingSafeEqual). 401 otherwise, with a
- * JSON body saying what is missing.
+ * <token>` (or, with `login`, its session cookie); compared in constant time (SHA-256 of both,
+ * timingSafeEqual). 401 otherwise, with a JSON body saying what is missing.
  */
-export function bearerAuth(token: string): (req: IncomingMessage, res: ServerResponse, next: () => void) => void {
+export function bearerAuth(token: string, login?: BrowserLogin): (req: IncomingMessage, res: ServerResponse, next: () => void) => void {
   const expected = digest(token);
+  const session = login ? digest(sessionCookieValue(token)) : undefined;
+  const loginPath = login ? pathOf(login.loginPath) : undefined;
   return (req, res, next) => {
-    if (OPEN_PATHS.has(pathOf(req.url))) return next();
+    const p = pathOf(req.url);
+    if (OPEN_PATHS.has(p) || p === loginPath) return next();
     const header = req.headers.authorization;
     const m = typeof header === 'string' ? /^Bearer[ ]+(\S+)\s*$/i.exec(header) : null;
     if (m && timingSafeEqual(digest(m[1]), expected)) return next();
+    if (login && session && !header) {
+      const c = cookieOf(req.headers.cookie, login.cookie);
+      if (c !== undefined && timingSafeEqual(digest(c), session)) return next();
+      if (req.method === 'GET' && /text\/html/.test(String(req.headers.accept ?? ''))) {
+        res.statusCode = 302;
+        res.setHeader('Location', login.loginPath);
+        res.setHeader('Cache-Control', 'no-store');
+        return void res.end();
+      }
+    }
     const message = !header
       ? 'this service requires a token: send Authorization: Bearer <token> (the value of its HTTP_TOKEN; dsf sends HTTP_TOKEN when set)'
       : m
@@ -162,6 +207,8 @@ export interface ServiceHttpOptions {
   readonly httpHost?: string;
   /** default HTTP_TOKEN / HTTP_TOKEN_FILE; null = none whatever the environment says */
   readonly httpToken?: string | null;
+  /** a browser's way in besides the bearer token (the console's login form and session cookie) */
+  readonly browserLogin?: BrowserLogin;
 }
 
 /** The token a service uses: the option, else the environment's. */
@@ -171,8 +218,8 @@ export function resolveHttpToken(o: ServiceHttpOptions | undefined): string | un
 }
 
 /** Installs the token check on a Nest application; before `app.init()`, so it runs ahead of every route. */
-export function protectHttp(app: INestApplication, token: string | undefined): void {
-  if (token !== undefined) app.use(bearerAuth(token));
+export function protectHttp(app: INestApplication, token: string | undefined, login?: BrowserLogin): void {
+  if (token !== undefined) app.use(bearerAuth(token, login));
 }
 
 /** Listens on the port and host; resolves with the URL to reach it (loopback when bound to every address). */

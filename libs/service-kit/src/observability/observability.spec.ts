@@ -7,7 +7,7 @@ import { BadRequestException, Controller, Get, Injectable, Module, Query, type O
 import { Server, type CustomTransportStrategy } from '@nestjs/microservices';
 import { encodeMessage, type AnyMessage } from '@deltaflow/contracts';
 import { runService } from '../bootstrap';
-import { bearerAuth, httpTokenFromEnv } from './http';
+import { bearerAuth, cookieOf, httpTokenFromEnv, sessionCookieValue } from './http';
 import { HealthService } from './health';
 import { metricsText, registerGauges, registerStreamDevices } from './metrics';
 import { observeProduced } from './published-events';
@@ -182,6 +182,35 @@ describe('the token', () => {
       expect((await get('/health')).status).toBe(401);
       expect((await get('/health/ready')).status).toBe(401);
       expect((await get('/health/live/../../metrics')).status).toBe(401);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
+
+describe('bearerAuth with a browser login (the console)', () => {
+  it('accepts the session cookie derived from the token, opens the login path, sends a page request without it to the login form', async () => {
+    const token = 'a-token-of-enough-length';
+    const mw = bearerAuth(token, { cookie: 'df_session', loginPath: '/login' });
+    const server = http.createServer((req, res) => mw(req, res, () => res.end('through')));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const get = async (p: string, headers: Record<string, string> = {}) => {
+      const res = await fetch(`${base}${p}`, { headers, redirect: 'manual' });
+      return { status: res.status, text: await res.text(), location: res.headers.get('location') };
+    };
+    try {
+      expect(sessionCookieValue(token)).not.toContain(token);
+      expect(cookieOf('a=1; df_session=xyz; b=2', 'df_session')).toBe('xyz');
+      expect(cookieOf('a=1', 'df_session')).toBeUndefined();
+      expect(await get('/login')).toMatchObject({ status: 200, text: 'through' });
+      expect(await get('/', { accept: 'text/html,*/*' })).toMatchObject({ status: 302, location: '/login' });
+      expect((await get('/api/view')).status).toBe(401);
+      expect(await get('/api/view', { cookie: `df_session=${sessionCookieValue(token)}` })).toMatchObject({ status: 200, text: 'through' });
+      // the token itself is not a session, nor is the session of another token
+      expect((await get('/api/view', { cookie: `df_session=${token}` })).status).toBe(401);
+      expect((await get('/api/view', { cookie: `df_session=${sessionCookieValue(`${token}x`)}` })).status).toBe(401);
+      expect(await get('/api/view', { authorization: `Bearer ${token}` })).toMatchObject({ status: 200 });
     } finally {
       await new Promise((r) => server.close(r));
     }
