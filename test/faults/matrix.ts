@@ -234,8 +234,8 @@ export class FaultMatrix {
   }
 
   table(): string {
-    const rows = this.results.map((r) => `  ${r.target.padEnd(14)} ${r.point.padEnd(12)} ${r.outcome.padEnd(42)} ${yes(r.held.reported).padEnd(9)} ${yes(r.held.whole).padEnd(6)} ${yes(r.held.nextDelta).padEnd(11)} ${String(r.seconds).padStart(4)} s${r.problem ? `  ${r.problem}` : ''}`);
-    return [`  ${'killed'.padEnd(14)} ${'at'.padEnd(12)} ${'outcome'.padEnd(42)} ${'reported'.padEnd(9)} ${'whole'.padEnd(6)} ${'next delta'.padEnd(11)} time`, ...rows].join('\n');
+    const rows = this.results.map((r) => `  ${r.target.padEnd(18)} ${r.point.padEnd(12)} ${r.outcome.padEnd(42)} ${yes(r.held.reported).padEnd(9)} ${yes(r.held.whole).padEnd(6)} ${yes(r.held.nextDelta).padEnd(11)} ${String(r.seconds).padStart(4)} s${r.problem ? `  ${r.problem}` : ''}`);
+    return [`  ${'killed'.padEnd(18)} ${'at'.padEnd(12)} ${'outcome'.padEnd(42)} ${'reported'.padEnd(9)} ${'whole'.padEnd(6)} ${'next delta'.padEnd(11)} time`, ...rows].join('\n');
   }
 }
 
