@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { applyOnce, CheckpointMigration, openDataSource, readCheckpoints, type Checkpoint } from '@deltaflow/persistence';
 import type { DataSource, EntityManager } from 'typeorm';
+import { applyRecords, type BatchApplied, type BatchHook, type CatalogRecord, type RecordAt } from './apply-batch';
 import { dsimsProjection } from './dsims/dsims.projection';
 import { lineagesProjection } from './lineages/lineages.projection';
 import { dlogProjection } from './dlog/dlog.projection';
@@ -35,10 +36,14 @@ export function openCatalogDatabase(url: string, schema?: string): Promise<DataS
   return openDataSource({ url, entities: [], migrations: CATALOG_MIGRATIONS, ...(schema ? { schema } : {}) });
 }
 
-export interface RecordAt {
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: string;
+export type { RecordAt, CatalogRecord } from './apply-batch';
+
+/**
+ * Applies the records of one topic partition (a fetched batch, ascending offsets) to every read
+ * model in one transaction, checkpoints included: what the live catalog and the replay do.
+ */
+export function applyCatalogRecords(ds: DataSource, records: readonly CatalogRecord[], hook?: BatchHook): Promise<BatchApplied> {
+  return applyRecords(ds, PROJECTIONS, records, hook);
 }
 
 /** Applies one record to every read model, once per projection. */

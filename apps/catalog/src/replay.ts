@@ -13,7 +13,7 @@ import { brokersFromEnv, TopicReader } from '@deltaflow/service-kit';
 import { Client } from 'pg';
 import { CatalogError } from './errors';
 import type { CatalogEvent } from './projection';
-import { applyRecord, openCatalogDatabase, stateDigest } from './read-models';
+import { applyCatalogRecords, openCatalogDatabase, stateDigest } from './read-models';
 
 export interface ReplayOptions {
   readonly brokers: readonly string[];
@@ -65,7 +65,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   }
 }
 
-async function consumeAll(ds: Parameters<typeof applyRecord>[0], opts: ReplayOptions, log: (m: string) => void): Promise<{ records: number; skipped: number }> {
+async function consumeAll(ds: Parameters<typeof applyCatalogRecords>[0], opts: ReplayOptions, log: (m: string) => void): Promise<{ records: number; skipped: number }> {
   let records = 0;
   let skipped = 0;
   // Where to stop on each partition: the end as of now, or just after --to-offset.
@@ -77,9 +77,10 @@ async function consumeAll(ds: Parameters<typeof applyRecord>[0], opts: ReplayOpt
     clientId: 'catalog-replay',
     topics: [...TOPICS],
     until,
-    onMessage: async (event, at) => {
-      await applyRecord(ds, event, at);
-      records++;
+    // a fetched batch of one partition per transaction (apply-batch.ts), as the live catalog does
+    onBatch: async (batch) => {
+      await applyCatalogRecords(ds, batch.map((r) => ({ event: r.message, at: r.at, value: r.value })));
+      records += batch.length;
     },
     // the live catalog dead-lettered it: no row change
     onUndecodable: () => void skipped++,

@@ -30,6 +30,8 @@ export interface KafkaEventContext {
   readonly offset: string;
   readonly key: string | null;
   readonly timestamp: string;
+  /** the record's raw value (what a consumer hashes for tamper evidence) */
+  readonly value?: Buffer | null;
   heartbeat(): Promise<void>;
 }
 
@@ -235,6 +237,7 @@ export class KafkaEventServer extends Server implements CustomTransportStrategy 
         offset: m.offset,
         key: m.key ? m.key.toString() : null,
         timestamp: m.timestamp,
+        value: m.value,
         heartbeat,
       };
       let message: unknown;
