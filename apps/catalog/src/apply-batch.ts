@@ -62,7 +62,7 @@ export async function applyRecords(ds: DataSource, projections: readonly Project
     await client.query('BEGIN');
     const next = await lockCheckpoints(client, involved.map((p) => p.name), topic, partition);
     if (hook) await hook.before(batch, records);
-    const ctx: ApplyContext = { memo: new Map() };
+    const ctx: ApplyContext = { memo: new Map(), atEnd: new Map() };
     const last = new Map<string, bigint>();
     let applied = 0;
     for (const r of records) {
@@ -76,6 +76,7 @@ export async function applyRecords(ds: DataSource, projections: readonly Project
       }
       if (fresh) applied++;
     }
+    for (const write of ctx.atEnd.values()) await write(batch);
     for (const [name, offset] of last)
       await batch.query('UPDATE projection_checkpoint SET next_offset = $4 WHERE projection = $1 AND topic = $2 AND partition = $3', [name, topic, partition, (offset + 1n).toString()]);
     await batch.flush();

@@ -35,6 +35,12 @@ export interface Queryable {
 /** Per-batch scratch space for projections (their own keys); empty for each transaction. */
 export interface ApplyContext {
   readonly memo: Map<string, unknown>;
+  /**
+   * Writes run once at the end of the batch (before the checkpoints move), by key: a later event
+   * replaces the write an earlier one left under the same key (a row rewritten whole by each
+   * event, e.g. a fold's snapshot, is then written once per batch).
+   */
+  readonly atEnd: Map<string, (m: Queryable) => Promise<void>>;
 }
 
 /** The location of a data set, printed as a path: `<name>` or `stream:<stream>/<clientFile>`. */

@@ -40,6 +40,12 @@ function nameOf(sql: string): string {
 
 export class StatementBatch implements Queryable {
   private queue: string[] = [];
+  /**
+   * PREPAREs go alone, each in its own query: PostgreSQL keeps a prepared statement's whole source
+   * string and copies it on every EXECUTE, so one prepared inside a long multi-statement string
+   * would make every later EXECUTE cost the length of that string.
+   */
+  private toPrepare: string[] = [];
   private chars = 0;
   /** statements sent (for benchmarks and tests) */
   statements = 0;
@@ -66,7 +72,7 @@ export class StatementBatch implements Queryable {
     }
     const name = nameOf(sql);
     if (!ready.has(name)) {
-      this.push(`PREPARE ${name} AS ${sql}`);
+      this.toPrepare.push(`PREPARE ${name} AS ${sql}`);
       ready.add(name);
     }
     this.push(params.length === 0 ? `EXECUTE ${name}` : `EXECUTE ${name}(${params.map(literal).join(', ')})`);
@@ -81,6 +87,16 @@ export class StatementBatch implements Queryable {
   /** Sends what is queued (one round trip). */
   async flush(): Promise<void> {
     if (this.queue.length === 0) return;
+    try {
+      for (const p of this.toPrepare) {
+        this.roundTrips++;
+        await this.client.query(p);
+      }
+      this.toPrepare = [];
+    } catch (err) {
+      prepared.delete(this.client);
+      throw err;
+    }
     const text = this.queue.join(';\n');
     this.queue = [];
     this.chars = 0;
@@ -97,6 +113,7 @@ export class StatementBatch implements Queryable {
   /** After a rollback: drops this connection's prepared statements (they are prepared again on next use). */
   async reset(): Promise<void> {
     this.queue = [];
+    this.toPrepare = [];
     this.chars = 0;
     prepared.delete(this.client);
     await this.client.query('DEALLOCATE ALL').catch(() => undefined);

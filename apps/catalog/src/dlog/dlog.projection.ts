@@ -29,12 +29,17 @@ async function applyDlogEvent(m: Queryable, e: CatalogEvent, ctx?: ApplyContext)
   }
   const state = evolve(before, event as DlogEvent);
   ctx?.memo.set(key, state);
-  const s = dlogSummary(state);
-  await m.query(
-    `INSERT INTO catalog_dlog (dbid, state, asso_blocks, data_blocks, marks, pending, last_lsn, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-     ON CONFLICT (dbid) DO UPDATE SET state = $2, asso_blocks = $3, data_blocks = $4, marks = $5, pending = $6, last_lsn = $7, updated_at = $8`,
-    [event.dbid, JSON.stringify(dlogStateToJSON(state)), s.live.ASSO, s.live.DATA, JSON.stringify(liveMarks(state)), s.pending ? JSON.stringify(s.pending) : null, s.lastLsn, occurredAt],
-  );
+  const write = (q: Queryable) => {
+    const s = dlogSummary(state);
+    return q.query(
+      `INSERT INTO catalog_dlog (dbid, state, asso_blocks, data_blocks, marks, pending, last_lsn, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+       ON CONFLICT (dbid) DO UPDATE SET state = $2, asso_blocks = $3, data_blocks = $4, marks = $5, pending = $6, last_lsn = $7, updated_at = $8`,
+      [event.dbid, JSON.stringify(dlogStateToJSON(state)), s.live.ASSO, s.live.DATA, JSON.stringify(liveMarks(state)), s.pending ? JSON.stringify(s.pending) : null, s.lastLsn, occurredAt],
+    );
+  };
+  // in a batch, the row is written once, with the state after the batch's last event for the database
+  if (ctx) ctx.atEnd.set(key, write);
+  else await write(m);
 }
 
 export interface DlogView {
