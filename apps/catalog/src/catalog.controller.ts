@@ -14,6 +14,7 @@ import { queryClientFiles, queryPlacements, volumeFactsDigest, type ClientFileSt
 import { queryStreams } from './sov-streams/streams.projection';
 import { queryVolumes } from './sov-volumes/volumes.projection';
 import { CATALOG_DB, SovadmService } from './sovadm/sovadm.service';
+import { chainHook } from './audit/hash-chain';
 
 export { CATALOG_DB };
 
@@ -28,17 +29,17 @@ export class CatalogEventsController {
   // a database fault is retried by the service kit (isRejection: SQLSTATE errors are transient)
   @EventPattern(Topic.dsfEvents, { batch: true })
   async onEvents(@Payload() records: DecodedRecord<DsfEvent>[]): Promise<void> {
-    await applyCatalogRecords(this.ds, records.map(toRecord));
+    await applyCatalogRecords(this.ds, records.map(toRecord), chainHook);
   }
 
   @EventPattern(Topic.dlog, { batch: true })
   async onDlog(@Payload() records: DecodedRecord<TopicMessage<'dsf.dlog'>>[]): Promise<void> {
-    await applyCatalogRecords(this.ds, records.map(toRecord));
+    await applyCatalogRecords(this.ds, records.map(toRecord), chainHook);
   }
 
   @EventPattern(Topic.sovEvents, { batch: true })
   async onSovEvents(@Payload() records: DecodedRecord<SovEvent>[]): Promise<void> {
-    await applyCatalogRecords(this.ds, records.map(toRecord));
+    await applyCatalogRecords(this.ds, records.map(toRecord), chainHook);
   }
 }
 

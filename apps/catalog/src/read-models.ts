@@ -10,7 +10,7 @@ import { applyRecords, type BatchApplied, type BatchHook, type CatalogRecord, ty
 import { dsimsProjection } from './dsims/dsims.projection';
 import { lineagesProjection } from './lineages/lineages.projection';
 import { dlogProjection } from './dlog/dlog.projection';
-import { CatalogReadModels1700000000200, CatalogRestoresAndDlog1700000000201, CatalogSovReadModels1700000000300 } from './migrations';
+import { CatalogEventHash1700000000400, CatalogReadModels1700000000200, CatalogRestoresAndDlog1700000000201, CatalogSovReadModels1700000000300 } from './migrations';
 import { restoresProjection } from './restores/restores.projection';
 import type { CatalogEvent, Projection } from './projection';
 import { savesProjection } from './saves/saves.projection';
@@ -29,7 +29,7 @@ export const PROJECTIONS: readonly Projection[] = [
   volumesProjection,
   clientFilesProjection,
 ];
-export const CATALOG_MIGRATIONS = [CheckpointMigration, CatalogReadModels1700000000200, CatalogRestoresAndDlog1700000000201, CatalogSovReadModels1700000000300];
+export const CATALOG_MIGRATIONS = [CheckpointMigration, CatalogReadModels1700000000200, CatalogRestoresAndDlog1700000000201, CatalogSovReadModels1700000000300, CatalogEventHash1700000000400];
 
 /** Opens (and migrates) the catalog's database; `schema` isolates a rebuild. */
 export function openCatalogDatabase(url: string, schema?: string): Promise<DataSource> {

@@ -26,7 +26,7 @@ import { startEmbeddedPostgres } from '@deltaflow/embedded-postgres';
 import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
 import { startCatalog } from '../../../apps/catalog/src/app';
-import type { CatalogEvent, Queryable } from '../../../apps/catalog/src/projection';
+import type { ApplyContext, CatalogEvent, Queryable } from '../../../apps/catalog/src/projection';
 import { applyRecord, openCatalogDatabase, PROJECTIONS, stateDigest } from '../../../apps/catalog/src/read-models';
 import { replay } from '../../../apps/catalog/src/replay';
 import { literal } from '../../../apps/catalog/src/statement-batch';
@@ -105,6 +105,7 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 20));
     }
     const liveS = secondsSince(t0);
+    console.log(`live apply: ${placed.length} events in ${liveS.toFixed(1)} s`);
     await catalog.stop();
     const liveDs = await openCatalogDatabase(pg.url, 'catalog_live');
     const live = await stateDigest(liveDs);
@@ -114,6 +115,7 @@ async function main(): Promise<void> {
     t0 = process.hrtime.bigint();
     const rep = await replay({ brokers: broker.brokers, databaseUrl: pg.url, schema: 'catalog_replay' });
     const replayS = secondsSince(t0);
+    console.log(`replay: ${rep.records} events in ${replayS.toFixed(1)} s`);
 
     // ceiling: the same statements through pg, same batches, no Kafka
     const ceiling = await pgCeiling(pg.url, placed);
@@ -161,6 +163,7 @@ async function pgCeiling(url: string, placed: Placed[]): Promise<{ seconds: numb
   // the projections' writes, captured by running them against the live copy of the state would
   // need reads: the only read left (the DLOG fold's first read per batch) is answered from memory
   const texts: string[] = [];
+  const prepares: string[] = []; // sent alone, before (as StatementBatch does)
   const names = new Map<string, string>();
   const dlog = new Map<number, unknown>();
   const byPartition = new Map<string, Placed[]>();
@@ -175,20 +178,23 @@ async function pgCeiling(url: string, placed: Placed[]): Promise<{ seconds: numb
           if (!name) {
             name = `ceil_${names.size + 1}`;
             names.set(sql, name);
-            out.push(`PREPARE ${name} AS ${sql}`);
+            prepares.push(`PREPARE ${name} AS ${sql}`);
           }
           if (/INSERT INTO catalog_dlog/.test(sql)) dlog.set(params[0] as number, JSON.parse(params[1] as string));
           out.push(`EXECUTE ${name}(${params.map(literal).join(', ')})`);
           return [];
         },
       };
-      for (const p of list.slice(i, i + BATCH)) for (const pr of PROJECTIONS) if (pr.canHandle(p.event)) await pr.apply(rec, p.event);
+      const ctx: ApplyContext = { memo: new Map(), atEnd: new Map() };
+      for (const p of list.slice(i, i + BATCH)) for (const pr of PROJECTIONS) if (pr.canHandle(p.event)) await pr.apply(rec, p.event, ctx);
+      for (const write of ctx.atEnd.values()) await write(rec);
       texts.push(out.join(';\n'));
     }
   }
   const c = new Client({ connectionString: url, options: '-c search_path=ceiling_pg' });
   await c.connect();
   const t0 = process.hrtime.bigint();
+  for (const p of prepares) await c.query(p);
   for (const t of texts) await c.query(`BEGIN;\n${t};\nCOMMIT`);
   const seconds = secondsSince(t0);
   await c.end();

@@ -29,6 +29,8 @@ export interface ReadRecord<M> {
   readonly message: M;
   readonly at: RecordAt;
   readonly value: Buffer | null;
+  /** the record's timestamp (ms since the epoch, as Kafka keeps it) */
+  readonly timestamp: number;
 }
 
 /** `${topic}:${partition}` */
@@ -146,7 +148,7 @@ export class TopicReader<M extends AnyMessage = AnyMessage> {
           for (const message of batch.messages) {
             if (!isRunning() || isStale()) break;
             const m = wanted(batch.topic, batch.partition, message);
-            if (m !== undefined) out.push({ message: m, at: { topic: batch.topic, partition: batch.partition, offset: message.offset }, value: message.value });
+            if (m !== undefined) out.push({ message: m, at: { topic: batch.topic, partition: batch.partition, offset: message.offset }, value: message.value, timestamp: Number(message.timestamp) });
             last = message.offset;
           }
           if (last === undefined) return;
