@@ -11,7 +11,6 @@
 import type { PoolClient } from 'pg';
 import type { Queryable } from './projection';
 // node-postgres' own parameter rendering (the text it sends for each value)
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { prepareValue, escapeLiteral } = require('pg/lib/utils') as { prepareValue: (v: unknown) => unknown; escapeLiteral: (s: string) => string };
 
 
