@@ -28,8 +28,8 @@ let dataDir: string;
 let broker: EmbeddedKafka;
 let db: TestDatabase;
 let catalog: RunningCatalog | undefined;
-const events = catalogHistory({ events: 900, databases: 3 });
-const half = 450;
+const events = catalogHistory({ events: 700, databases: 3 });
+const half = 350;
 let cutTime = 0;
 
 const get = async <T>(p: string): Promise<{ status: number; body: T }> => {
@@ -81,7 +81,7 @@ beforeAll(async () => {
   await publish(events.slice(half));
   catalog = await startCatalog({ brokers: broker.brokers, databaseUrl: db.url, httpPort: 0 });
   await caughtUp(await directDigest(events, 'expect_all'));
-});
+}, 120_000); // a loaded machine: the catalog's start and catch-up
 
 afterAll(async () => {
   await catalog?.stop();

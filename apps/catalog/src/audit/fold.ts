@@ -119,6 +119,8 @@ async function foldStep<T>(
     clientId: 'catalog-fold',
     topics: [...topics],
     until,
+    // partitions apply in parallel, each its batches in order (as the live catalog)
+    partitionsConcurrently: 3,
     onBatch: async (batch) => {
       const keep: typeof batch = [];
       for (const r of batch) {

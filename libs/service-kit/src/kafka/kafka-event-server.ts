@@ -73,6 +73,11 @@ export interface KafkaEventServerOptions {
   maxBytesPerPartition?: number;
   maxBytes?: number;
   /**
+   * partitions handled at once (kafkajs' partitionsConsumedConcurrently, default 1); each
+   * partition's batches stay in order: for batch handlers whose work per partition is independent
+   */
+  partitionsConsumedConcurrently?: number;
+  /**
    * The instance's partitions, told on every assignment; the batches of a new assignment wait
    * until its listeners rebuilt their state. Partitions are assigned co-partitioned (one
    * database's partitions of every subscribed topic to one member: co-partitioned-assigner.ts).
@@ -198,6 +203,7 @@ export class KafkaEventServer extends Server implements CustomTransportStrategy 
     await this.consumer.run({
       autoCommit: true,
       eachBatchAutoResolve: false,
+      ...(o.partitionsConsumedConcurrently !== undefined ? { partitionsConsumedConcurrently: o.partitionsConsumedConcurrently } : {}),
       eachBatch: (payload) => this.handleBatch(payload),
     });
     o.logger?.(`consuming ${topics.join(', ') || '(nothing)'} as group ${o.groupId}`);

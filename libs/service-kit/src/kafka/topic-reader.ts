@@ -57,6 +57,8 @@ export interface TopicReaderOptions<M extends AnyMessage = AnyMessage> {
    * for readers that apply many records per transaction. Takes precedence over onMessage.
    */
   readonly onBatch?: (records: Array<ReadRecord<M>>) => void | Promise<void>;
+  /** with onBatch: partitions handled at once (default 1; each partition's batches stay in order) */
+  readonly partitionsConcurrently?: number;
   readonly onUndecodable?: (at: RecordAt, err: Error) => void;
   readonly log?: (msg: string) => void;
 }
@@ -141,6 +143,7 @@ export class TopicReader<M extends AnyMessage = AnyMessage> {
     if (onBatch) {
       await this.consumer.run({
         autoCommit: true,
+        partitionsConsumedConcurrently: this.o.partitionsConcurrently ?? 1,
         eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
           const key = partitionKey(batch.topic, batch.partition);
           const out: Array<ReadRecord<M>> = [];
