@@ -1,12 +1,12 @@
 import { BadRequestException, Body, Controller, Get, HttpCode, Inject, NotFoundException, Param, Post, Query } from '@nestjs/common';
-import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
+import { EventPattern, Payload } from '@nestjs/microservices';
 import { Topic, type TopicMessage } from '@deltaflow/contracts';
-import type { KafkaEventContext } from '@deltaflow/service-kit';
+import type { DecodedRecord } from '@deltaflow/service-kit';
 import type { DataSource } from 'typeorm';
 import { queryDsims } from './dsims/dsims.projection';
 import { queryLineages } from './lineages/lineages.projection';
-import type { DsfEvent, SovEvent } from './projection';
-import { applyRecord, catalogPosition, stateDigest } from './read-models';
+import type { CatalogEvent, DsfEvent, SovEvent } from './projection';
+import { applyCatalogRecords, catalogPosition, stateDigest, type CatalogRecord } from './read-models';
 import { queryDlog } from './dlog/dlog.projection';
 import { queryRestores } from './restores/restores.projection';
 import { querySaves } from './saves/saves.projection';
@@ -14,29 +14,37 @@ import { queryClientFiles, queryPlacements, volumeFactsDigest, type ClientFileSt
 import { queryStreams } from './sov-streams/streams.projection';
 import { queryVolumes } from './sov-volumes/volumes.projection';
 import { CATALOG_DB, SovadmService } from './sovadm/sovadm.service';
+import { chainHook } from './audit/hash-chain';
 
 export { CATALOG_DB };
 
-/** Thin: dsf.events, dsf.dlog and sov.events → the read models. */
+/**
+ * Thin: dsf.events, dsf.dlog and sov.events → the read models, a fetched batch of one partition at
+ * a time in one transaction (apply-batch.ts; its checkpoints in the same transaction).
+ */
 @Controller()
 export class CatalogEventsController {
   constructor(@Inject(CATALOG_DB) private readonly ds: DataSource) {}
 
-  @EventPattern(Topic.dsfEvents)
-  async onEvent(@Payload() event: DsfEvent, @Ctx() ctx: KafkaEventContext): Promise<void> {
-    // a database fault is retried by the service kit (isRejection: SQLSTATE errors are transient)
-    await applyRecord(this.ds, event, { topic: ctx.topic, partition: ctx.partition, offset: ctx.offset });
+  // a database fault is retried by the service kit (isRejection: SQLSTATE errors are transient)
+  @EventPattern(Topic.dsfEvents, { batch: true })
+  async onEvents(@Payload() records: DecodedRecord<DsfEvent>[]): Promise<void> {
+    await applyCatalogRecords(this.ds, records.map(toRecord), chainHook);
   }
 
-  @EventPattern(Topic.dlog)
-  async onDlog(@Payload() event: TopicMessage<'dsf.dlog'>, @Ctx() ctx: KafkaEventContext): Promise<void> {
-    await applyRecord(this.ds, event, { topic: ctx.topic, partition: ctx.partition, offset: ctx.offset });
+  @EventPattern(Topic.dlog, { batch: true })
+  async onDlog(@Payload() records: DecodedRecord<TopicMessage<'dsf.dlog'>>[]): Promise<void> {
+    await applyCatalogRecords(this.ds, records.map(toRecord), chainHook);
   }
 
-  @EventPattern(Topic.sovEvents)
-  async onSovEvent(@Payload() event: SovEvent, @Ctx() ctx: KafkaEventContext): Promise<void> {
-    await applyRecord(this.ds, event, { topic: ctx.topic, partition: ctx.partition, offset: ctx.offset });
+  @EventPattern(Topic.sovEvents, { batch: true })
+  async onSovEvents(@Payload() records: DecodedRecord<SovEvent>[]): Promise<void> {
+    await applyCatalogRecords(this.ds, records.map(toRecord), chainHook);
   }
+}
+
+function toRecord(r: DecodedRecord<CatalogEvent>): CatalogRecord {
+  return { event: r.message, at: { topic: r.ctx.topic, partition: r.ctx.partition, offset: r.ctx.offset }, value: r.ctx.value ?? null };
 }
 
 const STREAM = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;

@@ -82,3 +82,19 @@ export class CatalogSovReadModels1700000000300 implements MigrationInterface {
     await q.query('DROP TABLE catalog_sov_run; DROP TABLE catalog_sov_client_file; DROP TABLE catalog_sov_volume; DROP TABLE catalog_sov_device; DROP TABLE catalog_sov_stream');
   }
 }
+
+/**
+ * Tamper evidence: the hash chain of each topic partition as the catalog first applied it
+ * (audit/hash-chain.ts). Not a read model: not in the state digest.
+ */
+export class CatalogEventHash1700000000400 implements MigrationInterface {
+  name = 'CatalogEventHash1700000000400';
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`CREATE TABLE catalog_event_hash (
+      topic text NOT NULL, partition int NOT NULL, "offset" bigint NOT NULL, hash text NOT NULL, chained_at bigint NOT NULL,
+      PRIMARY KEY (topic, partition, "offset"))`);
+  }
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('DROP TABLE catalog_event_hash');
+  }
+}

@@ -1,5 +1,4 @@
 import type { TopicMessage } from '@deltaflow/contracts';
-import type { EntityManager } from 'typeorm';
 
 export type DsfEvent = TopicMessage<'dsf.events'>;
 export type SovEvent = TopicMessage<'sov.events'>;
@@ -19,7 +18,29 @@ export interface Projection {
   /** its tables, each with its primary key (the digest's row order) */
   readonly tables: ReadonlyArray<{ readonly name: string; readonly key: string }>;
   canHandle(event: CatalogEvent): boolean;
-  apply(m: EntityManager, event: CatalogEvent): Promise<void>;
+  /**
+   * Writes are queued and sent in bulk by the batched apply (statement-batch.ts): an apply must
+   * not rely on a write's result, and should read (SELECT) only when it must, since a read waits
+   * for the queued writes. `ctx` lives for one batch (one transaction): a projection may keep
+   * state it read there, keyed by its own name.
+   */
+  apply(m: Queryable, event: CatalogEvent, ctx?: ApplyContext): Promise<void>;
+}
+
+/** The database surface a projection uses: `query` (an EntityManager, a DataSource or a StatementBatch). */
+export interface Queryable {
+  query(sql: string, params?: readonly unknown[]): Promise<any>;
+}
+
+/** Per-batch scratch space for projections (their own keys); empty for each transaction. */
+export interface ApplyContext {
+  readonly memo: Map<string, unknown>;
+  /**
+   * Writes run once at the end of the batch (before the checkpoints move), by key: a later event
+   * replaces the write an earlier one left under the same key (a row rewritten whole by each
+   * event, e.g. a fold's snapshot, is then written once per batch).
+   */
+  readonly atEnd: Map<string, (m: Queryable) => Promise<void>>;
 }
 
 /** The location of a data set, printed as a path: `<name>` or `stream:<stream>/<clientFile>`. */

@@ -6,10 +6,11 @@
 import { createHash } from 'node:crypto';
 import { applyOnce, CheckpointMigration, openDataSource, readCheckpoints, type Checkpoint } from '@deltaflow/persistence';
 import type { DataSource, EntityManager } from 'typeorm';
+import { applyRecords, type BatchApplied, type BatchHook, type CatalogRecord, type RecordAt } from './apply-batch';
 import { dsimsProjection } from './dsims/dsims.projection';
 import { lineagesProjection } from './lineages/lineages.projection';
 import { dlogProjection } from './dlog/dlog.projection';
-import { CatalogReadModels1700000000200, CatalogRestoresAndDlog1700000000201, CatalogSovReadModels1700000000300 } from './migrations';
+import { CatalogEventHash1700000000400, CatalogReadModels1700000000200, CatalogRestoresAndDlog1700000000201, CatalogSovReadModels1700000000300 } from './migrations';
 import { restoresProjection } from './restores/restores.projection';
 import type { CatalogEvent, Projection } from './projection';
 import { savesProjection } from './saves/saves.projection';
@@ -28,17 +29,21 @@ export const PROJECTIONS: readonly Projection[] = [
   volumesProjection,
   clientFilesProjection,
 ];
-export const CATALOG_MIGRATIONS = [CheckpointMigration, CatalogReadModels1700000000200, CatalogRestoresAndDlog1700000000201, CatalogSovReadModels1700000000300];
+export const CATALOG_MIGRATIONS = [CheckpointMigration, CatalogReadModels1700000000200, CatalogRestoresAndDlog1700000000201, CatalogSovReadModels1700000000300, CatalogEventHash1700000000400];
 
 /** Opens (and migrates) the catalog's database; `schema` isolates a rebuild. */
 export function openCatalogDatabase(url: string, schema?: string): Promise<DataSource> {
   return openDataSource({ url, entities: [], migrations: CATALOG_MIGRATIONS, ...(schema ? { schema } : {}) });
 }
 
-export interface RecordAt {
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: string;
+export type { RecordAt, CatalogRecord } from './apply-batch';
+
+/**
+ * Applies the records of one topic partition (a fetched batch, ascending offsets) to every read
+ * model in one transaction, checkpoints included: what the live catalog and the replay do.
+ */
+export function applyCatalogRecords(ds: DataSource, records: readonly CatalogRecord[], hook?: BatchHook): Promise<BatchApplied> {
+  return applyRecords(ds, PROJECTIONS, records, hook);
 }
 
 /** Applies one record to every read model, once per projection. */

@@ -9,17 +9,17 @@
  * rebuilt schema in place (default: dropped after the digest is printed).
  */
 import { Topic } from '@deltaflow/contracts';
-import { brokersFromEnv, TopicReader } from '@deltaflow/service-kit';
-import { Client } from 'pg';
+import { brokersFromEnv, type PartitionKey } from '@deltaflow/service-kit';
+import { foldInto, foldLockKey } from './audit/fold';
 import { CatalogError } from './errors';
-import type { CatalogEvent } from './projection';
-import { applyRecord, openCatalogDatabase, stateDigest } from './read-models';
 
 export interface ReplayOptions {
   readonly brokers: readonly string[];
   readonly databaseUrl: string;
   /** apply offsets ≤ toOffset of each partition (default: everything up to the current end) */
   readonly toOffset?: bigint;
+  /** or: per topic partition, apply the offsets below these (an as-of's positions) */
+  readonly until?: ReadonlyMap<PartitionKey, bigint>;
   /** the schema to rebuild into (default `catalog_replay`); dropped and recreated */
   readonly schema?: string;
   /** keep the rebuilt schema (default false: drop it after computing the digest) */
@@ -38,60 +38,22 @@ export interface ReplayResult {
 const TOPICS = [Topic.dsfEvents, Topic.dlog, Topic.sovEvents] as const;
 
 /** The advisory lock key that serialises rebuilds into one schema. */
-export const replayLockKey = (schema: string) => `deltaflow-catalog-replay:${schema}`;
+export const replayLockKey = foldLockKey;
 
-/** Rebuilds the read models from the log and returns their digest. */
+/** Rebuilds the read models from the log and returns their digest (audit/fold.ts: a batch per transaction, as the live catalog). */
 export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   const schema = opts.schema ?? 'catalog_replay';
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema) || schema === 'public') throw new CatalogError('VALIDATION', `--schema: expected a lower-case identifier other than public, got ${JSON.stringify(schema)}`);
-  const log = opts.log ?? (() => undefined);
-  const lock = new Client({ connectionString: opts.databaseUrl });
-  await lock.connect();
-  try {
-    const got = await lock.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [replayLockKey(schema)]);
-    if (!got.rows[0]?.ok) throw new CatalogError('CONCURRENCY', `another replay into schema ${schema} is running`);
-    await lock.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    const ds = await openCatalogDatabase(opts.databaseUrl, schema);
-    try {
-      const { records, skipped } = await consumeAll(ds, opts, log);
-      const { digest, rows } = await stateDigest(ds);
-      return { digest, rows, records, skipped, schema };
-    } finally {
-      await ds.destroy();
-      if (!opts.keep) await lock.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    }
-  } finally {
-    await lock.end();
-  }
-}
-
-async function consumeAll(ds: Parameters<typeof applyRecord>[0], opts: ReplayOptions, log: (m: string) => void): Promise<{ records: number; skipped: number }> {
-  let records = 0;
-  let skipped = 0;
-  // Where to stop on each partition: the end as of now, or just after --to-offset.
-  const to = opts.toOffset;
-  const until = to === undefined ? ('end' as const) : (_t: string, _p: number, end: bigint) => (to + 1n < end ? to + 1n : end);
-  // A throw-away reader: the replay never moves the live catalog's offsets.
-  const reader = new TopicReader<CatalogEvent>({
+  const cut = opts.until ? { until: opts.until } : opts.toOffset !== undefined ? { lastOffset: opts.toOffset } : ('all' as const);
+  const r = await foldInto({
     brokers: opts.brokers,
-    clientId: 'catalog-replay',
-    topics: [...TOPICS],
-    until,
-    onMessage: async (event, at) => {
-      await applyRecord(ds, event, at);
-      records++;
-    },
-    // the live catalog dead-lettered it: no row change
-    onUndecodable: () => void skipped++,
-    log,
+    databaseUrl: opts.databaseUrl,
+    schema,
+    keep: opts.keep === true,
+    steps: [{ topics: TOPICS, cut: () => cut }],
+    ...(opts.log ? { log: opts.log } : {}),
   });
-  try {
-    await reader.start();
-    await reader.caughtUp;
-  } finally {
-    await reader.stop();
-  }
-  return { records, skipped };
+  return { digest: r.digest, rows: r.rows, records: r.records, skipped: r.skipped, schema };
 }
 
 function arg(name: string): string | undefined {

@@ -6,7 +6,7 @@
  */
 import { dlogStateFromJSON, dlogStateToJSON, dlogSummary, evolve, liveMarks, viewState, type DlogEvent, type DlogState } from '@deltaflow/dlog';
 import type { EntityManager } from 'typeorm';
-import type { CatalogEvent, Projection } from '../projection';
+import type { ApplyContext, CatalogEvent, Projection, Queryable } from '../projection';
 
 const DLOG_TYPES: ReadonlySet<string> = new Set(['DlogRecorded', 'DlogSyncRecorded', 'DlogCaptureAwaited', 'DlogCaptureWithdrawn', 'DlogCaptured', 'DlogDropped', 'DlogReturned']);
 
@@ -17,18 +17,29 @@ export const dlogProjection: Projection = {
   apply: applyDlogEvent,
 };
 
-async function applyDlogEvent(m: EntityManager, e: CatalogEvent): Promise<void> {
+async function applyDlogEvent(m: Queryable, e: CatalogEvent, ctx?: ApplyContext): Promise<void> {
   if (!DLOG_TYPES.has(e.type)) return;
   const { occurredAt, ...event } = e as Extract<CatalogEvent, { type: DlogEvent['type'] }>;
-  const [row] = await m.query('SELECT state FROM catalog_dlog WHERE dbid = $1 FOR UPDATE', [event.dbid]);
-  const before: DlogState = row === undefined ? viewState(event.dbid) : dlogStateFromJSON(row.state);
+  // within a batch, the state this projection wrote last for the database (the row is locked since its first read)
+  const key = `catalog.dlog:${event.dbid}`;
+  let before = ctx?.memo.get(key) as DlogState | undefined;
+  if (before === undefined) {
+    const [row] = await m.query('SELECT state FROM catalog_dlog WHERE dbid = $1 FOR UPDATE', [event.dbid]);
+    before = row === undefined ? viewState(event.dbid) : dlogStateFromJSON(row.state);
+  }
   const state = evolve(before, event as DlogEvent);
-  const s = dlogSummary(state);
-  await m.query(
-    `INSERT INTO catalog_dlog (dbid, state, asso_blocks, data_blocks, marks, pending, last_lsn, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-     ON CONFLICT (dbid) DO UPDATE SET state = $2, asso_blocks = $3, data_blocks = $4, marks = $5, pending = $6, last_lsn = $7, updated_at = $8`,
-    [event.dbid, JSON.stringify(dlogStateToJSON(state)), s.live.ASSO, s.live.DATA, JSON.stringify(liveMarks(state)), s.pending ? JSON.stringify(s.pending) : null, s.lastLsn, occurredAt],
-  );
+  ctx?.memo.set(key, state);
+  const write = (q: Queryable) => {
+    const s = dlogSummary(state);
+    return q.query(
+      `INSERT INTO catalog_dlog (dbid, state, asso_blocks, data_blocks, marks, pending, last_lsn, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+       ON CONFLICT (dbid) DO UPDATE SET state = $2, asso_blocks = $3, data_blocks = $4, marks = $5, pending = $6, last_lsn = $7, updated_at = $8`,
+      [event.dbid, JSON.stringify(dlogStateToJSON(state)), s.live.ASSO, s.live.DATA, JSON.stringify(liveMarks(state)), s.pending ? JSON.stringify(s.pending) : null, s.lastLsn, occurredAt],
+    );
+  };
+  // in a batch, the row is written once, with the state after the batch's last event for the database
+  if (ctx) ctx.atEnd.set(key, write);
+  else await write(m);
 }
 
 export interface DlogView {

@@ -4,7 +4,7 @@
  */
 import { formatDsid } from '@deltaflow/dsid';
 import type { EntityManager } from 'typeorm';
-import { locationPath, type CatalogEvent, type Projection } from '../projection';
+import { locationPath, type CatalogEvent, type Projection, type Queryable } from '../projection';
 
 export const DSIM_STATUSES = ['acquired', 'completed', 'unloaded', 'reset'] as const;
 export type DsimStatus = (typeof DSIM_STATUSES)[number];
@@ -21,7 +21,7 @@ const BEFORE_COMPLETED = `status = 'acquired'`;
 const BEFORE_UNLOADED = `status IN ('acquired', 'completed')`;
 const BEFORE_RESET = `status <> 'reset'`;
 
-async function applyDsimEvent(m: EntityManager, e: CatalogEvent): Promise<void> {
+async function applyDsimEvent(m: Queryable, e: CatalogEvent): Promise<void> {
   switch (e.type) {
     case 'DsimAcquired':
       await m.query(

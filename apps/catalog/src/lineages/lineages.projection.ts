@@ -5,7 +5,7 @@
  */
 import { formatDsid } from '@deltaflow/dsid';
 import type { EntityManager } from 'typeorm';
-import type { CatalogEvent, Projection } from '../projection';
+import type { CatalogEvent, Projection, Queryable } from '../projection';
 
 export const lineagesProjection: Projection = {
   name: 'catalog.lineages',
@@ -14,7 +14,7 @@ export const lineagesProjection: Projection = {
   apply: applyLineageEvent,
 };
 
-async function applyLineageEvent(m: EntityManager, e: CatalogEvent): Promise<void> {
+async function applyLineageEvent(m: Queryable, e: CatalogEvent): Promise<void> {
   if (e.type !== 'SaveCompleted' && e.type !== 'MergeCompleted') return;
   const dsid = formatDsid(e.dsid);
   await m.query(

@@ -5,7 +5,7 @@
  */
 import { formatDsid } from '@deltaflow/dsid';
 import type { EntityManager } from 'typeorm';
-import type { CatalogEvent, Projection } from '../projection';
+import type { CatalogEvent, Projection, Queryable } from '../projection';
 
 export const restoresProjection: Projection = {
   name: 'catalog.restores',
@@ -14,7 +14,7 @@ export const restoresProjection: Projection = {
   apply: applyRestoreEvent,
 };
 
-async function applyRestoreEvent(m: EntityManager, e: CatalogEvent): Promise<void> {
+async function applyRestoreEvent(m: Queryable, e: CatalogEvent): Promise<void> {
   switch (e.type) {
     case 'RestoreStarted':
       await m.query(

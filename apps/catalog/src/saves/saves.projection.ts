@@ -5,7 +5,7 @@
  */
 import { formatDsid } from '@deltaflow/dsid';
 import type { EntityManager } from 'typeorm';
-import { locationPath, type CatalogEvent, type Projection } from '../projection';
+import { locationPath, type CatalogEvent, type Projection, type Queryable } from '../projection';
 
 export const savesProjection: Projection = {
   name: 'catalog.saves',
@@ -14,7 +14,7 @@ export const savesProjection: Projection = {
   apply: applySaveEvent,
 };
 
-async function applySaveEvent(m: EntityManager, e: CatalogEvent): Promise<void> {
+async function applySaveEvent(m: Queryable, e: CatalogEvent): Promise<void> {
   switch (e.type) {
     case 'SaveStarted':
       await m.query(

@@ -8,7 +8,7 @@
  */
 import { catalogDigest, initialCatalog, type CatalogState, type CodecSpec, type OpenRecord, type RunPlacement } from '@deltaflow/tape';
 import type { EntityManager } from 'typeorm';
-import type { CatalogEvent, Projection } from '../projection';
+import type { CatalogEvent, Projection, Queryable } from '../projection';
 
 export const clientFilesProjection: Projection = {
   name: 'catalog.sov-client-files',
@@ -20,7 +20,7 @@ export const clientFilesProjection: Projection = {
   apply: applyClientFileEvent,
 };
 
-async function applyClientFileEvent(m: EntityManager, e: CatalogEvent): Promise<void> {
+async function applyClientFileEvent(m: Queryable, e: CatalogEvent): Promise<void> {
   switch (e.type) {
     case 'ClientFileOpened':
       await m.query(
@@ -51,10 +51,11 @@ async function applyClientFileEvent(m: EntityManager, e: CatalogEvent): Promise<
       );
       return;
     case 'RunPlaced':
-      if (!(await known(m, e.incarnation))) return;
+      // only a run of a known client file (one statement: no read, so a batch keeps queueing)
       await m.query(
         `INSERT INTO catalog_sov_run (volser, position, incarnation, first_seq, superblocks, last, length, bytes, crcs, placed_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (volser, position) DO NOTHING`,
+         SELECT $1::text, $2::bigint, $3::text, $4::bigint, $5::int, $6::boolean, $7::bigint, $8::bigint, $9::bigint[], $10::bigint WHERE EXISTS (SELECT 1 FROM catalog_sov_client_file WHERE incarnation = $3)
+         ON CONFLICT (volser, position) DO NOTHING`,
         [e.volser, e.position, e.incarnation, e.firstSeq, e.superblocks, e.last, e.length, e.bytes, e.crcs, e.occurredAt],
       );
       return;
@@ -73,26 +74,19 @@ async function applyClientFileEvent(m: EntityManager, e: CatalogEvent): Promise<
     case 'ClientFileExpired':
       await m.query(`UPDATE catalog_sov_client_file SET expired_at = $2 WHERE incarnation = $1 AND expired_at IS NULL`, [e.incarnation, e.occurredAt]);
       return;
-    case 'VolumeScratched': {
-      const gone: Array<{ incarnation: string }> = await m.query('SELECT DISTINCT incarnation FROM catalog_sov_run WHERE volser = $1', [e.volser]);
+    case 'VolumeScratched':
+      // an expired client file whose only runs were on this volume goes with them
+      await m.query(
+        `DELETE FROM catalog_sov_client_file f WHERE f.expired_at IS NOT NULL
+           AND f.incarnation IN (SELECT incarnation FROM catalog_sov_run WHERE volser = $1)
+           AND NOT EXISTS (SELECT 1 FROM catalog_sov_run r WHERE r.incarnation = f.incarnation AND r.volser <> $1)`,
+        [e.volser],
+      );
       await m.query('DELETE FROM catalog_sov_run WHERE volser = $1', [e.volser]);
-      const incs = gone.map((g) => g.incarnation);
-      if (incs.length)
-        await m.query(
-          `DELETE FROM catalog_sov_client_file f WHERE f.incarnation = ANY($1) AND f.expired_at IS NOT NULL
-             AND NOT EXISTS (SELECT 1 FROM catalog_sov_run r WHERE r.incarnation = f.incarnation)`,
-          [incs],
-        );
       return;
-    }
     default:
       return;
   }
-}
-
-async function known(m: EntityManager, incarnation: string): Promise<boolean> {
-  const r: unknown[] = await m.query('SELECT 1 FROM catalog_sov_client_file WHERE incarnation = $1', [incarnation]);
-  return r.length > 0;
 }
 
 type Row = Record<string, string | number | boolean | null | object>;

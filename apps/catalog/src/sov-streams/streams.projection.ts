@@ -4,7 +4,7 @@
  * mounted volume. A later definition replaces the settings; device rows follow their events.
  */
 import type { EntityManager } from 'typeorm';
-import type { CatalogEvent, Projection } from '../projection';
+import type { CatalogEvent, Projection, Queryable } from '../projection';
 
 export const streamsProjection: Projection = {
   name: 'catalog.sov-streams',
@@ -16,7 +16,7 @@ export const streamsProjection: Projection = {
   apply: applyStreamEvent,
 };
 
-async function applyStreamEvent(m: EntityManager, e: CatalogEvent): Promise<void> {
+async function applyStreamEvent(m: Queryable, e: CatalogEvent): Promise<void> {
   switch (e.type) {
     case 'StreamDefined':
       await m.query(

@@ -4,7 +4,7 @@
  * volser is labelled anew), bytes and capacity. The LIST query joins the client files on each.
  */
 import type { EntityManager } from 'typeorm';
-import type { CatalogEvent, Projection } from '../projection';
+import type { CatalogEvent, Projection, Queryable } from '../projection';
 
 export const volumesProjection: Projection = {
   name: 'catalog.sov-volumes',
@@ -13,7 +13,7 @@ export const volumesProjection: Projection = {
   apply: applyVolumeEvent,
 };
 
-async function applyVolumeEvent(m: EntityManager, e: CatalogEvent): Promise<void> {
+async function applyVolumeEvent(m: Queryable, e: CatalogEvent): Promise<void> {
   switch (e.type) {
     case 'VolumeMounted':
       // a new label (or a scratch volser labelled anew) starts the row over; a remount only moves it

@@ -4,6 +4,7 @@
  * line here.
  */
 import type { CommandGroup } from '../plan';
+import { auditCommand } from './audit';
 import { dsimCommand } from './dsim';
 import { mergeCommand } from './merge';
 import { reportCommand } from './report';
@@ -15,4 +16,4 @@ import { streamsCommand } from './streams';
 import { unloadCommand } from './unload';
 import { upstreamCommand } from './upstream';
 
-export const COMMAND_GROUPS: readonly CommandGroup[] = [saveCommand, dsimCommand, savesCommand, mergeCommand, restoreCommand, shadowCommand, unloadCommand, reportCommand, upstreamCommand, streamsCommand];
+export const COMMAND_GROUPS: readonly CommandGroup[] = [saveCommand, dsimCommand, savesCommand, mergeCommand, restoreCommand, shadowCommand, unloadCommand, reportCommand, upstreamCommand, streamsCommand, auditCommand];

@@ -30,6 +30,8 @@ export interface KafkaEventContext {
   readonly offset: string;
   readonly key: string | null;
   readonly timestamp: string;
+  /** the record's raw value (what a consumer hashes for tamper evidence) */
+  readonly value?: Buffer | null;
   heartbeat(): Promise<void>;
 }
 
@@ -70,6 +72,11 @@ export interface KafkaEventServerOptions {
   /** fetch sizes (kafkajs defaults 1 MiB / 10 MiB): larger fetches make larger batches for batch handlers */
   maxBytesPerPartition?: number;
   maxBytes?: number;
+  /**
+   * partitions handled at once (kafkajs' partitionsConsumedConcurrently, default 1); each
+   * partition's batches stay in order: for batch handlers whose work per partition is independent
+   */
+  partitionsConsumedConcurrently?: number;
   /**
    * The instance's partitions, told on every assignment; the batches of a new assignment wait
    * until its listeners rebuilt their state. Partitions are assigned co-partitioned (one
@@ -186,6 +193,7 @@ export class KafkaEventServer extends Server implements CustomTransportStrategy 
     await this.consumer.run({
       autoCommit: true,
       eachBatchAutoResolve: false,
+      ...(o.partitionsConsumedConcurrently !== undefined ? { partitionsConsumedConcurrently: o.partitionsConsumedConcurrently } : {}),
       eachBatch: (payload) => this.handleBatch(payload),
     });
     o.logger?.(`consuming ${topics.join(', ') || '(nothing)'} as group ${o.groupId}`);
@@ -225,6 +233,7 @@ export class KafkaEventServer extends Server implements CustomTransportStrategy 
         offset: m.offset,
         key: m.key ? m.key.toString() : null,
         timestamp: m.timestamp,
+        value: m.value,
         heartbeat,
       };
       let message: unknown;

@@ -14,7 +14,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { decodeFrom, TYPE_HEADER, type AnyMessage, type TopicName } from '@deltaflow/contracts';
-import type { Admin, Consumer } from 'kafkajs';
+import type { Admin, Consumer, KafkaMessage } from 'kafkajs';
 import { createKafka, type KafkaSecurity } from './kafka-client';
 
 /** Where a record was read: topic, partition, offset (kafkajs' decimal string). */
@@ -22,6 +22,15 @@ export interface RecordAt {
   readonly topic: string;
   readonly partition: number;
   readonly offset: string;
+}
+
+/** A record as a batch reader gets it: decoded, where it was read, and its raw value (for hashing). */
+export interface ReadRecord<M> {
+  readonly message: M;
+  readonly at: RecordAt;
+  readonly value: Buffer | null;
+  /** the record's timestamp (ms since the epoch, as Kafka keeps it) */
+  readonly timestamp: number;
 }
 
 /** `${topic}:${partition}` */
@@ -41,7 +50,15 @@ export interface TopicReaderOptions<M extends AnyMessage = AnyMessage> {
   readonly partitions?: ReadonlySet<number>;
   /** message types not to decode (by the type header), e.g. bulk block images */
   readonly skipTypes?: readonly string[];
-  readonly onMessage: (m: M, at: RecordAt) => void | Promise<void>;
+  /** one record at a time; or give onBatch instead */
+  readonly onMessage?: (m: M, at: RecordAt) => void | Promise<void>;
+  /**
+   * a fetched batch of one partition at a time (ascending offsets; each record's raw value too):
+   * for readers that apply many records per transaction. Takes precedence over onMessage.
+   */
+  readonly onBatch?: (records: Array<ReadRecord<M>>) => void | Promise<void>;
+  /** with onBatch: partitions handled at once (default 1; each partition's batches stay in order) */
+  readonly partitionsConcurrently?: number;
   readonly onUndecodable?: (at: RecordAt, err: Error) => void;
   readonly log?: (msg: string) => void;
 }
@@ -104,34 +121,63 @@ export class TopicReader<M extends AnyMessage = AnyMessage> {
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [...this.o.topics], fromBeginning: true });
     const skip = new Set(this.o.skipTypes ?? []);
-    await this.consumer.run({
-      autoCommit: true,
-      eachMessage: async ({ topic, partition, message }) => {
-        const key = partitionKey(topic, partition);
-        const offset = BigInt(message.offset);
-        // records below a seek's target can arrive before the seek applies: they were not asked for
-        if (offset < (this.startAt.get(key) ?? 0n)) return;
-        const limit = this.limits.get(key);
-        if (limit === undefined || offset < limit) {
-          const type = message.headers?.[TYPE_HEADER]?.toString();
-          if (type === undefined || !skip.has(type)) {
-            const at: RecordAt = { topic, partition, offset: message.offset };
-            let m: M | undefined;
-            try {
-              m = decodeFrom(topic as TopicName, message.value) as M;
-            } catch (err) {
-              (this.o.onUndecodable ?? ((a, e) => this.o.log?.(`${a.topic}[${a.partition}]@${a.offset} skipped (its consumer dead-letters it): ${e.message}`)))(at, err as Error);
-            }
-            if (m !== undefined) {
-              await this.o.onMessage(m, at);
-              this.delivered++;
-            }
+    // the record if it is to be delivered (below its limit, not a skipped type, decodable)
+    const wanted = (topic: string, partition: number, message: KafkaMessage): M | undefined => {
+      const key = partitionKey(topic, partition);
+      const offset = BigInt(message.offset);
+      // records below a seek's target can arrive before the seek applies: they were not asked for
+      if (offset < (this.startAt.get(key) ?? 0n)) return undefined;
+      const limit = this.limits.get(key);
+      if (limit !== undefined && offset >= limit) return undefined;
+      const type = message.headers?.[TYPE_HEADER]?.toString();
+      if (type !== undefined && skip.has(type)) return undefined;
+      try {
+        return decodeFrom(topic as TopicName, message.value) as M;
+      } catch (err) {
+        const at: RecordAt = { topic, partition, offset: message.offset };
+        (this.o.onUndecodable ?? ((a, e) => this.o.log?.(`${a.topic}[${a.partition}]@${a.offset} skipped (its consumer dead-letters it): ${e.message}`)))(at, err as Error);
+        return undefined;
+      }
+    };
+    const onBatch = this.o.onBatch;
+    if (onBatch) {
+      await this.consumer.run({
+        autoCommit: true,
+        partitionsConsumedConcurrently: this.o.partitionsConcurrently ?? 1,
+        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+          const key = partitionKey(batch.topic, batch.partition);
+          const out: Array<ReadRecord<M>> = [];
+          let last: string | undefined;
+          for (const message of batch.messages) {
+            if (!isRunning() || isStale()) break;
+            const m = wanted(batch.topic, batch.partition, message);
+            if (m !== undefined) out.push({ message: m, at: { topic: batch.topic, partition: batch.partition, offset: message.offset }, value: message.value, timestamp: Number(message.timestamp) });
+            last = message.offset;
           }
-        }
-        this.done.set(key, offset + 1n);
-        this.checkCaughtUp();
-      },
-    });
+          if (last === undefined) return;
+          if (out.length > 0) await onBatch(out);
+          this.delivered += out.length;
+          resolveOffset(last);
+          this.done.set(key, BigInt(last) + 1n);
+          this.checkCaughtUp();
+          await heartbeat();
+        },
+      });
+    } else {
+      const onMessage = this.o.onMessage ?? (() => undefined);
+      await this.consumer.run({
+        autoCommit: true,
+        eachMessage: async ({ topic, partition, message }) => {
+          const m = wanted(topic, partition, message);
+          if (m !== undefined) {
+            await onMessage(m, { topic, partition, offset: message.offset });
+            this.delivered++;
+          }
+          this.done.set(partitionKey(topic, partition), BigInt(message.offset) + 1n);
+          this.checkCaughtUp();
+        },
+      });
+    }
     for (const s of seeks) this.consumer.seek(s);
     this.checkCaughtUp();
   }
