@@ -29,7 +29,7 @@ export async function startCatalog(config: CatalogConfig): Promise<RunningCatalo
     http: config,
     readiness: [(app) => dataSourceCheck(app.get(CATALOG_DB))],
     // partitions apply in parallel (each in its own transaction, its batches in order): PostgreSQL works on one while Node prepares the next
-    kafka: { brokers: config.brokers, clientId: config.clientId ?? 'catalog', groupId, fromBeginning: true, partitionsConsumedConcurrently: 3, ...contractCodec(groupId) },
+    kafka: { brokers: config.brokers, clientId: config.clientId ?? 'catalog', groupId, fromBeginning: true, ...contractCodec(groupId) },
   });
   return { httpUrl: svc.httpUrl!, stop: svc.stop };
 }

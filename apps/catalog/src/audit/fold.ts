@@ -120,7 +120,7 @@ async function foldStep<T>(
     topics: [...topics],
     until,
     // partitions apply in parallel, each its batches in order (as the live catalog)
-    partitionsConcurrently: 3,
+    partitionsConcurrently: 1,
     onBatch: async (batch) => {
       const keep: typeof batch = [];
       for (const r of batch) {
