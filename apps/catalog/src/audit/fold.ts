@@ -119,7 +119,7 @@ async function foldStep<T>(
     clientId: 'catalog-fold',
     topics: [...topics],
     until,
-    // partitions apply in parallel, each its batches in order (as the live catalog)
+    // one partition batch at a time, each in its own transaction (as the live catalog)
     partitionsConcurrently: 1,
     onBatch: async (batch) => {
       const keep: typeof batch = [];
