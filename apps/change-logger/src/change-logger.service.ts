@@ -19,6 +19,8 @@ export interface ChangeLoggerConfig {
   readonly clientId?: string;
   readonly now?: () => number;
   readonly log?: (msg: string) => void;
+  /** how often the dsf.block-changes retention runs (default 30 s; 0: never) */
+  readonly retentionIntervalMs?: number;
   /** DLOG extension capacity (extents per file before compression) */
   readonly extensionCapacity?: number;
 }
@@ -39,6 +41,7 @@ export class ChangeLoggerService implements OnModuleInit, OnApplicationShutdown 
   private readonly log: (msg: string) => void;
   // block changes and save events touch the same state: one at a time
   private chain: Promise<unknown> = Promise.resolve();
+  private readonly partitionOf = new Map<number, number>();
 
   constructor(
     @Inject(CHANGE_LOGGER_CONFIG) private readonly config: ChangeLoggerConfig,
@@ -126,11 +129,38 @@ export class ChangeLoggerService implements OnModuleInit, OnApplicationShutdown 
     return this.send(entries as readonly AnyMessage[]);
   }
 
+  /**
+   * Every accepted NucleusState of the batch, republished on dsf.nucleus-state before the batch's
+   * offset is committed: what the block-changes retention deletes below that offset, the nucleus
+   * state it carried is kept there (readers fold the highest LSN; a redelivery repeats a record).
+   */
+  private publishNucleusStates(records: readonly DecodedRecord<UpstreamRecord>[], rejected: ReadonlyArray<{ index: number }>): Promise<void> {
+    const bad = new Set(rejected.map((r) => r.index));
+    const states: AnyMessage[] = [];
+    records.forEach((r, i) => {
+      const m = r.message;
+      if (m.type === 'NucleusState' && !bad.has(i)) states.push({ type: 'NucleusStateRecorded', dbid: m.dbid, lsn: m.lsn, active: m.active, at: m.at });
+    });
+    return this.send(states);
+  }
+
+  /** The partition index of every database seen on dsf.block-changes (for the retention). */
+  partitionOfDatabase(dbid: number): number | undefined {
+    return this.partitionOf.get(dbid);
+  }
+
+  /** Runs fn with no batch or save event being applied (the DLOG state is consistent). */
+  whileIdle<T>(fn: () => Promise<T> | T): Promise<T> {
+    return this.serial(async () => fn());
+  }
+
   onBlockChanges(records: DecodedRecord<UpstreamRecord>[]): Promise<BatchOutcome> {
     return this.serial(async () => {
       const p = this.changeLog.prepare(records.map((r) => r.message));
+      for (const r of records) if ('dbid' in r.message) this.partitionOf.set(r.message.dbid, r.ctx.partition);
       await this.publishPlog(p.plog);
       await this.publishDlog(p.dlog);
+      await this.publishNucleusStates(records, p.rejected);
       p.commit();
       this.stats.batches++;
       this.stats.accepted += records.length - p.rejected.length - p.duplicates;
