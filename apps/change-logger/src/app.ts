@@ -67,6 +67,8 @@ export async function startChangeLogger(config: ChangeLoggerConfig & ServiceHttp
       partitionOf: (dbid) => svc.partitionOfDatabase(dbid),
       whileIdle: (fn) => svc.whileIdle(fn),
       changeLog: svc.changeLog,
+      dlogSnapshotEvery: config.dlogSnapshotEvery ?? 10_000,
+      snapshot: (partition) => svc.snapshot(partition),
       log: config.log ?? (() => undefined),
     });
     await retention.start();

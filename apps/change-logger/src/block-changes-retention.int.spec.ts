@@ -2,7 +2,8 @@
  * The dsf.block-changes retention on the embedded broker, with the real change logger: the topic
  * is cut (DeleteRecords) below what the change logger has logged, the nucleus state of deleted
  * records is still known from dsf.nucleus-state, and a consumer held back keeps the cut at its
- * committed offset (waiting, in the log and the metrics) until it reads on.
+ * committed offset (waiting, in the log and the metrics) until it reads on; dsf.dlog is cut below
+ * the change logger's DLOG snapshots, and a restart rebuilds the same DLOG from them.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -10,7 +11,8 @@ import * as path from 'node:path';
 import { sampleGeometry } from '@deltaflow/blocks';
 import { encodeMessage, Topic, type AnyMessage, type TopicMessage } from '@deltaflow/contracts';
 import { startEmbeddedKafka, type EmbeddedKafka } from '@deltaflow/embedded-kafka';
-import { createKafka, TopicReader } from '@deltaflow/service-kit';
+import { dlogStateToJSON, liveBlocks } from '@deltaflow/dlog';
+import { createKafka, readToEnd, TopicReader } from '@deltaflow/service-kit';
 import { Partitioners, type Admin, type Consumer, type Producer } from 'kafkajs';
 import { startChangeLogger, type RunningChangeLogger } from './app';
 
@@ -46,7 +48,7 @@ async function until<T>(what: string, f: () => Promise<T | undefined>, ms = 30_0
   for (;;) {
     const v = await f();
     if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${lines.slice(-20).join('\n')}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${lines.slice(-40).join('\n')}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -67,8 +69,11 @@ beforeAll(async () => {
   });
   producer = createKafka({ clientId: 'retention-test-upstream', brokers: broker.brokers }).producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
-  svc = await startChangeLogger({ brokers: broker.brokers, databases: [{ dbid: 1, geometry: sampleGeometry() }], groupId: 'cl', httpPort: 0, retentionIntervalMs: 200, log: (m) => lines.push(m) });
+  svc = await startLogger();
 });
+
+const startLogger = () =>
+  startChangeLogger({ brokers: broker.brokers, databases: [{ dbid: 1, geometry: sampleGeometry() }], groupId: 'cl', httpPort: 0, retentionIntervalMs: 200, dlogSnapshotEvery: 10, log: (m) => lines.push(m) });
 
 afterAll(async () => {
   held = false;
@@ -157,7 +162,7 @@ it('waits for a consumer held back, says so in the log and the metrics, and cuts
   expect(m).toContain(`deltaflow_block_changes_retention_waiting{partition="0",holder="group slow-reader"} ${high - committed}`);
   expect(m).toContain(`deltaflow_block_changes_log_start_offset{partition="0"} ${committed}`);
   // said once when it starts waiting (the numbers then are what the change logger had logged by that pass)
-  expect(lines.filter((l) => new RegExp(`keeps dsf.block-changes\\[0\\] from offset \\d+: reader slow-reader is at offset ${committed}, \\d+ record\\(s\\) behind the change logger`).test(l))).toHaveLength(1);
+  expect(lines.filter((l) => new RegExp(`keeps dsf.block-changes\\[0\\] from offset \\d+: reader slow-reader is at offset ${committed}, \\d+ record\\(s\\) behind what is secured`).test(l))).toHaveLength(1);
   // it stays there while the reader is held
   await new Promise((r) => setTimeout(r, 1000));
   expect((await offsets()).low).toBe(committed);
@@ -167,4 +172,30 @@ it('waits for a consumer held back, says so in the log and the metrics, and cuts
   expect(await metrics()).not.toContain('holder="group slow-reader"');
   await slow.disconnect();
   slow = undefined;
+});
+
+it('snapshots the DLOG on dsf.dlog, cuts dsf.dlog below the snapshots, and a restart rebuilds the same DLOG from them', async () => {
+  for (let i = 0; i < 50; i++) {
+    await send([bc(100 + i), ...(i % 10 === 9 ? [{ type: 'EtSync', dbid: 1, lsn: ++lsn, syncId: `s${i}` } as AnyMessage] : [])]);
+  }
+  const dlogLow = async () => Number((await admin.fetchTopicOffsets(Topic.dlog))[0].low);
+  await until('dsf.dlog cut below a round of snapshots', async () => ((await dlogLow()) > 0 && svc.changeLog.lastLsn(1) === lsn ? true : undefined));
+  const low = await dlogLow();
+  expect(lines.some((l) => l.includes(`DLOG retention: dsf.dlog[0] truncated below offset ${low}`))).toBe(true);
+  // the log now starts with the snapshot
+  const first: string[] = [];
+  await readToEnd<TopicMessage<'dsf.dlog'>>({ brokers: broker.brokers, clientId: 'retention-test-dlog', topics: [Topic.dlog], onMessage: (m) => void first.push(m.type) });
+  expect(first[0]).toBe('DlogSnapshotted');
+  expect(first.length).toBeLessThan(60);
+
+  const before = JSON.stringify(dlogStateToJSON(svc.changeLog.state(1)!));
+  await svc.stop();
+  svc = await startLogger();
+  expect(lines.some((l) => /DLOG of partitions 0 rebuilt from \d+ dsf.dlog records/.test(l))).toBe(true);
+  expect(JSON.stringify(dlogStateToJSON(svc.changeLog.state(1)!))).toBe(before);
+  expect(svc.changeLog.lastLsn(1)).toBe(lsn);
+  // and it goes on logging from there
+  await send([bc(700)]);
+  await until('the next change', async () => (svc.changeLog.lastLsn(1) === lsn ? true : undefined));
+  expect([...liveBlocks(svc.changeLog.state(1)!).DATA]).toContain(700);
 });

@@ -13,7 +13,7 @@
  */
 import { AssignerProtocol, type Admin } from 'kafkajs';
 import { Topic } from '@deltaflow/contracts';
-import { blockChangesRetention, type BlockChangesReader, type BlockChangesRetentionDecision, type ChangeLog } from '@deltaflow/dlog';
+import { blockChangesRetention, dlogRetention, type BlockChangesReader, type BlockChangesRetentionDecision, type ChangeLog, type DlogRetentionDecision } from '@deltaflow/dlog';
 import { createKafka, registerGauges, type Sample } from '@deltaflow/service-kit';
 
 export interface BlockChangesRetentionOptions {
@@ -29,10 +29,16 @@ export interface BlockChangesRetentionOptions {
   readonly partitionOf: (dbid: number) => number | undefined;
   readonly whileIdle: <T>(fn: () => T) => Promise<T>;
   readonly changeLog: ChangeLog;
+  /** DLOG snapshots (dsf.dlog retention): records between rounds, and how a round is published (its first offset) */
+  readonly dlogSnapshotEvery: number;
+  readonly snapshot: (partition: number) => Promise<number | null>;
   readonly log: (m: string) => void;
 }
 
 const DEAD_STATES = new Set(['Empty', 'Dead']);
+
+/** What a wait is logged once for: who holds the cut, and whether it has committed anything (not how far it is). */
+const sayOnce = (waiting: ReadonlyArray<{ holder: string; position: number | null }>): string => waiting.map((w) => `${w.holder}${w.position === null ? ' (nothing)' : ''}`).join(', ');
 
 export class BlockChangesRetention {
   private admin?: Admin;
@@ -40,6 +46,10 @@ export class BlockChangesRetention {
   private running?: Promise<unknown>;
   private readonly last = new Map<number, { logStart: number; decision: BlockChangesRetentionDecision }>();
   private readonly said = new Map<number, string>();
+  private readonly dlogLast = new Map<number, { logStart: number; decision: DlogRetentionDecision }>();
+  private readonly dlogSaid = new Map<number, string>();
+  /** partition -> the first offset of its last round of DLOG snapshots */
+  private readonly snapshotAt = new Map<number, number>();
   private unregister?: () => void;
 
   constructor(private readonly o: BlockChangesRetentionOptions) {}
@@ -58,6 +68,16 @@ export class BlockChangesRetention {
         labelNames: ['partition', 'holder'],
         read: () => [...this.last].flatMap(([partition, l]) => l.decision.waiting.map((w): Sample => [{ partition, holder: w.holder }, w.heldBack])),
       },
+      deltaflow_dlog_log_start_offset: {
+        help: 'The first offset dsf.dlog keeps, per partition this change logger owns (after the DLOG snapshots and retention)',
+        labelNames: ['partition'],
+        read: () => [...this.dlogLast].map(([partition, l]): Sample => [{ partition }, l.logStart]),
+      },
+      deltaflow_dlog_retention_waiting: {
+        help: 'Records of dsf.dlog below the last DLOG snapshots that the retention keeps for a lagging reader, per partition and holder',
+        labelNames: ['partition', 'holder'],
+        read: () => [...this.dlogLast].flatMap(([partition, l]) => l.decision.waiting.map((w): Sample => [{ partition, holder: w.holder }, w.heldBack])),
+      },
     });
     this.timer = setInterval(() => void this.runOnce().catch((e) => this.o.log(`block-changes retention: ${(e as Error).message}; trying again in ${this.o.intervalMs} ms`)), this.o.intervalMs);
     this.timer.unref();
@@ -68,6 +88,11 @@ export class BlockChangesRetention {
     const pass = (this.running ?? Promise.resolve()).then(() => this.pass());
     this.running = pass.catch(() => undefined);
     return pass;
+  }
+
+  /** The last dsf.dlog decision per partition (for tests and reports). */
+  dlogDecisions(): ReadonlyMap<number, DlogRetentionDecision> {
+    return new Map([...this.dlogLast].map(([p, l]) => [p, l.decision]));
   }
 
   /** The last decision per partition (for tests and reports). */
@@ -81,9 +106,10 @@ export class BlockChangesRetention {
     const owned = this.o.owned();
     const out = new Map<number, BlockChangesRetentionDecision>();
     if (owned.size === 0) return out;
+    await this.dlogPass(admin, owned);
     const offsets = (await admin.fetchTopicOffsets(Topic.blockChanges)).filter((p) => owned.has(p.partition));
-    const logged = await this.committed(admin, this.o.groupId);
-    const readers = await this.liveReaders(admin);
+    const logged = await this.committed(admin, this.o.groupId, Topic.blockChanges);
+    const readers = await this.liveReaders(admin, Topic.blockChanges);
     const saves = await this.runningSaves();
     for (const p of offsets) {
       const logStart = Number(p.low);
@@ -95,7 +121,7 @@ export class BlockChangesRetention {
         readers: readers.get(p.partition) ?? [],
         runningSaves: saves.filter((s) => s.partition === undefined || s.partition === p.partition),
       });
-      const said = decision.waiting.length > 0 ? decision.why : '';
+      const said = sayOnce(decision.waiting);
       if (this.said.get(p.partition) !== said) {
         this.said.set(p.partition, said);
         if (said !== '') this.o.log(`block-changes retention keeps dsf.block-changes[${p.partition}] from offset ${logStart}: ${decision.waiting.map((w) => w.why).join('; ')}`);
@@ -110,16 +136,50 @@ export class BlockChangesRetention {
     return out;
   }
 
-  /** A group's committed offsets on dsf.block-changes (partitions without one are absent). */
-  private async committed(admin: Admin, groupId: string): Promise<Map<number, number>> {
-    const res = await admin.fetchOffsets({ groupId, topics: [Topic.blockChanges] });
+  /**
+   * dsf.dlog: a round of snapshots of a partition's databases once enough records were appended
+   * since the last, then a cut below the round's first offset (waiting for live readers).
+   */
+  private async dlogPass(admin: Admin, owned: ReadonlySet<number>): Promise<void> {
+    const offsets = (await admin.fetchTopicOffsets(Topic.dlog)).filter((p) => owned.has(p.partition));
+    const readers = await this.liveReaders(admin, Topic.dlog);
+    const unplaced = await this.o.whileIdle(() => this.o.databases.filter((dbid) => this.o.changeLog.state(dbid)?.lastLsn != null && this.o.partitionOf(dbid) === undefined));
+    for (const p of offsets) {
+      const logStart = Number(p.low);
+      const ask = (end: number) =>
+        dlogRetention({ partition: p.partition, logStart, end, snapshotAt: this.snapshotAt.get(p.partition) ?? null, snapshotEvery: this.o.dlogSnapshotEvery, readers: readers.get(p.partition) ?? [], unplaced });
+      let decision = ask(Number(p.high));
+      if (decision.snapshot) {
+        const at = await this.o.snapshot(p.partition);
+        if (at !== null) {
+          this.snapshotAt.set(p.partition, at);
+          this.o.log(`DLOG snapshots of partition ${p.partition} written to dsf.dlog at offset ${at}`);
+          decision = ask(at + 1);
+        }
+      }
+      const said = sayOnce(decision.waiting);
+      if (this.dlogSaid.get(p.partition) !== said) {
+        this.dlogSaid.set(p.partition, said);
+        if (said !== '') this.o.log(`DLOG retention keeps dsf.dlog[${p.partition}] from offset ${logStart}: ${decision.waiting.map((w) => w.why).join('; ')}`);
+      }
+      if (decision.cutBelow !== null) {
+        await admin.deleteTopicRecords({ topic: Topic.dlog, partitions: [{ partition: p.partition, offset: String(decision.cutBelow) }] });
+        this.o.log(`DLOG retention: dsf.dlog[${p.partition}] truncated below offset ${decision.cutBelow} (was ${logStart}): ${decision.why}`);
+      }
+      this.dlogLast.set(p.partition, { logStart: decision.cutBelow ?? logStart, decision });
+    }
+  }
+
+  /** A group's committed offsets on a topic (partitions without one are absent). */
+  private async committed(admin: Admin, groupId: string, topic: string): Promise<Map<number, number>> {
+    const res = await admin.fetchOffsets({ groupId, topics: [topic] });
     const m = new Map<number, number>();
     for (const t of res) for (const p of t.partitions) if (Number(p.offset) >= 0) m.set(p.partition, Number(p.offset));
     return m;
   }
 
-  /** partition -> the live groups (other than the change logger's) with a member assigned it, and their committed offsets. */
-  private async liveReaders(admin: Admin): Promise<Map<number, BlockChangesReader[]>> {
+  /** partition -> the live groups (other than the change logger's) with a member assigned it on `topic`, and their committed offsets. */
+  private async liveReaders(admin: Admin, topic: string): Promise<Map<number, BlockChangesReader[]>> {
     const ids = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g !== this.o.groupId);
     const out = new Map<number, BlockChangesReader[]>();
     if (ids.length === 0) return out;
@@ -130,10 +190,10 @@ export class BlockChangesRetention {
       for (const m of g.members) {
         if (!m.memberAssignment || m.memberAssignment.length === 0) continue;
         const a = AssignerProtocol.MemberAssignment.decode(m.memberAssignment);
-        for (const p of a?.assignment[Topic.blockChanges] ?? []) partitions.add(p);
+        for (const p of a?.assignment[topic] ?? []) partitions.add(p);
       }
       if (partitions.size === 0) continue;
-      const committed = await this.committed(admin, g.groupId);
+      const committed = await this.committed(admin, g.groupId, topic);
       for (const p of partitions) {
         const list = out.get(p) ?? [];
         list.push({ group: g.groupId, committed: committed.get(p) ?? null });

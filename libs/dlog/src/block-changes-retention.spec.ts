@@ -24,7 +24,7 @@ describe('blockChangesRetention', () => {
   it('waits for a lagging reader: the cut stops at its committed offset, and it is named with what it holds back', () => {
     const d = blockChangesRetention({ ...base, readers: [{ group: 'fast', committed: 950 }, { group: 'slow', committed: 400 }] });
     expect(d.cutBelow).toBe(400);
-    expect(d.waiting).toEqual([{ holder: 'group slow', heldBack: 500, why: expect.stringMatching(/reader slow is at offset 400, 500 record\(s\) behind the change logger/) }]);
+    expect(d.waiting).toEqual([{ holder: 'group slow', heldBack: 500, position: 400, why: expect.stringMatching(/reader slow is at offset 400, 500 record\(s\) behind what is secured/) }]);
     expect(d.why).toBe('waiting for group slow');
   });
 
@@ -38,7 +38,7 @@ describe('blockChangesRetention', () => {
   it('waits while a save of a database of the partition is in progress', () => {
     const d = blockChangesRetention({ ...base, runningSaves: [{ dbid: 7, correlationId: 's-1' }] });
     expect(d.cutBelow).toBeNull();
-    expect(d.waiting).toEqual([{ holder: 'save s-1', heldBack: 800, why: 'save s-1 of database 7 is in progress' }]);
+    expect(d.waiting).toEqual([{ holder: 'save s-1', heldBack: 800, position: null, why: 'save s-1 of database 7 is in progress' }]);
   });
 
   it('refuses offsets that are not offsets', () => {

@@ -46,6 +46,8 @@ export interface RetentionWait {
   readonly holder: string;
   /** records the holder keeps that the change logger has logged (what retention would delete without it) */
   readonly heldBack: number;
+  /** the holder's committed offset (null: a save, or a reader with nothing committed) */
+  readonly position: number | null;
   readonly why: string;
 }
 
@@ -59,36 +61,49 @@ export interface BlockChangesRetentionDecision {
   readonly why: string;
 }
 
-function offset(v: number, what: string): void {
+/**
+ * Where live readers let a partition be cut when `secured` is what its owner could let go: at the
+ * lowest committed offset below it (a reader with nothing committed: the log start), with a wait
+ * for each reader that holds the cut back.
+ */
+export function waitForReaders(partition: number, secured: number, logStart: number, readers: readonly BlockChangesReader[]): { limit: number; waiting: RetentionWait[] } {
+  let limit = secured;
+  const waiting: RetentionWait[] = [];
+  for (const r of readers) {
+    if (r.committed === null) {
+      waiting.push({ holder: `group ${r.group}`, heldBack: Math.max(0, secured - logStart), position: null, why: `reader ${r.group} has committed nothing on partition ${partition} yet` });
+      limit = logStart;
+      continue;
+    }
+    checkOffset(r.committed, `committed offset of ${r.group}`);
+    if (r.committed < secured) {
+      const from = Math.max(r.committed, logStart);
+      waiting.push({ holder: `group ${r.group}`, heldBack: secured - from, position: r.committed, why: `reader ${r.group} is at offset ${r.committed}, ${secured - r.committed} record(s) behind what is secured` });
+      limit = Math.min(limit, from);
+    }
+  }
+  return { limit, waiting };
+}
+
+export function checkOffset(v: number, what: string): void {
   if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`${what} must be a non-negative integer, got ${v}`);
 }
 
 export function blockChangesRetention(input: BlockChangesRetentionInput): BlockChangesRetentionDecision {
   const { partition: p, logStart, end, logged } = input;
-  offset(logStart, 'logStart');
-  offset(end, 'end');
+  checkOffset(logStart, 'logStart');
+  checkOffset(end, 'end');
   if (end < logStart) throw new RangeError(`end (${end}) is below logStart (${logStart})`);
   if (logged === null) return { cutBelow: null, secured: null, waiting: [], why: `the change logger has committed nothing on partition ${p} yet` };
-  offset(logged, 'logged');
+  checkOffset(logged, 'logged');
   const secured = Math.min(logged, end);
   const waiting: RetentionWait[] = [];
   for (const s of input.runningSaves) {
-    waiting.push({ holder: `save ${s.correlationId}`, heldBack: Math.max(0, secured - logStart), why: `save ${s.correlationId} of database ${s.dbid} is in progress` });
+    waiting.push({ holder: `save ${s.correlationId}`, heldBack: Math.max(0, secured - logStart), position: null, why: `save ${s.correlationId} of database ${s.dbid} is in progress` });
   }
-  let limit = waiting.length > 0 ? logStart : secured;
-  for (const r of input.readers) {
-    if (r.committed === null) {
-      waiting.push({ holder: `group ${r.group}`, heldBack: Math.max(0, secured - logStart), why: `reader ${r.group} has committed nothing on partition ${p} yet` });
-      limit = logStart;
-      continue;
-    }
-    offset(r.committed, `committed offset of ${r.group}`);
-    if (r.committed < secured) {
-      const from = Math.max(r.committed, logStart);
-      waiting.push({ holder: `group ${r.group}`, heldBack: secured - from, why: `reader ${r.group} is at offset ${r.committed}, ${secured - r.committed} record(s) behind the change logger` });
-      limit = Math.min(limit, from);
-    }
-  }
+  const held = waitForReaders(p, secured, logStart, input.readers);
+  waiting.push(...held.waiting);
+  const limit = waiting.length > held.waiting.length ? logStart : held.limit;
   const cutBelow = limit > logStart ? limit : null;
   const why =
     waiting.length > 0

@@ -7,3 +7,4 @@ export * from './blocks-to-save';
 export * from './change-log';
 export * from './snapshot';
 export * from './block-changes-retention';
+export * from './dlog-retention';

@@ -2,13 +2,15 @@
  * DLOG read model: the DLOG of each database as the change logger recorded it on dsf.dlog, folded
  * with the DLOG decider's own `evolve` (@deltaflow/dlog) and kept as its snapshot, with the counts a
  * report shows (blocks marked per area, utility marks and their extension use, the capture a save
- * holds). Folding the same events twice gives the same state, so redeliveries change nothing.
+ * holds). Folding the same events twice gives the same state, so redeliveries change nothing. A
+ * DlogSnapshotted replaces the state: after the change logger's DLOG retention the log of a
+ * database starts with one, so a replay from the log start gives the same state.
  */
 import { dlogStateFromJSON, dlogStateToJSON, dlogSummary, evolve, liveMarks, viewState, type DlogEvent, type DlogState } from '@deltaflow/dlog';
 import type { EntityManager } from 'typeorm';
 import type { CatalogEvent, Projection } from '../projection';
 
-const DLOG_TYPES: ReadonlySet<string> = new Set(['DlogRecorded', 'DlogSyncRecorded', 'DlogCaptureAwaited', 'DlogCaptureWithdrawn', 'DlogCaptured', 'DlogDropped', 'DlogReturned']);
+const DLOG_TYPES: ReadonlySet<string> = new Set(['DlogRecorded', 'DlogSyncRecorded', 'DlogCaptureAwaited', 'DlogCaptureWithdrawn', 'DlogCaptured', 'DlogDropped', 'DlogReturned', 'DlogSnapshotted']);
 
 export const dlogProjection: Projection = {
   name: 'catalog.dlog',
@@ -19,10 +21,11 @@ export const dlogProjection: Projection = {
 
 async function applyDlogEvent(m: EntityManager, e: CatalogEvent): Promise<void> {
   if (!DLOG_TYPES.has(e.type)) return;
-  const { occurredAt, ...event } = e as Extract<CatalogEvent, { type: DlogEvent['type'] }>;
+  const { occurredAt, ...event } = e as Extract<CatalogEvent, { type: DlogEvent['type'] | 'DlogSnapshotted' }>;
   const [row] = await m.query('SELECT state FROM catalog_dlog WHERE dbid = $1 FOR UPDATE', [event.dbid]);
   const before: DlogState = row === undefined ? viewState(event.dbid) : dlogStateFromJSON(row.state);
-  const state = evolve(before, event as DlogEvent);
+  // a snapshot (the change logger's, before it truncated dsf.dlog below it) is the state itself
+  const state = event.type === 'DlogSnapshotted' ? dlogStateFromJSON(JSON.parse(Buffer.from(event.state).toString('utf8'))) : evolve(before, event as DlogEvent);
   const s = dlogSummary(state);
   await m.query(
     `INSERT INTO catalog_dlog (dbid, state, asso_blocks, data_blocks, marks, pending, last_lsn, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
