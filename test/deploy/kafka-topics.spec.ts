@@ -62,7 +62,7 @@ describe('kafka-topics: plan', () => {
   it('creates everything with the configured count on an empty cluster', () => {
     const plan = planTopics(specs, new Map(), settings);
     expect(plan.problems).toEqual([]);
-    expect(plan.create).toHaveLength(18);
+    expect(plan.create).toHaveLength(20);
     expect(new Set(plan.create.map((c) => c.numPartitions))).toEqual(new Set([12]));
   });
 
@@ -149,7 +149,7 @@ describe('kafka-topics: against the embedded broker', () => {
   it('changes nothing the second time, and restores a retention someone changed', async () => {
     const again = await provisionTopics(withConfigs(), settings);
     expect(again).toMatchObject({ created: [], altered: [] });
-    expect(again.unchanged).toHaveLength(18);
+    expect(again.unchanged).toHaveLength(20);
     configs.get('dsf.events')?.set('retention.ms', '86400000');
     const fixed = await provisionTopics(withConfigs(), settings);
     expect(fixed.altered).toEqual(['dsf.events']);
@@ -168,7 +168,7 @@ describe('kafka-topics: against the embedded broker', () => {
     await plain.connect();
     try {
       const r = await provisionTopics(plain, settings);
-      expect(r.created).toHaveLength(18);
+      expect(r.created).toHaveLength(20);
       expect(r.warnings).toEqual([expect.stringMatching(/does not describe topic configs/)]);
     } finally {
       await plain.disconnect();
@@ -183,8 +183,8 @@ describe('kafka-topics: against the embedded broker', () => {
     try {
       const logs: string[] = [];
       const r = await provisionTopics(plain, settings, { dryRun: true, log: (m) => logs.push(m) });
-      expect(r.created).toHaveLength(18);
-      expect(logs.filter((l) => l.startsWith('would create'))).toHaveLength(18);
+      expect(r.created).toHaveLength(20);
+      expect(logs.filter((l) => l.startsWith('would create'))).toHaveLength(20);
       expect(await plain.listTopics()).toEqual([]);
     } finally {
       await plain.disconnect();

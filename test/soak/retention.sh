@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Disk use under the sample workload with the PLOG retention: `npm start` (no main job) on a
-# fresh home, a full save, then a delta save and a DSIM unload every INTERVAL seconds for
-# MINUTES minutes; each minute it prints the broker's bytes per topic and PostgreSQL's data.
-# dsf.plog is truncated by the DSIM builder (DSIM_BUILDER_PLOG_KEEP_SAVES, default 2);
-# dsf.block-changes and dsf.dlog are not truncated yet and show the growth without retention.
+# Disk use under the sample workload with the retention: `npm start` (no main job) on a fresh
+# home, a full save, then a delta save and a DSIM unload every INTERVAL seconds for MINUTES
+# minutes; each minute it prints the broker's bytes per topic and PostgreSQL's data.
+# dsf.plog is truncated by the DSIM builder (DSIM_BUILDER_PLOG_KEEP_SAVES, default 2),
+# dsf.block-changes by the change logger (CHANGE_LOGGER_RETENTION_INTERVAL_MS; 0 shows the
+# growth without it); dsf.dlog is not truncated yet. A heavier workload: NUCLEUS_DB_MIB=32
+# NUCLEUS_TXN_INTERVAL_MS=10 test/soak/retention.sh.
 #   test/soak/retention.sh [MINUTES=5] [INTERVAL=30]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -13,6 +15,7 @@ HOME_DIR="$(mktemp -d /tmp/deltaflow-soak-XXXXXX)"
 chmod 755 "$HOME_DIR"
 export DELTAFLOW_HOME="$HOME_DIR" DELTAFLOW_MAIN_JOB=0 DELTAFLOW_KAFKA_PORT=0 DELTAFLOW_TOPIC_PARTITIONS="${DELTAFLOW_TOPIC_PARTITIONS:-4}"
 export DSIM_BUILDER_PLOG_RETENTION_INTERVAL_MS="${DSIM_BUILDER_PLOG_RETENTION_INTERVAL_MS:-10000}"
+export CHANGE_LOGGER_RETENTION_INTERVAL_MS="${CHANGE_LOGGER_RETENTION_INTERVAL_MS:-10000}"
 for s in NUCLEUS_SIM CHANGE_LOGGER DSIM_BUILDER SAVE_WRITER MERGE_ENGINE CATALOG STREAM_MULTIPLEXER; do export "${s}_HTTP_PORT=0"; done
 node infra/launcher/bin/start.js > "$HOME_DIR/launcher.log" 2>&1 &
 LAUNCHER=$!
@@ -22,7 +25,7 @@ grep -q "Press Ctrl-C" "$HOME_DIR/launcher.log" || { tail -40 "$HOME_DIR/launche
 dsf() { node infra/launcher/bin/run-ts.js apps/cli/src/main.ts "$@" --timeout 300 > /dev/null; }
 sizes() {
   local k="$HOME_DIR/kafka" line=""
-  for t in dsf.block-changes dsf.plog dsf.dlog dsf.events; do
+  for t in dsf.block-changes dsf.plog dsf.dlog dsf.nucleus-state dsf.events; do
     line+="$(printf '%s %6s  ' "$t" "$(du -sh "$k/topics/$t" 2>/dev/null | cut -f1)")"
   done
   local pg; pg="$(du -sh "$HOME_DIR/postgres" 2>/dev/null | cut -f1 || echo '?')"
@@ -41,5 +44,7 @@ while (( $(date +%s) - start < MINUTES * 60 )); do
   sleep "$INTERVAL"
 done
 sizes "$(( $(date +%s) - start ))"
-echo "delta saves: $n; PLOG retention said:"
-grep -o "PLOG retention: dsf.plog\[[0-9]*\] truncated below offset [0-9]* (was [0-9]*)" "$HOME_DIR/launcher.log" | tail -5
+echo "delta saves: $n; the retention said:"
+grep -o "PLOG retention: dsf.plog\[[0-9]*\] truncated below offset [0-9]* (was [0-9]*)" "$HOME_DIR/launcher.log" | tail -3 || true
+grep -o "block-changes retention: dsf.block-changes\[[0-9]*\] truncated below offset [0-9]* (was [0-9]*)" "$HOME_DIR/launcher.log" | tail -3 || true
+grep -o "block-changes retention keeps .*" "$HOME_DIR/launcher.log" | tail -3 || true

@@ -4,13 +4,18 @@
  * The decisions are @deltaflow/dlog's (ChangeLog, the DLOG decider); this app wires them to
  * Kafka. Interface for its consumers: README.md.
  *
+ * Retention: every retentionIntervalMs (CHANGE_LOGGER_RETENTION_INTERVAL_MS, default 30 s; 0: off)
+ * it truncates the partitions of dsf.block-changes it owns below what it has logged and every live
+ * reader has read (block-changes-retention.ts).
+ *
  * Scaling: one instance owns all partitions (the DLOG of a dbid needs its block changes
  * and its save events in one process); a second instance would only be a standby.
  */
 import * as path from 'node:path';
 import { BlockDatabase } from '@deltaflow/blockdb';
 import type { ProtectedDatabase } from '@deltaflow/dlog';
-import { contractCodec, runService, type ServiceConfig, type ServiceHttpOptions } from '@deltaflow/service-kit';
+import { Assignments, contractCodec, runService, type ServiceConfig, type ServiceHttpOptions } from '@deltaflow/service-kit';
+import { BlockChangesRetention } from './block-changes-retention';
 import { ChangeLoggerModule } from './change-logger.module';
 import { ChangeLoggerService, type ChangeLoggerConfig } from './change-logger.service';
 import { registerDlogMetrics } from './dlog-metrics';
@@ -23,6 +28,8 @@ export interface RunningChangeLogger {
   readonly stats: ChangeLoggerService['stats'];
   /** /health and /metrics (with httpPort) */
   readonly httpUrl?: string;
+  /** the dsf.block-changes retention (absent when retentionIntervalMs is 0) */
+  readonly retention?: BlockChangesRetention;
   stop(): Promise<void>;
 }
 
@@ -47,8 +54,31 @@ export async function startChangeLogger(config: ChangeLoggerConfig & ServiceHttp
   });
   const svc = running.app.get(ChangeLoggerService);
   const unregister = registerDlogMetrics(svc.changeLog, config.databases);
-  const stop = () => (unregister(), running.stop());
-  return { changeLog: svc.changeLog, stats: svc.stats, httpUrl: running.httpUrl, stop };
+  let retention: BlockChangesRetention | undefined;
+  if ((config.retentionIntervalMs ?? 30_000) > 0) {
+    const assignments = running.app.get(Assignments);
+    retention = new BlockChangesRetention({
+      brokers: config.brokers,
+      groupId,
+      clientId: config.clientId ?? 'change-logger',
+      intervalMs: config.retentionIntervalMs ?? 30_000,
+      owned: () => assignments.indices(),
+      databases: config.databases.map((d) => d.dbid),
+      partitionOf: (dbid) => svc.partitionOfDatabase(dbid),
+      whileIdle: (fn) => svc.whileIdle(fn),
+      changeLog: svc.changeLog,
+      dlogSnapshotEvery: config.dlogSnapshotEvery ?? 10_000,
+      snapshot: (partition) => svc.snapshot(partition),
+      log: config.log ?? (() => undefined),
+    });
+    await retention.start();
+  }
+  const stop = async () => {
+    unregister();
+    await retention?.stop();
+    await running.stop();
+  };
+  return { changeLog: svc.changeLog, stats: svc.stats, httpUrl: running.httpUrl, retention, stop };
 }
 
 /**

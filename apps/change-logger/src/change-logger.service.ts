@@ -8,7 +8,7 @@
  */
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { encodeMessage, Topic, type AnyMessage, type TopicMessage } from '@deltaflow/contracts';
-import { ChangeLog, type DlogEvent, type PlogEntry, type ProtectedDatabase, type UpstreamRecord } from '@deltaflow/dlog';
+import { ChangeLog, dlogStateFromJSON, dlogStateToJSON, type DlogEvent, type PlogEntry, type ProtectedDatabase, type UpstreamRecord } from '@deltaflow/dlog';
 import { Assignments, createKafka, readToEnd, type BatchOutcome, type DecodedRecord } from '@deltaflow/service-kit';
 import { Partitioners, type Producer } from 'kafkajs';
 
@@ -19,6 +19,10 @@ export interface ChangeLoggerConfig {
   readonly clientId?: string;
   readonly now?: () => number;
   readonly log?: (msg: string) => void;
+  /** how often the dsf.block-changes and dsf.dlog retention runs (default 30 s; 0: never) */
+  readonly retentionIntervalMs?: number;
+  /** dsf.dlog records appended between two rounds of DLOG snapshots (default 10000) */
+  readonly dlogSnapshotEvery?: number;
   /** DLOG extension capacity (extents per file before compression) */
   readonly extensionCapacity?: number;
 }
@@ -39,6 +43,7 @@ export class ChangeLoggerService implements OnModuleInit, OnApplicationShutdown 
   private readonly log: (msg: string) => void;
   // block changes and save events touch the same state: one at a time
   private chain: Promise<unknown> = Promise.resolve();
+  private readonly partitionOf = new Map<number, number>();
 
   constructor(
     @Inject(CHANGE_LOGGER_CONFIG) private readonly config: ChangeLoggerConfig,
@@ -70,7 +75,11 @@ export class ChangeLoggerService implements OnModuleInit, OnApplicationShutdown 
         clientId: this.config.clientId ?? 'change-logger',
         topics: [Topic.dlog],
         partitions: indices,
-        onMessage: ({ occurredAt: _at, ...event }) => this.changeLog.replay(event),
+        onMessage: ({ occurredAt: _at, ...event }, at) => {
+          this.partitionOf.set(event.dbid, at.partition);
+          if (event.type === 'DlogSnapshotted') this.changeLog.restore(dlogStateFromJSON(JSON.parse(Buffer.from(event.state).toString('utf8'))));
+          else this.changeLog.replay(event);
+        },
         log: this.log,
       });
       this.log(`DLOG of partitions ${[...indices].sort((a, b) => a - b).join(',')} rebuilt from ${replayed} dsf.dlog records`);
@@ -126,11 +135,61 @@ export class ChangeLoggerService implements OnModuleInit, OnApplicationShutdown 
     return this.send(entries as readonly AnyMessage[]);
   }
 
+  /**
+   * Every accepted NucleusState of the batch, republished on dsf.nucleus-state before the batch's
+   * offset is committed: what the block-changes retention deletes below that offset, the nucleus
+   * state it carried is kept there (readers fold the highest LSN; a redelivery repeats a record).
+   */
+  private publishNucleusStates(records: readonly DecodedRecord<UpstreamRecord>[], rejected: ReadonlyArray<{ index: number }>): Promise<void> {
+    const bad = new Set(rejected.map((r) => r.index));
+    const states: AnyMessage[] = [];
+    records.forEach((r, i) => {
+      const m = r.message;
+      if (m.type === 'NucleusState' && !bad.has(i)) states.push({ type: 'NucleusStateRecorded', dbid: m.dbid, lsn: m.lsn, active: m.active, at: m.at });
+    });
+    return this.send(states);
+  }
+
+  /**
+   * Publishes a DlogSnapshotted for every protected database known to be on `partition` (with no
+   * batch or save event being applied: each is the state after every DLOG event published before
+   * it) and returns the offset of the first, or null when no database of the partition is known.
+   */
+  snapshot(partition: number): Promise<number | null> {
+    return this.serial(async () => {
+      const occurredAt = this.now();
+      const messages = this.config.databases
+        .filter((d) => this.partitionOf.get(d.dbid) === partition)
+        .map((d) => {
+          const st = this.changeLog.state(d.dbid)!;
+          const state = Buffer.from(JSON.stringify(dlogStateToJSON(st)), 'utf8');
+          return encodeMessage({ type: 'DlogSnapshotted', dbid: d.dbid, ...(st.lastLsn !== null ? { lastLsn: st.lastLsn } : {}), state, occurredAt });
+        });
+      if (messages.length === 0) return null;
+      const res = await this.producer!.send({ topic: Topic.dlog, acks: -1, messages: messages.map((r) => ({ key: r.key, value: r.value, headers: { ...r.headers } })) });
+      const mine = res.filter((r) => r.partition === partition).map((r) => Number(r.baseOffset));
+      if (mine.length !== 1) throw new Error(`DLOG snapshots of partition ${partition} were written to partitions ${res.map((r) => r.partition).join(',')}`);
+      return mine[0];
+    });
+  }
+
+  /** The partition index of every database seen on dsf.block-changes (for the retention). */
+  partitionOfDatabase(dbid: number): number | undefined {
+    return this.partitionOf.get(dbid);
+  }
+
+  /** Runs fn with no batch or save event being applied (the DLOG state is consistent). */
+  whileIdle<T>(fn: () => Promise<T> | T): Promise<T> {
+    return this.serial(async () => fn());
+  }
+
   onBlockChanges(records: DecodedRecord<UpstreamRecord>[]): Promise<BatchOutcome> {
     return this.serial(async () => {
       const p = this.changeLog.prepare(records.map((r) => r.message));
+      for (const r of records) if ('dbid' in r.message) this.partitionOf.set(r.message.dbid, r.ctx.partition);
       await this.publishPlog(p.plog);
       await this.publishDlog(p.dlog);
+      await this.publishNucleusStates(records, p.rejected);
       p.commit();
       this.stats.batches++;
       this.stats.accepted += records.length - p.rejected.length - p.duplicates;

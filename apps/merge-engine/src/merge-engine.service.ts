@@ -62,7 +62,7 @@ export const isMergeEngineCommand = (c: TopicMessage<'dsf.commands'>): c is Merg
 /** Where restore targets, shadows and file unloads live under the data directory. */
 export const targetDir = (dataDir: string, kind: 'restores' | 'shadows' | 'unloads', name: string): string => safePathIn(path.join(dataDir, kind), name, kind.slice(0, -1));
 
-type EventsMessage = TopicMessage<'dsf.events'> | TopicMessage<'dsf.block-changes'>;
+type EventsMessage = TopicMessage<'dsf.events'> | TopicMessage<'dsf.block-changes'> | TopicMessage<'dsf.nucleus-state'>;
 
 /** A refusal before anything was written. */
 class Rejection extends Error {
@@ -126,8 +126,9 @@ export class MergeEngineService implements OnModuleInit, BeforeApplicationShutdo
     this.reader = new TopicReader<EventsMessage>({
       brokers: this.config.brokers,
       clientId,
-      topics: [Topic.dsfEvents, Topic.blockChanges],
-      // only the nucleus state matters on dsf.block-changes (restores into the database need it stopped)
+      // only the nucleus state matters on dsf.block-changes (restores into the database need it stopped);
+      // dsf.nucleus-state keeps it for the records the block-changes retention deleted
+      topics: [Topic.dsfEvents, Topic.blockChanges, Topic.nucleusState],
       skipTypes: ['BlockChanged', 'UtilityChanged', 'EtSync', 'SaveProgress', 'OperationProgress'],
       onMessage: (m, at) => {
         if (at.topic === Topic.dsfEvents && 'dbid' in m && typeof m.dbid === 'number') this.partitionOf.set(m.dbid, at.partition);
@@ -160,7 +161,8 @@ export class MergeEngineService implements OnModuleInit, BeforeApplicationShutdo
 
   private onLog(m: EventsMessage): void {
     switch (m.type) {
-      case 'NucleusState': {
+      case 'NucleusState':
+      case 'NucleusStateRecorded': {
         const prev = this.nucleus.get(m.dbid);
         if (prev === undefined || m.lsn >= prev.lsn) this.nucleus.set(m.dbid, { active: m.active, lsn: m.lsn });
         return;

@@ -5,7 +5,8 @@
  * on dsf.events.
  *
  * State per database is a fold over dsf.events (saves, DSIM frees), dsf.dlog (the captures the
- * change logger took for saves) and the nucleus state from dsf.block-changes, read by a
+ * change logger took for saves) and the nucleus state from dsf.block-changes (and
+ * dsf.nucleus-state, where it outlives the block-changes retention), read by a
  * TopicReader at every start (dsf.block-changes from its checkpoint, tail-checkpoint.ts) before
  * any command is decided, so a redelivered command (same correlation id) changes nothing, and a
  * save that started but never finished (the writer was killed) is reported failed at the next
@@ -28,7 +29,7 @@ import { encodeMessage } from '@deltaflow/contracts';
 import { checkpointPath, readCheckpoint, writeCheckpoint } from './tail-checkpoint';
 
 /** What the save writer folds from the log: dsf.events, dsf.dlog and the nucleus state on dsf.block-changes. */
-export type TailMessage = TopicMessage<'dsf.block-changes'> | TopicMessage<'dsf.dlog'> | TopicMessage<'dsf.events'>;
+export type TailMessage = TopicMessage<'dsf.block-changes'> | TopicMessage<'dsf.nucleus-state'> | TopicMessage<'dsf.dlog'> | TopicMessage<'dsf.events'>;
 
 export interface SaveWriterConfig {
   readonly brokers: readonly string[];
@@ -148,7 +149,8 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
     this.tail = new TopicReader<TailMessage>({
       brokers: this.config.brokers,
       clientId,
-      topics: ['dsf.events', 'dsf.block-changes', 'dsf.dlog'],
+      // dsf.nucleus-state (from 0: small) keeps the nucleus state of dsf.block-changes records the retention deleted
+      topics: ['dsf.events', 'dsf.block-changes', 'dsf.nucleus-state', 'dsf.dlog'],
       // block images are the bulk of dsf.block-changes and say nothing the save writer needs
       skipTypes: ['BlockChanged', 'UtilityChanged', 'DlogRecorded', 'SaveProgress', 'OperationProgress'],
       onMessage: (m, at) => this.onLog(m, at),
@@ -237,7 +239,8 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
   onLog(m: TailMessage, at?: RecordAt): void {
     if (at?.topic === 'dsf.events' && 'dbid' in m && typeof m.dbid === 'number') this.partitionOf.set(m.dbid, at.partition);
     switch (m.type) {
-      case 'NucleusState': {
+      case 'NucleusState':
+      case 'NucleusStateRecorded': {
         const prev = this.nucleus.get(m.dbid);
         if (prev === undefined || m.lsn >= prev.lsn) this.nucleus.set(m.dbid, { active: m.active, lsn: m.lsn });
         // seed: an offline save needs the nucleus inactive for its whole duration

@@ -38,6 +38,7 @@ export const TOPIC_RETENTION: Record<TopicName, RetentionClass> = {
   'dsf.block-changes': 'bulk', // raw block images from the nucleus: captured into the DLOG/PLOG and saves
   'dsf.dlog': 'record', // the DLOG as events: the change logger rebuilds its state from it
   'dsf.plog': 'bulk', // after-images feeding the DSIM builder; the DSIM itself is in PostgreSQL
+  'dsf.nucleus-state': 'record', // the latest NucleusState per database, kept apart from the truncated dsf.block-changes
   'dsf.commands': 'record',
   'dsf.events': 'record', // the catalog's source of truth
   'nucleus.commands': 'record',

@@ -8,6 +8,7 @@ export * from './common';
 export * from './messages/block-changes';
 export * from './messages/dlog';
 export * from './messages/plog';
+export * from './messages/nucleus-state';
 export * from './messages/dsf-commands';
 export * from './messages/dsf-events';
 export * from './messages/nucleus-commands';

@@ -7,6 +7,7 @@ import { DLOG_MESSAGES } from './messages/dlog';
 import { DSF_COMMAND_MESSAGES } from './messages/dsf-commands';
 import { DSF_EVENT_MESSAGES } from './messages/dsf-events';
 import { NUCLEUS_COMMAND_MESSAGES } from './messages/nucleus-commands';
+import { NUCLEUS_STATE_MESSAGES } from './messages/nucleus-state';
 import { PLOG_MESSAGES } from './messages/plog';
 import { SOV_COMMAND_MESSAGES, SOV_EVENT_MESSAGES, SOV_SUPERBLOCK_MESSAGES } from './messages/sov';
 
@@ -14,6 +15,7 @@ export const ALL_MESSAGES = [
   ...BLOCK_CHANGES_MESSAGES,
   ...DLOG_MESSAGES,
   ...PLOG_MESSAGES,
+  ...NUCLEUS_STATE_MESSAGES,
   ...DSF_COMMAND_MESSAGES,
   ...DSF_EVENT_MESSAGES,
   ...NUCLEUS_COMMAND_MESSAGES,

@@ -191,6 +191,22 @@ export class ChangeLog {
     if (event.type === 'DlogRecorded' || event.type === 'DlogSyncRecorded') e.lastLsn = Math.max(e.lastLsn, event.lsn);
   }
 
+  /**
+   * Replaces a database's state by a snapshot read from the log (DlogSnapshotted, start-up
+   * rebuild): it is the state after every event before it. Snapshots of unprotected databases are
+   * skipped; one of another geometry is refused (CORRUPT_DATA), the database's own stays.
+   */
+  restore(snapshot: DlogState): void {
+    const e = this.dbs.get(snapshot.dbid);
+    if (e === undefined) return;
+    if (JSON.stringify(snapshot.geometry) !== JSON.stringify(e.geometry)) {
+      throw new DlogError('CORRUPT_DATA', `DLOG snapshot of database ${snapshot.dbid}: its geometry is not the protected database's`);
+    }
+    e.dlog = snapshot;
+    e.lastLsn = snapshot.lastLsn ?? 0;
+    e.recent.clear();
+  }
+
   /** End of the rebuild: everything recorded so far counts as applied (redeliveries of it are duplicates). */
   finishReplay(): void {
     for (const e of this.dbs.values()) e.watermark = e.lastLsn;

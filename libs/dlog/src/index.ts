@@ -6,3 +6,5 @@ export * from './dlog';
 export * from './blocks-to-save';
 export * from './change-log';
 export * from './snapshot';
+export * from './block-changes-retention';
+export * from './dlog-retention';

@@ -7,7 +7,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { sampleGeometryOfSize } from '@deltaflow/blocks';
+import { ALL_TOPICS } from '@deltaflow/contracts';
 import { startEmbeddedKafka, type EmbeddedKafka } from '@deltaflow/embedded-kafka';
+import { createKafka } from '@deltaflow/service-kit';
 import { DsfDriver, Publisher, ServiceProcesses, testDatabase, TopicCollector, type TestDatabase } from '@deltaflow/testing';
 import { startNucleusSim, type NucleusSim } from '../../../apps/nucleus-sim/src/app';
 
@@ -27,12 +29,27 @@ export interface DeltaSaveSystem {
   stop(): Promise<void>;
 }
 
-export async function startDeltaSaveSystem(o: { name: string; dbid: number; dbMib: number; services: readonly string[]; env?: Record<string, string> }): Promise<DeltaSaveSystem> {
+export async function startDeltaSaveSystem(o: {
+  name: string;
+  dbid: number;
+  dbMib: number;
+  services: readonly string[];
+  env?: Record<string, string>;
+  /** configs every Deltaflow topic is created with before anything runs (e.g. small segment.bytes) */
+  topicConfigs?: Record<string, string>;
+}): Promise<DeltaSaveSystem> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), `${o.name}-`));
   fs.chmodSync(root, 0o755); // PostgreSQL runs as another OS user when we are root
   const dataDir = path.join(root, 'data');
   const copies = path.join(root, 'copies');
   const kafka = await startEmbeddedKafka({ dataDir: path.join(root, 'kafka'), fsync: 'never' });
+  if (o.topicConfigs) {
+    const admin = createKafka({ clientId: `${o.name}-topics`, brokers: kafka.brokers }).admin();
+    await admin.connect();
+    const configEntries = Object.entries(o.topicConfigs).map(([name, value]) => ({ name, value }));
+    await admin.createTopics({ waitForLeaders: true, topics: ALL_TOPICS.map((topic) => ({ topic, configEntries })) });
+    await admin.disconnect();
+  }
   const db = await testDatabase();
   const nucleus = await startNucleusSim({
     brokers: kafka.brokers,

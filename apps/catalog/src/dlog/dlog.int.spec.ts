@@ -1,3 +1,5 @@
+import { dlogStateToJSON, evolve, viewState, type DlogEvent } from '@deltaflow/dlog';
+import type { CatalogEvent } from '../projection';
 import { dlogStream } from '../testing/fixture-stream';
 import { catalogTestDatabase, fold, rowsOf } from '../testing/projection-test-kit';
 import { dlogProjection, queryDlog } from './dlog.projection';
@@ -17,6 +19,20 @@ describe('DLOG read model', () => {
     expect(await queryDlog(db.ds, 8)).toBeNull();
   });
 
+  it('takes a DlogSnapshotted for the state itself: a log cut below the snapshot folds to what the whole log folded to', async () => {
+    const events = dlogStream(7);
+    await fold(db.ds, dlogProjection, events);
+    const whole = await queryDlog(db.ds, 7);
+    // the change logger's snapshot after the first five events, then the log as it is left after the cut
+    const state = events.slice(0, 5).reduce((st, e) => evolve(st, stripAt(e)), viewState(7));
+    const snapshot: CatalogEvent = { type: 'DlogSnapshotted', dbid: 7, lastLsn: 20, state: Buffer.from(JSON.stringify(dlogStateToJSON(state))), occurredAt: 99 };
+    await db.close();
+    db = await catalogTestDatabase();
+    await fold(db.ds, dlogProjection, [snapshot, events[5]]);
+    expect({ ...(await queryDlog(db.ds, 7)), updatedAt: 0 }).toEqual({ ...whole, updatedAt: 0 });
+    expect(whole).toMatchObject({ blocks: { ASSO: 0, DATA: 2 }, lastLsn: 20 });
+  });
+
   it('is idempotent when run twice', async () => {
     await fold(db.ds, dlogProjection, dlogStream(7));
     const once = await rowsOf(db.ds, dlogProjection);
@@ -25,3 +41,8 @@ describe('DLOG read model', () => {
     expect(once).toHaveLength(1);
   });
 });
+
+function stripAt(e: CatalogEvent): DlogEvent {
+  const { occurredAt: _at, ...event } = e as CatalogEvent & { occurredAt: number };
+  return event as DlogEvent;
+}

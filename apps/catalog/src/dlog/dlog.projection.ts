@@ -2,13 +2,15 @@
  * DLOG read model: the DLOG of each database as the change logger recorded it on dsf.dlog, folded
  * with the DLOG decider's own `evolve` (@deltaflow/dlog) and kept as its snapshot, with the counts a
  * report shows (blocks marked per area, utility marks and their extension use, the capture a save
- * holds). Folding the same events twice gives the same state, so redeliveries change nothing.
+ * holds). Folding the same events twice gives the same state, so redeliveries change nothing. A
+ * DlogSnapshotted replaces the state: after the change logger's DLOG retention the log of a
+ * database starts with one, so a replay from the log start gives the same state.
  */
 import { dlogStateFromJSON, dlogStateToJSON, dlogSummary, evolve, liveMarks, viewState, type DlogEvent, type DlogState } from '@deltaflow/dlog';
 import type { EntityManager } from 'typeorm';
 import type { ApplyContext, CatalogEvent, Projection, Queryable } from '../projection';
 
-const DLOG_TYPES: ReadonlySet<string> = new Set(['DlogRecorded', 'DlogSyncRecorded', 'DlogCaptureAwaited', 'DlogCaptureWithdrawn', 'DlogCaptured', 'DlogDropped', 'DlogReturned']);
+const DLOG_TYPES: ReadonlySet<string> = new Set(['DlogRecorded', 'DlogSyncRecorded', 'DlogCaptureAwaited', 'DlogCaptureWithdrawn', 'DlogCaptured', 'DlogDropped', 'DlogReturned', 'DlogSnapshotted']);
 
 export const dlogProjection: Projection = {
   name: 'catalog.dlog',
@@ -19,7 +21,7 @@ export const dlogProjection: Projection = {
 
 async function applyDlogEvent(m: Queryable, e: CatalogEvent, ctx?: ApplyContext): Promise<void> {
   if (!DLOG_TYPES.has(e.type)) return;
-  const { occurredAt, ...event } = e as Extract<CatalogEvent, { type: DlogEvent['type'] }>;
+  const { occurredAt, ...event } = e as Extract<CatalogEvent, { type: DlogEvent['type'] | 'DlogSnapshotted' }>;
   // within a batch, the state this projection wrote last for the database (the row is locked since its first read)
   const key = `catalog.dlog:${event.dbid}`;
   let before = ctx?.memo.get(key) as DlogState | undefined;
@@ -27,7 +29,8 @@ async function applyDlogEvent(m: Queryable, e: CatalogEvent, ctx?: ApplyContext)
     const [row] = await m.query('SELECT state FROM catalog_dlog WHERE dbid = $1 FOR UPDATE', [event.dbid]);
     before = row === undefined ? viewState(event.dbid) : dlogStateFromJSON(row.state);
   }
-  const state = evolve(before, event as DlogEvent);
+  // a snapshot (the change logger's, before it truncated dsf.dlog below it) is the state itself
+  const state = event.type === 'DlogSnapshotted' ? dlogStateFromJSON(JSON.parse(Buffer.from(event.state).toString('utf8'))) : evolve(before, event as DlogEvent);
   ctx?.memo.set(key, state);
   const write = (q: Queryable) => {
     const s = dlogSummary(state);

@@ -17,7 +17,7 @@
  */
 import { blockRanges, dbid, id, lsn, text, timestamp, UtilityMark } from '../common';
 import { defineMessage, type Upcaster } from '../define';
-import { array } from '../schema';
+import { array, bytes, optional } from '../schema';
 
 const marks = () => array(UtilityMark, { maxLength: 65535 });
 
@@ -93,4 +93,17 @@ export const DlogReturned = defineMessage({
   upcasters: { 1: ({ captureId: _captureId, ...f }) => f },
 });
 
-export const DLOG_MESSAGES = [DlogRecorded, DlogSyncRecorded, DlogCaptureAwaited, DlogCaptureWithdrawn, DlogCaptured, DlogDropped, DlogReturned] as const;
+/**
+ * Not a decider event: the whole DLOG state of a database (`dlogStateToJSON`, UTF-8 JSON) at this
+ * point of the log. Folding it replaces the state; the change logger publishes one for each
+ * database of a partition and then truncates dsf.dlog below the first of them, so a rebuild from
+ * the log start begins with the snapshots (the DLOG retention, docs/ARCHITECTURE.md).
+ */
+export const DlogSnapshotted = defineMessage({
+  type: 'DlogSnapshotted',
+  version: 1,
+  topic: 'dsf.dlog',
+  fields: { dbid: dbid(), lastLsn: optional(lsn()), state: bytes({ minLength: 2, maxLength: 900 * 1024 }), occurredAt: timestamp() },
+});
+
+export const DLOG_MESSAGES = [DlogRecorded, DlogSyncRecorded, DlogCaptureAwaited, DlogCaptureWithdrawn, DlogCaptured, DlogDropped, DlogReturned, DlogSnapshotted] as const;
