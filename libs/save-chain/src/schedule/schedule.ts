@@ -174,6 +174,20 @@ export const dataSetName = {
 export const stepCorrelationId = (id: string, cycle: number, day: number, step: ScheduleStepKind, attempt: number): string =>
   `${id}.c${cycle}.d${day}.${step}${attempt > 1 ? `.a${attempt}` : ''}`;
 
+/** The command of a step, from what its ScheduleStepStarted records (the step, its output and inputs). */
+export function commandOf(step: ScheduleStepKind, output: string, inputs: readonly string[] = []): StepCommand {
+  switch (step) {
+    case 'full-save':
+    case 'delta-save':
+      return { type: 'SaveRequested', kind: step === 'full-save' ? 'full' : 'delta', online: true, output };
+    case 'full-dsim-unload':
+      return { type: 'DsimUnloadRequested', output };
+    case 'delta-merge':
+    case 'cycle-merge':
+      return { type: 'MergeRequested', inputs: [...inputs], output, full: step === 'cycle-merge', dsimWaitSec: step === 'cycle-merge' ? 0 : DSIM_WAIT_SEC };
+  }
+}
+
 /** The next step of the schedule (due now or later), or null when there is none (no schedule, halted, a step running). */
 export function nextStep(s: ScheduleState, now: number): StepPlan | null {
   const d = s.definition;
@@ -181,37 +195,30 @@ export function nextStep(s: ScheduleState, now: number): StepPlan | null {
   const id = d.scheduleId;
   const attempt = s.failures + 1;
   const after = (due: number) => Math.max(due, s.retryAt ?? due);
-  const plan = (step: ScheduleStepKind, day: number, dueAt: number, command: StepCommand): StepPlan => ({
+  const plan = (step: ScheduleStepKind, day: number, dueAt: number, output: string, inputs?: string[]): StepPlan => ({
     correlationId: stepCorrelationId(id, s.cycle, day, step, attempt),
     cycle: s.cycle,
     day,
     step,
     attempt,
     dueAt: after(dueAt),
-    command,
+    command: commandOf(step, output, inputs),
   });
-  if (s.full === null) return plan('full-save', 0, s.cycleStart, { type: 'SaveRequested', kind: 'full', online: true, output: dataSetName.full(id, s.cycle) });
-  if (s.full.online && s.full.dsim === null)
-    return plan('full-dsim-unload', 0, s.cycleStart, { type: 'DsimUnloadRequested', output: dataSetName.fullDsim(id, s.cycle) });
+  if (s.full === null) return plan('full-save', 0, s.cycleStart, dataSetName.full(id, s.cycle));
+  if (s.full.online && s.full.dsim === null) return plan('full-dsim-unload', 0, s.cycleStart, dataSetName.fullDsim(id, s.cycle));
   if (s.unmerged !== null) {
     const inputs = [...(s.consolidated !== null ? [s.consolidated] : []), s.unmerged.name, '@dsim'];
-    return plan('delta-merge', s.unmerged.day, s.cycleStart, {
-      type: 'MergeRequested',
-      inputs,
-      output: dataSetName.consolidated(id, s.cycle, s.unmerged.day),
-      full: false,
-      dsimWaitSec: DSIM_WAIT_SEC,
-    });
+    return plan('delta-merge', s.unmerged.day, s.cycleStart, dataSetName.consolidated(id, s.cycle, s.unmerged.day), inputs);
   }
   const days = daysPerCycle(d);
   if (s.day >= days && s.consolidated !== null) {
     const inputs = [s.full.name, ...(s.full.dsim !== null ? [s.full.dsim] : []), s.consolidated];
-    return plan('cycle-merge', s.day, s.cycleStart, { type: 'MergeRequested', inputs, output: dataSetName.full(id, s.cycle + 1), full: true, dsimWaitSec: 0 });
+    return plan('cycle-merge', s.day, s.cycleStart, dataSetName.full(id, s.cycle + 1), inputs);
   }
   // the next day: the one after the last delta, or the latest slot already due (missed days collapse)
   const slot = Math.floor((now - s.cycleStart) / d.deltaEveryMs);
   const day = Math.min(days, Math.max(s.day + 1, slot));
-  return plan('delta-save', day, s.cycleStart + day * d.deltaEveryMs, { type: 'SaveRequested', kind: 'delta', online: true, output: dataSetName.delta(id, s.cycle, day) });
+  return plan('delta-save', day, s.cycleStart + day * d.deltaEveryMs, dataSetName.delta(id, s.cycle, day));
 }
 
 export function decide(c: ScheduleCommand, s: ScheduleState): ScheduleEvent[] {
