@@ -2,6 +2,7 @@ import { Inject, Module, type DynamicModule, type OnApplicationShutdown } from '
 import type { DataSource } from 'typeorm';
 import { CATALOG_DB, CatalogEventsController, CatalogQueryController, SovadmController } from './catalog.controller';
 import { openCatalogDatabase } from './read-models';
+import { SchedulesController } from './schedules/schedules.controller';
 import { SOVADM_CONFIG, SovadmService, type SovadmConfig } from './sovadm/sovadm.service';
 
 export interface CatalogDatabaseConfig extends SovadmConfig {
@@ -18,7 +19,7 @@ export class CatalogModule implements OnApplicationShutdown {
   static register(config: CatalogDatabaseConfig): DynamicModule {
     return {
       module: CatalogModule,
-      controllers: [CatalogEventsController, CatalogQueryController, SovadmController],
+      controllers: [CatalogEventsController, CatalogQueryController, SovadmController, SchedulesController],
       providers: [
         { provide: CATALOG_DB, useFactory: () => openCatalogDatabase(config.databaseUrl, config.schema) },
         { provide: SOVADM_CONFIG, useValue: config },

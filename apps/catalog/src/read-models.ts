@@ -13,6 +13,8 @@ import { CatalogReadModels1700000000200, CatalogRestoresAndDlog1700000000201, Ca
 import { restoresProjection } from './restores/restores.projection';
 import type { CatalogEvent, Projection } from './projection';
 import { savesProjection } from './saves/saves.projection';
+import { CatalogSchedules1700000000400 } from './schedules/schedules.migration';
+import { schedulesProjection } from './schedules/schedules.projection';
 import { clientFilesProjection } from './sov-client-files/client-files.projection';
 import { streamsProjection } from './sov-streams/streams.projection';
 import { volumesProjection } from './sov-volumes/volumes.projection';
@@ -27,8 +29,9 @@ export const PROJECTIONS: readonly Projection[] = [
   streamsProjection,
   volumesProjection,
   clientFilesProjection,
+  schedulesProjection,
 ];
-export const CATALOG_MIGRATIONS = [CheckpointMigration, CatalogReadModels1700000000200, CatalogRestoresAndDlog1700000000201, CatalogSovReadModels1700000000300];
+export const CATALOG_MIGRATIONS = [CheckpointMigration, CatalogReadModels1700000000200, CatalogRestoresAndDlog1700000000201, CatalogSovReadModels1700000000300, CatalogSchedules1700000000400];
 
 /** Opens (and migrates) the catalog's database; `schema` isolates a rebuild. */
 export function openCatalogDatabase(url: string, schema?: string): Promise<DataSource> {
