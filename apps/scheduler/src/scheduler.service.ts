@@ -254,6 +254,7 @@ function fromMessage(
     const { dbid: _d, commandType: _c, online: _o, inputs, output, ...rest } = m;
     return { ...rest, command: schedule.commandOf(m.step, output, inputs) };
   }
+  if (m.type === 'ScheduleDefined') return m; // its dbid is part of the definition
   const { dbid: _d, ...rest } = m;
   return rest as ScheduleEvent;
 }

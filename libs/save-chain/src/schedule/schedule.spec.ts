@@ -37,7 +37,7 @@ function simulate(o: { from?: number; until: number; tickMs?: number; world?: (p
         sent.push(plan);
         push({ type: 'CommandSeen', correlationId: plan.correlationId });
         const outcome = (o.world ?? (() => ({ ok: true })))(plan, now);
-        if (outcome) push({ type: 'OutcomeObserved', correlationId: plan.correlationId, outcome, occurredAt: now + 1 });
+        if (outcome) push({ type: 'OutcomeObserved', correlationId: plan.correlationId, outcome, occurredAt: now });
       }
     }
   }
@@ -64,6 +64,15 @@ describe('the sample schedule (seed: Sample Schedule for Save and Merge Operatio
     expect(by('s1.c2.d7.cycle-merge')).toMatchObject({ inputs: ['s1.c2.full', 's1.c2.cd7'], output: 's1.c3.full', full: true });
     expect(state).toMatchObject({ cycle: 3, cycleStart: T0 + 2 * WEEK, day: 1, consolidated: 's1.c3.cd1' });
     expect(restoreInputs(state)).toEqual(['s1.c3.full', 's1.c3.cd1']);
+  });
+
+  it('counts the days from when the full save was usable, if that is later than the cycle\'s start', () => {
+    // the DSIM of the full save could be unloaded only at the 4th attempt, 0.75 day after the start
+    const { sent } = simulate({ until: T0 + 4 * DAY, world: (p, now) => (p.step === 'full-dsim-unload' && now < T0 + 0.6 * DAY ? { ok: false, code: 'DSIM_NOT_COMPLETE', reason: 'not yet' } : { ok: true }) });
+    const unloaded = sent.filter((p) => p.step === 'full-dsim-unload').at(-1)!;
+    const delta = sent.find((p) => p.step === 'delta-save')!;
+    expect(unloaded).toMatchObject({ attempt: 4, dueAt: T0 + 0.75 * DAY });
+    expect(delta).toMatchObject({ day: 1, dueAt: T0 + 1.75 * DAY });
   });
 
   it('saves each delta on its day: nothing is due between two days', () => {
@@ -122,7 +131,7 @@ describe('the sample schedule (seed: Sample Schedule for Save and Merge Operatio
       ['s1.c1.d1.delta-merge.a2', 2],
       ['s1.c1.d1.delta-merge.a3', 3],
     ]);
-    expect(tries[1].dueAt).toBe(T0 + DAY + 1 + DAY / 4); // the failure at T0 + DAY + 1
+    expect(tries[1].dueAt).toBe(T0 + DAY + DAY / 4); // the failure at T0 + DAY
     expect(log.filter((e) => e.type === 'ScheduleStepFailed')).toHaveLength(2);
     expect(state.failures).toBe(0);
     expect(state.day).toBe(2);
@@ -145,7 +154,8 @@ describe('the sample schedule (seed: Sample Schedule for Save and Merge Operatio
     const out = simulate({ from: T0 + 3 * WEEK + 5, until: T0 + 3 * WEEK + 5, log: [...log] });
     expect(out.sent.map((p) => `${p.day} ${p.step}`)).toEqual(['7 delta-save', '7 delta-merge', '7 cycle-merge']);
     expect(out.state).toMatchObject({ cycle: 2, cycleStart: T0 + 3 * WEEK, day: 0 });
-    expect(nextStep(out.state, T0 + 3 * WEEK + 6)).toMatchObject({ step: 'delta-save', day: 1, dueAt: T0 + 3 * WEEK + DAY });
+    // its days count from when the merged full save was ready
+    expect(nextStep(out.state, T0 + 3 * WEEK + 6)).toMatchObject({ step: 'delta-save', day: 1, dueAt: T0 + 3 * WEEK + 5 + DAY });
   });
 
   it('refuses a bad definition or a second schedule with a specific error, and accepts a redelivered one', () => {

@@ -25,9 +25,12 @@ import { SaveChainError } from '../errors';
  * own events, the step commands seen on dsf.commands (`CommandSeen`) and their outcomes
  * (`OutcomeObserved`); deciding again from the same log decides the same (idempotent).
  *
- * Days missed (the scheduler was down) are not caught up one by one: the next delta is the latest
- * day slot already due (its changes are in it anyway); a cycle whose merge comes more than a cycle
- * late starts at the last cycle boundary before it. A failed step is tried again after
+ * Cycles lie on a grid from the start (cycle c at startAt + (c-1)·cycleMs); a cycle's days count
+ * from its place on the grid, or from when its full save became usable (DSIM unloaded, cycle merge
+ * done) when that is later, so a slow full save or merge does not eat the cycle's first days. Days
+ * missed (the scheduler was down, a step ran long) are not caught up one by one: the next delta
+ * is the latest day slot already due (its changes are in it anyway); a cycle whose merge comes
+ * more than a cycle late starts at the last cycle boundary before it. A failed step is tried again after
  * `retryDelayMs(definition)` and the schedule halts after MAX_ATTEMPTS failures in a row.
  */
 
@@ -108,7 +111,10 @@ export interface ScheduleState {
   readonly definition: ScheduleDefinition | null;
   readonly halted: { readonly code: string; readonly reason: string } | null;
   readonly cycle: number;
+  /** where the cycle lies on the grid of cycles from the start */
   readonly cycleStart: number;
+  /** when the cycle's full save became usable (its DSIM unloaded, or the cycle merge done): days count from here when it is later than cycleStart */
+  readonly readyAt: number | null;
   /** the cycle's full save (online: with its unloaded DSIM once unloaded) */
   readonly full: { readonly name: string; readonly online: boolean; readonly dsim: string | null } | null;
   /** the cycle's consolidated delta (every block changed since the full save, through `day`) */
@@ -134,6 +140,7 @@ export const initialState = (): ScheduleState => ({
   halted: null,
   cycle: 1,
   cycleStart: 0,
+  readyAt: null,
   full: null,
   consolidated: null,
   day: 0,
@@ -215,10 +222,12 @@ export function nextStep(s: ScheduleState, now: number): StepPlan | null {
     const inputs = [s.full.name, ...(s.full.dsim !== null ? [s.full.dsim] : []), s.consolidated];
     return plan('cycle-merge', s.day, s.cycleStart, dataSetName.full(id, s.cycle + 1), inputs);
   }
-  // the next day: the one after the last delta, or the latest slot already due (missed days collapse)
-  const slot = Math.floor((now - s.cycleStart) / d.deltaEveryMs);
+  // the next day: the one after the last delta, or the latest slot already due (missed days collapse);
+  // days count from the cycle's start on the grid, or from when its full save was ready if later
+  const from = Math.max(s.cycleStart, s.readyAt ?? s.cycleStart);
+  const slot = Math.floor((now - from) / d.deltaEveryMs);
   const day = Math.min(days, Math.max(s.day + 1, slot));
-  return plan('delta-save', day, s.cycleStart + day * d.deltaEveryMs, dataSetName.delta(id, s.cycle, day));
+  return plan('delta-save', day, from + day * d.deltaEveryMs, dataSetName.delta(id, s.cycle, day));
 }
 
 export function decide(c: ScheduleCommand, s: ScheduleState): ScheduleEvent[] {
@@ -314,7 +323,7 @@ export function evolve(s: ScheduleState, e: ScheduleEvent): ScheduleState {
         case 'full-save':
           return { ...done, full: { name: e.output, online: true, dsim: null } };
         case 'full-dsim-unload':
-          return s.full ? { ...done, full: { ...s.full, dsim: e.output } } : done;
+          return s.full ? { ...done, full: { ...s.full, dsim: e.output }, readyAt: e.occurredAt } : done;
         case 'delta-save':
           return { ...done, day: e.day, unmerged: { day: e.day, name: e.output } };
         case 'delta-merge':
@@ -322,7 +331,16 @@ export function evolve(s: ScheduleState, e: ScheduleEvent): ScheduleState {
         case 'cycle-merge': {
           const cycleMs = s.definition!.cycleMs;
           const cycles = Math.max(1, Math.floor((e.occurredAt - s.cycleStart) / cycleMs));
-          return { ...done, cycle: s.cycle + 1, cycleStart: s.cycleStart + cycles * cycleMs, full: { name: e.output, online: false, dsim: null }, consolidated: null, day: 0, unmerged: null };
+          return {
+            ...done,
+            cycle: s.cycle + 1,
+            cycleStart: s.cycleStart + cycles * cycleMs,
+            readyAt: e.occurredAt,
+            full: { name: e.output, online: false, dsim: null },
+            consolidated: null,
+            day: 0,
+            unmerged: null,
+          };
         }
       }
     }
