@@ -118,6 +118,8 @@ describe('the sample schedule in compressed time', () => {
     const stepIds = started.map((s) => s.correlationId);
     expect(new Set(stepIds).size).toBe(stepIds.length);
     const STEP_COMMANDS = new Set(['SaveRequested', 'DsimUnloadRequested', 'MergeRequested']);
+    // (the last step may have been decided just before the removal: its command follows its start)
+    for (const id of stepIds) await commands.waitFor((c) => STEP_COMMANDS.has(c.type) && (c as { correlationId: string }).correlationId === id, 15_000, `the command of ${id}`);
     const sent = commands.messages.filter((c) => STEP_COMMANDS.has(c.type)).map((c) => String((c as { correlationId: string }).correlationId));
     expect([...sent].sort()).toEqual([...stepIds].sort());
     // a failed step (a DSIM not complete yet, or not yet freed) is tried again under a new id

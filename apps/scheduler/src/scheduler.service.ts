@@ -87,7 +87,14 @@ export class SchedulerService implements OnModuleInit, BeforeApplicationShutdown
   }
 
   /** A define or remove from dsf.commands: answered by ScheduleDefined / ScheduleRemoved or CommandRejected. */
-  async onCommand(c: ScheduleCommandMessage): Promise<void> {
+  onCommand(c: ScheduleCommandMessage): Promise<void> {
+    // one decision at a time: a tick deciding from the state before a removal would start a step after it
+    const run = this.ticking.then(() => this.answer(c));
+    this.ticking = run.catch(() => undefined);
+    return run;
+  }
+
+  private async answer(c: ScheduleCommandMessage): Promise<void> {
     await this.reader?.barrier();
     if (this.answered.has(c.correlationId)) return; // redelivered
     const state = this.states.get(c.dbid) ?? schedule.initialState();
@@ -109,6 +116,7 @@ export class SchedulerService implements OnModuleInit, BeforeApplicationShutdown
     }
     if (events.length === 0) return;
     await this.publisher.publish(...events.map((e) => toMessage(c.dbid, e)));
+    await this.reader?.barrier();
     this.log(`${c.type === 'ScheduleDefineRequested' ? `schedule ${c.scheduleId} defined` : 'schedule removed'} for database ${c.dbid}`);
     this.tick();
   }
