@@ -188,6 +188,8 @@ export class SchedulerService implements OnModuleInit, BeforeApplicationShutdown
 
   private async round(): Promise<void> {
     if (!this.assignments.assigned || !this.reader) return;
+    // nothing to decide (and no broker round trip) while no database has a schedule
+    if (![...this.states.values()].some((s) => s.definition !== null)) return;
     await this.reader.barrier();
     const owned = this.assignments.indices();
     for (const dbid of [...this.states.keys()]) {
