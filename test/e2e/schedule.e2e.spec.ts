@@ -1,5 +1,5 @@
 /**
- * The seed's sample schedule on real processes, in compressed time: a "day" of 3 s, a "week" of 4
+ * The seed's sample schedule on real processes, in compressed time: a "day" of 3 s, a "week" of 3
  * days. The change logger, DSIM builder, save writer, merge engine, catalog and scheduler run as
  * their own OS processes against the embedded broker and PostgreSQL while the reference nucleus
  * writes its database. `dsf schedule define` starts it (through the CLI's own code path); the
@@ -19,7 +19,7 @@ jest.setTimeout(240_000);
 
 const DBID = 1;
 const DAY_MS = 3000;
-const DAYS = 4;
+const DAYS = 3;
 let sys: DeltaSaveSystem;
 let commands: TopicCollector;
 let catalogUrl: string;
