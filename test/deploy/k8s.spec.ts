@@ -134,6 +134,7 @@ describe('infra/k8s/base: the services', () => {
       'dsim-builder': 1,
       'merge-engine': 1,
       'stream-multiplexer': 1,
+      scheduler: 1,
       catalog: 2,
       console: 1,
     });

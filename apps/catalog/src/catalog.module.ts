@@ -3,6 +3,7 @@ import type { DataSource } from 'typeorm';
 import { CATALOG_DB, CatalogEventsController, CatalogQueryController, SovadmController } from './catalog.controller';
 import { openCatalogDatabase } from './read-models';
 import { AuditController } from './audit/audit.controller';
+import { SchedulesController } from './schedules/schedules.controller';
 import { SOVADM_CONFIG, SovadmService, type SovadmConfig } from './sovadm/sovadm.service';
 
 export interface CatalogDatabaseConfig extends SovadmConfig {
@@ -19,7 +20,7 @@ export class CatalogModule implements OnApplicationShutdown {
   static register(config: CatalogDatabaseConfig): DynamicModule {
     return {
       module: CatalogModule,
-      controllers: [CatalogEventsController, CatalogQueryController, SovadmController, AuditController],
+      controllers: [CatalogEventsController, CatalogQueryController, SovadmController, AuditController, SchedulesController],
       providers: [
         { provide: CATALOG_DB, useFactory: () => openCatalogDatabase(config.databaseUrl, config.schema) },
         { provide: SOVADM_CONFIG, useValue: config },

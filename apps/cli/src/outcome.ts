@@ -41,6 +41,8 @@ export const COMMAND_WORDS: Readonly<Record<DsfCommand['type'], string>> = {
   ShadowApplyRequested: 'shadow apply',
   ShadowRegenerateRequested: 'shadow regenerate',
   FileUnloadRequested: 'unload',
+  ScheduleDefineRequested: 'schedule define',
+  ScheduleRemoveRequested: 'schedule remove',
 };
 
 /** The service that answers a command, named when no outcome comes. */
@@ -56,6 +58,8 @@ export const ANSWERED_BY: Readonly<Record<DsfCommand['type'], string>> = {
   ShadowApplyRequested: 'the merge engine',
   ShadowRegenerateRequested: 'the merge engine',
   FileUnloadRequested: 'the merge engine',
+  ScheduleDefineRequested: 'the scheduler',
+  ScheduleRemoveRequested: 'the scheduler',
 };
 
 const wordsOf = (commandType: string) => COMMAND_WORDS[commandType as DsfCommand['type']] ?? commandType;
@@ -153,6 +157,14 @@ export function outcomeOf(e: DsfEvent, commandType: DsfCommand['type']): Outcome
         { ...base(e, 'FileUnloadRequested', true), file: e.file, dsid: formatDsid(e.dsid), location: e.location, blocks: e.blocks, bytes: e.bytes },
         `file ${e.file} unloaded as of DSID ${formatDsid(e.dsid)}: ${e.blocks} blocks, ${e.bytes} bytes in ${where(e.location)}`,
       );
+    case 'ScheduleDefined':
+      return done(
+        { ...base(e, 'ScheduleDefineRequested', true), scheduleId: e.scheduleId, deltaEveryMs: e.deltaEveryMs, cycleMs: e.cycleMs, startAt: e.startAt },
+        `schedule ${e.scheduleId} defined for database ${e.dbid}: a full save at ${new Date(e.startAt).toISOString()}, a delta every ${e.deltaEveryMs / 1000} s, a cycle of ${e.cycleMs / 1000} s`,
+        `  its data sets are named ${e.scheduleId}.c<cycle>.full, .full.dsim, .d<day>, .cd<day>; see its runs with dsf schedule list --dbid ${e.dbid}`,
+      );
+    case 'ScheduleRemoved':
+      return done({ ...base(e, 'ScheduleRemoveRequested', true), scheduleId: e.scheduleId }, `schedule ${e.scheduleId} of database ${e.dbid} removed: no further step is sent`);
     case 'CommandRejected': {
       const why = [e.input !== undefined ? `input ${e.input}` : '', e.field !== undefined ? `field ${e.field}` : '', e.rule !== undefined ? `code ${e.code}` : ''].filter(Boolean).join(', ');
       return refused(

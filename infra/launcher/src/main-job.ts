@@ -33,7 +33,7 @@ export interface MainJobContext {
 const RUN_TS = path.join(ROOT, 'infra', 'launcher', 'bin', 'run-ts.js');
 
 /** Runs `dsf <args> --json` as its own process (what a user types: npm run dsf -- <args>); returns its JSON outcome. */
-function dsf(args: string[], env: NodeJS.ProcessEnv, log: (l: string) => void): Promise<{ code: number; result: Record<string, any> }> {
+export function dsf(args: string[], env: NodeJS.ProcessEnv, log: (l: string) => void): Promise<{ code: number; result: Record<string, any> }> {
   log(`$ dsf ${args.join(' ')}`);
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, [RUN_TS, 'apps/cli/src/main.ts', ...args, '--json'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -62,7 +62,7 @@ function dsf(args: string[], env: NodeJS.ProcessEnv, log: (l: string) => void): 
 }
 
 /** The nucleus's digest of its database at a sync point (sync-digests.jsonl, one JSON per line). */
-function nucleusDigestAt(dataDir: string, dbid: number, syncId: string): string | undefined {
+export function nucleusDigestAt(dataDir: string, dbid: number, syncId: string): string | undefined {
   const file = path.join(dataDir, 'nucleus-sim', `db${dbid}`, 'sync-digests.jsonl');
   if (!fs.existsSync(file)) return undefined;
   for (const line of fs.readFileSync(file, 'utf8').split('\n')) {

@@ -4,13 +4,15 @@
  * and on Ctrl-C / SIGTERM stops all of it, leaving no process behind.
  *
  * KAFKA_BROKERS or DATABASE_URL, when set, replace the embedded broker or PostgreSQL.
- * DELTAFLOW_MAIN_JOB=0 brings everything up without running the main job.
+ * DELTAFLOW_MAIN_JOB=0 brings everything up without running the main job. `npm start -- --schedule`
+ * (or DELTAFLOW_SCHEDULE=compressed) runs the seed's sample schedule in compressed time instead
+ * (schedule-job.ts: a day of 20 s, a week of 140 s; DELTAFLOW_SCHEDULE_DELTA_EVERY / _CYCLE).
  * DELTAFLOW_HOME (default ./.deltaflow) holds the broker log, the PostgreSQL data directory
  * and the services' files, so a second `npm start` continues where the first stopped.
  * The embedded PostgreSQL's passwords are generated once into $DELTAFLOW_HOME/credentials/
  * postgres.json (0600); services get DATABASE_URL for its non-superuser role `deltaflow`.
  * DELTAFLOW_PG_LISTEN (default 127.0.0.1) lists the addresses it listens on.
- * Every service gets a loopback HTTP port (18080 catalog, 18081-18086 the others in start order,
+ * Every service gets a loopback HTTP port (18080 catalog, 18081-18086 and 18088 the others in start order,
  * 18087 the console, started last with CONSOLE_SERVICES naming every other service's URL;
  * <SERVICE>_HTTP_PORT wins; a port taken already: any free one) for /health and /metrics, printed
  * in the start-up table.
@@ -32,6 +34,7 @@ import { provisionTopics, settingsFromEnv } from '@deltaflow/topics';
 import { createKafka } from '@deltaflow/service-kit';
 import { httpPortVariable, SERVICES } from './services';
 import { runMainJob } from './main-job';
+import { runScheduleJob } from './schedule-job';
 
 interface Stoppable {
   name: string;
@@ -204,6 +207,16 @@ async function main(): Promise<void> {
     console.log('Press Ctrl-C to stop.\n');
     if (process.env.DELTAFLOW_MAIN_JOB === '0') return;
     const catalogUrl = urls.catalog;
+    if (process.argv.includes('--schedule') || process.env.DELTAFLOW_SCHEDULE === 'compressed') {
+      await runScheduleJob({
+        env: { ...env, ...(catalogUrl ? { CATALOG_URL: catalogUrl } : {}) },
+        home,
+        dataDir: env.DELTAFLOW_DATA_DIR as string,
+        ...(process.env.DELTAFLOW_SCHEDULE_DELTA_EVERY ? { deltaEvery: process.env.DELTAFLOW_SCHEDULE_DELTA_EVERY } : {}),
+        ...(process.env.DELTAFLOW_SCHEDULE_CYCLE ? { cycle: process.env.DELTAFLOW_SCHEDULE_CYCLE } : {}),
+      }).catch((err: Error) => console.error(`schedule job: FAILED: ${err.message} (the services keep running; Ctrl-C to stop)`));
+      return;
+    }
     await runMainJob({ env: { ...env, ...(catalogUrl ? { CATALOG_URL: catalogUrl } : {}) }, home, dataDir: env.DELTAFLOW_DATA_DIR as string }).catch((err: Error) =>
       console.error(`main job: FAILED: ${err.message} (the services keep running; Ctrl-C to stop)`),
     );

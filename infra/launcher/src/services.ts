@@ -32,6 +32,7 @@ export const SERVICES: ServiceSpec[] = [
   { name: 'merge-engine', database: false, httpPort: 18085, role: 'merge, restore delta, shadows, REGENERATE, file unload' },
   // volumes under $DELTAFLOW_DATA_DIR/tapes (SOV_VOLUME_DIR), where the catalog's SCANSTREAMFILE reads them too
   { name: 'stream-multiplexer', database: false, httpPort: 18086, role: 'streaming backup: sov.superblocks onto tape volumes in <data dir>/tapes' },
+  { name: 'scheduler', database: false, httpPort: 18088, role: 'sample schedules: full save, daily deltas, weekly merge (dsf schedule)' },
   { name: 'catalog', database: true, httpPort: 18080, role: 'read models + query API' },
   // last: it reads the catalog and the /metrics of every service started before it (CONSOLE_SERVICES)
   { name: 'console', database: false, httpPort: 18087, role: "the operator's console: open it in a browser" },

@@ -11,6 +11,7 @@ export * from './messages/plog';
 export * from './messages/nucleus-state';
 export * from './messages/dsf-commands';
 export * from './messages/dsf-events';
+export * from './messages/schedule';
 export * from './messages/nucleus-commands';
 export * from './messages/sov';
 export * from './messages/dead-letter';

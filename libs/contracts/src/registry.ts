@@ -6,6 +6,7 @@ import { DeadLetter } from './messages/dead-letter';
 import { DLOG_MESSAGES } from './messages/dlog';
 import { DSF_COMMAND_MESSAGES } from './messages/dsf-commands';
 import { DSF_EVENT_MESSAGES } from './messages/dsf-events';
+import { SCHEDULE_COMMAND_MESSAGES, SCHEDULE_EVENT_MESSAGES } from './messages/schedule';
 import { NUCLEUS_COMMAND_MESSAGES } from './messages/nucleus-commands';
 import { NUCLEUS_STATE_MESSAGES } from './messages/nucleus-state';
 import { PLOG_MESSAGES } from './messages/plog';
@@ -18,6 +19,8 @@ export const ALL_MESSAGES = [
   ...NUCLEUS_STATE_MESSAGES,
   ...DSF_COMMAND_MESSAGES,
   ...DSF_EVENT_MESSAGES,
+  ...SCHEDULE_COMMAND_MESSAGES,
+  ...SCHEDULE_EVENT_MESSAGES,
   ...NUCLEUS_COMMAND_MESSAGES,
   ...SOV_SUPERBLOCK_MESSAGES,
   ...SOV_COMMAND_MESSAGES,

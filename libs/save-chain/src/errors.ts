@@ -10,7 +10,9 @@ export type SaveChainErrorCode =
   | 'SAVE_IN_PROGRESS'
   | 'DSIM_NOT_COMPLETE'
   | 'DSIM_FREE'
-  | 'DSIM_NOT_UNLOADED';
+  | 'DSIM_NOT_UNLOADED'
+  | 'SCHEDULE_EXISTS'
+  | 'NO_SCHEDULE';
 
 /** A save-chain or DSIM decision that cannot be taken; `code` is stable for callers. */
 export class SaveChainError extends CodedError<SaveChainErrorCode> {}

@@ -1,6 +1,7 @@
-// @deltaflow/save-chain: the save lifecycle of a database (with DSID assignment) and its original
-// DSIM, as deciders. Each decider module exports decide / evolve / initialState and one decider
-// value: `saveLifecycle.decide(...)`, `dsim.decide(...)`.
+// @deltaflow/save-chain: the save lifecycle of a database (with DSID assignment), its original
+// DSIM and its sample schedule (schedule/), as deciders. Each decider module exports decide /
+// evolve / initialState and one decider value: `saveLifecycle.decide(...)`, `dsim.decide(...)`,
+// `schedule.decide(...)`.
 export { SaveChainError } from './errors';
 export type { SaveChainErrorCode } from './errors';
 export * as saveLifecycle from './save-lifecycle';
@@ -8,3 +9,5 @@ export type { SaveLifecycleState, SaveCommand, SaveEvent, RunningSave } from './
 export * as dsim from './dsim';
 export type { DsimState, DsimCommand, DsimEvent, DsimLocation } from './dsim';
 export * from './plog-retention';
+export * as schedule from './schedule/schedule';
+export type { ScheduleState, ScheduleEvent, ScheduleCommand, ScheduleDefinition, StepPlan, StepCommand, StepOutcome, ScheduleStepKind } from './schedule/schedule';

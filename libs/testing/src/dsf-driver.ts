@@ -22,6 +22,8 @@ export const FINAL_EVENTS: ReadonlySet<string> = new Set([
   'DsimUnloaded',
   'DsimSnapshotted',
   'DsimReset',
+  'ScheduleDefined',
+  'ScheduleRemoved',
 ]);
 
 export class DsfDriver {

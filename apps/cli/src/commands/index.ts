@@ -11,9 +11,10 @@ import { reportCommand } from './report';
 import { restoreCommand } from './restore';
 import { saveCommand } from './save';
 import { savesCommand } from './saves';
+import { scheduleCommand } from './schedule';
 import { shadowCommand } from './shadow';
 import { streamsCommand } from './streams';
 import { unloadCommand } from './unload';
 import { upstreamCommand } from './upstream';
 
-export const COMMAND_GROUPS: readonly CommandGroup[] = [saveCommand, dsimCommand, savesCommand, mergeCommand, restoreCommand, shadowCommand, unloadCommand, reportCommand, upstreamCommand, streamsCommand, auditCommand];
+export const COMMAND_GROUPS: readonly CommandGroup[] = [saveCommand, dsimCommand, savesCommand, mergeCommand, restoreCommand, shadowCommand, unloadCommand, reportCommand, upstreamCommand, streamsCommand, auditCommand, scheduleCommand];
