@@ -14,8 +14,17 @@
  * in the middle either without every later link changing.
  */
 import { createHash } from 'node:crypto';
+import { Topic } from '@deltaflow/contracts';
 import type { BatchHook, CatalogRecord } from '../apply-batch';
 import type { Queryable } from '../projection';
+
+/**
+ * Topics whose log start moves by design: the change logger cuts dsf.dlog below its DLOG snapshots
+ * (retention). A chained record below such a partition's log start is counted as cut, and the chain
+ * goes on from its stored link; on the event topics (dsf.events, sov.events: kept whole) a chained
+ * record that is gone is a problem.
+ */
+export const CUT_BY_RETENTION: ReadonlySet<string> = new Set<string>([Topic.dlog]);
 
 export function linkOf(previous: string, topic: string, partition: number, offset: string, value: Buffer | null | undefined): string {
   const content = createHash('sha256')
@@ -64,6 +73,8 @@ export interface ChainCheck {
   checked: number;
   /** records read that the catalog had not chained (applied before the chain existed, or not applied yet) */
   unchained: number;
+  /** chained records below the log start of a topic that retention cuts (CUT_BY_RETENTION) */
+  cut: number;
   /** the first problem per partition, ordered by topic, partition */
   problems: ChainProblem[];
 }
@@ -76,6 +87,7 @@ export interface ChainCheck {
 export function checkChain(read: ReadonlyMap<string, Array<{ offset: string; value: Buffer | null }>>, stored: ReadonlyMap<string, Array<{ offset: string; hash: string }>>): ChainCheck {
   let checked = 0;
   let unchained = 0;
+  let cut = 0;
   const problems: ChainProblem[] = [];
   for (const key of [...stored.keys()].sort()) {
     const links = stored.get(key)!;
@@ -86,11 +98,19 @@ export function checkChain(read: ReadonlyMap<string, Array<{ offset: string; val
     const records = read.get(key) ?? [];
     const byOffset = new Map(records.map((r) => [r.offset, r]));
     const first = BigInt(links[0].offset);
+    const logStart = records.length ? BigInt(records[0].offset) : null;
+    const retained = CUT_BY_RETENTION.has(topic);
     unchained += records.filter((r) => BigInt(r.offset) < first).length;
     let previous = '';
     // the chain starts from the empty string at the partition's first chained record
     for (const link of links) {
       const r = byOffset.get(link.offset);
+      if (!r && retained && (logStart === null || BigInt(link.offset) < logStart)) {
+        // below the log start of a topic retention cuts: the chain goes on from the stored link
+        previous = link.hash;
+        cut++;
+        continue;
+      }
       if (!r) {
         problems.push({ topic, partition, offset: Number(link.offset), problem: 'missing', detail: `the catalog applied ${topic}[${partition}]@${link.offset}; the log no longer has it (deleted, or no longer decodable)` });
         break;
@@ -104,5 +124,5 @@ export function checkChain(read: ReadonlyMap<string, Array<{ offset: string; val
       checked++;
     }
   }
-  return { checked, unchained, problems };
+  return { checked, unchained, cut, problems };
 }

@@ -57,8 +57,8 @@ export function renderVerify(body: unknown): Outcome {
   const lines = [`live digest   ${b.live.digest}`, `replay digest ${b.replay.digest} (${b.replay.records} records from offset 0)`];
   const d = b.difference as { table: string; key: Record<string, unknown>; column: string | null; live: unknown; replay: unknown } | null;
   if (d) lines.push(`first difference: ${d.table} ${JSON.stringify(d.key)} ${d.column === null ? `row only ${d.live === null ? 'in the replay' : 'in the live catalog'}` : `column ${d.column}: live ${JSON.stringify(d.live)}, replay ${JSON.stringify(d.replay)}`}`);
-  const chain = b.chain as { checked: number; unchained: number; problems: Array<{ topic: string; partition: number; offset: number; problem: string; detail: string }> };
-  lines.push(`hash chain: ${chain.checked} records checked${chain.unchained ? `, ${chain.unchained} applied before the chain existed` : ''}`);
+  const chain = b.chain as { checked: number; unchained: number; cut?: number; problems: Array<{ topic: string; partition: number; offset: number; problem: string; detail: string }> };
+  lines.push(`hash chain: ${chain.checked} records checked${chain.unchained ? `, ${chain.unchained} applied before the chain existed` : ''}${chain.cut ? `, ${chain.cut} below dsf.dlog's log start (cut by retention after its DLOG snapshots)` : ''}`);
   for (const p of chain.problems) lines.push(`  ${p.problem} at ${p.topic}[${p.partition}] offset ${p.offset}: ${p.detail}`);
   lines.push(b.ok ? 'verified: the live catalog is what the log says' : 'NOT verified');
   return { exitCode: b.ok ? 0 : 1, lines, json: { command: 'catalog verify', ...b } };
