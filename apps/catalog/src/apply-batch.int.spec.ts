@@ -8,7 +8,7 @@ import { applyCatalogRecords, applyRecord, PROJECTIONS, stateDigest, type Catalo
 import { catalogTestDatabase } from './testing/projection-test-kit';
 import { catalogHistory } from './testing/history';
 
-jest.setTimeout(60_000);
+jest.setTimeout(180_000); // 500 events applied one at a time (one transaction each) and batched: slow on a loaded machine
 
 const events = catalogHistory({ events: 500, databases: 2 });
 /** the records as the log would hold them: per topic, one partition, offsets in order */
