@@ -1,113 +1,28 @@
 /**
  * The rows the console shows, as the catalog's HTTP API answers them (`/saves`, `/dsims`,
  * `/lineages`, `/restores`, `/report`'s dlog, `/streams`, `/volumes`, `/client-files`, the
- * placements' runs) and as its `GET /at` answers them for a past point: the same shapes. Declared
- * here (apps never import each other; the page's bundle must not pull in the catalog's database
- * code); only the fields the console reads, optional where the catalog may leave them out.
+ * placements' runs) and as its `GET /at` answers them for a past point: the same shapes, typed by
+ * the catalog API's one home (`@deltaflow/catalog-api`, types only: nothing of it is
+ * bundled into the page).
  */
-export interface SaveRow {
-  dbid: number;
-  dsid: string | null;
-  lineage?: string;
-  origin: 'save' | 'merge';
-  correlationId: string;
-  kind?: 'full' | 'delta';
-  online?: boolean;
-  status: 'started' | 'completed' | 'failed';
-  path?: string;
-  startedAt: number;
-  completedAt?: number;
-  startLsn?: number;
-  endLsn?: number;
-  blocks?: number;
-  bytes?: number;
-  reason?: string;
-}
+import type { ClientFileView, DlogView, DsimView, LineageView, RestoreView, SaveView, StreamView, VolumeView } from '@deltaflow/catalog-api';
 
-export interface DsimRow {
-  dbid: number;
-  dsid: string;
-  status: 'acquired' | 'completed' | 'unloaded' | 'reset' | string;
-  startLsn: number;
-  endLsn?: number;
-  blocks?: number;
-  path?: string;
-  acquiredAt: number;
-  updatedAt: number;
-}
+export type SaveRow = SaveView;
 
-export interface LineageRow {
-  dbid: number;
-  lineage: string;
-  firstDsid: string;
-  firstAt: number;
-  latestDsid: string;
-  latestAt: number;
-}
+export type DsimRow = DsimView;
 
-export interface RestoreRow {
-  /** absent in the live `/restores?dbid=N` rows (the console adds it) */
-  dbid?: number;
-  correlationId: string;
-  target: string;
-  kind: 'restore' | 'shadow' | 'regenerate' | string;
-  status: 'started' | 'completed' | 'interrupted' | string;
-  inputs?: string[];
-  dsid?: string;
-  intoDatabase?: boolean;
-  blocks?: number;
-  reason?: string;
-  startedAt: number;
-  completedAt?: number;
-}
+export type LineageRow = LineageView;
 
-export interface DlogRow {
-  blocks: { ASSO: number; DATA: number };
-  marks: Array<{ file: number; parts: string[]; extents: Array<{ part: string; from: number; to: number }> }>;
-  extension: { used: number; capacity: number };
-  pending: { correlationId: string; syncLsn: number; ASSO: number; DATA: number; exact: boolean } | null;
-  lastLsn: number | null;
-  updatedAt: number;
-}
+/** `dbid` is absent in the live `/restores?dbid=N` rows (the console adds it) */
+export type RestoreRow = RestoreView & { dbid?: number };
 
-export interface StreamRow {
-  stream: string;
-  volumeCapacity: number;
-  devices: Array<{ device: string; status: string; volser?: string; reason?: string }>;
-  openClientFiles: number;
-  volumes: number;
-}
+export type DlogRow = DlogView;
 
-export interface VolumeRow {
-  volser: string;
-  stream: string;
-  streamFile: string;
-  volumeSeq: number;
-  device: string;
-  state: string;
-  bytes: number;
-  capacity?: number;
-  fill?: number;
-  expiresAt?: number | null;
-  suspect?: { position?: number; reason: string };
-  clientFiles: Array<{ incarnation: string; clientFile: string; state: string }>;
-}
+export type StreamRow = StreamView;
 
-export interface ClientFileRow {
-  incarnation: string;
-  clientFile: string;
-  stream: string;
-  dbid?: number;
-  kind?: string;
-  expiresAt?: number;
-  state: string;
-  openedAt: number;
-  closedAt?: number;
-  superblocks: number;
-  bytes: number;
-  volsers: string[];
-  runs: number;
-}
+export type VolumeRow = VolumeView;
+
+export type ClientFileRow = ClientFileView;
 
 /** One run of a client file on a volume (the placements' runs without their CRCs). */
 export interface RunRow {

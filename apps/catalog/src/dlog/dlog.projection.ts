@@ -9,6 +9,9 @@
 import { dlogStateFromJSON, dlogStateToJSON, dlogSummary, evolve, liveMarks, viewState, type DlogEvent, type DlogState } from '@deltaflow/dlog';
 import type { EntityManager } from 'typeorm';
 import type { ApplyContext, CatalogEvent, Projection, Queryable } from '../projection';
+import type { DlogView } from '@deltaflow/catalog-api';
+
+export type { DlogView };
 
 const DLOG_TYPES: ReadonlySet<string> = new Set(['DlogRecorded', 'DlogSyncRecorded', 'DlogCaptureAwaited', 'DlogCaptureWithdrawn', 'DlogCaptured', 'DlogDropped', 'DlogReturned', 'DlogSnapshotted']);
 
@@ -43,16 +46,6 @@ async function applyDlogEvent(m: Queryable, e: CatalogEvent, ctx?: ApplyContext)
   // in a batch, the row is written once, with the state after the batch's last event for the database
   if (ctx) ctx.atEnd.set(key, write);
   else await write(m);
-}
-
-export interface DlogView {
-  blocks: { ASSO: number; DATA: number };
-  marks: Array<{ file: number; parts: string[]; extents: Array<{ part: string; from: number; to: number }> }>;
-  /** extents kept per file in the ADALOD UPDATE extension, and its capacity */
-  extension: { used: number; capacity: number };
-  pending: { correlationId: string; syncLsn: number; ASSO: number; DATA: number; exact: boolean } | null;
-  lastLsn: number | null;
-  updatedAt: number;
 }
 
 export async function queryDlog(m: Pick<EntityManager, 'query'>, dbid: number): Promise<DlogView | null> {

@@ -5,9 +5,11 @@
 import { formatDsid } from '@deltaflow/dsid';
 import type { EntityManager } from 'typeorm';
 import { locationPath, type CatalogEvent, type Projection, type Queryable } from '../projection';
+import type { DsimStatus, DsimView } from '@deltaflow/catalog-api';
 
-export const DSIM_STATUSES = ['acquired', 'completed', 'unloaded', 'reset'] as const;
-export type DsimStatus = (typeof DSIM_STATUSES)[number];
+export type { DsimStatus, DsimView };
+
+export const DSIM_STATUSES = ['acquired', 'completed', 'unloaded', 'reset'] as const satisfies readonly DsimStatus[];
 
 export const dsimsProjection: Projection = {
   name: 'catalog.dsims',
@@ -62,18 +64,6 @@ async function applyDsimEvent(m: Queryable, e: CatalogEvent): Promise<void> {
     default:
       return;
   }
-}
-
-export interface DsimView {
-  dbid: number;
-  dsid: string;
-  status: DsimStatus;
-  startLsn: number;
-  endLsn?: number;
-  blocks?: number;
-  path?: string;
-  acquiredAt: number;
-  updatedAt: number;
 }
 
 /** The DSIMs of one database, ordered by acquisition. */

@@ -6,6 +6,9 @@
 import { formatDsid } from '@deltaflow/dsid';
 import type { EntityManager } from 'typeorm';
 import type { CatalogEvent, Projection, Queryable } from '../projection';
+import type { LineageView } from '@deltaflow/catalog-api';
+
+export type { LineageView };
 
 export const lineagesProjection: Projection = {
   name: 'catalog.lineages',
@@ -25,15 +28,6 @@ async function applyLineageEvent(m: Queryable, e: CatalogEvent): Promise<void> {
      WHERE (catalog_lineage.latest_full, catalog_lineage.latest_delta) < (EXCLUDED.latest_full, EXCLUDED.latest_delta)`,
     [e.dbid, e.dsid.lineage, dsid, e.occurredAt, e.dsid.full, e.dsid.deltaTo],
   );
-}
-
-export interface LineageView {
-  dbid: number;
-  lineage: string;
-  firstDsid: string;
-  firstAt: number;
-  latestDsid: string;
-  latestAt: number;
 }
 
 /** The lineages of one database, oldest first. */

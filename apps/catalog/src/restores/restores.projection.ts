@@ -6,6 +6,9 @@
 import { formatDsid } from '@deltaflow/dsid';
 import type { EntityManager } from 'typeorm';
 import type { CatalogEvent, Projection, Queryable } from '../projection';
+import type { RestoreView } from '@deltaflow/catalog-api';
+
+export type { RestoreView };
 
 export const restoresProjection: Projection = {
   name: 'catalog.restores',
@@ -51,23 +54,6 @@ async function applyRestoreEvent(m: Queryable, e: CatalogEvent): Promise<void> {
     default:
       return;
   }
-}
-
-export interface RestoreView {
-  correlationId: string;
-  target: string;
-  kind: 'restore' | 'shadow' | 'regenerate';
-  status: 'started' | 'completed' | 'interrupted';
-  inputs?: string[];
-  dsid?: string;
-  intoDatabase: boolean;
-  blocks?: number;
-  digest?: string;
-  fromLsn?: number;
-  toLsn?: number;
-  reason?: string;
-  startedAt: number;
-  completedAt?: number;
 }
 
 /** The restores of one database, in order. */

@@ -6,6 +6,9 @@
 import { formatDsid } from '@deltaflow/dsid';
 import type { EntityManager } from 'typeorm';
 import { locationPath, type CatalogEvent, type Projection, type Queryable } from '../projection';
+import type { SaveView } from '@deltaflow/catalog-api';
+
+export type { SaveView };
 
 export const savesProjection: Projection = {
   name: 'catalog.saves',
@@ -59,26 +62,6 @@ async function applySaveEvent(m: Queryable, e: CatalogEvent): Promise<void> {
     default:
       return;
   }
-}
-
-export interface SaveView {
-  dbid: number;
-  dsid: string | null;
-  lineage?: string;
-  origin: 'save' | 'merge';
-  correlationId: string;
-  kind?: 'full' | 'delta';
-  online?: boolean;
-  status: 'started' | 'completed' | 'failed';
-  path?: string;
-  startedAt: number;
-  completedAt?: number;
-  startLsn?: number;
-  endLsn?: number;
-  blocks?: number;
-  bytes?: number;
-  digest?: string;
-  reason?: string;
 }
 
 interface SaveRow {

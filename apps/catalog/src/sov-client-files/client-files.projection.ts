@@ -9,6 +9,9 @@
 import { catalogDigest, initialCatalog, type CatalogState, type CodecSpec, type OpenRecord, type RunPlacement } from '@deltaflow/tape';
 import type { EntityManager } from 'typeorm';
 import type { CatalogEvent, Projection, Queryable } from '../projection';
+import type { ClientFileState, ClientFileView } from '@deltaflow/catalog-api';
+
+export type { ClientFileState, ClientFileView };
 
 export const clientFilesProjection: Projection = {
   name: 'catalog.sov-client-files',
@@ -91,27 +94,6 @@ async function applyClientFileEvent(m: Queryable, e: CatalogEvent): Promise<void
 
 type Row = Record<string, string | number | boolean | null | object>;
 
-export type ClientFileState = 'open' | 'closed' | 'aborted' | 'expired';
-
-export interface ClientFileView {
-  incarnation: string;
-  clientFile: string;
-  stream: string;
-  dbid?: number;
-  dsid?: unknown;
-  kind?: string;
-  expiresAt?: number;
-  description?: string;
-  state: ClientFileState;
-  openedAt: number;
-  closedAt?: number;
-  superblocks: number;
-  bytes: number;
-  sha256?: string;
-  reason?: string;
-  volsers: string[];
-  runs: number;
-}
 
 const stateOf = (r: Row): ClientFileState => (r.expired_at !== null ? 'expired' : (r.state as ClientFileState));
 

@@ -5,6 +5,9 @@
  */
 import type { EntityManager } from 'typeorm';
 import type { CatalogEvent, Projection, Queryable } from '../projection';
+import type { StreamView } from '@deltaflow/catalog-api';
+
+export type { StreamView };
 
 export const streamsProjection: Projection = {
   name: 'catalog.sov-streams',
@@ -71,23 +74,6 @@ async function applyStreamEvent(m: Queryable, e: CatalogEvent): Promise<void> {
     default:
       return;
   }
-}
-
-export interface StreamView {
-  stream: string;
-  minDevices: number;
-  maxDevices: number;
-  objectiveBytesPerSec?: number;
-  volumeCapacity: number;
-  deviceRateBytesPerSec?: number;
-  runSuperblocks: number;
-  checkpointEveryBytes: number;
-  compression: string;
-  encryption: string;
-  definedAt: number;
-  devices: Array<{ device: string; status: 'active' | 'removed' | 'failed'; rateBytesPerSec?: number; volser?: string; reason?: string }>;
-  openClientFiles: number;
-  volumes: number;
 }
 
 /** Every stream with its devices, open client files and volumes in use. */

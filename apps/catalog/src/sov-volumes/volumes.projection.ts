@@ -5,6 +5,9 @@
  */
 import type { EntityManager } from 'typeorm';
 import type { CatalogEvent, Projection, Queryable } from '../projection';
+import type { VolumeView } from '@deltaflow/catalog-api';
+
+export type { VolumeView };
 
 export const volumesProjection: Projection = {
   name: 'catalog.sov-volumes',
@@ -52,25 +55,6 @@ async function applyVolumeEvent(m: Queryable, e: CatalogEvent): Promise<void> {
     default:
       return;
   }
-}
-
-export interface VolumeView {
-  volser: string;
-  stream: string;
-  streamFile: string;
-  volumeSeq: number;
-  previousVolser?: string;
-  nextVolser?: string;
-  device: string;
-  state: 'mounted' | 'full' | 'suspect' | 'scratch';
-  bytes: number;
-  capacity?: number;
-  /** bytes ÷ capacity */
-  fill?: number;
-  /** when the last client file on it expires (none: a client file on it never expires) */
-  expiresAt?: number | null;
-  suspect?: { position?: number; reason: string };
-  clientFiles: Array<{ incarnation: string; clientFile: string; state: string }>;
 }
 
 /** SOVADM LIST: the volumes (of one stream, or all) with the client files on each. */
