@@ -89,7 +89,7 @@ describe('npm start', () => {
   it('comes up, runs the main job to a verified restore, and stops everything on Ctrl-C', async () => {
     const l = startLauncher();
     launcher = l.proc;
-    await l.until(/Deltaflow is up:/, 180_000); // eight services started one after another, each compiling its sources
+    await l.until(/Deltaflow is up:/, 180_000); // ten services, most started together, each compiling its sources
     const output = () => l.out.text;
     for (const name of ['kafka', 'postgresql', 'nucleus-sim', 'change-logger', 'dsim-builder', 'save-writer', 'merge-engine', 'stream-multiplexer', 'catalog', 'console']) {
       expect(output()).toMatch(new RegExp(`^  ${name} +\\S`, 'm'));
@@ -106,7 +106,7 @@ describe('npm start', () => {
         expect(await (await fetch(`${url}/`)).text()).toMatch(/<script src="\/assets\/console\.js\?v=\w+"><\/script>/);
         // it reads the /metrics of every service the launcher started before it
         const services = ((await (await fetch(`${url}/api/health`)).json()) as { services: Array<{ service: string; up: boolean }> }).services;
-        expect(services.map((x) => [x.service, x.up])).toEqual(['catalog', 'change-logger', 'dsim-builder', 'merge-engine', 'nucleus-sim', 'save-writer', 'stream-multiplexer'].map((n) => [n, true]));
+        expect(services.map((x) => [x.service, x.up])).toEqual(['catalog', 'change-logger', 'dsim-builder', 'merge-engine', 'nucleus-sim', 'save-writer', 'scheduler', 'stream-multiplexer'].map((n) => [n, true]));
       }
       if (name !== 'change-logger') continue;
       const lag = /^deltaflow_kafka_consumer_lag\{group="deltaflow\.change-logger",topic="dsf\.block-changes",partition="0"\} \d+$/m;

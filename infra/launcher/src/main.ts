@@ -172,7 +172,7 @@ async function main(): Promise<void> {
     for (const spec of SERVICES) ports.set(spec.name, process.env[httpPortVariable(spec.name)] || String(await portIfFree(httpHost, spec.httpPort)));
     if (ports.get('catalog') === '0') ports.set('catalog', String(await portIfFree(httpHost, 0)));
     if (!env.CATALOG_URL) env.CATALOG_URL = `http://${httpHost === '0.0.0.0' ? '127.0.0.1' : httpHost}:${ports.get('catalog')}`;
-    for (const spec of SERVICES) {
+    const startService = async (spec: (typeof SERVICES)[number]) => {
       const portVar = httpPortVariable(spec.name);
       const httpPort = ports.get(spec.name)!;
       // restarted when it crashes (or is killed), with a backoff; given up after repeated crashes
@@ -184,8 +184,19 @@ async function main(): Promise<void> {
       stack.push({ name: spec.name, service: true, stop: () => supervised.stop(stopChild) });
       const r = await child.ready;
       if (typeof r.httpUrl === 'string') urls[spec.name] = r.httpUrl;
-      started.push({ name: spec.name, url: typeof r.httpUrl === 'string' ? r.httpUrl : '', pid: child.proc.pid, role: spec.role });
-    }
+      return { name: spec.name, url: typeof r.httpUrl === 'string' ? r.httpUrl : '', pid: child.proc.pid, role: spec.role };
+    };
+    // the reference nucleus first (the change logger opens its database), the console last (it
+    // reads every other service), the rest together: each compiles its sources as it starts
+    const first = SERVICES.filter((s) => s.name === 'nucleus-sim');
+    const last = SERVICES.filter((s) => s.name === 'console');
+    const together = SERVICES.filter((s) => !first.includes(s) && !last.includes(s));
+    for (const spec of first) started.push(await startService(spec));
+    const middle = await Promise.allSettled(together.map((spec) => startService(spec)));
+    const failed = middle.find((m): m is PromiseRejectedResult => m.status === 'rejected');
+    if (failed) throw failed.reason;
+    for (const m of middle) if (m.status === 'fulfilled') started.push(m.value);
+    for (const spec of last) started.push(await startService(spec));
     const urlWidth = Math.max(0, ...started.map((s) => s.url.length));
     for (const s of started) table.push([s.name, `${s.url.padEnd(urlWidth)}  (pid ${s.pid}) ${s.role}`]);
     console.log('\nDeltaflow is up:');

@@ -147,7 +147,7 @@ export interface FileDeviceOptions {
   readonly rateBytesPerSec?: number;
   /** how far the rate limit lets a device that was idle run ahead, in seconds of transfer (its buffer; default 1) */
   readonly burstSeconds?: number;
-  /** read-through threshold in bytes (default 4 MiB) */
+  /** read-through threshold in bytes (default 0: a file seeks for free, so only the runs asked for are read) */
   readonly readThroughGap?: number;
   /** mount volumes read-only (a reader on a read-only mount of the volume directory); create, append, truncate and scratch are refused */
   readonly readOnly?: boolean;
@@ -168,7 +168,7 @@ export class FileDevice implements Device {
     if (!Number.isSafeInteger(opts.capacity) || opts.capacity < 1 << 16) throw new TapeValidationError('capacity must be ≥ 64 KiB', 'capacity');
     this.name = opts.name ?? `file:${opts.dir}`;
     this.capacity = opts.capacity;
-    this.readThroughGap = opts.readThroughGap ?? 4 << 20;
+    this.readThroughGap = opts.readThroughGap ?? 0; // a file seeks for free: read only the runs asked for
     if (opts.rateBytesPerSec !== undefined) {
       if (!(opts.rateBytesPerSec > 0)) throw new TapeValidationError('rateBytesPerSec must be positive', 'rateBytesPerSec');
       if (opts.burstSeconds !== undefined && !(opts.burstSeconds >= 0 && Number.isFinite(opts.burstSeconds))) throw new TapeValidationError('burstSeconds must be zero or more', 'burstSeconds');
