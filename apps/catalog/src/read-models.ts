@@ -9,12 +9,13 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { dsimsProjection } from './dsims/dsims.projection';
 import { lineagesProjection } from './lineages/lineages.projection';
 import { dlogProjection } from './dlog/dlog.projection';
-import { CatalogReadModels1700000000200, CatalogRestoresAndDlog1700000000201, CatalogSovReadModels1700000000300 } from './migrations';
+import { CatalogReadModels1700000000200, CatalogRestoresAndDlog1700000000201, CatalogSovReadModels1700000000300, CatalogSovVerifications1700000000400 } from './migrations';
 import { restoresProjection } from './restores/restores.projection';
 import type { CatalogEvent, Projection } from './projection';
 import { savesProjection } from './saves/saves.projection';
 import { clientFilesProjection } from './sov-client-files/client-files.projection';
 import { streamsProjection } from './sov-streams/streams.projection';
+import { verificationsProjection } from './sov-verifications/verifications.projection';
 import { volumesProjection } from './sov-volumes/volumes.projection';
 
 /** In the order a record is applied: streams before volumes (a volume's capacity is its stream's). */
@@ -27,8 +28,9 @@ export const PROJECTIONS: readonly Projection[] = [
   streamsProjection,
   volumesProjection,
   clientFilesProjection,
+  verificationsProjection,
 ];
-export const CATALOG_MIGRATIONS = [CheckpointMigration, CatalogReadModels1700000000200, CatalogRestoresAndDlog1700000000201, CatalogSovReadModels1700000000300];
+export const CATALOG_MIGRATIONS = [CheckpointMigration, CatalogReadModels1700000000200, CatalogRestoresAndDlog1700000000201, CatalogSovReadModels1700000000300, CatalogSovVerifications1700000000400];
 
 /** Opens (and migrates) the catalog's database; `schema` isolates a rebuild. */
 export function openCatalogDatabase(url: string, schema?: string): Promise<DataSource> {

@@ -5,6 +5,7 @@
  */
 import type { EntityManager } from 'typeorm';
 import type { CatalogEvent, Projection } from '../projection';
+import { latestVolumeVerifications } from '../sov-verifications/verifications.projection';
 
 export const volumesProjection: Projection = {
   name: 'catalog.sov-volumes',
@@ -70,6 +71,8 @@ export interface VolumeView {
   /** when the last client file on it expires (none: a client file on it never expires) */
   expiresAt?: number | null;
   suspect?: { position?: number; reason: string };
+  /** its latest verification (VolumeVerified) */
+  verified?: { at: number; ok: boolean; problemCount: number; trigger: string };
   clientFiles: Array<{ incarnation: string; clientFile: string; state: string }>;
 }
 
@@ -84,6 +87,7 @@ export async function queryVolumes(m: Pick<EntityManager, 'query'>, stream?: str
      ${stream ? 'WHERE f.stream = $1' : ''} ORDER BY r.volser, f.client_file, f.incarnation`,
     stream ? [stream] : [],
   );
+  const verified = await latestVolumeVerifications(m, stream);
   return vols.map((v) => {
     const on = files.filter((f) => f.volser === v.volser);
     const expiries = on.filter((f) => f.state !== 'expired').map((f) => (f.expires_at === null ? null : Number(f.expires_at)));
@@ -104,6 +108,8 @@ export async function queryVolumes(m: Pick<EntityManager, 'query'>, stream?: str
       view.fill = Math.round((Number(v.bytes) / Number(v.capacity)) * 10_000) / 10_000;
     }
     if (expiries.length) view.expiresAt = expiries.includes(null) ? null : Math.max(...(expiries as number[]));
+    const ver = verified.get(String(v.volser));
+    if (ver) view.verified = ver;
     if (v.suspect_reason !== null) view.suspect = { ...(v.suspect_position !== null ? { position: Number(v.suspect_position) } : {}), reason: v.suspect_reason };
     return view;
   });
