@@ -139,6 +139,23 @@ export async function catalogGet<T>(ctx: RunContext, path: string, timeoutSec = 
   return (await res.json()) as T;
 }
 
+/** The StreamDefine a `dsf stream define` sends (field names as in the contract). */
+export function streamDefineMessage(
+  name: string,
+  o: { objective?: number; devices?: { min: number; max: number }; volumeCapacity?: number; compression?: Compression; encryption?: Encryption },
+): TopicMessage<'sov.commands'> {
+  return {
+    type: 'StreamDefine',
+    stream: name,
+    correlationId: `cli-${randomUUID()}`,
+    ...(o.objective !== undefined ? { objectiveBytesPerSec: o.objective } : {}),
+    ...(o.devices ? { minDevices: o.devices.min, maxDevices: o.devices.max } : {}),
+    ...(o.volumeCapacity !== undefined ? { volumeCapacity: o.volumeCapacity } : {}),
+    ...(o.compression !== undefined ? { compression: o.compression } : {}),
+    ...(o.encryption !== undefined ? { encryption: o.encryption } : {}),
+  };
+}
+
 export const run = (command: string, json: boolean | undefined, fn: (ctx: RunContext) => Promise<Outcome>): Plan => ({ kind: 'run', command, json: json === true, run: fn });
 
 export const streamsCommand: CommandGroup = {
@@ -156,17 +173,7 @@ export const streamsCommand: CommandGroup = {
       .option('--json', 'print one JSON object with the outcome')
       .addOption(new Option('--timeout <SEC>', `give up after SEC seconds (default ${SOV_TIMEOUT_SEC})`).argParser(timeoutArg))
       .action((name: string, o: { objective?: number; devices?: { min: number; max: number }; volumeCapacity?: number; compression?: Compression; encryption?: Encryption; json?: boolean; timeout?: number }) => {
-        const correlationId = `cli-${randomUUID()}`;
-        const command: TopicMessage<'sov.commands'> = {
-          type: 'StreamDefine',
-          stream: name,
-          correlationId,
-          ...(o.objective !== undefined ? { objectiveBytesPerSec: o.objective } : {}),
-          ...(o.devices ? { minDevices: o.devices.min, maxDevices: o.devices.max } : {}),
-          ...(o.volumeCapacity !== undefined ? { volumeCapacity: o.volumeCapacity } : {}),
-          ...(o.compression !== undefined ? { compression: o.compression } : {}),
-          ...(o.encryption !== undefined ? { encryption: o.encryption } : {}),
-        } as TopicMessage<'sov.commands'>;
+        const command = streamDefineMessage(name, o);
         use(
           run('stream define', o.json, (ctx) =>
             sovCommand(
