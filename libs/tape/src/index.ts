@@ -39,3 +39,5 @@ export type { ExecuteStats, ReadClientFileOptions, RestoreSink } from './reader'
 export { activeDevices, admitSuperblock, allocateVolser, foldSov, initialSovState, nextDeviceName, sovDecider } from './streams';
 export type { DeviceState, DurableRecords, FileState, SovCommand, SovEvent, SovEventOf, SovState, StreamSettings, StreamState, VerificationEvent, VerificationProblem, VolumeRun, VolumeState } from './streams';
 export { servingVerdict, type ServingVerdict } from './serving';
+export { reclaimCandidates } from './reclaim';
+export type { ReclaimAssessment, ReclaimCandidate } from './reclaim';
