@@ -37,7 +37,8 @@ export type { ExpectedRun, VerifyOptions, VerifyProblem, VolumeVerification } fr
 export type { PassMember, PassOptions, PassStats } from './pass';
 export type { ExecuteStats, ReadClientFileOptions, RestoreSink } from './reader';
 export { activeDevices, admitSuperblock, allocateVolser, foldSov, initialSovState, nextDeviceName, sovDecider } from './streams';
-export type { DeviceState, DurableRecords, FileState, SovCommand, SovEvent, SovEventOf, SovState, StreamSettings, StreamState, VerificationEvent, VerificationProblem, VolumeRun, VolumeState } from './streams';
+export type { DeviceState, DurableRecords, FileState, SovCommand, SovEvent, SovEventOf, SovState, StreamSettings, StreamState, VolumeRun, VolumeState } from './streams';
+export type { VerificationEvent, VerificationProblem } from './verification';
 export { servingVerdict, type ServingVerdict } from './serving';
 export { reclaimCandidates } from './reclaim';
 export type { ReclaimAssessment, ReclaimCandidate } from './reclaim';

@@ -4,6 +4,7 @@ import { SovRejectedError, TapeStateError } from './errors';
 import type { AbortRecord, CloseRecord, CodecSpec, OpenRecord, RunEntry, VolumeLabel } from './format';
 import { assertVolser } from './names';
 import type { VolumeScan } from './scan';
+import type { Stamped, VerificationEvent } from './verification';
 import type { RunPlacement } from './writer';
 
 /*
@@ -37,7 +38,6 @@ export interface StreamSettings {
   readonly encryption: CodecSpec['encryption'];
 }
 
-type Stamped<T> = T & { readonly stream: string; readonly occurredAt: number };
 
 /** The sov.events messages (libs/contracts sov.ts), as the decider decides them. */
 export type SovEvent =
@@ -64,43 +64,6 @@ export type SovEvent =
   | Stamped<{ readonly type: 'VolumeScratched'; readonly volser: string }>
   | Stamped<{ readonly type: 'ClientFileExpired'; readonly clientFile: string; readonly incarnation: string }>
   | VerificationEvent;
-
-/** Where verification found a problem, and what (sov.events VolumeVerified / ClientFileVerified). */
-export interface VerificationProblem {
-  readonly volser?: string;
-  readonly position?: number;
-  readonly kind: 'damage' | 'index' | 'catalog' | 'content' | 'missing';
-  readonly reason: string;
-}
-
-/** The outcome of a verification: reported, changes no state. */
-export type VerificationEvent =
-  | Stamped<{
-      readonly type: 'VolumeVerified';
-      readonly volser: string;
-      readonly ok: boolean;
-      readonly problems: readonly VerificationProblem[];
-      readonly problemCount: number;
-      readonly status: 'mounted' | 'full' | 'suspect';
-      readonly end: number;
-      readonly runs: number;
-      readonly superblocks: number;
-      readonly trigger: 'operator' | 'scrub';
-      readonly correlationId?: string;
-    }>
-  | Stamped<{
-      readonly type: 'ClientFileVerified';
-      readonly clientFile: string;
-      readonly incarnation?: string;
-      readonly ok: boolean;
-      readonly problems: readonly VerificationProblem[];
-      readonly superblocks: number;
-      readonly bytes: number;
-      readonly sha256?: string;
-      readonly volsers: readonly string[];
-      readonly trigger: 'operator' | 'scrub';
-      readonly correlationId?: string;
-    }>;
 
 export type SovEventOf<T extends SovEvent['type']> = Extract<SovEvent, { type: T }>;
 
