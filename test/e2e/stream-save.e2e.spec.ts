@@ -12,6 +12,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { MessageOfType } from '@deltaflow/contracts';
+import { HEADER_LENGTH } from '@deltaflow/tape';
 import { freePort, TopicCollector } from '@deltaflow/testing';
 import { runCli } from '../../apps/cli/src/run';
 import { startDeltaSaveSystem, type DeltaSaveSystem } from './support/delta-save-system';
@@ -149,6 +150,56 @@ describe('saves to a stream, restored from it', () => {
     const backup = await cli('catalog', 'backup', '--out', 'cat-1', '--json');
     expect({ code: backup.code, err: backup.stderr }).toEqual({ code: 0, err: '' });
     expect(backup.json()).toMatchObject({ ok: true, command: 'catalog backup' });
+  });
+
+  it('dsf volumes verify and client-files verify: a clean volume and file pass; a flipped byte is found and named by volser and position; the catalog keeps the outcomes', async () => {
+    const run = sovEvents.messages.find((e): e is MessageOfType<'RunPlaced'> => e.type === 'RunPlaced' && e.clientFile === 'sf-full')!;
+    const volser = run.volser;
+    const clean = await cli('volumes', 'verify', volser, '--json');
+    expect({ code: clean.code, err: clean.stderr }).toEqual({ code: 0, err: '' });
+    expect(clean.json()).toMatchObject({ ok: true, command: 'volumes verify', volser, problems: [], trigger: 'operator' });
+    expect(clean.json().runs).toBeGreaterThan(0);
+    const file = await cli('client-files', 'verify', 'sf-full', '--stream', 'S1', '--json');
+    expect({ code: file.code, err: file.stderr }).toEqual({ code: 0, err: '' });
+    const close = sovEvents.messages.find((e): e is MessageOfType<'ClientFileClosed'> => e.type === 'ClientFileClosed' && e.clientFile === 'sf-full')!;
+    expect(file.json()).toMatchObject({ ok: true, incarnation: close.incarnation, sha256: close.sha256, bytes: close.bytes });
+
+    // one byte inside the first superblock of sf-full's first run
+    const at = run.position + HEADER_LENGTH + 100;
+    const flip = () => {
+      const fd = fs.openSync(path.join(dataDir, 'tapes', `${volser}.vol`), 'r+');
+      const b = Buffer.alloc(1);
+      fs.readSync(fd, b, 0, 1, at);
+      b[0] ^= 0x10;
+      fs.writeSync(fd, b, 0, 1, at);
+      fs.closeSync(fd);
+    };
+    flip();
+    try {
+      const bad = await cli('volumes', 'verify', volser, '--json');
+      expect(bad.code).toBe(1);
+      expect(bad.json()).toMatchObject({ ok: false, volser });
+      expect(bad.json().problems).toEqual(expect.arrayContaining([expect.objectContaining({ volser, position: run.position, kind: 'damage', reason: expect.stringMatching(new RegExp(`${volser}@${run.position}`)) })]));
+      const text = await cli('volumes', 'verify', volser);
+      expect(text).toMatchObject({ code: 1, stderr: expect.stringMatching(new RegExp(`volume ${volser} failed verification[\\s\\S]*${volser}@${run.position} damage`)) });
+      const badFile = await cli('client-files', 'verify', 'sf-full', '--json');
+      expect(badFile.code).toBe(1);
+      expect(badFile.json()).toMatchObject({ ok: false, problems: [expect.objectContaining({ volser, position: run.position })] });
+    } finally {
+      flip();
+    }
+    // the catalog folded the outcomes: newest first, the failures with their positions
+    let rows: Array<{ ok: boolean; problems: Array<{ position: number }> }> = [];
+    for (let i = 0; i < 100 && rows.length < 3; i++) {
+      rows = (await (await fetch(`${cliEnv.CATALOG_URL}/verifications?volser=${volser}`)).json()) as typeof rows;
+      if (rows.length < 3) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(rows.map((r) => r.ok).slice(0, 3)).toEqual([false, false, true]);
+    expect(rows[0].problems.map((p) => p.position)).toContain(run.position);
+    const vols = await cli('volumes', 'list', '--json');
+    expect(vols.json().volumes.find((v: { volser: string }) => v.volser === volser)).toMatchObject({ verified: { ok: false } });
+    const unknown = await cli('volumes', 'verify', 'ZZ9999');
+    expect(unknown).toMatchObject({ code: 1, stderr: expect.stringMatching(/no volume ZZ9999/) });
   });
 
   it('a save to a stream nobody defined fails with the reason, and a restore from a client file that does not exist is refused', async () => {

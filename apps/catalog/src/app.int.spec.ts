@@ -106,7 +106,7 @@ it('consumes dsf.events into the read models across a restart, dead-letters bad 
   // the end of the log; a replay from 0 gives the same digest.
   await until('the catalog at the end of dsf.events and sov.events', () => committedToEnd(kafka.brokers, 'deltaflow.catalog', ['dsf.events', 'sov.events']));
   const live = (await get('/state-digest')).body as { digest: string; rows: Record<string, number> };
-  expect(live.rows).toEqual({ catalog_save: 7, catalog_dsim: 1, catalog_lineage: 3, catalog_restore: 0, catalog_dlog: 0, catalog_sov_stream: 1, catalog_sov_device: 2, catalog_sov_volume: 2, catalog_sov_client_file: 4, catalog_sov_run: 5 });
+  expect(live.rows).toEqual({ catalog_save: 7, catalog_dsim: 1, catalog_lineage: 3, catalog_restore: 0, catalog_dlog: 0, catalog_sov_stream: 1, catalog_sov_device: 2, catalog_sov_volume: 2, catalog_sov_client_file: 4, catalog_sov_run: 5, catalog_sov_verification: 3 });
 
   // The streaming queries.
   expect(((await get('/streams')).body as Array<{ stream: string }>).map((x) => x.stream)).toEqual(['NIGHTLY']);
@@ -119,6 +119,20 @@ it('consumes dsf.events into the read models across a restart, dead-letters bad 
     ['V00001', 2],
     ['V00002', 3],
   ]);
+  // verifications, newest first, and each volume's latest on /volumes
+  const verified = (await get('/verifications?volser=V00001')).body as Array<{ ok: boolean; trigger: string; problems: Array<{ position: number }> }>;
+  expect(verified.map((v) => [v.ok, v.trigger])).toEqual([
+    [false, 'operator'],
+    [true, 'scrub'],
+  ]);
+  expect(verified[0].problems).toEqual([expect.objectContaining({ volser: 'V00001', position: 600, kind: 'damage' })]);
+  expect((await get('/verifications?clientFile=db7-delta-1')).body).toEqual([expect.objectContaining({ subject: 'client-file', ok: true, incarnation: INC.delta })]);
+  expect((await get('/verifications?correlationId=cli-verify-1')).body).toHaveLength(1);
+  expect(((await get('/volumes')).body as Array<{ volser: string; verified?: { ok: boolean } }>).map((v) => [v.volser, v.verified?.ok])).toEqual([
+    ['V00001', false],
+    ['V00002', undefined],
+  ]);
+  expect((await get('/verifications?volser=v1')).status).toBe(400);
   expect((await get(`/client-files/${INC.full}/placements`)).body).toMatchObject({ state: 'closed', volsers: ['V00001', 'V00002'], close: { superblocks: 19 } });
   expect((await get('/client-files/99999999-9999-4999-8999-999999999999/placements')).status).toBe(404);
   for (const q of ['/client-files/nope/placements', '/client-files?dbid=x', '/client-files?state=gone', '/volumes?stream=a%2Fb']) expect((await get(q)).status).toBe(400);

@@ -12,6 +12,7 @@ import { queryRestores } from './restores/restores.projection';
 import { querySaves } from './saves/saves.projection';
 import { queryClientFiles, queryPlacements, volumeFactsDigest, type ClientFileState } from './sov-client-files/client-files.projection';
 import { queryStreams } from './sov-streams/streams.projection';
+import { queryVerifications } from './sov-verifications/verifications.projection';
 import { queryVolumes } from './sov-volumes/volumes.projection';
 import { CATALOG_DB, SovadmService } from './sovadm/sovadm.service';
 import { chainHook } from './audit/hash-chain';
@@ -167,6 +168,27 @@ export class CatalogQueryController {
   @Get('volumes')
   volumes(@Query('stream') stream: unknown) {
     return queryVolumes(this.ds, optional('stream', stream, STREAM, 'a stream name'));
+  }
+
+  /** Verifications of volumes and client files, newest first (VolumeVerified, ClientFileVerified). */
+  @Get('verifications')
+  verifications(@Query() q: Record<string, unknown>) {
+    const ok = optional('ok', q.ok, /^(true|false)$/, 'true | false');
+    const limit = optional('limit', q.limit, /^[1-9][0-9]{0,3}$/, 'an integer in [1, 9999]');
+    const incarnation = optional('incarnation', q.incarnation, UUID, 'a lower-case UUID');
+    const volser = optional('volser', q.volser, /^[A-Z0-9]{1,6}$/, 'a volser (1-6 of A-Z 0-9)');
+    const stream = optional('stream', q.stream, STREAM, 'a stream name');
+    const clientFile = optional('clientFile', q.clientFile, NAME, 'a client file name');
+    const correlationId = optional('correlationId', q.correlationId, /^[\x21-\x7e]{1,128}$/, 'a correlation id');
+    return queryVerifications(this.ds, {
+      ...(stream ? { stream } : {}),
+      ...(volser ? { volser } : {}),
+      ...(clientFile ? { clientFile } : {}),
+      ...(incarnation ? { incarnation } : {}),
+      ...(correlationId ? { correlationId } : {}),
+      ...(ok ? { ok: ok === 'true' } : {}),
+      ...(limit ? { limit: Number(limit) } : {}),
+    });
   }
 }
 

@@ -98,3 +98,18 @@ export class CatalogEventHash1700000000400 implements MigrationInterface {
     await q.query('DROP TABLE catalog_event_hash');
   }
 }
+
+/** Verifications of volumes and client files (VolumeVerified, ClientFileVerified on sov.events). */
+export class CatalogSovVerifications1700000000402 implements MigrationInterface {
+  name = 'CatalogSovVerifications1700000000402';
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`CREATE TABLE catalog_sov_verification (
+      subject text NOT NULL, key text NOT NULL, stream text NOT NULL, volser text, client_file text, incarnation text, ok boolean NOT NULL,
+      problem_count int NOT NULL, problems jsonb NOT NULL, details jsonb NOT NULL, trigger text NOT NULL, correlation_id text, verified_at bigint NOT NULL,
+      PRIMARY KEY (subject, key, verified_at))`);
+    await q.query('CREATE INDEX catalog_sov_verification_volser ON catalog_sov_verification (volser, verified_at)');
+  }
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('DROP TABLE catalog_sov_verification');
+  }
+}

@@ -10,7 +10,7 @@ import { applyRecords, type BatchApplied, type BatchHook, type CatalogRecord, ty
 import { dsimsProjection } from './dsims/dsims.projection';
 import { lineagesProjection } from './lineages/lineages.projection';
 import { dlogProjection } from './dlog/dlog.projection';
-import { CatalogEventHash1700000000400, CatalogReadModels1700000000200, CatalogRestoresAndDlog1700000000201, CatalogSovReadModels1700000000300 } from './migrations';
+import { CatalogEventHash1700000000400, CatalogReadModels1700000000200, CatalogRestoresAndDlog1700000000201, CatalogSovReadModels1700000000300, CatalogSovVerifications1700000000402 } from './migrations';
 import { restoresProjection } from './restores/restores.projection';
 import type { CatalogEvent, Projection } from './projection';
 import { savesProjection } from './saves/saves.projection';
@@ -18,6 +18,7 @@ import { CatalogSchedules1700000000401 } from './schedules/schedules.migration';
 import { schedulesProjection } from './schedules/schedules.projection';
 import { clientFilesProjection } from './sov-client-files/client-files.projection';
 import { streamsProjection } from './sov-streams/streams.projection';
+import { verificationsProjection } from './sov-verifications/verifications.projection';
 import { volumesProjection } from './sov-volumes/volumes.projection';
 
 /** In the order a record is applied: streams before volumes (a volume's capacity is its stream's). */
@@ -31,8 +32,9 @@ export const PROJECTIONS: readonly Projection[] = [
   volumesProjection,
   clientFilesProjection,
   schedulesProjection,
+  verificationsProjection,
 ];
-export const CATALOG_MIGRATIONS = [CheckpointMigration, CatalogReadModels1700000000200, CatalogRestoresAndDlog1700000000201, CatalogSovReadModels1700000000300, CatalogEventHash1700000000400, CatalogSchedules1700000000401];
+export const CATALOG_MIGRATIONS = [CheckpointMigration, CatalogReadModels1700000000200, CatalogRestoresAndDlog1700000000201, CatalogSovReadModels1700000000300, CatalogEventHash1700000000400, CatalogSchedules1700000000401, CatalogSovVerifications1700000000402];
 
 /** Opens (and migrates) the catalog's database; `schema` isolates a rebuild. */
 export function openCatalogDatabase(url: string, schema?: string): Promise<DataSource> {

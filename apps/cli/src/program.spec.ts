@@ -3,6 +3,7 @@ import { CliUsageError } from './options';
 import type { SendPlan } from './plan';
 import { parseCommandLine } from './program';
 import { runCli } from './run';
+import { streamDefineMessage } from './commands/streams';
 
 /** The message a command line would send (checked against its contract). */
 function sends(...argv: string[]) {
@@ -109,6 +110,16 @@ describe('dsf command lines → the command sent', () => {
   });
 });
 
+describe('stream define', () => {
+  it('sends the codec options under the StreamDefine contract\'s field names, and the message validates', () => {
+    const m = streamDefineMessage('S1', { compression: 'zstd', encryption: 'aes-256-gcm', devices: { min: 1, max: 2 } });
+    expect(m).toMatchObject({ type: 'StreamDefine', stream: 'S1', compression: 'zstd', encryption: 'aes-256-gcm', minDevices: 1, maxDevices: 2 });
+    expect(() => registry.get('StreamDefine')!.validate(m)).not.toThrow();
+    expect(streamDefineMessage('S1', {})).not.toHaveProperty('compression');
+    expect(parseCommandLine(['stream', 'define', 'S1', '--compression', 'gzip', '--encryption', 'none', '--json'])).toMatchObject({ kind: 'plan', plan: { kind: 'run', command: 'stream define', json: true } });
+  });
+});
+
 describe('bad command lines: exit 2, nothing sent', () => {
   it.each([
     [['save', '--dbid', '7', '--dest', 'x'], /save: give exactly one of --full or --delta/],
@@ -172,6 +183,10 @@ describe('bad command lines: exit 2, nothing sent', () => {
     [['unload', '--dbid', '1', '--file', '3', '--out', '/etc/passwd', 'full'], /--out: expected a plain data set name/],
     [['report'], /required option '--dbid <N>' not specified/],
     [['report', '--dbid', '1', '--id', 'x'], /unknown option '--id'/],
+    [['stream', 'define', 'S1', '--compression', 'lz4'], /option '--compression <CODEC>' argument 'lz4' is invalid\. Allowed choices are none, zstd, gzip, brotli/],
+    [['stream', 'define', 'S1', '--encryption', 'aes-128'], /option '--encryption <CIPHER>' argument 'aes-128' is invalid\. Allowed choices are none, aes-256-gcm/],
+    [['volumes', 'verify', 'v1'], /VOLSER: expected 1-6 of A-Z 0-9, got "v1"/],
+    [['client-files', 'verify', 'x', '--stream', 'a/b'], /--stream: expected a stream name/],
   ])('%j', (argv, message) => {
     expect(() => parseCommandLine(argv as string[])).toThrow(CliUsageError);
     expect(() => parseCommandLine(argv as string[])).toThrow(message as RegExp);

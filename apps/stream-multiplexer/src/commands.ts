@@ -78,6 +78,14 @@ export class SovCommands {
         for (const e of events) if (e.type === 'VolumeScratched') await this.mux.scratch(e.volser);
         return TAKEN;
       }
+      case 'VolumeVerify': {
+        this.mux.decide({ type: 'CheckStream', stream: c.stream });
+        return { taken: true, done: this.mux.verifier.volume(c.stream, c.volser, 'operator', c.correlationId).then(() => undefined) };
+      }
+      case 'ClientFileVerify': {
+        this.mux.decide({ type: 'CheckStream', stream: c.stream });
+        return { taken: true, done: this.mux.verifier.clientFile(c.stream, c.clientFile, c.incarnation, 'operator', c.correlationId).then(() => undefined) };
+      }
       default: {
         const never: never = c;
         throw new RejectedRecord('UNKNOWN_TYPE', `unexpected command ${JSON.stringify(never).slice(0, 100)}`);

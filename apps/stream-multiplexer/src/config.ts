@@ -40,6 +40,10 @@ export interface StreamMultiplexerConfig extends ServiceHttpOptions {
   readonly retentionMs: number;
   /** 32-byte operator key wrapping the data keys of encrypted client files (SOV_OPERATOR_KEY_FILE: 64 hex digits) */
   readonly operatorKey?: Buffer;
+  /** the scrub verifies one finished volume every this many ms (SOV_SCRUB_INTERVAL_MS; 0 or unset: off) */
+  readonly scrubIntervalMs?: number;
+  /** makes the read-only device a verification reads through; default a read-only FileDevice on volumeDir */
+  readonly readDeviceFactory?: () => Device;
   /** makes the device of a stream (tests: a device that fails); default a FileDevice on volumeDir */
   readonly deviceFactory?: (spec: DeviceSpec) => Device;
   readonly log?: (msg: string) => void;
@@ -121,6 +125,7 @@ export function multiplexerConfigFromEnv(c: ServiceConfig, env: NodeJS.ProcessEn
     deviceTimeoutMs: num(env, 'SOV_DEVICE_TIMEOUT_MS', 60_000, 100),
     backlogSeconds: num(env, 'SOV_BACKLOG_SECONDS', 10, 1),
     idleReleaseMs: num(env, 'SOV_IDLE_RELEASE_MS', 60_000, 0),
+    scrubIntervalMs: num(env, 'SOV_SCRUB_INTERVAL_MS', 0),
     retentionMs: num(env, 'SOV_RETENTION_MS', num(env, 'DELTAFLOW_BULK_RETENTION_MS', 7 * 24 * 3600 * 1000, 1), 1),
     ...(operatorKey ? { operatorKey } : {}),
   };

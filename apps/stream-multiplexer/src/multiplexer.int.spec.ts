@@ -210,4 +210,25 @@ describe('stream multiplexer on the embedded broker', () => {
     expect(metrics).toMatch(/^deltaflow_kafka_consumer_ready\{group="deltaflow\.stream-multiplexer"\} 1$/m);
     expect(metrics).toMatch(/^deltaflow_superblocks_placed_total\{stream="S1"\} [1-9]\d*$/m); // from the RunPlaced it published
   });
+
+  it('the scrub (SOV_SCRUB_INTERVAL_MS) verifies the finished volumes one at a time, each once before any again, without holding a writer', async () => {
+    await mux?.stop();
+    await start({ scrubIntervalMs: 150 });
+    const full = [...new Set(events.messages.filter((e): e is MessageOfType<'VolumeFull'> => e.type === 'VolumeFull' && e.stream === 'S1').map((e) => e.volser))];
+    expect(full.length).toBeGreaterThan(1);
+    // a writer meanwhile: its file is placed and reads back while the scrub reads
+    const w = await sov.openClientFile({ stream: 'S1', clientFile: 'during-scrub' });
+    const data = content('during-scrub', 3 << 20);
+    await w.write(data);
+    const done = await w.finish();
+    const scrubbed = () => events.messages.filter((e): e is MessageOfType<'VolumeVerified'> => e.type === 'VolumeVerified' && e.trigger === 'scrub');
+    await events.waitFor(() => scrubbed().length >= full.length, 60_000, 'a scrub of every finished volume');
+    const first = scrubbed().slice(0, full.length);
+    expect(new Set(first.map((e) => e.volser)).size).toBe(full.length); // each once before any again
+    for (const e of first) expect(e).toMatchObject({ stream: 'S1', status: 'full', ok: true, problems: [] });
+    await events.waitFor((e) => e.type === 'ClientFileClosed' && e.incarnation === done.incarnation, 30_000, 'its close');
+    const dev = new FileDevice({ dir: path.join(dir, 'tapes'), capacity: 1 << 30, readOnly: true });
+    expect(sha256(await readBack(dev, opened(done.incarnation), runsOf(done.incarnation), closedOf(done.incarnation)))).toBe(sha256(data));
+    await dev.unmount();
+  });
 });

@@ -52,6 +52,7 @@ import { ClientFileRuntime, Deferred, type PendingSuperblock } from './runtime/c
 import { DeviceRuntime, MeteredDevice, type DeviceHost } from './runtime/device';
 import { MemoryBudget } from './runtime/memory';
 import { StreamServing } from './serving';
+import { Verifier } from './verifier';
 import { type Admission, type SpoolContext, type SpoolServer } from './spool/spool-server';
 
 export const MULTIPLEXER_CONFIG = Symbol('MULTIPLEXER_CONFIG');
@@ -69,6 +70,7 @@ export class StreamMultiplexerService implements OnModuleInit, OnApplicationShut
   private readonly commands = new SovCommands(this);
   private readonly balancer = new StreamBalancer(this);
   private readonly serving = new StreamServing(this);
+  readonly verifier = new Verifier(this);
   readonly files = new Map<string, ClientFileRuntime>();
   readonly devices = new Map<string, DeviceRuntime>();
   /** streams this instance serves (writes the volumes of) */
@@ -149,6 +151,7 @@ export class StreamMultiplexerService implements OnModuleInit, OnApplicationShut
     this.assignments.listen((change) => this.serving.onAssignment(change));
     this.timers.push(setInterval(() => void this.admission.checkParked(this.assignments.indices()), 200));
     this.timers.push(setInterval(() => this.balancer.balance(), 1000));
+    this.verifier.start();
   }
 
   /** A fold of sov.events from the start to its end now, and the volumes whose scratch was decided (and not undone). */
@@ -502,6 +505,7 @@ export class StreamMultiplexerService implements OnModuleInit, OnApplicationShut
   async onApplicationShutdown(): Promise<void> {
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
+    this.verifier.stop();
     // a clean stop: what was written is synced and published (a crash leaves it to the reconcile)
     for (const d of this.devices.values()) {
       await d.stop();

@@ -109,6 +109,8 @@ export interface VolumeView {
   /** when the last client file on it expires (none: a client file on it never expires) */
   expiresAt?: number | null;
   suspect?: { position?: number; reason: string };
+  /** its latest verification (VolumeVerified) */
+  verified?: { at: number; ok: boolean; problemCount: number; trigger: string };
   clientFiles: Array<{ incarnation: string; clientFile: string; state: string }>;
 }
 

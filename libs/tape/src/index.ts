@@ -33,9 +33,12 @@ export type { PlannedDelivery, PlannedRead, PlannedRun, PlanOptions, ReadPlan, R
 export { executePlan, readClientFile } from './reader';
 export { RestorePass } from './pass';
 export { verifyVolume } from './verify';
-export type { ExpectedRun, VerifyProblem, VolumeVerification } from './verify';
+export type { ExpectedRun, VerifyOptions, VerifyProblem, VolumeVerification } from './verify';
 export type { PassMember, PassOptions, PassStats } from './pass';
 export type { ExecuteStats, ReadClientFileOptions, RestoreSink } from './reader';
 export { activeDevices, admitSuperblock, allocateVolser, foldSov, initialSovState, nextDeviceName, sovDecider } from './streams';
-export type { DeviceState, DurableRecords, FileState, SovCommand, SovEvent, SovEventOf, SovState, StreamSettings, StreamState, VolumeState } from './streams';
+export type { DeviceState, DurableRecords, FileState, SovCommand, SovEvent, SovEventOf, SovState, StreamSettings, StreamState, VolumeRun, VolumeState } from './streams';
+export type { VerificationEvent, VerificationProblem } from './verification';
 export { servingVerdict, type ServingVerdict } from './serving';
+export { reclaimCandidates } from './reclaim';
+export type { ReclaimAssessment, ReclaimCandidate } from './reclaim';

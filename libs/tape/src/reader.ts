@@ -62,8 +62,12 @@ async function readRun(
   visit: (h: RecordHeader, body: Buffer, k: number, where: { volser: string; offset: number }) => Promise<void>,
 ): Promise<void> {
   let k = 0;
+  let expected = run.position;
   const w = await walkRecords(device, from, run.position + run.extent, { tag, volser }, async (r) => {
     if (r.position < run.position) return; // read through on the way to the run
+    // a record of the run skipped by the walk (it failed its CRC): named where it is, not by what follows it
+    if (r.position !== expected) throw new TapeCorruptError(`corrupt superblock ${run.firstSeq + k} of ${run.incarnation}: unreadable record (reading resumed at ${r.position})`, { volser, offset: expected });
+    expected = r.position + r.extent;
     const where = { volser, offset: r.position };
     if (k >= run.count) throw new TapeCorruptError(`more records than the ${run.count} superblocks placed`, where);
     await visit(r.header, r.body, k++, where);

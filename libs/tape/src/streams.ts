@@ -4,6 +4,7 @@ import { SovRejectedError, TapeStateError } from './errors';
 import type { AbortRecord, CloseRecord, CodecSpec, OpenRecord, RunEntry, VolumeLabel } from './format';
 import { assertVolser } from './names';
 import type { VolumeScan } from './scan';
+import type { Stamped, VerificationEvent } from './verification';
 import type { RunPlacement } from './writer';
 
 /*
@@ -37,7 +38,6 @@ export interface StreamSettings {
   readonly encryption: CodecSpec['encryption'];
 }
 
-type Stamped<T> = T & { readonly stream: string; readonly occurredAt: number };
 
 /** The sov.events messages (libs/contracts sov.ts), as the decider decides them. */
 export type SovEvent =
@@ -62,7 +62,8 @@ export type SovEvent =
   | Stamped<{ readonly type: 'VolumeFull'; readonly volser: string; readonly bytes: number; readonly nextVolser?: string }>
   | Stamped<{ readonly type: 'VolumeSuspect'; readonly volser: string; readonly device?: string; readonly position?: number; readonly reason: string }>
   | Stamped<{ readonly type: 'VolumeScratched'; readonly volser: string }>
-  | Stamped<{ readonly type: 'ClientFileExpired'; readonly clientFile: string; readonly incarnation: string }>;
+  | Stamped<{ readonly type: 'ClientFileExpired'; readonly clientFile: string; readonly incarnation: string }>
+  | VerificationEvent;
 
 export type SovEventOf<T extends SovEvent['type']> = Extract<SovEvent, { type: T }>;
 
@@ -99,7 +100,19 @@ export interface VolumeState {
   end: number;
   /** client files with a record on the volume */
   readonly files: Set<string>;
+  /** the runs placed on it (RunPlaced), in position order: what verification compares the records with */
+  readonly runs: VolumeRun[];
   suspect?: { readonly position?: number; readonly reason: string };
+}
+
+/** A run as sov.events placed it on a volume. */
+export interface VolumeRun {
+  readonly incarnation: string;
+  readonly firstSeq: number;
+  readonly count: number;
+  readonly position: number;
+  readonly extent: number;
+  readonly bytes: number;
 }
 
 export interface FileState {
@@ -155,7 +168,11 @@ export type SovCommand =
   | { readonly type: 'AbortUnwritten'; readonly incarnation: string; readonly stream: string; readonly clientFile: string; readonly reason: string; readonly at: number }
   | { readonly type: 'Expire'; readonly incarnation: string; readonly at: number }
   | { readonly type: 'Reconcile'; readonly device: string; readonly scan: VolumeScan; readonly at: number }
-  | { readonly type: 'ReportDamage'; readonly volser: string; readonly device?: string; readonly position?: number; readonly reason: string; readonly at: number };
+  | { readonly type: 'ReportDamage'; readonly volser: string; readonly device?: string; readonly position?: number; readonly reason: string; readonly at: number }
+  /** validation only: is the stream defined? */
+  | { readonly type: 'CheckStream'; readonly stream: string }
+  /** a verification's outcome, to be published (checked against the state: the volume or client file must be known) */
+  | { readonly type: 'ReportVerification'; readonly event: VerificationEvent };
 
 export function initialSovState(): SovState {
   return { streams: new Map(), volumes: new Map(), files: new Map(), names: new Map() };
@@ -363,6 +380,14 @@ function decide(c: SovCommand, state: SovState): SovEvent[] {
         },
       ];
     }
+    case 'CheckStream':
+      stream(state, c.stream);
+      return [];
+    case 'ReportVerification': {
+      const e = c.event;
+      stream(state, e.stream);
+      return [e];
+    }
     default: {
       const never: never = c;
       throw new TapeStateError(`unknown command ${JSON.stringify(never)}`);
@@ -458,7 +483,7 @@ function reconcile(state: SovState, device: string, scan: VolumeScan, at: number
       occurredAt: at,
     });
     // durableEvents looks the volume up: a copy of the state's volume map holds it
-    v = { volser: l.volser, stream: l.stream, streamFile: l.streamFile, sequence: l.sequence, previousVolser: l.previousVolser ?? null, nextVolser: null, device, status: 'mounted', end: 0, files: new Set() };
+    v = { volser: l.volser, stream: l.stream, streamFile: l.streamFile, sequence: l.sequence, previousVolser: l.previousVolser ?? null, nextVolser: null, device, status: 'mounted', end: 0, files: new Set(), runs: [] };
     state = { ...state, volumes: new Map(state.volumes).set(l.volser, v) };
   }
   const placed = new Map<string, number>();
@@ -548,6 +573,7 @@ function evolve(state: SovState, e: SovEvent): SovState {
           status: 'mounted',
           end: 0,
           files: new Set(),
+          runs: [],
         });
       return state;
     }
@@ -620,6 +646,7 @@ function evolve(state: SovState, e: SovEvent): SovState {
       if (v) {
         v.files.add(e.incarnation);
         v.end = Math.max(v.end, e.position + e.length);
+        addRun(v, { incarnation: e.incarnation, firstSeq: e.firstSeq, count: e.superblocks, position: e.position, extent: e.length, bytes: e.bytes });
         f.device = v.device;
       }
       return state;
@@ -645,6 +672,9 @@ function evolve(state: SovState, e: SovEvent): SovState {
       if (f) f.expired = true;
       return state;
     }
+    case 'VolumeVerified':
+    case 'ClientFileVerified':
+      return state;
     default: {
       const never: never = e;
       return never;
@@ -654,6 +684,14 @@ function evolve(state: SovState, e: SovEvent): SovState {
 
 /** The stream multiplexer's decider (pure; `evolve` works in place). */
 export const sovDecider: Decider<SovCommand, SovEvent, SovState> = { decide, evolve, initialState: initialSovState };
+
+/** Keeps a volume's runs in position order (a run folded twice is kept once). */
+function addRun(v: VolumeState, r: VolumeRun): void {
+  let i = v.runs.length;
+  while (i > 0 && v.runs[i - 1].position > r.position) i--;
+  if (i > 0 && v.runs[i - 1].position === r.position) return;
+  v.runs.splice(i, 0, r);
+}
 
 /** Folds events onto a state (in place). */
 export function foldSov(state: SovState, events: Iterable<SovEvent>): SovState {

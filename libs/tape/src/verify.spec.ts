@@ -42,4 +42,24 @@ describe('verifyVolume', () => {
     // the catalog's run at that position is no longer intact on the volume
     expect(bad.problems.some((p) => p.kind === 'catalog' && p.position === victim.position)).toBe(true);
   });
+
+  it('a volume still open for appending is verified up to its synced end: what a writer appends beyond it is not read, no trailer is missed', async () => {
+    const dev = new FileDevice({ dir, capacity: 64 << 20 });
+    const files = Array.from({ length: 2 }, (_, i) => ({ name: `m${i}`, data: content(`m${i}`, 600_000) }));
+    const w = await writeStream(dev, files, { k: 2, finish: false });
+    await w.writer.sync();
+    const upTo = Math.max(...w.placements.map((p) => p.position + p.extent));
+    const catalog = w.placements.map((p) => ({ incarnation: p.incarnation, firstSeq: p.firstSeq, count: p.count, position: p.position, extent: p.extent, crcs: p.crcs }));
+    await dev.unmount();
+    // a writer's unsynced tail beyond the synced end: half a record
+    fs.appendFileSync(dev.pathOf('V1'), Buffer.alloc(5000, 7));
+    const ro = new FileDevice({ dir, capacity: 64 << 20, readOnly: true });
+    const ok = await verifyVolume(ro, 'V1', catalog, { upTo });
+    expect(ok.problems).toEqual([]);
+    expect(ok.records.runs).toBe(w.placements.length);
+    // read whole, the same volume shows the torn tail and no trailer
+    const whole = await verifyVolume(ro, 'V1', catalog);
+    await ro.unmount();
+    expect(whole.ok).toBe(false);
+  });
 });

@@ -1,5 +1,5 @@
 import { RunEntry } from './format';
-import { Device } from './device';
+import { DelegatingDevice, Device, MountInfo } from './device';
 import { scanVolume } from './scan';
 
 /*
@@ -41,8 +41,39 @@ export interface VolumeVerification {
 const sameRun = (a: Pick<RunEntry, 'incarnation' | 'firstSeq' | 'count' | 'extent'> & { crcs?: readonly number[] }, b: RunEntry) =>
   a.incarnation === b.incarnation && a.firstSeq === b.firstSeq && a.count === b.count && a.extent === b.extent && (!a.crcs || a.crcs.every((c, i) => c >>> 0 === b.crcs[i] >>> 0));
 
+export interface VerifyOptions {
+  /**
+   * A volume still open for appending is verified up to here (its synced end: the end of its last
+   * placed run), so a writer appending beyond it is neither waited for nor mistaken for damage; it
+   * has no trailer yet, and may have no checkpoint.
+   */
+  readonly upTo?: number;
+}
+
+/** A device whose mounted volume ends at `upTo` (what lies beyond is not read). */
+class CappedDevice extends DelegatingDevice {
+  constructor(
+    inner: Device,
+    private readonly upTo: number,
+  ) {
+    super(inner);
+  }
+  override async mount(volser: string): Promise<MountInfo> {
+    const info = await this.inner.mount(volser);
+    return { ...info, end: Math.min(info.end, this.upTo) };
+  }
+  override end(): number {
+    return Math.min(this.inner.end(), this.upTo);
+  }
+  override read(position: number, extent: number): Promise<Buffer[]> {
+    return this.inner.read(position, Math.max(0, Math.min(extent, this.upTo - position)));
+  }
+}
+
 /** Verifies one volume; `catalogRuns` are the catalog's placements on it (omit to check the volume alone). */
-export async function verifyVolume(device: Device, volser: string, catalogRuns?: readonly ExpectedRun[]): Promise<VolumeVerification> {
+export async function verifyVolume(device: Device, volser: string, catalogRuns?: readonly ExpectedRun[], opts: VerifyOptions = {}): Promise<VolumeVerification> {
+  const open = opts.upTo !== undefined;
+  if (open) device = new CappedDevice(device, opts.upTo as number);
   const full = await scanVolume(device, volser, { mode: 'full' });
   const problems: VerifyProblem[] = full.damage.map((d) => ({
     volser,
@@ -60,9 +91,9 @@ export async function verifyVolume(device: Device, volser: string, catalogRuns?:
       if (!got) problems.push({ volser, position: r.position, kind: 'index', message: `the ${index} lists a run of ${r.incarnation} at ${volser}@${r.position} that the records do not hold` });
       else if (!sameRun(r, got)) problems.push({ volser, position: r.position, kind: 'index', message: `the ${index}'s run at ${volser}@${r.position} differs from the records (${r.incarnation} ${r.firstSeq}+${r.count})` });
     }
-    if (fast.finished && fast.runs.length !== full.runs.length)
+    if (fast.finished && !open && fast.runs.length !== full.runs.length)
       problems.push({ volser, position: full.validEnd, kind: 'index', message: `the trailer lists ${fast.runs.length} runs, the records hold ${full.runs.length}` });
-  } else if (full.finished === false && full.end > 0) {
+  } else if (!open && full.finished === false && full.end > 0) {
     problems.push({ volser, position: full.end, kind: 'index', message: `${volser} has neither a trailer nor a readable checkpoint` });
   }
   if (catalogRuns) {

@@ -8,6 +8,7 @@ import type { CatalogEvent, Projection, Queryable } from '../projection';
 import type { VolumeView } from '@deltaflow/catalog-api';
 
 export type { VolumeView };
+import { latestVolumeVerifications } from '../sov-verifications/verifications.projection';
 
 export const volumesProjection: Projection = {
   name: 'catalog.sov-volumes',
@@ -68,6 +69,7 @@ export async function queryVolumes(m: Pick<EntityManager, 'query'>, stream?: str
      ${stream ? 'WHERE f.stream = $1' : ''} ORDER BY r.volser, f.client_file, f.incarnation`,
     stream ? [stream] : [],
   );
+  const verified = await latestVolumeVerifications(m, stream);
   return vols.map((v) => {
     const on = files.filter((f) => f.volser === v.volser);
     const expiries = on.filter((f) => f.state !== 'expired').map((f) => (f.expires_at === null ? null : Number(f.expires_at)));
@@ -88,6 +90,8 @@ export async function queryVolumes(m: Pick<EntityManager, 'query'>, stream?: str
       view.fill = Math.round((Number(v.bytes) / Number(v.capacity)) * 10_000) / 10_000;
     }
     if (expiries.length) view.expiresAt = expiries.includes(null) ? null : Math.max(...(expiries as number[]));
+    const ver = verified.get(String(v.volser));
+    if (ver) view.verified = ver;
     if (v.suspect_reason !== null) view.suspect = { ...(v.suspect_position !== null ? { position: Number(v.suspect_position) } : {}), reason: v.suspect_reason };
     return view;
   });

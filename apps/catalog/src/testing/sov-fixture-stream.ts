@@ -52,5 +52,23 @@ export function sovFixtureStream(): SovEvent[] {
     { type: 'DeviceFailed', stream: 'NIGHTLY', device: 'd1', volser: 'V00002', reason: 'EIO', occurredAt: at(10) },
     { type: 'VolumeSuspect', stream: 'NIGHTLY', volser: 'V00002', device: 'd1', position: 700 + 6 * 262216, reason: 'EIO', occurredAt: at(10) },
     { type: 'DeviceAdded', stream: 'NIGHTLY', device: 'd2', occurredAt: at(10) },
+    // V00001 verified clean by the scrub, then a flipped byte found by an operator's verify
+    { type: 'VolumeVerified', stream: 'NIGHTLY', volser: 'V00001', ok: true, problems: [], problemCount: 0, status: 'full', end: 8 << 20, runs: 2, superblocks: 20, trigger: 'scrub', occurredAt: at(11) },
+    {
+      type: 'VolumeVerified',
+      stream: 'NIGHTLY',
+      volser: 'V00001',
+      ok: false,
+      problems: [{ volser: 'V00001', position: 600, kind: 'damage', reason: 'corrupt record at V00001@600: body CRC32C mismatch' }],
+      problemCount: 1,
+      status: 'full',
+      end: 8 << 20,
+      runs: 1,
+      superblocks: 4,
+      trigger: 'operator',
+      correlationId: 'cli-verify-1',
+      occurredAt: at(12),
+    },
+    { type: 'ClientFileVerified', stream: 'NIGHTLY', clientFile: 'db7-delta-1', incarnation: INC.delta, ok: true, problems: [], superblocks: 4, bytes: 4 * 262144, sha256: sha('d'), volsers: ['V00001'], trigger: 'operator', occurredAt: at(12) },
   ];
 }

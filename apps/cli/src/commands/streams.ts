@@ -1,8 +1,9 @@
 /**
  * Streaming backup administration (seed: SOVADM), from `dsf`:
  *   dsf stream define NAME [--objective BYTES_PER_S] [--devices MIN..MAX] [--volume-capacity BYTES]
+ *                          [--compression zstd|gzip|brotli|none] [--encryption aes-256-gcm|none]
  *   dsf stream list | dsf stream device add|remove STREAM DEVICE [--rate BYTES_PER_S]
- *   dsf client-files list [--stream S] [--dbid N] | dsf volumes list
+ *   dsf client-files list [--stream S] [--dbid N] | dsf volumes list (verify: verify.ts)
  *   dsf expire [--as-of DATE] [--dry-run]
  *   dsf catalog backup --out NAME | dsf catalog restore --from NAME --schema S | dsf catalog scan [--schema S] [--full]
  * Stream and device commands go on sov.commands and wait for the multiplexer's event on
@@ -11,15 +12,18 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Option, type Command } from 'commander';
-import { encodeMessage, registry, Topic, type TopicMessage } from '@deltaflow/contracts';
+import { COMPRESSIONS, ENCRYPTIONS, encodeMessage, registry, Topic, type TopicMessage } from '@deltaflow/contracts';
 import { createKafka, httpTokenFromEnv, TopicReader } from '@deltaflow/service-kit';
 import { catalogUrl, kafkaConnection } from '../endpoints';
 import { CliUsageError, dbidArg, nameArg, QUERY_TIMEOUT_SEC, streamArg, timeoutArg } from '../options';
 import { usage, type Json, type Outcome } from '../outcome';
 import type { CommandGroup, Plan, RunContext } from '../plan';
 import { table } from './report';
+import { registerVerify } from './verify';
 
-const SOV_TIMEOUT_SEC = 60;
+export const SOV_TIMEOUT_SEC = 60;
+type Compression = (typeof COMPRESSIONS)[number];
+type Encryption = (typeof ENCRYPTIONS)[number];
 
 const bytesArg = (flag: string) => (v: string) => {
   const m = /^(\d+)\s*([KMG]i?B?)?$/i.exec(v.trim());
@@ -49,11 +53,11 @@ function listOutcome(what: string, body: unknown, columns: Array<[string, (r: Js
   return { exitCode: 0, lines, json: { ok: true, [what.replace(/ /g, '')]: rows } };
 }
 
-/** Publishes a sov command and waits for the event that answers it. */
-async function sovCommand(
+/** Publishes a sov command and waits for the event that answers it (a line, or the whole outcome). */
+export async function sovCommand(
   ctx: RunContext,
   command: TopicMessage<'sov.commands'>,
-  done: (e: TopicMessage<'sov.events'>) => string | undefined,
+  done: (e: TopicMessage<'sov.events'>) => string | Outcome | undefined,
   timeoutSec: number,
   words: string,
   /** asked while no event came: a command that changes nothing has no event (a stream defined again alike) */
@@ -66,7 +70,7 @@ async function sovCommand(
   }
   const conn = kafkaConnection(ctx.discovery);
   const security = { ...(conn.ssl ? { ssl: conn.ssl } : {}), ...(conn.sasl ? { sasl: conn.sasl } : {}) };
-  let answer: string | undefined;
+  let answer: string | Outcome | undefined;
   let resolve!: () => void;
   const answered = new Promise<void>((r) => (resolve = r));
   const reader = new TopicReader<TopicMessage<'sov.events'>>({
@@ -98,6 +102,7 @@ async function sovCommand(
       }
     }
     if (!inTime) return { exitCode: 3, lines: [`${words}: no answer from the stream multiplexer within ${timeoutSec} s (is it running?)`], json: { ok: false, command: words, code: 'NO_OUTCOME' } };
+    if (typeof answer !== 'string') return answer!;
     return { exitCode: 0, lines: [answer!], json: { ok: true, command: words, result: answer } };
   } finally {
     await producer.disconnect().catch(() => undefined);
@@ -126,7 +131,32 @@ async function sovadm(ctx: RunContext, path: string, body: Json, timeoutSec: num
   return { exitCode: 0, lines: [summary(json)], json: { ok: true, command: words, ...json } };
 }
 
-const run = (command: string, json: boolean | undefined, fn: (ctx: RunContext) => Promise<Outcome>): Plan => ({ kind: 'run', command, json: json === true, run: fn });
+/** GET from the catalog's query API (JSON). */
+export async function catalogGet<T>(ctx: RunContext, path: string, timeoutSec = QUERY_TIMEOUT_SEC): Promise<T> {
+  const token = httpTokenFromEnv(ctx.env);
+  const res = await fetch(`${catalogUrl(ctx.discovery)}${path}`, { signal: AbortSignal.timeout(timeoutSec * 1000), ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}) });
+  if (!res.ok) throw new Error(`catalog: ${path}: HTTP ${res.status} ${(await res.text()).slice(0, 300)}`);
+  return (await res.json()) as T;
+}
+
+/** The StreamDefine a `dsf stream define` sends (field names as in the contract). */
+export function streamDefineMessage(
+  name: string,
+  o: { objective?: number; devices?: { min: number; max: number }; volumeCapacity?: number; compression?: Compression; encryption?: Encryption },
+): TopicMessage<'sov.commands'> {
+  return {
+    type: 'StreamDefine',
+    stream: name,
+    correlationId: `cli-${randomUUID()}`,
+    ...(o.objective !== undefined ? { objectiveBytesPerSec: o.objective } : {}),
+    ...(o.devices ? { minDevices: o.devices.min, maxDevices: o.devices.max } : {}),
+    ...(o.volumeCapacity !== undefined ? { volumeCapacity: o.volumeCapacity } : {}),
+    ...(o.compression !== undefined ? { compression: o.compression } : {}),
+    ...(o.encryption !== undefined ? { encryption: o.encryption } : {}),
+  };
+}
+
+export const run = (command: string, json: boolean | undefined, fn: (ctx: RunContext) => Promise<Outcome>): Plan => ({ kind: 'run', command, json: json === true, run: fn });
 
 export const streamsCommand: CommandGroup = {
   register(program: Command, use: (plan: Plan) => void) {
@@ -138,24 +168,21 @@ export const streamsCommand: CommandGroup = {
       .addOption(new Option('--objective <BYTES_PER_S>', 'the performance objective: devices are added while the backlog exceeds it').argParser(bytesArg('--objective')))
       .addOption(new Option('--devices <MIN..MAX>', 'how many devices the stream uses (default 1..1)').argParser(devicesArg))
       .addOption(new Option('--volume-capacity <BYTES>', 'the capacity of its volumes').argParser(bytesArg('--volume-capacity')))
+      .addOption(new Option('--compression <CODEC>', 'how its client files are compressed, per superblock (default: the multiplexer\'s SOV_COMPRESSION)').choices([...COMPRESSIONS]))
+      .addOption(new Option('--encryption <CIPHER>', 'how they are encrypted, after compression (aes-256-gcm needs the multiplexer\'s SOV_OPERATOR_KEY_FILE)').choices([...ENCRYPTIONS]))
       .option('--json', 'print one JSON object with the outcome')
       .addOption(new Option('--timeout <SEC>', `give up after SEC seconds (default ${SOV_TIMEOUT_SEC})`).argParser(timeoutArg))
-      .action((name: string, o: { objective?: number; devices?: { min: number; max: number }; volumeCapacity?: number; json?: boolean; timeout?: number }) => {
-        const correlationId = `cli-${randomUUID()}`;
-        const command: TopicMessage<'sov.commands'> = {
-          type: 'StreamDefine',
-          stream: name,
-          correlationId,
-          ...(o.objective !== undefined ? { objectiveBytesPerSec: o.objective } : {}),
-          ...(o.devices ? { minDevices: o.devices.min, maxDevices: o.devices.max } : {}),
-          ...(o.volumeCapacity !== undefined ? { volumeCapacity: o.volumeCapacity } : {}),
-        } as TopicMessage<'sov.commands'>;
+      .action((name: string, o: { objective?: number; devices?: { min: number; max: number }; volumeCapacity?: number; compression?: Compression; encryption?: Encryption; json?: boolean; timeout?: number }) => {
+        const command = streamDefineMessage(name, o);
         use(
           run('stream define', o.json, (ctx) =>
             sovCommand(
               ctx,
               command,
-              (e) => (e.type === 'StreamDefined' && e.stream === name ? `stream ${name} defined: ${e.minDevices}..${e.maxDevices} devices, volumes of ${e.volumeCapacity} bytes, runs of ${e.runSuperblocks} superblocks` : undefined),
+              (e) =>
+                e.type === 'StreamDefined' && e.stream === name
+                  ? `stream ${name} defined: ${e.minDevices}..${e.maxDevices} devices, volumes of ${e.volumeCapacity} bytes, runs of ${e.runSuperblocks} superblocks, compression ${e.compression}, encryption ${e.encryption}`
+                  : undefined,
               o.timeout ?? SOV_TIMEOUT_SEC,
               'stream define',
               async () => {
@@ -200,9 +227,8 @@ export const streamsCommand: CommandGroup = {
       });
     }
 
-    program
-      .command('client-files')
-      .summary('client files on streams (from the catalog)')
+    const clientFiles = program.command('client-files').summary('client files on streams: list them (from the catalog), verify one');
+    clientFiles
       .command('list')
       .summary('client files, their state and volumes')
       .addOption(new Option('--stream <NAME>', 'only this stream').argParser(streamArg('--stream')))
@@ -220,9 +246,8 @@ export const streamsCommand: CommandGroup = {
           render: (b) => listOutcome('client files', b, [['STREAM', (r) => r.stream], ['CLIENT FILE', (r) => r.clientFile], ['STATE', (r) => r.state], ['DBID', (r) => r.dbid], ['BYTES', (r) => r.bytes], ['VOLUMES', (r) => r.volsers], ['INCARNATION', (r) => r.incarnation]]),
         });
       });
-    program
-      .command('volumes')
-      .summary('tape volumes (from the catalog)')
+    const volumes = program.command('volumes').summary('tape volumes: list them (from the catalog), verify one');
+    volumes
       .command('list')
       .summary('volumes, their state and fill (LIST)')
       .option('--json', 'print {ok, volumes: [...]}')
@@ -236,6 +261,7 @@ export const streamsCommand: CommandGroup = {
           render: (b) => listOutcome('volumes', b, [['VOLSER', (r) => r.volser], ['STREAM', (r) => r.stream], ['STATE', (r) => r.state], ['BYTES', (r) => r.bytes ?? r.fill], ['CLIENT FILES', (r) => r.clientFiles]]),
         }),
       );
+    registerVerify(volumes, clientFiles, use);
     program
       .command('expire')
       .summary('expire client files whose date passed (never a full save a live delta chain needs)')

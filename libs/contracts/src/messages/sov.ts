@@ -25,7 +25,7 @@
 import { crc32c } from '@deltaflow/checksum';
 import { dbid, DsidSchema, id, name, streamName, text, timestamp, volser } from '../common';
 import { defineMessage, type KafkaRecord, type MessageOf } from '../define';
-import { array, boolean, bytes, enumOf, int, optional, posint, string, uint, uint32 } from '../schema';
+import { array, boolean, bytes, enumOf, int, object, optional, posint, string, uint, uint32 } from '../schema';
 
 export const MAX_SUPERBLOCK_PAYLOAD = 256 * 1024;
 /** Most superblocks in one run (RunPlaced.crcs). */
@@ -185,7 +185,32 @@ export const ClientFileExpire = defineMessage({
   fields: { stream: streamName(), clientFile: name(), incarnation: incarnation(), asOf: timestamp(), correlationId: optional(id()) },
 });
 
-export const SOV_COMMAND_MESSAGES = [StreamDefine, DeviceAdd, DeviceRemove, ClientFileOpen, ClientFileClose, ClientFileAbort, ClientFileExpire] as const;
+/**
+ * Verification of one volume (`dsf volumes verify`): the multiplexer serving the volume's stream
+ * reads it through a read-only device of its own (a mounted volume up to its synced end, so
+ * writers are not held), checks every record's CRCs, the trailer (or last checkpoint) and the
+ * placements of sov.events against the records, and answers with VolumeVerified.
+ */
+export const VolumeVerify = defineMessage({
+  type: 'VolumeVerify',
+  version: 1,
+  topic: 'sov.commands',
+  fields: { stream: streamName(), volser: volser(), correlationId: optional(id()) },
+});
+
+/**
+ * Verification of one client file (`dsf client-files verify`): reassembled from its runs, every
+ * superblock checked and decoded, the bytes and SHA-256 compared with the close record; answered
+ * with ClientFileVerified. Without `incarnation`, the latest incarnation of the name.
+ */
+export const ClientFileVerify = defineMessage({
+  type: 'ClientFileVerify',
+  version: 1,
+  topic: 'sov.commands',
+  fields: { stream: streamName(), clientFile: name(), incarnation: optional(incarnation()), correlationId: optional(id()) },
+});
+
+export const SOV_COMMAND_MESSAGES = [StreamDefine, DeviceAdd, DeviceRemove, ClientFileOpen, ClientFileClose, ClientFileAbort, ClientFileExpire, VolumeVerify, ClientFileVerify] as const;
 
 export const StreamDefined = defineMessage({
   type: 'StreamDefined',
@@ -357,6 +382,68 @@ export const ClientFileExpired = defineMessage({
   fields: { stream: streamName(), clientFile: name(), incarnation: incarnation(), occurredAt: occurredAt() },
 });
 
+const VERIFY_PROBLEM_KINDS = ['damage', 'index', 'catalog', 'content', 'missing'] as const;
+/** One problem verification found: where (position on `volser`, when known) and what. */
+const VerifyProblem = object({
+  volser: optional(volser()),
+  position: optional(uint()),
+  /** damage: a record fails its CRC or is cut; index: trailer/checkpoint vs records; catalog: placements vs records; content: the client file's bytes or SHA-256; missing: not readable at all */
+  kind: enumOf(VERIFY_PROBLEM_KINDS),
+  reason: text(),
+});
+const verifyProblems = () => array(VerifyProblem, { maxLength: 1000 });
+/** operator: asked with VolumeVerify / ClientFileVerify; scrub: the multiplexer's scheduled scrub */
+const VERIFY_TRIGGERS = ['operator', 'scrub'] as const;
+
+/** The outcome of a volume's verification (problems beyond the first 1000 are counted in `problemCount`). */
+export const VolumeVerified = defineMessage({
+  type: 'VolumeVerified',
+  version: 1,
+  topic: 'sov.events',
+  fields: {
+    stream: streamName(),
+    volser: volser(),
+    ok: boolean(),
+    problems: verifyProblems(),
+    problemCount: uint(),
+    /** the volume's status when read: a mounted one is verified up to its synced end */
+    status: enumOf(['mounted', 'full', 'suspect'] as const),
+    /** the position it was read up to */
+    end: uint(),
+    runs: uint(),
+    superblocks: uint(),
+    trigger: enumOf(VERIFY_TRIGGERS),
+    correlationId: optional(id()),
+    occurredAt: occurredAt(),
+  },
+  rule: 'ok exactly when there is no problem',
+  check: (m) => (m.ok === (m.problemCount === 0) && m.problems.length <= m.problemCount ? undefined : { field: 'ok', message: `ok ${m.ok} with ${m.problemCount} problems` }),
+});
+
+/** The outcome of a client file's verification: reassembled and compared with its close record. */
+export const ClientFileVerified = defineMessage({
+  type: 'ClientFileVerified',
+  version: 1,
+  topic: 'sov.events',
+  fields: {
+    stream: streamName(),
+    clientFile: name(),
+    incarnation: optional(incarnation()),
+    ok: boolean(),
+    problems: verifyProblems(),
+    /** superblocks and plaintext bytes read back, and their SHA-256 (when read to the end) */
+    superblocks: uint(),
+    bytes: uint(),
+    sha256: optional(sha256()),
+    volsers: array(volser(), { maxLength: 100_000 }),
+    trigger: enumOf(VERIFY_TRIGGERS),
+    correlationId: optional(id()),
+    occurredAt: occurredAt(),
+  },
+  rule: 'ok exactly when there is no problem',
+  check: (m) => (m.ok === (m.problems.length === 0) ? undefined : { field: 'ok', message: `ok ${m.ok} with ${m.problems.length} problems` }),
+});
+
 export const SOV_EVENT_MESSAGES = [
   StreamDefined,
   DeviceAdded,
@@ -373,4 +460,6 @@ export const SOV_EVENT_MESSAGES = [
   VolumeSuspect,
   VolumeScratched,
   ClientFileExpired,
+  VolumeVerified,
+  ClientFileVerified,
 ] as const;
