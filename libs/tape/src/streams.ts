@@ -1,11 +1,13 @@
 import type { Decider } from '@deltaflow/core';
-import { openedEventOf, openRecordOf, type RunFacts } from './catalog';
+import { openedEventOf, type RunFacts } from './catalog';
 import { SovRejectedError, TapeStateError } from './errors';
 import type { AbortRecord, CloseRecord, CodecSpec, OpenRecord, RunEntry, VolumeLabel } from './format';
 import { assertVolser } from './names';
 import type { VolumeScan } from './scan';
 import type { Stamped, VerificationEvent } from './verification';
 import type { RunPlacement } from './writer';
+import { evolveSov } from './sov-fold';
+export { foldSov, noteFileOnVolume } from './sov-fold';
 
 /*
  * The stream multiplexer's state as a decider (seed: ExHPDM's streams, devices, volumes and client
@@ -178,7 +180,6 @@ export function initialSovState(): SovState {
   return { streams: new Map(), volumes: new Map(), files: new Map(), names: new Map() };
 }
 
-const nameKey = (stream: string, clientFile: string) => `${stream}/${clientFile}`;
 
 function sameSettings(a: StreamSettings, b: StreamSettings): boolean {
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof StreamSettings>;
@@ -513,193 +514,5 @@ function reconcile(state: SovState, device: string, scan: VolumeScan, at: number
   return out;
 }
 
-/** Folds one event into the state (in place). Replaying a topic that holds an event twice changes nothing. */
-function evolve(state: SovState, e: SovEvent): SovState {
-  switch (e.type) {
-    case 'StreamDefined': {
-      const { type: _t, stream: name, occurredAt: _o, ...settings } = e;
-      const s = state.streams.get(name);
-      if (s) s.settings = settings;
-      else state.streams.set(name, { name, settings, devices: new Map(), volumeSeq: 0 });
-      return state;
-    }
-    case 'DeviceAdded': {
-      const s = state.streams.get(e.stream);
-      if (!s) return state;
-      const d = s.devices.get(e.device);
-      if (d) {
-        d.status = 'active';
-        d.rateBytesPerSec = e.rateBytesPerSec;
-      } else s.devices.set(e.device, { name: e.device, status: 'active', volser: null, ...(e.rateBytesPerSec ? { rateBytesPerSec: e.rateBytesPerSec } : {}) });
-      return state;
-    }
-    case 'StreamServed':
-    case 'StreamReleased': {
-      const s = state.streams.get(e.stream);
-      if (s && e.type === 'StreamServed') s.servedBy = e.instance;
-      else if (s && s.servedBy === e.instance) s.servedBy = null;
-      return state;
-    }
-    case 'DeviceRemoved':
-    case 'DeviceFailed': {
-      const d = state.streams.get(e.stream)?.devices.get(e.device);
-      if (d) {
-        d.status = e.type === 'DeviceRemoved' ? 'removed' : 'failed';
-        d.volser = null;
-      }
-      for (const f of state.files.values()) if (f.device === e.device && f.stream === e.stream) f.device = null;
-      return state;
-    }
-    case 'VolumeMounted': {
-      const s = state.streams.get(e.stream);
-      if (s) {
-        s.volumeSeq = Math.max(s.volumeSeq, e.volumeSeq);
-        const d = s.devices.get(e.device);
-        if (d) d.volser = e.volser;
-        // a volume mounted on one device is no longer the mounted volume of another
-        for (const o of s.devices.values()) if (o !== d && o.volser === e.volser) o.volser = null;
-      }
-      const v = state.volumes.get(e.volser);
-      if (v) v.device = e.device;
-      else
-        state.volumes.set(e.volser, {
-          volser: e.volser,
-          stream: e.stream,
-          streamFile: e.streamFile,
-          sequence: e.volumeSeq,
-          previousVolser: e.previousVolser ?? null,
-          nextVolser: null,
-          device: e.device,
-          status: 'mounted',
-          end: 0,
-          files: new Set(),
-          runs: [],
-        });
-      return state;
-    }
-    case 'VolumeFull': {
-      const v = state.volumes.get(e.volser);
-      if (v) {
-        v.status = 'full';
-        v.end = e.bytes;
-        v.nextVolser = e.nextVolser ?? null;
-        const d = state.streams.get(v.stream)?.devices.get(v.device);
-        if (d?.volser === e.volser) d.volser = null;
-      }
-      return state;
-    }
-    case 'VolumeSuspect': {
-      const v = state.volumes.get(e.volser);
-      if (v) {
-        if (v.status === 'mounted') v.status = 'suspect';
-        v.suspect ??= { ...(e.position !== undefined ? { position: e.position } : {}), reason: e.reason };
-        const d = state.streams.get(v.stream)?.devices.get(v.device);
-        if (d?.volser === e.volser) d.volser = null;
-      }
-      return state;
-    }
-    case 'VolumeScratched': {
-      const v = state.volumes.get(e.volser);
-      state.volumes.delete(e.volser);
-      for (const inc of v?.files ?? []) {
-        const f = state.files.get(inc);
-        if (!f) continue;
-        const i = f.volsers.indexOf(e.volser);
-        if (i >= 0) f.volsers.splice(i, 1);
-        if (f.expired && f.volsers.length === 0) {
-          state.files.delete(inc);
-          if (state.names.get(nameKey(f.stream, f.clientFile)) === inc) state.names.delete(nameKey(f.stream, f.clientFile));
-        }
-      }
-      return state;
-    }
-    case 'ClientFileOpened': {
-      if (state.files.has(e.incarnation)) return state;
-      const key = nameKey(e.stream, e.clientFile);
-      const open: OpenRecord = openRecordOf(e);
-      state.files.set(e.incarnation, {
-        incarnation: e.incarnation,
-        stream: e.stream,
-        clientFile: e.clientFile,
-        open,
-        status: 'open',
-        expired: false,
-        placed: 0,
-        bytes: 0,
-        last: false,
-        volsers: [],
-        device: null,
-        close: null,
-        abort: null,
-      });
-      state.names.set(key, e.incarnation);
-      return state;
-    }
-    case 'RunPlaced': {
-      const f = state.files.get(e.incarnation);
-      if (!f || e.firstSeq + e.superblocks <= f.placed) return state;
-      f.placed = e.firstSeq + e.superblocks;
-      f.bytes += e.bytes;
-      f.last ||= e.last;
-      if (f.volsers[f.volsers.length - 1] !== e.volser) f.volsers.push(e.volser);
-      const v = state.volumes.get(e.volser);
-      if (v) {
-        v.files.add(e.incarnation);
-        v.end = Math.max(v.end, e.position + e.length);
-        addRun(v, { incarnation: e.incarnation, firstSeq: e.firstSeq, count: e.superblocks, position: e.position, extent: e.length, bytes: e.bytes });
-        f.device = v.device;
-      }
-      return state;
-    }
-    case 'ClientFileClosed': {
-      const f = state.files.get(e.incarnation);
-      if (f && f.status === 'open') {
-        f.status = 'closed';
-        f.close = { incarnation: e.incarnation, superblocks: e.superblocks, bytes: e.bytes, sha256: e.sha256, closedAt: e.occurredAt };
-      }
-      return state;
-    }
-    case 'ClientFileAborted': {
-      const f = state.files.get(e.incarnation);
-      if (f && f.status === 'open') {
-        f.status = 'aborted';
-        f.abort = { incarnation: e.incarnation, reason: e.reason, abortedAt: e.occurredAt };
-      }
-      return state;
-    }
-    case 'ClientFileExpired': {
-      const f = state.files.get(e.incarnation);
-      if (f) f.expired = true;
-      return state;
-    }
-    case 'VolumeVerified':
-    case 'ClientFileVerified':
-      return state;
-    default: {
-      const never: never = e;
-      return never;
-    }
-  }
-}
-
-/** The stream multiplexer's decider (pure; `evolve` works in place). */
-export const sovDecider: Decider<SovCommand, SovEvent, SovState> = { decide, evolve, initialState: initialSovState };
-
-/** Keeps a volume's runs in position order (a run folded twice is kept once). */
-function addRun(v: VolumeState, r: VolumeRun): void {
-  let i = v.runs.length;
-  while (i > 0 && v.runs[i - 1].position > r.position) i--;
-  if (i > 0 && v.runs[i - 1].position === r.position) return;
-  v.runs.splice(i, 0, r);
-}
-
-/** Folds events onto a state (in place). */
-export function foldSov(state: SovState, events: Iterable<SovEvent>): SovState {
-  for (const e of events) evolve(state, e);
-  return state;
-}
-
-/** Notes that a client file has a record (open, close, abort) on a volume, for scratching. */
-export function noteFileOnVolume(state: SovState, volser: string, incarnation: string): void {
-  state.volumes.get(volser)?.files.add(incarnation);
-}
+/** The stream multiplexer's decider (pure; `evolve` works in place: sov-fold.ts). */
+export const sovDecider: Decider<SovCommand, SovEvent, SovState> = { decide, evolve: evolveSov, initialState: initialSovState };
