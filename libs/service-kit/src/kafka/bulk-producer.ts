@@ -29,7 +29,6 @@ import { Partitioners, type Admin, type Kafka } from 'kafkajs';
 import { ServiceKitError } from '../errors';
 
 // kafkajs' own table of broker error codes (name, retriable): the lean producer maps errors as kafkajs does
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { createErrorFromCode, staleMetadata } = require('kafkajs/src/protocol/error') as {
   createErrorFromCode(code: number): Error & { type: string; retriable: boolean; code: number };
   staleMetadata(e: { type: string }): boolean;
