@@ -18,6 +18,7 @@ import {
   decodeFrom,
   decodeMessage,
   defineMessage,
+  encodeSuperblockParts,
   dlqTopic,
   int,
   readEnvelope,
@@ -341,5 +342,27 @@ describe('version 1 records written before the vocabulary settled', () => {
       occurredAt: 1,
     });
     expect(decodeMessage(writeEnvelope('DlogDropped', 1, { dbid: 1, captureId: 's', correlationId: 's', occurredAt: 1 }, []))).toEqual({ type: 'DlogDropped', dbid: 1, correlationId: 's', occurredAt: 1 });
+  });
+});
+
+describe('encodeParts (a value in parts, for producers that write the bytes fields uncopied)', () => {
+  it.each(ALL_MESSAGES.map((d) => [d.type, d] as const))('%s: joins to exactly what encode produces', (_type, def: MessageDef) => {
+    fc.assert(
+      fc.property(messageArb(def), (m) => {
+        const whole = def.encode(m);
+        const parts = def.encodeParts(m);
+        expect(Buffer.concat([...parts.value]).equals(whole.value)).toBe(true);
+        expect({ topic: parts.topic, key: parts.key, headers: parts.headers }).toEqual({ topic: whole.topic, key: whole.key, headers: whole.headers });
+      }),
+      { numRuns: 20 },
+    );
+  });
+
+  it('leaves a superblock payload uncopied (the same memory, after the envelope head)', () => {
+    const payload = Buffer.alloc(4096, 7);
+    const r = encodeSuperblockParts({ stream: 'S', clientFile: 'f', incarnation: '12345678-1234-4234-8234-123456789abc', seq: 0, last: true, payload, crc: crc32c(payload) });
+    expect(r.value).toHaveLength(2);
+    expect(r.value[1]).toBe(payload);
+    expect(decodeFrom('sov.superblocks', Buffer.concat([...r.value]))).toMatchObject({ type: 'Superblock', seq: 0, last: true });
   });
 });

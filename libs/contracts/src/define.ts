@@ -4,7 +4,7 @@
  * so a consumer decodes any value with one call and gets a discriminated union back.
  */
 import { ContractError } from './errors';
-import { readEnvelope, writeEnvelope, type RawEnvelope } from './envelope';
+import { readEnvelope, writeEnvelopeHead, type RawEnvelope } from './envelope';
 import { parseFields, runCheck, type Check, type Fields, type Shape } from './schema';
 import { TOPICS, dlqTopic, sourceOfDlq, type TopicName } from './topics';
 
@@ -13,6 +13,17 @@ export interface KafkaRecord {
   readonly topic: string;
   readonly key: string | null;
   readonly value: Buffer;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+/**
+ * A record whose value is given in parts (envelope head, then the bytes fields as they are):
+ * Buffer.concat(value) is the KafkaRecord's value. Lets a producer write bulk bytes uncopied.
+ */
+export interface KafkaRecordParts {
+  readonly topic: string;
+  readonly key: string | null;
+  readonly value: readonly Uint8Array[];
   readonly headers: Readonly<Record<string, string>>;
 }
 
@@ -45,6 +56,8 @@ export interface MessageDef<T extends string = string, M extends { readonly type
   validate(value: unknown): M;
   /** Validates and encodes into a Kafka record (topic, key, envelope value, type headers). */
   encode(message: M): KafkaRecord;
+  /** As encode, with the value left in parts (the bytes fields not copied). */
+  encodeParts(message: M): KafkaRecordParts;
   /** Decodes an envelope that must hold this type. */
   decode(value: Uint8Array): M;
   /** True if `message` is of this type (narrowing a decoded union). */
@@ -111,6 +124,16 @@ export function defineMessage<const T extends string, F extends Fields, R extend
     return k === undefined ? null : String(k);
   }
 
+  function encodeParts(message: M): KafkaRecordParts {
+    const m = validate(message);
+    const json: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(m)) if (k !== 'type' && !bytesFields.includes(k)) json[k] = v;
+    const tails = bytesFields.map((name) => ((m as Record<string, unknown>)[name] as Uint8Array | undefined) ?? null);
+    const value: Uint8Array[] = [writeEnvelopeHead(type, version, json, tails)];
+    for (const t of tails) if (t !== null && t.length > 0) value.push(t);
+    return { topic: topicOf(m), key: keyOf(m), value, headers: { [TYPE_HEADER]: type, [VERSION_HEADER]: String(version) } };
+  }
+
   function fromEnvelope(env: RawEnvelope): M {
     if (env.type !== type) throw new ContractError('UNKNOWN_TYPE', `expected a ${type}, got a ${env.type}`, 'type', env.type);
     if (env.version > version) {
@@ -148,17 +171,10 @@ export function defineMessage<const T extends string, F extends Fields, R extend
     create: (f) => validate({ ...(f as object), type }),
     validate,
     encode(message) {
-      const m = validate(message);
-      const json: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(m)) if (k !== 'type' && !bytesFields.includes(k)) json[k] = v;
-      const tails = bytesFields.map((name) => ((m as Record<string, unknown>)[name] as Uint8Array | undefined) ?? null);
-      return {
-        topic: topicOf(m),
-        key: keyOf(m),
-        value: writeEnvelope(type, version, json, tails),
-        headers: { [TYPE_HEADER]: type, [VERSION_HEADER]: String(version) },
-      };
+      const r = encodeParts(message);
+      return { ...r, value: Buffer.concat(r.value) };
     },
+    encodeParts,
     decode: (value) => fromEnvelope(readEnvelope(value)),
     is: (message): message is M => message.type === type,
     fromEnvelope,

@@ -35,19 +35,30 @@ export interface RawEnvelope {
 
 /** Builds an envelope; `fields` must already be valid and free of bytes. */
 export function writeEnvelope(type: string, version: number, fields: Record<string, unknown>, tails: readonly (Uint8Array | null)[]): Buffer {
-  const header: Record<string, unknown> = { type, version, fields };
-  if (tails.length > 0) header.bytes = tails.map((t) => (t === null ? null : t.length));
-  const json = Buffer.from(JSON.stringify(header), 'utf8');
-  if (json.length > MAX_JSON_HEADER) {
-    throw new ContractError('VALIDATION', `${type}: JSON header of ${json.length} bytes exceeds ${MAX_JSON_HEADER}`, undefined, type);
-  }
-  const prefix = Buffer.alloc(ENVELOPE_PREFIX);
-  prefix.writeUInt8(ENVELOPE_MAGIC, 0);
-  prefix.writeUInt8(ENVELOPE_VERSION, 1);
-  prefix.writeUInt32BE(json.length, 2);
-  const parts: Uint8Array[] = [prefix, json];
+  const parts: Uint8Array[] = [writeEnvelopeHead(type, version, fields, tails)];
   for (const t of tails) if (t !== null) parts.push(t);
   return Buffer.concat(parts);
+}
+
+/**
+ * The envelope up to its tail (prefix and JSON header): followed by the non-null tails, in order,
+ * it is byte for byte what writeEnvelope builds. For producers that send the tails without
+ * copying them (the bulk producer writes head and payload with one writev).
+ */
+export function writeEnvelopeHead(type: string, version: number, fields: Record<string, unknown>, tails: readonly (Uint8Array | null)[]): Buffer {
+  const header: Record<string, unknown> = { type, version, fields };
+  if (tails.length > 0) header.bytes = tails.map((t) => (t === null ? null : t.length));
+  const json = JSON.stringify(header);
+  const jsonLength = Buffer.byteLength(json, 'utf8');
+  if (jsonLength > MAX_JSON_HEADER) {
+    throw new ContractError('VALIDATION', `${type}: JSON header of ${jsonLength} bytes exceeds ${MAX_JSON_HEADER}`, undefined, type);
+  }
+  const head = Buffer.allocUnsafe(ENVELOPE_PREFIX + jsonLength);
+  head.writeUInt8(ENVELOPE_MAGIC, 0);
+  head.writeUInt8(ENVELOPE_VERSION, 1);
+  head.writeUInt32BE(jsonLength, 2);
+  head.write(json, ENVELOPE_PREFIX, 'utf8');
+  return head;
 }
 
 function envelopeError(code: 'VALIDATION' | 'TRUNCATED' | 'UNSUPPORTED_VERSION', part: string, message: string): ContractError {

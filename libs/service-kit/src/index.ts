@@ -6,6 +6,7 @@ export * from './kafka/event-publisher';
 export * from './bootstrap';
 export * from './kafka/contract-codec';
 export * from './kafka/kafka-client';
+export * from './kafka/bulk-producer';
 export * from './kafka/topic-reader';
 export * from './answers';
 export * from './kafka/assignments';

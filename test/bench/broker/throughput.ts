@@ -1,7 +1,9 @@
 /**
  * Broker throughput: kafkajs producing (acks=-1) and a consumer group reading back, through the
  * embedded broker running as its own process (fsync=always, as `npm run broker` defaults), against
- * the same bytes sent through a raw loopback TCP socket to another process (the ceiling).
+ * the same bytes sent through a raw loopback TCP socket to another process (the ceiling). For the
+ * 256 KiB messages also the lean bulk producer (libs/service-kit BulkProducer: the same requests,
+ * written without copies) and librdkafka's kcat -P (acks=all), when kcat is installed.
  *   node infra/launcher/bin/run-ts.js test/bench/broker/throughput.ts [--quick]
  */
 import { record } from '../report';
@@ -10,6 +12,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as net from 'node:net';
+import { spawnSync } from 'node:child_process';
+import { crc32c } from '@deltaflow/checksum';
+import { BulkProducer } from '@deltaflow/service-kit';
 import { Kafka, logLevel } from 'kafkajs';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
@@ -74,6 +79,45 @@ async function produce(kafka: Kafka, topic: string, c: Case): Promise<number> {
   );
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   await producer.disconnect();
+  return secs;
+}
+
+/** The lean bulk producer: the same messages, `perSend` a request, `inFlight` requests on its one connection. */
+async function produceLean(kafka: Kafka, topic: string, c: Case): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] });
+  await admin.disconnect();
+  const p = await BulkProducer.connect({ kafka, clientId: 'bench-lean', topic, partition: 0 });
+  const value = Buffer.alloc(c.messageBytes, 0x61);
+  const crc = crc32c(value);
+  const records = Array.from({ length: c.perSend }, () => ({ key: null, value: [value], valueCrcs: [crc] }));
+  const sends = Math.ceil(c.messages / c.perSend);
+  let next = 0;
+  const t0 = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: c.inFlight }, async () => {
+      while (next < sends) {
+        next++;
+        await p.send(records);
+      }
+    }),
+  );
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  await p.close();
+  return secs;
+}
+
+const hasKcat = spawnSync('kcat', ['-V'], { stdio: 'ignore' }).status === 0;
+
+/** librdkafka's kcat -P, acks=all: each message one file argument (the same file), timed from spawn to exit. */
+function produceKcat(broker: string, topic: string, c: Case, dir: string, total: number): number {
+  const file = path.join(dir, 'kcat-message.bin');
+  fs.writeFileSync(file, Buffer.alloc(c.messageBytes, 0x61));
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync('kcat', ['-P', '-b', broker, '-t', topic, '-p', '0', '-X', 'acks=all', '-X', 'message.max.bytes=16000000', ...Array<string>(total).fill(file)], { encoding: 'utf8' });
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (r.status !== 0) throw new Error(`kcat -P failed: ${r.stderr}`);
   return secs;
 }
 
@@ -156,6 +200,17 @@ async function main(): Promise<void> {
       }
       rows.push([c.name, 'produce acks=-1', mb(p).toFixed(0), ms(p).toFixed(0), (ceiling / p).toFixed(2), busy(cpu1 - cpu0, p)]);
       rows.push([c.name, 'group consume', mb(r).toFixed(0), ms(r).toFixed(0), (ceiling / r).toFixed(2), busy(cpu2 - cpu1, r)]);
+      if (c.messageBytes >= 65536) {
+        const others: Array<[string, () => Promise<number> | number]> = [['lean bulk producer acks=-1', () => produceLean(kafka, `${topic}-lean`, c)]];
+        if (hasKcat) others.push(['kcat -P acks=all', () => produceKcat(`127.0.0.1:${broker.port}`, `${topic}-kcat`, c, dataDir, total)]);
+        for (const [what, run] of others) {
+          const c0 = cpuSeconds(broker.child.pid!);
+          const s = await run();
+          const c1 = cpuSeconds(broker.child.pid!);
+          record({ bench: 'broker', figure: `${c.name}: ${what}`, value: mb(s), unit: 'MB/s', ceiling: { name: 'raw TCP', value: mb(ceiling) } });
+          rows.push([c.name, what, mb(s).toFixed(0), ms(s).toFixed(0), (ceiling / s).toFixed(2), busy(c1 - c0, s)]);
+        }
+      }
     }
   } finally {
     broker.child.kill('SIGTERM');

@@ -8,10 +8,14 @@ export const ROOT = path.resolve(__dirname, '../../..');
 export const MiB = 1 << 20;
 export const secondsSince = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e9;
 
-/** The embedded broker as its own process (as `npm run broker`), fsync policy from BENCH_FSYNC (default always). */
+/**
+ * The embedded broker as its own process (as `npm run broker`), fsync policy from BENCH_FSYNC
+ * (default always). BENCH_BROKER_PROF=DIR: the broker writes a CPU profile there (node --cpu-prof).
+ */
 export function startBroker(dataDir: string, fsync = process.env.BENCH_FSYNC ?? 'always'): Promise<{ child: ChildProcess; brokers: string[]; stop(): Promise<void> }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'infra/launcher/bin/run-ts.js'), 'infra/embedded-kafka/src/main.ts', '--port', '0', '--data-dir', dataDir, '--fsync', fsync], {
+    const prof = process.env.BENCH_BROKER_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_BROKER_PROF}`] : [];
+    const child = spawn(process.execPath, [...prof, path.join(ROOT, 'infra/launcher/bin/run-ts.js'), 'infra/embedded-kafka/src/main.ts', '--port', '0', '--data-dir', dataDir, '--fsync', fsync], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'inherit'],
     });

@@ -5,18 +5,22 @@
  * kafkajs producer, each case next to the producer alone (the same bytes, the same requests, to a
  * scratch topic): superblocks per produce request and requests in flight; kafkajs' encoder growth
  * and Nagle's delay (levers.ts); one client file over several connections (the multiplexer
- * reorders within its window); several client files over one or several producers.
+ * reorders within its window); several client files over one or several producers. The data set
+ * goes through the stream once with kafkajs and once with the lean bulk producer (BulkProducer,
+ * SOV_PRODUCER=lean), each producer also alone on the same bytes.
  *
  *   node infra/launcher/bin/run-ts.js test/bench/streaming/throughput.ts
  *
  * DELTAFLOW_BENCH_STREAM_MIB: the data set (default 2048); DELTAFLOW_BENCH_LEVER_MIB: each lever
  * case (default 512); BENCH_FSYNC: the broker's fsync policy (default always: acks=-1 is on disk);
- * DELTAFLOW_BENCH_DIR: where files go (default the OS temp dir).
+ * DELTAFLOW_BENCH_DIR: where files go (default the OS temp dir); DELTAFLOW_BENCH_LEVERS=0 skips the
+ * kafkajs lever sweeps (the producer comparison only).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { SovClient, type ClientFileWriterOptions } from '@deltaflow/service-kit';
+import { crc32c } from '@deltaflow/checksum';
+import { BulkProducer, SovClient, type ClientFileWriterOptions } from '@deltaflow/service-kit';
 import { Kafka, logLevel } from 'kafkajs';
 import { multiplexerDefaults, startStreamMultiplexer, type RunningStreamMultiplexer } from '../../../apps/stream-multiplexer/src/app';
 import { record } from '../report';
@@ -69,6 +73,34 @@ async function producerAlone(brokers: string[], bytes: number, perRequest: numbe
   return s;
 }
 
+/** The lean bulk producer alone: the same bytes as 256 KiB records, `perRequest` a request, to a scratch topic. */
+async function leanAlone(brokers: string[], bytes: number, perRequest: number, inFlight: number): Promise<number> {
+  const kafka = new Kafka({ brokers, clientId: 'bench-lean', logLevel: logLevel.NOTHING });
+  const topic = `bench.lean.${Date.now()}`;
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] });
+  await admin.disconnect();
+  const p = await BulkProducer.connect({ kafka, clientId: 'bench-lean', topic, partition: 0 });
+  const value = Buffer.alloc(256 * 1024, 0x5a);
+  const crc = crc32c(value);
+  const records = Array.from({ length: perRequest }, () => ({ key: 'BENCH', value: [value], valueCrcs: [crc] }));
+  const requests = Math.ceil(bytes / (256 * 1024 * perRequest));
+  let next = 0;
+  const t0 = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next < requests) {
+        next++;
+        await p.send(records);
+      }
+    }),
+  );
+  const s = secondsSince(t0);
+  await p.close();
+  return s;
+}
+
 async function main(): Promise<void> {
   const root = fs.mkdtempSync(path.join(process.env.DELTAFLOW_BENCH_DIR ?? os.tmpdir(), 'bench-stream-'));
   const mb = (bytes: number, s: number) => bytes / s / 1e6;
@@ -94,7 +126,7 @@ async function main(): Promise<void> {
         log: () => undefined,
       }),
     );
-    sov = await SovClient.connect({ brokers: broker.brokers, clientId: 'bench' });
+    sov = await SovClient.connect({ brokers: broker.brokers, clientId: 'bench', superblockProducer: 'kafkajs' });
     await sov.command({ type: 'StreamDefine', stream: 'BENCH' });
     while (!mux.service.state.streams.has('BENCH')) await new Promise((r) => setTimeout(r, 50));
     const cpu = () => cpuSeconds(process.pid) + cpuSeconds(broker!.child.pid!);
@@ -129,42 +161,58 @@ async function main(): Promise<void> {
       return best;
     };
 
-    // as deployed today
-    await dataset('kafkajs as configured', {}, sov);
-    await sweep('', [
-      [1, 1],
-      [4, 1],
-      [8, 4],
-      [16, 4],
-      [28, 8],
-    ]);
-    // the levers: no zero-filled encoder growth, no Nagle delay on the request tail
-    installEncoderLever();
-    installNoDelayLever();
-    const levered = await SovClient.connect({ brokers: broker.brokers, clientId: 'bench-levers', producers: 4 });
-    await sov.close();
-    sov = levered;
-    const best = await sweep(' + levers', [
-      [4, 1],
-      [8, 4],
-      [16, 4],
-      [28, 8],
-    ]);
-    // several connections: one client file spread over 4, or 4 client files on 1 or 4
-    const spread = mb(leverBytes, await writeFile(sov, data, leverBytes, `spread-${n++}`, { ...best.opts, connections: 4 }));
-    rows.push([`${leverBytes / MiB} MiB`, `stream + levers, one client file over 4 connections`, spread.toFixed(0), '-', '-']);
-    record({ bench: 'streaming', figure: `stream ${leverBytes / MiB} MiB + levers, one file over 4 connections`, value: spread, unit: 'MB/s', ceiling: { name: 'cp + sync', value: mb(bytes, cpSync) } });
-    for (const producers of [1, 4]) {
-      const many = await SovClient.connect({ brokers: broker.brokers, clientId: `bench-${producers}`, producers });
-      const per = Math.floor(leverBytes / 4);
-      const t0 = process.hrtime.bigint();
-      await Promise.all([0, 1, 2, 3].map((i) => writeFile(many, data, per, `many-${producers}-${i}`, best.opts)));
-      const s = secondsSince(t0);
-      await many.close();
-      rows.push([`4 × ${per / MiB} MiB`, `stream + levers, 4 client files, ${producers} producer${producers > 1 ? 's' : ''}`, mb(4 * per, s).toFixed(0), '-', '-']);
-      record({ bench: 'streaming', figure: `4 client files of ${per / MiB} MiB + levers, ${producers} producer(s)`, value: mb(4 * per, s), unit: 'MB/s', ceiling: { name: 'cp + sync', value: mb(bytes, cpSync) } });
+    // the two producers of superblocks, each through the stream and alone on the same bytes
+    const lean = await SovClient.connect({ brokers: broker.brokers, clientId: 'bench-lean', superblockProducer: 'lean' });
+    try {
+      for (const [label, client, opts] of [
+        ['kafkajs', sov, {}],
+        ['lean producer', lean, {}],
+        ['lean producer', lean, { superblocksPerRequest: 16, inFlight: 8 }],
+      ] as Array<[string, SovClient, ClientFileWriterOptions]>) {
+        const rate = await dataset(label, opts, client);
+        const alone = mb(bytes, await (label === 'kafkajs' ? producerAlone : leanAlone)(broker.brokers, bytes, opts.superblocksPerRequest ?? 8, opts.inFlight ?? 4));
+        rows.push([`${SIZE_MIB} MiB`, `${label} alone (${opts.superblocksPerRequest ?? 8}/request, ${opts.inFlight ?? 4} in flight)`, alone.toFixed(0), '-', `the stream at ${((rate / alone) * 100).toFixed(0)} % of it`]);
+        record({ bench: 'streaming', figure: `${SIZE_MIB} MiB, ${label} alone (${opts.superblocksPerRequest ?? 8}/request, ${opts.inFlight ?? 4} in flight)`, value: alone, unit: 'MB/s', ceiling: { name: 'cp + sync', value: mb(bytes, cpSync) } });
+      }
+    } finally {
+      await lean.close();
     }
-    await dataset('with the levers', best.opts, sov);
+    if (process.env.DELTAFLOW_BENCH_LEVERS !== '0') {
+      await sweep('', [
+        [1, 1],
+        [4, 1],
+        [8, 4],
+        [16, 4],
+        [28, 8],
+      ]);
+      // the levers: no zero-filled encoder growth, no Nagle delay on the request tail
+      installEncoderLever();
+      installNoDelayLever();
+      const levered = await SovClient.connect({ brokers: broker.brokers, clientId: 'bench-levers', producers: 4, superblockProducer: 'kafkajs' });
+      await sov.close();
+      sov = levered;
+      const best = await sweep(' + levers', [
+        [4, 1],
+        [8, 4],
+        [16, 4],
+        [28, 8],
+      ]);
+      // several connections: one client file spread over 4, or 4 client files on 1 or 4
+      const spread = mb(leverBytes, await writeFile(sov, data, leverBytes, `spread-${n++}`, { ...best.opts, connections: 4 }));
+      rows.push([`${leverBytes / MiB} MiB`, `stream + levers, one client file over 4 connections`, spread.toFixed(0), '-', '-']);
+      record({ bench: 'streaming', figure: `stream ${leverBytes / MiB} MiB + levers, one file over 4 connections`, value: spread, unit: 'MB/s', ceiling: { name: 'cp + sync', value: mb(bytes, cpSync) } });
+      for (const producers of [1, 4]) {
+        const many = await SovClient.connect({ brokers: broker.brokers, clientId: `bench-${producers}`, producers, superblockProducer: 'kafkajs' });
+        const per = Math.floor(leverBytes / 4);
+        const t0 = process.hrtime.bigint();
+        await Promise.all([0, 1, 2, 3].map((i) => writeFile(many, data, per, `many-${producers}-${i}`, best.opts)));
+        const s = secondsSince(t0);
+        await many.close();
+        rows.push([`4 × ${per / MiB} MiB`, `stream + levers, 4 client files, ${producers} producer${producers > 1 ? 's' : ''}`, mb(4 * per, s).toFixed(0), '-', '-']);
+        record({ bench: 'streaming', figure: `4 client files of ${per / MiB} MiB + levers, ${producers} producer(s)`, value: mb(4 * per, s), unit: 'MB/s', ceiling: { name: 'cp + sync', value: mb(bytes, cpSync) } });
+      }
+      await dataset('with the levers', best.opts, sov);
+    }
   } finally {
     await sov?.close();
     await mux?.stop();

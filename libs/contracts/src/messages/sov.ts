@@ -24,7 +24,7 @@
  */
 import { crc32c } from '@deltaflow/checksum';
 import { dbid, DsidSchema, id, name, streamName, text, timestamp, volser } from '../common';
-import { defineMessage, type KafkaRecord, type MessageOf } from '../define';
+import { defineMessage, type KafkaRecord, type KafkaRecordParts, type MessageOf } from '../define';
 import { array, boolean, bytes, enumOf, int, object, optional, posint, string, uint, uint32 } from '../schema';
 
 export const MAX_SUPERBLOCK_PAYLOAD = 256 * 1024;
@@ -82,6 +82,11 @@ const SuperblockOfTrustedCrc = defineMessage({ type: 'Superblock', version: 2, t
 /** Encodes a superblock whose `crc` the caller computed over its payload (bytes identical to Superblock.encode). */
 export function encodeSuperblock(m: Omit<MessageOf<typeof Superblock>, 'type'>): KafkaRecord {
   return SuperblockOfTrustedCrc.encode({ type: 'Superblock', ...m });
+}
+
+/** As encodeSuperblock, the value in parts: [envelope head, payload] (the payload not copied). */
+export function encodeSuperblockParts(m: Omit<MessageOf<typeof Superblock>, 'type'>): KafkaRecordParts {
+  return SuperblockOfTrustedCrc.encodeParts({ type: 'Superblock', ...m });
 }
 
 export const SOV_SUPERBLOCK_MESSAGES = [Superblock] as const;

@@ -6,12 +6,21 @@
  * of order, the multiplexer takes them back in sequence within its reorder window); finish() publishes ClientFileClose with the
  * count, bytes and SHA-256 and resolves only when the multiplexer reported the client file closed
  * (every run placed): a save is complete only when its client file is closed.
+ *
+ * Superblocks go through the lean bulk producer (BulkProducer: no copies of the payload, its CRC
+ * reused for the batch CRC) when the client has one (SOV_PRODUCER=lean, the default without SASL),
+ * else through kafkajs; open, close and abort always through kafkajs. A failed request (after the
+ * producer's retries) fails the writer: write/finish reject with KAFKA and the caller aborts the
+ * client file. Superblocks Kafka acknowledged stay acknowledged; a retried request may land twice
+ * or out of order, which the multiplexer settles (duplicates) and reorders (within its window).
  */
 import { createHash, type Hash } from 'node:crypto';
 import { crc32c } from '@deltaflow/checksum';
-import { encodeMessage, encodeSuperblock, type KafkaRecord, type MessageOfType } from '@deltaflow/contracts';
+import { encodeMessage, encodeSuperblock, encodeSuperblockParts, Topic, type KafkaRecord, type MessageOfType } from '@deltaflow/contracts';
 import type { Dsid } from '@deltaflow/dsid';
 import type { Producer } from 'kafkajs';
+import type { BulkProducer, BulkRecord } from '../kafka/bulk-producer';
+import { observeProduced } from '../observability/published-events';
 import { SovClientError } from './errors';
 import type { ClientFileReport, SovClient } from './sov-client';
 
@@ -83,7 +92,7 @@ export class ClientFileWriter implements ByteSink<ClientFileWritten> {
   private seq = 0;
   private bytes = 0;
   private readonly hash: Hash = createHash('sha256');
-  private batch: KafkaRecord[] = [];
+  private batch: Array<KafkaRecord | BulkRecord> = [];
   private readonly inFlight = new Set<Promise<void>>();
   private failure: Error | null = null;
   private state: 'open' | 'finishing' | 'finished' | 'aborted' = 'open';
@@ -98,6 +107,7 @@ export class ClientFileWriter implements ByteSink<ClientFileWritten> {
     private readonly producers: readonly Producer[],
     readonly file: OpenClientFile & { readonly incarnation: string },
     private readonly opts: ClientFileWriterOptions,
+    private readonly bulk: readonly BulkProducer[],
   ) {
     this.perRequest = Math.min(MAX_PER_REQUEST, Math.max(1, opts.superblocksPerRequest ?? 8));
     this.maxInFlight = Math.max(1, opts.inFlight ?? 4);
@@ -105,8 +115,14 @@ export class ClientFileWriter implements ByteSink<ClientFileWritten> {
   }
 
   /** @internal Use SovClient.openClientFile. */
-  static async open(client: SovClient, producers: readonly Producer[], f: OpenClientFile & { incarnation: string }, opts: ClientFileWriterOptions): Promise<ClientFileWriter> {
-    const w = new ClientFileWriter(client, producers, f, opts);
+  static async open(
+    client: SovClient,
+    producers: readonly Producer[],
+    f: OpenClientFile & { incarnation: string },
+    opts: ClientFileWriterOptions,
+    bulk: readonly BulkProducer[] = [],
+  ): Promise<ClientFileWriter> {
+    const w = new ClientFileWriter(client, producers, f, opts, bulk);
     const open: MessageOfType<'ClientFileOpen'> = {
       type: 'ClientFileOpen',
       stream: f.stream,
@@ -188,9 +204,13 @@ export class ClientFileWriter implements ByteSink<ClientFileWritten> {
   }
 
   private async emit(payload: Buffer, last: boolean): Promise<void> {
-    this.batch.push(
-      encodeSuperblock({ stream: this.file.stream, clientFile: this.file.clientFile, incarnation: this.incarnation, seq: this.seq++, last, payload, crc: crc32c(payload) }),
-    );
+    const crc = crc32c(payload);
+    const sb = { stream: this.file.stream, clientFile: this.file.clientFile, incarnation: this.incarnation, seq: this.seq++, last, payload, crc };
+    if (this.bulk.length) {
+      // [envelope head, payload]: the payload is written as it is, its CRC reused for the batch CRC
+      const r = encodeSuperblockParts(sb);
+      this.batch.push({ key: r.key, value: r.value, valueCrcs: [undefined, crc], headers: r.headers });
+    } else this.batch.push(encodeSuperblock(sb));
     if (this.batch.length >= this.perRequest || last) await this.flush();
   }
 
@@ -200,8 +220,11 @@ export class ClientFileWriter implements ByteSink<ClientFileWritten> {
     this.batch = [];
     while (this.inFlight.size >= this.maxInFlight) await Promise.race(this.inFlight);
     if (this.failure) throw this.failure;
-    const producer = this.producers[this.nextProducer++ % this.producers.length];
-    const p: Promise<void> = this.client.send(producer, records).then(
+    const i = this.nextProducer++;
+    const sent = this.bulk.length
+      ? this.bulk[i % this.bulk.length].send(records as BulkRecord[]).then(() => observeProduced(Topic.sovSuperblocks, records.map((r) => ({ headers: r.headers }))))
+      : this.client.send(this.producers[i % this.producers.length], records as KafkaRecord[]);
+    const p: Promise<void> = sent.then(
       () => void this.inFlight.delete(p),
       (e) => {
         this.inFlight.delete(p);

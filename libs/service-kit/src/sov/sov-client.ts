@@ -11,8 +11,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { decodeFrom, encodeMessage, Topic, type AnyMessage, type MessageOfType, type TopicMessage, type TopicName } from '@deltaflow/contracts';
-import type { Producer } from 'kafkajs';
-import { createKafka, type KafkaSecurity } from '../kafka/kafka-client';
+import type { Kafka, Producer } from 'kafkajs';
+import { ServiceKitError } from '../errors';
+import { BulkProducer } from '../kafka/bulk-producer';
+import { createKafka, kafkaSecurityFromEnv, type KafkaSecurity } from '../kafka/kafka-client';
 import { TopicReader } from '../kafka/topic-reader';
 import { ClientFileWriter, type ClientFileWriterOptions, type OpenClientFile } from './client-file-writer';
 import { SovClientError } from './errors';
@@ -23,7 +25,21 @@ export interface SovClientOptions {
   readonly security?: KafkaSecurity;
   /** producers (one TCP connection each): client files are spread over them, and one client file may use several (ClientFileWriterOptions.connections). Default 1 */
   readonly producers?: number;
+  /**
+   * what carries superblocks: 'lean' (BulkProducer: payloads written uncopied, about 3x kafkajs on
+   * 256 KiB records, see test/bench/broker) or 'kafkajs'. Default: SOV_PRODUCER, else 'lean' unless
+   * SASL is configured (the lean producer speaks none).
+   */
+  readonly superblockProducer?: 'lean' | 'kafkajs';
   readonly log?: (msg: string) => void;
+}
+
+/** SOV_PRODUCER (lean | kafkajs); CONFIG error for anything else. */
+export function superblockProducerFromEnv(env: NodeJS.ProcessEnv = process.env): 'lean' | 'kafkajs' | undefined {
+  const v = env.SOV_PRODUCER?.trim().toLowerCase();
+  if (!v) return undefined;
+  if (v !== 'lean' && v !== 'kafkajs') throw new ServiceKitError('CONFIG', `SOV_PRODUCER: expected lean or kafkajs, got "${env.SOV_PRODUCER}"`);
+  return v;
 }
 
 /** What the multiplexer reported about one client file. */
@@ -46,6 +62,10 @@ type Followed = TopicMessage<'sov.events'> | MessageOfType<'DeadLetter'>;
 
 export class SovClient {
   private readonly producers: Producer[] = [];
+  private kafka?: Kafka;
+  private security: KafkaSecurity = {};
+  /** lean producers by stream and connection number ("stream#i"), made on first use */
+  private readonly bulk = new Map<string, Promise<BulkProducer>>();
   private next = 0;
   private reader?: TopicReader<Followed>;
   private readonly watches = new Map<string, Watch>();
@@ -56,7 +76,9 @@ export class SovClient {
   /** Connects the producers and starts following sov.events from its end. */
   static async connect(o: SovClientOptions): Promise<SovClient> {
     const c = new SovClient(o);
-    const kafka = createKafka({ clientId: o.clientId, brokers: o.brokers, security: o.security });
+    c.security = o.security ?? kafkaSecurityFromEnv();
+    if (c.superblockProducer === 'lean' && c.security.sasl) throw new ServiceKitError('CONFIG', 'SOV_PRODUCER=lean: the lean producer speaks no SASL; use kafkajs');
+    const kafka = (c.kafka = createKafka({ clientId: o.clientId, brokers: o.brokers, security: c.security }));
     for (let i = 0; i < Math.max(1, o.producers ?? 1); i++) {
       const p = kafka.producer({ allowAutoTopicCreation: true });
       await p.connect();
@@ -82,8 +104,28 @@ export class SovClient {
     this.watch(incarnation);
     // its requests go over `connections` of the client's producers, starting with the next one
     const first = this.next++;
-    const producers = Array.from({ length: Math.min(this.producers.length, Math.max(1, opts.connections ?? 1)) }, (_, i) => this.producers[(first + i) % this.producers.length]);
-    return ClientFileWriter.open(this, producers, { ...f, incarnation }, opts);
+    const connections = Math.min(this.producers.length, Math.max(1, opts.connections ?? 1));
+    const producers = Array.from({ length: connections }, (_, i) => this.producers[(first + i) % this.producers.length]);
+    const bulk = this.superblockProducer === 'lean' ? await Promise.all(Array.from({ length: connections }, (_, i) => this.bulkProducer(f.stream, (first + i) % this.producers.length))) : [];
+    return ClientFileWriter.open(this, producers, { ...f, incarnation }, opts, bulk);
+  }
+
+  /** What carries superblocks (SovClientOptions.superblockProducer). */
+  get superblockProducer(): 'lean' | 'kafkajs' {
+    return this.o.superblockProducer ?? superblockProducerFromEnv() ?? (this.security.sasl ? 'kafkajs' : 'lean');
+  }
+
+  /** The lean producer of a stream's sov.superblocks partition on connection `i`, connected on first use. */
+  private bulkProducer(stream: string, i: number): Promise<BulkProducer> {
+    const k = `${stream}#${i}`;
+    let p = this.bulk.get(k);
+    if (!p) {
+      p = BulkProducer.connect({ kafka: this.kafka!, clientId: `${this.o.clientId}-bulk`, topic: Topic.sovSuperblocks, key: stream, ssl: this.security.ssl, sasl: this.security.sasl });
+      this.bulk.set(k, p);
+      // a failed connect is not kept: the next client file tries again
+      p.catch(() => this.bulk.delete(k));
+    }
+    return p;
   }
 
   /** Publishes sov commands (StreamDefine, DeviceAdd, DeviceRemove, …) with acks=-1. */
@@ -195,6 +237,7 @@ export class SovClient {
     if (this.closed) return;
     this.closed = true;
     await this.reader?.stop();
+    for (const p of this.bulk.values()) await p.then((b) => b.close()).catch(() => undefined);
     for (const p of this.producers) await p.disconnect().catch(() => undefined);
   }
 }
