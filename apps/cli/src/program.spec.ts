@@ -144,7 +144,7 @@ describe('bad command lines: exit 2, nothing sent', () => {
     [['save', '--dbid', '7', '--full', '--dest', 'x', 'extra'], /too many arguments for 'save'/],
     [['dsim'], /dsim: expected a command: unload, reset, snapshot, print/],
     [['dsim', 'bogus'], /unknown command 'bogus'/],
-    [['help', 'bogus'], /^expected a command: save, dsim, saves, merge, restore, shadow, unload, report, upstream, stream, client-files, volumes, expire, catalog, schedule$/],
+    [['help', 'bogus'], /^expected a command: save, dsim, saves, merge, restore, shadow, unload, report, upstream, stream, client-files, volumes, expire, catalog, history, schedule$/],
     [['dsim', 'reset', '--dbid', '1', '--wait'], /unknown option '--wait'/],
     [['dsim', 'reset', '--dbid', '1', '--dest', 'x'], /unknown option '--dest'/],
     [['dsim', 'unload', '--dbid', '1'], /required option '--dest <NAME>' not specified/],
