@@ -107,10 +107,14 @@ export class FaultMatrix {
       switch (c.point) {
         case 'save-start':
         case 'save-copy':
-        case 'save-end': {
-          const name = this.name(`full-${c.target}-${c.point}`);
-          await this.rig.pub.publish({ type: 'SaveRequested', correlationId: name, dbid: this.rig.dbid, kind: 'full', online: true, destination: { kind: 'directory', name } });
-          const at = c.point === 'save-start' ? 'SaveStarted' : c.point === 'save-copy' ? 'SaveProgress' : 'SaveCompleted';
+        case 'save-end':
+        case 'stream-save': {
+          // a full save to a directory, or to a stream (killed while its superblocks flow to the multiplexer)
+          const streamed = c.point === 'stream-save';
+          const name = this.name(streamed ? `streamed-${c.target}` : `full-${c.target}-${c.point}`);
+          const destination = streamed ? { kind: 'stream' as const, stream: RIG_STREAM, name } : { kind: 'directory' as const, name };
+          await this.rig.pub.publish({ type: 'SaveRequested', correlationId: name, dbid: this.rig.dbid, kind: 'full', online: true, destination });
+          const at = c.point === 'save-start' ? 'SaveStarted' : c.point === 'save-end' ? 'SaveCompleted' : 'SaveProgress';
           await seen((m) => m.type === at && m.correlationId === name);
           await killed();
           const o = await this.dsf.outcome(name, 240_000);
@@ -118,22 +122,7 @@ export class FaultMatrix {
           if (o.type === 'SaveCompleted') {
             await this.unloadDsim(name);
             completedSave = name;
-            newChain = [name, `${name}.dsim`];
-          }
-          break;
-        }
-        case 'stream-save': {
-          // a full save to a stream, killed while its superblocks flow to the multiplexer
-          const name = this.name(`streamed-${c.target}`);
-          await this.rig.pub.publish({ type: 'SaveRequested', correlationId: name, dbid: this.rig.dbid, kind: 'full', online: true, destination: { kind: 'stream', stream: RIG_STREAM, name } });
-          await seen((m) => m.type === 'SaveProgress' && m.correlationId === name);
-          await killed();
-          const o = await this.dsf.outcome(name, 240_000);
-          outcome = o.type === 'SaveFailed' ? `SaveFailed ${(o as MessageOfType<'SaveFailed'>).code}` : o.type;
-          if (o.type === 'SaveCompleted') {
-            await this.unloadDsim(name);
-            completedSave = name;
-            newChain = [`stream:${RIG_STREAM}/${name}`, `${name}.dsim`];
+            newChain = [streamed ? `stream:${RIG_STREAM}/${name}` : name, `${name}.dsim`];
           }
           break;
         }
