@@ -48,19 +48,23 @@ describe('test databases as the service role', () => {
         [
           'catalog_dlog',
           'catalog_dsim',
+          'catalog_event_hash',
           'catalog_lineage',
           'catalog_restore',
           'catalog_save',
+          'catalog_schedule',
+          'catalog_schedule_step',
           'catalog_sov_client_file',
           'catalog_sov_device',
           'catalog_sov_run',
           'catalog_sov_stream',
+          'catalog_sov_verification',
           'catalog_sov_volume',
         ].map((t) => ({ s, t })),
       ),
     );
     const ran = await rows<{ name: string }>(db.url, 'SELECT name FROM public.migrations ORDER BY id');
-    expect(ran.map((r) => r.name)).toEqual(['CheckpointMigration1700000000000', 'CatalogReadModels1700000000200', 'CatalogRestoresAndDlog1700000000201', 'CatalogSovReadModels1700000000300']);
+    expect(ran.map((r) => r.name)).toEqual(['CheckpointMigration1700000000000', 'CatalogReadModels1700000000200', 'CatalogRestoresAndDlog1700000000201', 'CatalogSovReadModels1700000000300', 'CatalogEventHash1700000000400', 'CatalogSchedules1700000000401', 'CatalogSovVerifications1700000000402']);
     const owners = await rows(db.url, "SELECT DISTINCT pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname IN ('public', 'catalog_replay_test')");
     expect(owners.map((o) => o.owner).sort()).toEqual(['pg_database_owner', new URL(testServiceUrl()!).username].sort());
     await rows(db.url, 'DROP SCHEMA catalog_replay_test CASCADE');
