@@ -30,3 +30,18 @@ export function ratioOf(f: BenchFigure): number | undefined {
   if (!f.ceiling || f.value === 0) return undefined;
   return f.lowerIsBetter ? f.ceiling.value / f.value : f.value / f.ceiling.value;
 }
+
+/** Seconds to make `requests` calls of `send`, `inFlight` at a time (a producer's pipelined requests). */
+export async function timedRequests(requests: number, inFlight: number, send: () => Promise<unknown>): Promise<number> {
+  let next = 0;
+  const t0 = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next < requests) {
+        next++;
+        await send();
+      }
+    }),
+  );
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}

@@ -6,7 +6,7 @@
  * written without copies) and librdkafka's kcat -P (acks=all), when kcat is installed.
  *   node infra/launcher/bin/run-ts.js test/bench/broker/throughput.ts [--quick]
  */
-import { record } from '../report';
+import { record, timedRequests } from '../report';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -67,17 +67,7 @@ async function produce(kafka: Kafka, topic: string, c: Case): Promise<number> {
   const value = Buffer.alloc(c.messageBytes, 0x61);
   const messages = Array.from({ length: c.perSend }, () => ({ value }));
   const sends = Math.ceil(c.messages / c.perSend);
-  let next = 0;
-  const t0 = process.hrtime.bigint();
-  await Promise.all(
-    Array.from({ length: c.inFlight }, async () => {
-      while (next < sends) {
-        next++;
-        await producer.send({ topic, acks: -1, messages });
-      }
-    }),
-  );
-  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  const secs = await timedRequests(sends, c.inFlight, () => producer.send({ topic, acks: -1, messages }));
   await producer.disconnect();
   return secs;
 }
@@ -93,17 +83,7 @@ async function produceLean(kafka: Kafka, topic: string, c: Case): Promise<number
   const crc = crc32c(value);
   const records = Array.from({ length: c.perSend }, () => ({ key: null, value: [value], valueCrcs: [crc] }));
   const sends = Math.ceil(c.messages / c.perSend);
-  let next = 0;
-  const t0 = process.hrtime.bigint();
-  await Promise.all(
-    Array.from({ length: c.inFlight }, async () => {
-      while (next < sends) {
-        next++;
-        await p.send(records);
-      }
-    }),
-  );
-  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  const secs = await timedRequests(sends, c.inFlight, () => p.send(records));
   await p.close();
   return secs;
 }

@@ -23,7 +23,7 @@ import { crc32c } from '@deltaflow/checksum';
 import { BulkProducer, SovClient, type ClientFileWriterOptions } from '@deltaflow/service-kit';
 import { Kafka, logLevel } from 'kafkajs';
 import { multiplexerDefaults, startStreamMultiplexer, type RunningStreamMultiplexer } from '../../../apps/stream-multiplexer/src/app';
-import { record } from '../report';
+import { record, timedRequests } from '../report';
 import { installEncoderLever, installNoDelayLever } from './levers';
 import { cpSeconds, cpuSeconds, dataFile, MiB, secondsSince, startBroker, table } from './support';
 
@@ -58,17 +58,7 @@ async function producerAlone(brokers: string[], bytes: number, perRequest: numbe
   const value = Buffer.alloc(256 * 1024, 0x5a);
   const messages = Array.from({ length: perRequest }, () => ({ key: 'BENCH', value }));
   const requests = Math.ceil(bytes / (256 * 1024 * perRequest));
-  let next = 0;
-  const t0 = process.hrtime.bigint();
-  await Promise.all(
-    Array.from({ length: inFlight }, async () => {
-      while (next < requests) {
-        next++;
-        await p.send({ topic, acks: -1, messages });
-      }
-    }),
-  );
-  const s = secondsSince(t0);
+  const s = await timedRequests(requests, inFlight, () => p.send({ topic, acks: -1, messages }));
   await p.disconnect();
   return s;
 }
@@ -86,17 +76,7 @@ async function leanAlone(brokers: string[], bytes: number, perRequest: number, i
   const crc = crc32c(value);
   const records = Array.from({ length: perRequest }, () => ({ key: 'BENCH', value: [value], valueCrcs: [crc] }));
   const requests = Math.ceil(bytes / (256 * 1024 * perRequest));
-  let next = 0;
-  const t0 = process.hrtime.bigint();
-  await Promise.all(
-    Array.from({ length: inFlight }, async () => {
-      while (next < requests) {
-        next++;
-        await p.send(records);
-      }
-    }),
-  );
-  const s = secondsSince(t0);
+  const s = await timedRequests(requests, inFlight, () => p.send(records));
   await p.close();
   return s;
 }
