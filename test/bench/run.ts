@@ -31,6 +31,7 @@ const BENCHES: Bench[] = [
   { name: 'merge-service', file: 'test/bench/merge/service-bench.ts', args: [], env: { BENCH_DB_MIB: full ? '1024' : '256', BENCH_RUNS: full ? '3' : '1' } },
   { name: 'streaming', file: 'test/bench/streaming/scan.ts', args: [], env: { DELTAFLOW_BENCH_SCAN_MIB: full ? '256,1024,4096' : '256', DELTAFLOW_BENCH_CODEC_MIB: full ? '64' : '16' } },
   { name: 'streaming-throughput', file: 'test/bench/streaming/throughput.ts', args: [], env: { DELTAFLOW_BENCH_STREAM_MIB: full ? '2048' : '512', DELTAFLOW_BENCH_LEVER_MIB: full ? '512' : '128' } },
+  { name: 'streaming-save', file: 'test/bench/streaming/save.ts', args: [], env: { DELTAFLOW_BENCH_DB_MIB: full ? '2048' : '512' } },
   { name: 'streaming-restore', file: 'test/bench/streaming/restore.ts', args: [], env: { DELTAFLOW_BENCH_RESTORE_MIB: full ? '128' : '64', DELTAFLOW_BENCH_SAMPLE_MIB: full ? '1024' : '256' } },
   { name: 'catalog', file: 'test/bench/catalog/replay.ts', args: [full ? '200000' : '50000'], env: {} },
   { name: 'streaming-utilisation', file: 'test/bench/streaming/utilisation.ts', args: [], env: { DELTAFLOW_BENCH_UTIL_SECONDS: full ? '20' : '10' } },

@@ -209,4 +209,30 @@ describe('saves to a stream, restored from it', () => {
     const refused = await sys.dsf.restore(DBID, 'nothing', ['stream:S1/no-such-file']);
     expect(refused).toMatchObject({ type: expect.stringMatching(/CommandRejected|RestoreInterrupted/), reason: expect.stringMatching(/no-such-file/) });
   });
+
+  it('an offline full save goes straight into its client file (nothing staged) and restores to the stopped nucleus', async () => {
+    await sys.nucleus.setActive(false);
+    try {
+      const staging = path.join(dataDir, 'staging');
+      let stagedSeen = false;
+      const watch = setInterval(() => {
+        if (fs.existsSync(staging) && fs.readdirSync(staging).some((f) => f.startsWith('save-'))) stagedSeen = true;
+      }, 5);
+      const saved = await sys.dsf.send({ type: 'SaveRequested', correlationId: 'sf-offline', dbid: DBID, kind: 'full', online: false, destination: { kind: 'stream', stream: 'S1', name: 'sf-offline' } });
+      clearInterval(watch);
+      expect(saved).toMatchObject({ type: 'SaveCompleted', online: false, location: { kind: 'stream', stream: 'S1', clientFile: 'sf-offline' } });
+      expect(stagedSeen).toBe(false);
+      expect(sys.services.tail(400)).toMatch(/client file sf-offline closed on stream S1 \(\d+ superblocks on [^,)]+\)/);
+      const closed = sovEvents.messages.find((e): e is MessageOfType<'ClientFileClosed'> => e.type === 'ClientFileClosed' && e.clientFile === 'sf-offline');
+      expect(closed?.bytes).toBe((saved as MessageOfType<'SaveCompleted'>).bytes);
+      expect(await sys.dsf.restore(DBID, 'offline-from-stream', ['stream:S1/sf-offline'])).toMatchObject({ type: 'RestoreCompleted' });
+      for (const f of ['ASSO', 'DATA']) {
+        const a = fs.readFileSync(path.join(dataDir, 'restores', 'offline-from-stream', f));
+        const b = fs.readFileSync(path.join(sys.nucleus.databaseDir, f));
+        expect({ file: f, equal: a.equals(b) }).toEqual({ file: f, equal: true });
+      }
+    } finally {
+      await sys.nucleus.setActive(true);
+    }
+  });
 });

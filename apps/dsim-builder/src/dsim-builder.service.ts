@@ -13,8 +13,8 @@ import { BlockDatabase, databaseDir } from '@deltaflow/blockdb';
 import { encodeMessage, type AnyMessage, type MessageOfType, type TopicMessage } from '@deltaflow/contracts';
 import { applyBatchOnce, applyOnce } from '@deltaflow/persistence';
 import { dsim, type DsimCommand, type DsimEvent, type DsimState } from '@deltaflow/save-chain';
-import { DataSetWriter, dataSetPath } from '@deltaflow/save-format';
-import { Assignments, EventPublisher, StreamOutput, type AssignmentChange, type RecordAt } from '@deltaflow/service-kit';
+import { DataSetWriter, dataSetPath, type DataSetSink } from '@deltaflow/save-format';
+import { Assignments, EventPublisher, SovClientError, StreamOutput, type AssignmentChange, type RecordAt } from '@deltaflow/service-kit';
 import type { DataSource, EntityManager } from 'typeorm';
 import { countBlocks, DSIM_BUILDER_PROJECTION, forgetImages, insertImages, insertSyncs, lastImages, loadDsim, openDsimDataSource, recordCompletedSave, saveDsim } from './dsim-store';
 import { PlogRetention } from './plog-retention';
@@ -46,7 +46,7 @@ const isPublic = (e: DsimEvent): e is PublicDsimEvent => PUBLIC.has(e.type);
 export class DsimBuilderService implements OnModuleInit, OnApplicationShutdown {
   private ds!: DataSource;
   private publisher!: EventPublisher<AnyMessage>;
-  /** DSIM unloads to a stream: staged, then sent as a client file */
+  /** DSIM unloads to a stream: written straight into a client file */
   private streams!: StreamOutput;
   /** truncates dsf.plog below what is secured (when plogKeepSaves > 0) */
   retention?: PlogRetention;
@@ -217,25 +217,19 @@ export class DsimBuilderService implements OnModuleInit, OnApplicationShutdown {
       this.log(`DSIM of database ${c.dbid} unloaded to ${dest.name}: ${written.blocks} blocks`);
       return;
     }
-    // to a stream: staged, then sent as one client file; the DSIM is unloaded only once it is closed
+    // to a stream: written straight into one client file; the DSIM is unloaded only once it is closed
     const name = dest.name ?? c.correlationId;
-    const staged = this.streams.stagingFile('dsim', c.correlationId);
-    fs.rmSync(staged, { force: true }); // a redelivered command's leftover
+    const win = dsim.window(s)!;
+    let written: { blocks: number; digest: string } | null;
     try {
-      const written = await this.writeWindow(m, c, { name, file: staged }, 'unloaded-dsim', s);
-      if (written === null) return;
-      try {
-        await this.streams.send(staged, { stream: dest.stream, name }, { dbid: c.dbid, dsid: dsim.window(s)!.dsid, kind: 'dsim', correlationId: c.correlationId });
-      } catch (e) {
-        const code = (e as { code?: unknown }).code;
-        return this.reject(c, typeof code === 'string' && /^[A-Z][A-Z0-9_]*$/.test(code) ? code : 'STREAM', `the DSIM was not unloaded to stream ${dest.stream}: ${(e as Error).message}`, 'destination');
-      }
-      fs.rmSync(staged, { force: true }); // gone before DsimUnloaded is told
-      await this.decide(m, c.dbid, { type: 'RecordUnloaded', correlationId: c.correlationId, location: { kind: 'stream', stream: dest.stream, clientFile: name }, ...written }, s);
-      this.log(`DSIM of database ${c.dbid} unloaded to stream ${dest.stream} as ${name}: ${written.blocks} blocks`);
-    } finally {
-      fs.rmSync(staged, { force: true });
+      written = await this.writeWindow(m, c, { name, sink: () => this.streams.open({ stream: dest.stream, name }, { dbid: c.dbid, dsid: win.dsid, kind: 'dsim', correlationId: c.correlationId }) }, 'unloaded-dsim', s);
+    } catch (e) {
+      if (!(e instanceof SovClientError)) throw e;
+      return this.reject(c, e.code, `the DSIM was not unloaded to stream ${dest.stream}: ${e.message}`, 'destination');
     }
+    if (written === null) return;
+    await this.decide(m, c.dbid, { type: 'RecordUnloaded', correlationId: c.correlationId, location: { kind: 'stream', stream: dest.stream, clientFile: name }, ...written }, s);
+    this.log(`DSIM of database ${c.dbid} unloaded to stream ${dest.stream} as ${name}: ${written.blocks} blocks`);
   }
 
   /** A copy of the original DSIM for a merge or restore that reads it where it lives; the DSIM stays in use. */
@@ -253,21 +247,21 @@ export class DsimBuilderService implements OnModuleInit, OnApplicationShutdown {
   private async writeWindow(
     m: EntityManager,
     c: { type: string; correlationId: string; dbid: number },
-    to: { name: string; file?: string },
+    to: { name: string; sink?: () => Promise<DataSetSink> },
     kind: 'unloaded-dsim' | 'original-dsim',
     s: DsimState,
   ): Promise<{ blocks: number; digest: string } | null> {
     const name = to.name;
-    let file: string;
+    let file = '';
     try {
-      file = to.file ?? dataSetPath(this.config.dataDir, name);
+      if (!to.sink) file = dataSetPath(this.config.dataDir, name);
     } catch (e) {
       await this.reject(c, 'VALIDATION', (e as Error).message, 'destination');
       return null;
     }
     const win = dsim.window(s);
     if (win === null || !win.complete || win.endLsn === null) throw new Error('the DSIM decider allowed a copy of a DSIM that is not complete');
-    if (fs.existsSync(file)) {
+    if (!to.sink && fs.existsSync(file)) {
       await this.reject(c, 'ALREADY_EXISTS', `data set ${name} already exists`, 'destination');
       return null;
     }
@@ -279,8 +273,8 @@ export class DsimBuilderService implements OnModuleInit, OnApplicationShutdown {
     const db = BlockDatabase.open(dir, { readOnly: true });
     const geometry = db.geometry;
     db.close();
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    const w = await DataSetWriter.create(file, { dbid: c.dbid, dsid: win.dsid, kind, online: false, startLsn: win.startLsn, endLsn: win.endLsn, geometry }, { fsync: this.config.fsync ?? true });
+    if (!to.sink) fs.mkdirSync(path.dirname(file), { recursive: true });
+    const w = await DataSetWriter.create(to.sink ? { sink: await to.sink(), name } : file, { dbid: c.dbid, dsid: win.dsid, kind, online: false, startLsn: win.startLsn, endLsn: win.endLsn, geometry }, { fsync: this.config.fsync ?? true });
     let blocks = 0;
     try {
       for await (const b of lastImages(m, c.dbid, win.startLsn, win.endLsn)) {
@@ -288,7 +282,7 @@ export class DsimBuilderService implements OnModuleInit, OnApplicationShutdown {
         blocks++;
       }
     } catch (e) {
-      await w.abort();
+      await w.abort((e as Error).message);
       throw e;
     }
     const out = await w.finish();

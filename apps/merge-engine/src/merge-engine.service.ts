@@ -86,7 +86,7 @@ export class MergeEngineService implements OnModuleInit, BeforeApplicationShutdo
   private publisher!: EventPublisher<AnyMessage>;
   private reader?: TopicReader<EventsMessage>;
   private readonly resolver: InputResolver;
-  /** merge outputs to a stream: staged, then sent as a client file */
+  /** merge outputs to a stream: written straight into a client file */
   private readonly streams: StreamOutput;
   private readonly snapshots = new Answers<MessageOfType<'DsimSnapshotted'> | MessageOfType<'CommandRejected'>>();
   /** correlation ids with an outcome or a start on dsf.events */
@@ -355,7 +355,7 @@ export class MergeEngineService implements OnModuleInit, BeforeApplicationShutdo
 
   private async acceptMerge(c: MessageOfType<'MergeRequested'>): Promise<Job> {
     const dest = c.output;
-    // to a stream: staged, then sent as one client file (named --dest, default the correlation id)
+    // to a stream: written straight into one client file (named --dest, default the correlation id); a cascade's temporaries go under staging/
     const outName = dest.kind === 'directory' ? dest.name : (dest.name ?? c.correlationId);
     const output = dest.kind === 'directory' ? dataSetPath(this.config.dataDir, outName) : this.streams.stagingFile('merge', c.correlationId);
     if (dest.kind === 'directory' && fs.existsSync(output)) throw new Rejection('ALREADY_EXISTS', `data set ${outName} already exists`, { field: 'output' });
@@ -380,23 +380,17 @@ export class MergeEngineService implements OnModuleInit, BeforeApplicationShutdo
       command: c,
       inputs,
       run: async (progress, signal) => {
+        // to a stream: the merged bytes go straight into the client file (output names it; cascade temporaries go there)
         const r = await mergeDataSets({
           inputs: inputs.map((i) => i.path),
           output,
+          ...(dest.kind === 'stream' ? { sink: (h) => this.streams.open({ stream: dest.stream, name: outName }, { dbid: c.dbid, dsid: h.dsid, kind: 'merge', correlationId: c.correlationId }) } : {}),
           signal,
           throttle: this.throttle,
           writer: { fsync: this.config.fsync ?? true },
           onProgress: (p) => void progress(p.bytesDone, p.bytesTotal),
         });
-        let location: Location = { kind: 'directory', name: outName };
-        if (dest.kind === 'stream') {
-          try {
-            await this.streams.send(output, { stream: dest.stream, name: outName }, { dbid: c.dbid, dsid: r.dsid, kind: 'merge', correlationId: c.correlationId });
-          } finally {
-            fs.rmSync(output, { force: true });
-          }
-          location = { kind: 'stream', stream: dest.stream, clientFile: outName };
-        }
+        const location: Location = dest.kind === 'directory' ? { kind: 'directory', name: outName } : { kind: 'stream', stream: dest.stream, clientFile: outName };
         return {
           type: 'MergeCompleted',
           correlationId: c.correlationId,

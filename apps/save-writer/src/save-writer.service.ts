@@ -24,7 +24,7 @@ import { blocksOfFullSave } from '@deltaflow/dlog';
 import { saveLifecycle, type SaveCommand, type SaveEvent, type SaveLifecycleState } from '@deltaflow/save-chain';
 import { DataSetWriter, dataSetPath } from '@deltaflow/save-format';
 import { PARTIAL_SUFFIX, Throttle } from '@deltaflow/core';
-import { Answers, Assignments, EventPublisher, StreamOutput, TopicReader, type RecordAt } from '@deltaflow/service-kit';
+import { Answers, Assignments, EventPublisher, StreamOutput, TopicReader, type ClientFileWritten, type RecordAt } from '@deltaflow/service-kit';
 import { encodeMessage } from '@deltaflow/contracts';
 import { checkpointPath, readCheckpoint, writeCheckpoint } from './tail-checkpoint';
 
@@ -113,7 +113,7 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
   private tail?: TopicReader<TailMessage>;
   private cpTimer?: NodeJS.Timeout;
   private readonly cpFile: string;
-  /** saves to a stream: staged, then sent as a client file */
+  /** saves to a stream: written into their client file (online saves staged first) */
   private readonly streams: StreamOutput;
 
   constructor(
@@ -377,8 +377,10 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
     try {
       const dest = m.destination;
       const file = this.target(dest, cid);
-      staged = dest.kind === 'stream' ? file : null;
-      fs.mkdirSync(path.dirname(file), { recursive: true });
+      // to a stream: straight into its client file, or staged first when the header changes at the
+      // end (an online save's end LSN) and the client file is append-only
+      staged = dest.kind === 'stream' && m.online ? file : null;
+      if (dest.kind === 'directory' || staged) fs.mkdirSync(path.dirname(file), { recursive: true });
       if (dest.kind === 'stream') fs.rmSync(file, { force: true }); // a redelivered command's leftover
       else if (fs.existsSync(file)) throw new SaveFailure('ALREADY_EXISTS', `data set ${path.basename(file)} already exists`);
       const dir = (this.d.databaseDir ?? ((n: number) => databaseDir(this.d.dataDir, n)))(dbid);
@@ -423,8 +425,9 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
       const total = ranges.reduce((n, r) => n + (r.to - r.from + 1), 0);
       if (m.kind === 'delta') this.d.log(`save ${cid}: DLOG captured, ${total} blocks to save`);
 
+      const direct = dest.kind === 'stream' && !staged ? { stream: dest.stream, name: dest.name ?? cid } : null;
       writer = await DataSetWriter.create(
-        file,
+        direct ? { sink: await this.streams.open(direct, { dbid, dsid, kind: m.kind, correlationId: cid }), name: direct.name } : file,
         { dbid, dsid, kind: m.kind, online: m.online, startLsn: headerLsn, endLsn: headerLsn, geometry: db.geometry },
         { fsync: this.d.fsync, endLsnLater: m.online },
       );
@@ -456,11 +459,11 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
       let location: Location = { kind: 'directory', name: path.basename(file) };
       if (dest.kind === 'stream') {
         const name = dest.name ?? cid;
-        const sent = await this.streams.send(file, { stream: dest.stream, name }, { dbid, dsid, kind: m.kind, correlationId: cid });
-        fs.rmSync(file, { force: true });
+        const sent = staged ? await this.streams.send(file, { stream: dest.stream, name }, { dbid, dsid, kind: m.kind, correlationId: cid }) : (out.sinkResult as ClientFileWritten);
+        if (staged) fs.rmSync(staged, { force: true });
         staged = null;
         location = { kind: 'stream', stream: dest.stream, clientFile: name };
-        this.d.log(`save ${cid}: client file ${name} closed on stream ${dest.stream} (${sent.superblocks} superblocks on ${sent.volsers.join(', ')})`);
+        this.d.log(`save ${cid}: client file ${name} closed on stream ${dest.stream} (${sent.superblocks} superblocks on ${sent.volsers.join(', ')}${direct ? '' : ', staged first'})`);
       }
       this.decideAndApply(dbid, { type: 'CompleteSave', correlationId: cid, endLsn, blocks: written });
       await this.publish({
@@ -480,7 +483,7 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
       });
       this.d.log(`save ${cid}: completed, ${written} blocks in ${location.kind === 'directory' ? location.name : `${location.stream}/${location.clientFile}`}`);
     } catch (err) {
-      await writer?.abort().catch(() => undefined);
+      await writer?.abort((err as Error).message).catch(() => undefined);
       if (staged) fs.rmSync(staged, { force: true });
       if (this.killed) return; // simulated crash: report nothing, the next start does
       const code = err instanceof SaveFailure ? err.code : typeof (err as { code?: unknown }).code === 'string' ? String((err as { code: string }).code) : 'INTERNAL';

@@ -1,10 +1,13 @@
 import type { Throttle } from '@deltaflow/core';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { validateMerge } from '@deltaflow/dsid';
 import type { Dsid } from '@deltaflow/dsid';
 import {
   DataSetWriter,
   partialPath,
+  type DataSetSink,
+  type DataSetTarget,
   ReaderOptions,
   SaveFormatError,
   SaveHeader,
@@ -18,8 +21,13 @@ import { PassProgress, runPass } from './pass';
 export interface MergeRequest {
   /** paths of the input data sets, in any order (the DSID rules order them); any number */
   readonly inputs: readonly string[];
-  /** path of the new data set; must not exist */
+  /** path of the new data set; must not exist (with `sink`: its name, and where cascade temporaries go) */
   readonly output: string;
+  /**
+   * The new data set goes to this sink (a client file on a stream) instead of the file `output`:
+   * called once, with the output's header, before the final pass.
+   */
+  readonly sink?: (header: SaveHeader) => Promise<DataSetSink>;
   /** reject (MergeError FULL_REQUIRED, nothing written) unless a full save is among the inputs */
   readonly requireFull?: boolean;
   /**
@@ -87,7 +95,7 @@ export async function mergeDataSets(req: MergeRequest): Promise<MergeResult> {
   checkSameShape(inputs, 'MERGE_INPUT_INVALID');
   if (req.requireFull && plan.outputKind !== 'full')
     throw new MergeError('FULL_REQUIRED', 'a full result was requested but no full save is among the inputs', req.inputs);
-  if (fs.existsSync(req.output)) throw new SaveFormatError('ALREADY_EXISTS', `${req.output} exists`);
+  if (!req.sink && fs.existsSync(req.output)) throw new SaveFormatError('ALREADY_EXISTS', `${req.output} exists`);
   const ordered = inPlanOrder(inputs, plan.inputs);
   const first = ordered[0].header;
   const endLsn = Math.max(...ordered.map((i) => i.header.endLsn));
@@ -130,7 +138,8 @@ export async function mergeDataSets(req: MergeRequest): Promise<MergeResult> {
       level = next;
       stage++;
     }
-    const output = await writeMerged(level.map((x) => x.path), req.output, header, req.writer, req, progress);
+    const target: DataSetTarget = req.sink ? { sink: await req.sink(header), name: path.basename(req.output) } : req.output;
+    const output = await writeMerged(level.map((x) => x.path), target, header, req.writer, req, progress);
     progress.total = progress.done;
     progress.tick(true);
     return {
@@ -159,10 +168,10 @@ function cascadeLevels(n: number, f: number): number {
   return levels;
 }
 
-/** One k-way pass over `paths` (oldest first) into a new data set at `out`; nothing is left at `out` on failure. */
+/** One k-way pass over `paths` (oldest first) into a new data set at `out`; nothing is left at `out` on failure (a sink is aborted). */
 async function writeMerged(
   paths: readonly string[],
-  out: string,
+  out: DataSetTarget,
   header: SaveHeader,
   writerOptions: WriterOptions | undefined,
   req: MergeRequest,
@@ -179,7 +188,7 @@ async function writeMerged(
     );
     return await writer.finish();
   } catch (e) {
-    await writer.abort();
+    await writer.abort((e as Error).message);
     throw e;
   }
 }

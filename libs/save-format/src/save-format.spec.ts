@@ -90,6 +90,39 @@ describe('save data set writer and reader', () => {
     expect(await describeDataSet(file)).toEqual({ name: file, dbid: 12, kind: 'full', dsid: header.dsid, online: false });
   });
 
+  it('writes the same bytes to an append-only sink as to a file, reusing no chunk the sink still holds; a sink refuses a header that changes later', async () => {
+    const file = path.join(dir, 'file.sav');
+    const written = await writeSet(file, sample);
+    const chunks: Buffer[] = [];
+    let finished = 0;
+    const sink = {
+      write: async (c: Uint8Array) => void chunks.push(Buffer.from(c)),
+      finish: async () => ++finished,
+      abort: async () => undefined,
+    };
+    const w = await DataSetWriter.create({ sink, name: 'to-sink' }, header, { chunkBytes: 3000 });
+    for (const r of sample) await w.writeBlock(r.area, r.rabn, r.image);
+    const out = await w.finish();
+    expect(Buffer.concat(chunks).equals(fs.readFileSync(file))).toBe(true);
+    expect(out).toMatchObject({ path: 'to-sink', bytes: written.bytes, digest: written.digest, sinkResult: 1 });
+    expect(chunks.length).toBeGreaterThan(1);
+    expect(await codeOf(DataSetWriter.create({ sink, name: 'later' }, header, { endLsnLater: true }))).toBe('VALIDATION');
+    const w2 = await DataSetWriter.create({ sink, name: 'fixed' }, header);
+    expect(() => w2.setEndLsn(200)).toThrow(/append-only sink/);
+  });
+
+  it('an aborted or failed data set aborts its sink with the reason, and nothing is finished', async () => {
+    const aborted: string[] = [];
+    const sink = { write: async () => undefined, finish: async () => 'done', abort: async (reason: string) => void aborted.push(reason) };
+    const w = await DataSetWriter.create({ sink, name: 'gone' }, header, { chunkBytes: 3000 });
+    await w.writeBlock('ASSO', 1, image('ASSO', 1));
+    await w.abort('the save was stopped');
+    const failing = { ...sink, write: async () => Promise.reject(new Error('the stream refused it')) };
+    const w2 = await DataSetWriter.create({ sink: failing, name: 'refused' }, header, { chunkBytes: 3000 });
+    await expect(w2.finish()).rejects.toThrow('the stream refused it');
+    expect(aborted).toEqual(['the save was stopped', 'the stream refused it']);
+  });
+
   it('records an end LSN known only at the end (online save): the header is rewritten in place and verifies', async () => {
     const online: SaveHeader = { ...header, online: true, startLsn: 999, endLsn: 999 };
     const file = path.join(dir, 'online.sav');

@@ -44,7 +44,26 @@ export interface WrittenDataSet extends SaveTrailer {
   readonly header: SaveHeader;
   /** total file size in bytes */
   readonly bytes: number;
+  /** what the sink's finish() returned (a data set written to a sink) */
+  readonly sinkResult?: unknown;
 }
+
+/**
+ * Where a data set goes when it does not go to a file: an append-only byte sink (a client file on a
+ * stream, cut into superblocks as the bytes come). The writer appends each full chunk once, in
+ * order, and waits for `write` before reusing the chunk's buffer: a sink copies what it keeps.
+ */
+export interface DataSetSink<R = unknown> {
+  /** Appends bytes; resolves when the sink can take more (back pressure). */
+  write(chunk: Uint8Array): Promise<void>;
+  /** Everything was written: resolves once it is durable where it goes. */
+  finish(): Promise<R>;
+  /** Gives the output up: nothing of it may ever be read as complete. */
+  abort(reason: string): Promise<void>;
+}
+
+/** A data set's output: a file (written to `<path>.partial`, renamed by finish) or a sink and the name it is known by. */
+export type DataSetTarget = string | { readonly sink: DataSetSink; readonly name: string };
 
 /** Temporary name of a data set being written: a crashed writer leaves only this behind. */
 export const partialPath = (file: string): string => `${file}.partial`;
@@ -76,13 +95,15 @@ export class DataSetWriter {
   private headerChanged = false;
 
   private constructor(
+    /** the file's path, or the name a sink's data set is known by */
     readonly path: string,
     private currentHeader: SaveHeader,
-    private readonly fh: FileHandle,
+    private readonly fh: FileHandle | null,
     chunk: number,
     private readonly fsync: boolean,
     depth: number,
     private readonly syncIo: boolean,
+    private readonly sink: DataSetSink | null = null,
   ) {
     this.buf = Buffer.allocUnsafe(chunk);
     for (let i = 1; i < depth; i++) this.free.push(Buffer.allocUnsafe(chunk));
@@ -102,21 +123,31 @@ export class DataSetWriter {
    */
   setEndLsn(endLsn: number): void {
     if (this.state !== 'open') throw new SaveFormatError('ILLEGAL_STATE', `writer is ${this.state}`);
+    if (this.sink) throw new SaveFormatError('VALIDATION', `data set ${this.path} goes to an append-only sink: its header cannot change`);
     const next = validateSaveHeader({ ...this.currentHeader, endLsn });
     encodeHeader(next, this.headerJsonLength); // fits, or throws VALIDATION now rather than at finish
     this.currentHeader = next;
     this.headerChanged = true;
   }
 
-  /** Starts a data set at `file`; ALREADY_EXISTS if it exists, VALIDATION for a bad header. */
-  static async create(file: string, header: SaveHeader, opts: WriterOptions = {}): Promise<DataSetWriter> {
+  /**
+   * Starts a data set at `target`: a file (ALREADY_EXISTS if it exists) or a sink, which is
+   * append-only, so its header must be final (VALIDATION with `endLsnLater`). VALIDATION for a bad header.
+   */
+  static async create(target: DataSetTarget, header: SaveHeader, opts: WriterOptions = {}): Promise<DataSetWriter> {
     const h = validateSaveHeader(header);
     const maxRecord = Math.max(h.geometry.asso.blockSize, h.geometry.data.blockSize) + RECORD_OVERHEAD;
     const chunk = Math.max(opts.chunkBytes ?? 256 << 10, maxRecord, TRAILER_SIZE);
-    if (fs.existsSync(file)) throw new SaveFormatError('ALREADY_EXISTS', `${file} exists`);
-    const fh = await open(partialPath(file), 'w');
-    const sync = (opts.io ?? 'sync') === 'sync';
-    const w = new DataSetWriter(file, h, fh, chunk, opts.fsync ?? true, sync ? 1 : Math.max(2, Math.min(8, (opts.writeBehind ?? 2) + 1)), sync);
+    let w: DataSetWriter;
+    if (typeof target === 'string') {
+      if (fs.existsSync(target)) throw new SaveFormatError('ALREADY_EXISTS', `${target} exists`);
+      const fh = await open(partialPath(target), 'w');
+      const sync = (opts.io ?? 'sync') === 'sync';
+      w = new DataSetWriter(target, h, fh, chunk, opts.fsync ?? true, sync ? 1 : Math.max(2, Math.min(8, (opts.writeBehind ?? 2) + 1)), sync);
+    } else {
+      if (opts.endLsnLater) throw new SaveFormatError('VALIDATION', `data set ${target.name} goes to an append-only sink: its end LSN must be known when it starts`);
+      w = new DataSetWriter(target.name, h, null, chunk, false, 1, false, target.sink);
+    }
     let hb = encodeHeader(h);
     if (opts.endLsnLater) {
       w.headerJsonLength = hb.length - HEADER_PREFIX - 4 + END_LSN_ROOM;
@@ -199,18 +230,24 @@ export class DataSetWriter {
     this.digest.add(areaCode(area), rabn, crc);
   }
 
-  /** Hands the full buffer to the file (in the background) and continues in a free one. */
+  /** Hands the full buffer to the file (in the background) or the sink, and continues in a free one. */
   private async rotate(): Promise<void> {
     const full = this.buf.subarray(0, this.used);
     const pos = this.fileOffset;
     this.fileOffset += full.length;
-    if (this.syncIo) {
-      let done = 0;
-      while (done < full.length) done += fs.writeSync(this.fh.fd, full, done, full.length - done, pos + done);
+    if (this.sink) {
+      await this.sink.write(full);
       this.used = 0;
       return;
     }
-    const done = writeAll(this.fh, full, pos);
+    const fh = this.fh as FileHandle;
+    if (this.syncIo) {
+      let done = 0;
+      while (done < full.length) done += fs.writeSync(fh.fd, full, done, full.length - done, pos + done);
+      this.used = 0;
+      return;
+    }
+    const done = writeAll(fh, full, pos);
     done.catch(() => undefined); // observed here so a failure surfaces at the next await, not as an unhandled rejection
     this.writing.push({ buf: this.buf, done });
     if (this.free.length === 0) {
@@ -232,7 +269,8 @@ export class DataSetWriter {
   }
 
   private async writeOut(b: Buffer): Promise<void> {
-    await writeAll(this.fh, b, this.fileOffset);
+    if (this.sink) await this.sink.write(b);
+    else await writeAll(this.fh as FileHandle, b, this.fileOffset);
     this.fileOffset += b.length;
   }
 
@@ -254,9 +292,14 @@ export class DataSetWriter {
       this.used += TRAILER_SIZE;
       await this.rotate();
       await this.drain();
-      if (this.headerChanged) await writeAll(this.fh, encodeHeader(this.currentHeader, this.headerJsonLength), 0);
-      if (this.fsync) await this.fh.sync();
-      await this.fh.close();
+      if (this.sink) {
+        const sinkResult = await this.sink.finish();
+        return { path: this.path, header: this.header, bytes: this.fileOffset, assoRecords: this.assoRecords, dataRecords: this.dataRecords, recordBytes: this.recordBytes, digest, sinkResult };
+      }
+      const fh = this.fh as FileHandle;
+      if (this.headerChanged) await writeAll(fh, encodeHeader(this.currentHeader, this.headerJsonLength), 0);
+      if (this.fsync) await fh.sync();
+      await fh.close();
       // link + unlink instead of rename: link fails if the target appeared meanwhile, so an
       // existing data set is never replaced.
       await fs.promises.link(partialPath(this.path), this.path).catch((e: NodeJS.ErrnoException) => {
@@ -274,20 +317,25 @@ export class DataSetWriter {
         digest,
       };
     } catch (e) {
-      await this.cleanup();
+      await this.cleanup((e as Error).message);
       throw e;
     }
   }
 
-  /** Abandons the data set: closes and deletes the partial file. */
-  async abort(): Promise<void> {
+  /** Abandons the data set: closes and deletes the partial file, or aborts the sink. */
+  async abort(reason = 'the writer gave the data set up'): Promise<void> {
     if (this.state === 'open') {
       this.state = 'aborted';
-      await this.cleanup();
+      await this.cleanup(reason);
     }
   }
 
-  private async cleanup(): Promise<void> {
+  private async cleanup(reason: string): Promise<void> {
+    if (this.sink) {
+      await this.sink.abort(reason.slice(0, 200)).catch(() => undefined);
+      return;
+    }
+    if (!this.fh) return;
     for (const w of this.writing.splice(0)) await w.done.catch(() => undefined);
     await this.fh.close().catch(() => undefined);
     await fs.promises.unlink(partialPath(this.path)).catch(() => undefined);

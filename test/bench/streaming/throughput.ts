@@ -14,7 +14,8 @@
  * DELTAFLOW_BENCH_STREAM_MIB: the data set (default 2048); DELTAFLOW_BENCH_LEVER_MIB: each lever
  * case (default 512); BENCH_FSYNC: the broker's fsync policy (default always: acks=-1 is on disk);
  * DELTAFLOW_BENCH_DIR: where files go (default the OS temp dir); DELTAFLOW_BENCH_LEVERS=0 skips the
- * kafkajs lever sweeps (the producer comparison only).
+ * kafkajs lever sweeps (the producer comparison only); DELTAFLOW_BENCH_PRODUCERS=lean (or kafkajs): only
+ * that producer's cases.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -144,11 +145,14 @@ async function main(): Promise<void> {
     // the two producers of superblocks, each through the stream and alone on the same bytes
     const lean = await SovClient.connect({ brokers: broker.brokers, clientId: 'bench-lean', superblockProducer: 'lean' });
     try {
-      for (const [label, client, opts] of [
-        ['kafkajs', sov, {}],
-        ['lean producer', lean, {}],
-        ['lean producer', lean, { superblocksPerRequest: 16, inFlight: 8 }],
-      ] as Array<[string, SovClient, ClientFileWriterOptions]>) {
+      const producers = (process.env.DELTAFLOW_BENCH_PRODUCERS ?? 'kafkajs,lean').split(',');
+      for (const [label, client, opts] of (
+        [
+          ['kafkajs', sov, {}],
+          ['lean producer', lean, {}],
+          ['lean producer', lean, { superblocksPerRequest: 16, inFlight: 8 }],
+        ] as Array<[string, SovClient, ClientFileWriterOptions]>
+      ).filter(([label]) => producers.includes(label.split(' ')[0]))) {
         const rate = await dataset(label, opts, client);
         const alone = mb(bytes, await (label === 'kafkajs' ? producerAlone : leanAlone)(broker.brokers, bytes, opts.superblocksPerRequest ?? 8, opts.inFlight ?? 4));
         rows.push([`${SIZE_MIB} MiB`, `${label} alone (${opts.superblocksPerRequest ?? 8}/request, ${opts.inFlight ?? 4} in flight)`, alone.toFixed(0), '-', `the stream at ${((rate / alone) * 100).toFixed(0)} % of it`]);

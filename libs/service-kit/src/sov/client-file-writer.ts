@@ -18,6 +18,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { crc32c } from '@deltaflow/checksum';
 import { encodeMessage, encodeSuperblock, encodeSuperblockParts, Topic, type KafkaRecord, type MessageOfType } from '@deltaflow/contracts';
 import type { Dsid } from '@deltaflow/dsid';
+import type { DataSetSink } from '@deltaflow/save-format';
 import type { Producer } from 'kafkajs';
 import type { BulkProducer, BulkRecord } from '../kafka/bulk-producer';
 import { observeProduced } from '../observability/published-events';
@@ -28,15 +29,8 @@ export const SUPERBLOCK_BYTES = 256 * 1024;
 /** superblocks in one produce request: a record batch under 8 MiB (the embedded broker's max.message.bytes) */
 const MAX_PER_REQUEST = 28;
 
-/** A byte sink: what a data-set writer needs of its output (a file, or a client file on a stream). */
-export interface ByteSink<R = unknown> {
-  /** Appends bytes; resolves when the sink can take more (back pressure). */
-  write(chunk: Uint8Array): Promise<void>;
-  /** Everything was written: resolves once it is durable where it goes. */
-  finish(): Promise<R>;
-  /** Gives the output up: nothing of it may ever be read as complete. */
-  abort(reason: string): Promise<void>;
-}
+/** A byte sink: what a data-set writer needs of its output (here a client file on a stream). */
+export type ByteSink<R = unknown> = DataSetSink<R>;
 
 /** What ClientFileOpen carries. */
 export interface OpenClientFile {

@@ -1,0 +1,131 @@
+/**
+ * A full save of a database to a directory and through a stream (issue 11's benchmark), each next
+ * to `cp` and `cp` + `sync` of the same bytes (the database's DATA file) in the same run. The save
+ * writer and the stream multiplexer run in this process, the broker as its own process (fsync
+ * always, as `npm run broker`); the save is offline, so its data set goes straight into its client
+ * file (no staging). Each ceiling is measured three times, alternating, and the median taken: on
+ * this machine the first `cp` after a large write is often several times slower than the next.
+ *
+ *   node infra/launcher/bin/run-ts.js test/bench/streaming/save.ts
+ *
+ * DELTAFLOW_BENCH_DB_MIB: the database's DATA (default 2048); DELTAFLOW_BENCH_DIR: where files go.
+ */
+import { randomFillSync } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { BlockDatabase } from '@deltaflow/blockdb';
+import type { Geometry } from '@deltaflow/blocks';
+import type { MessageOfType } from '@deltaflow/contracts';
+import { dataSetPath } from '@deltaflow/save-format';
+import { SovClient } from '@deltaflow/service-kit';
+import { Publisher, StandInChangeLogger, TopicCollector } from '@deltaflow/testing';
+import { startSaveWriter } from '../../../apps/save-writer/src/app';
+import { multiplexerDefaults, startStreamMultiplexer } from '../../../apps/stream-multiplexer/src/app';
+import { record } from '../report';
+import { cpSeconds, cpuSeconds, MiB, startBroker, table } from './support';
+
+const MIB = Number(process.env.DELTAFLOW_BENCH_DB_MIB ?? 2048);
+const BLOCK = 8192;
+const DBID = 5;
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function main(): Promise<void> {
+  const dataBlocks = Math.max(64, Math.floor((MIB * MiB) / BLOCK));
+  const geometry: Geometry = {
+    asso: { blockSize: 4096, blocks: 2048 },
+    data: { blockSize: BLOCK, blocks: dataBlocks },
+    maxFiles: 4,
+    files: [{ file: 1, extents: [{ part: 'DATA', from: 1, to: dataBlocks }, { part: 'AC', from: 11, to: 2048 }] }],
+  };
+  const root = fs.mkdtempSync(path.join(process.env.DELTAFLOW_BENCH_DIR ?? os.tmpdir(), 'bench-stream-save-'));
+  const dataDir = path.join(root, 'data');
+  const dbDir = path.join(dataDir, 'databases', String(DBID));
+  const db = BlockDatabase.create(dbDir, { dbid: DBID, geometry });
+  const chunk = Buffer.allocUnsafe(128 * BLOCK);
+  for (let r = 1; r <= dataBlocks; r += 128) {
+    const n = Math.min(128, dataBlocks - r + 1);
+    randomFillSync(chunk);
+    db.writeBlocks('DATA', r, chunk.subarray(0, n * BLOCK));
+  }
+  db.flush();
+  db.close();
+  // the same bytes as the save's blocks: the database's largest file (its DATA)
+  const files = fs.readdirSync(dbDir, { recursive: true }).map(String).map((f) => path.join(dbDir, f)).filter((f) => fs.statSync(f).isFile());
+  const source = files.sort((a, b) => fs.statSync(b).size - fs.statSync(a).size)[0];
+  const bytes = fs.statSync(source).size;
+  const mb = (s: number) => bytes / s / 1e6;
+  const cps: number[] = [];
+  const cpSyncs: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    cps.push(cpSeconds(source, path.join(root, 'cp.out'), false));
+    cpSyncs.push(cpSeconds(source, path.join(root, 'cp.out'), true));
+  }
+  const cp = mb(median(cps));
+  const cpSync = mb(median(cpSyncs));
+
+  const broker = await startBroker(path.join(root, 'kafka'));
+  const pub = await new Publisher(broker.brokers).start();
+  const events = await new TopicCollector(broker.brokers, 'dsf.events').start();
+  const logger = new StandInChangeLogger(events, pub).start();
+  logger.geometry = geometry;
+  const mux = await startStreamMultiplexer(
+    multiplexerDefaults({
+      brokers: broker.brokers,
+      volumeDir: path.join(root, 'tapes'),
+      streamDefaults: { minDevices: 1, maxDevices: 4, volumeCapacity: 64 * 1024 * MiB, runSuperblocks: 16, checkpointEveryBytes: 64 * MiB, compression: 'none', encryption: 'none' },
+      log: () => undefined,
+    }),
+  );
+  const writer = await startSaveWriter({ brokers: broker.brokers, dataDir, log: process.env.BENCH_VERBOSE ? (m) => console.log(new Date().toISOString(), m) : () => undefined });
+  const sov = await SovClient.connect({ brokers: broker.brokers, clientId: 'bench-save' });
+  const rows: string[][] = [
+    [`${(bytes / MiB).toFixed(0)} MiB`, 'cp (median of 3)', cp.toFixed(0), cps.map((s) => mb(s).toFixed(0)).join(' / ')],
+    [`${(bytes / MiB).toFixed(0)} MiB`, 'cp + sync (median of 3)', cpSync.toFixed(0), cpSyncs.map((s) => mb(s).toFixed(0)).join(' / ')],
+  ];
+  try {
+    await sov.command({ type: 'StreamDefine', stream: 'BENCH' });
+    while (!mux.service.state.streams.has('BENCH')) await new Promise((r) => setTimeout(r, 50));
+    const cpu = () => cpuSeconds(process.pid) + cpuSeconds(broker.child.pid!);
+    for (const [label, destination] of [
+      ['full save to a directory', { kind: 'directory', name: 'bench-dir' }],
+      ['full save through a stream', { kind: 'stream', stream: 'BENCH', name: 'bench-stream' }],
+    ] as Array<[string, MessageOfType<'SaveRequested'>['destination']]>) {
+      const cid = `bench-${destination.kind}`;
+      const c0 = cpu();
+      await pub.publish({ type: 'SaveRequested', correlationId: cid, dbid: DBID, kind: 'full', online: false, destination });
+      const started = await events.waitFor<MessageOfType<'SaveStarted'>>((m) => m.type === 'SaveStarted' && m.correlationId === cid, 600_000);
+      const done = await events.waitFor((m) => (m.type === 'SaveCompleted' || m.type === 'SaveFailed') && m.correlationId === cid, 3_600_000);
+      if (done.type !== 'SaveCompleted') throw new Error(`${cid}: ${JSON.stringify(done)}`);
+      const s = (done.occurredAt - started.occurredAt) / 1000;
+      const c1 = cpu();
+      const rate = mb(s);
+      rows.push([
+        `${(bytes / MiB).toFixed(0)} MiB`,
+        label,
+        rate.toFixed(0),
+        `${((rate / cp) * 100).toFixed(1)} % of cp, ${((rate / cpSync) * 100).toFixed(1)} % of cp + sync; ${s.toFixed(1)} s, ${((c1 - c0) / (bytes / 2 ** 30)).toFixed(1)} CPU-s/GiB`,
+      ]);
+      record({ bench: 'streaming-save', figure: `${label} (${MIB} MiB), vs cp`, value: rate, unit: 'MB/s', ceiling: { name: 'cp', value: cp }, goal: '≥ 0.33' });
+      record({ bench: 'streaming-save', figure: `${label} (${MIB} MiB), vs cp + sync`, value: rate, unit: 'MB/s', ceiling: { name: 'cp + sync', value: cpSync }, goal: '≥ 0.80' });
+      fs.rmSync(dataSetPath(dataDir, 'bench-dir'), { force: true });
+    }
+  } finally {
+    await sov.close();
+    await writer.stop();
+    await mux.stop();
+    logger.stop();
+    await events.stop();
+    await pub.stop();
+    await broker.stop();
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+  console.log(`\n== a full save to a directory and through a stream (${os.cpus().length} cores, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}, node ${process.version}, broker fsync always, unthrottled file device)`);
+  console.log(table(['size', 'path', 'MB/s', 'ratio'], rows));
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
