@@ -1,9 +1,10 @@
 /**
  * A full save of a database to a directory and through a stream (issue 11's benchmark), each next
  * to `cp` and `cp` + `sync` of the same bytes (the database's DATA file) in the same run. The save
- * writer and the stream multiplexer run in this process, the broker as its own process (fsync
- * always, as `npm run broker`); the save is offline, so its data set goes straight into its client
- * file (no staging). Each ceiling is measured three times, alternating, and the median taken: on
+ * writer, the stream multiplexer and the broker run as their own processes, as deployed (broker
+ * fsync always, as `npm run broker`; DELTAFLOW_BENCH_INPROCESS=1 runs the save writer and the
+ * multiplexer in this process instead, on one JavaScript thread); the save is offline, so its data
+ * set goes straight into its client file (no staging). CPU is that of every process involved. Each ceiling is measured three times, alternating, and the median taken: on
  * this machine the first `cp` after a large write is often several times slower than the next.
  *
  *   node infra/launcher/bin/run-ts.js test/bench/streaming/save.ts
@@ -19,7 +20,7 @@ import type { Geometry } from '@deltaflow/blocks';
 import type { MessageOfType } from '@deltaflow/contracts';
 import { dataSetPath } from '@deltaflow/save-format';
 import { SovClient } from '@deltaflow/service-kit';
-import { Publisher, StandInChangeLogger, TopicCollector } from '@deltaflow/testing';
+import { Publisher, ServiceProcesses, StandInChangeLogger, TopicCollector } from '@deltaflow/testing';
 import { startSaveWriter } from '../../../apps/save-writer/src/app';
 import { multiplexerDefaults, startStreamMultiplexer } from '../../../apps/stream-multiplexer/src/app';
 import { record } from '../report';
@@ -70,15 +71,26 @@ async function main(): Promise<void> {
   const events = await new TopicCollector(broker.brokers, 'dsf.events').start();
   const logger = new StandInChangeLogger(events, pub).start();
   logger.geometry = geometry;
-  const mux = await startStreamMultiplexer(
-    multiplexerDefaults({
-      brokers: broker.brokers,
-      volumeDir: path.join(root, 'tapes'),
-      streamDefaults: { minDevices: 1, maxDevices: 4, volumeCapacity: 64 * 1024 * MiB, runSuperblocks: 16, checkpointEveryBytes: 64 * MiB, compression: 'none', encryption: 'none' },
-      log: () => undefined,
-    }),
-  );
-  const writer = await startSaveWriter({ brokers: broker.brokers, dataDir, log: process.env.BENCH_VERBOSE ? (m) => console.log(new Date().toISOString(), m) : () => undefined });
+  const inProcess = process.env.DELTAFLOW_BENCH_INPROCESS === '1';
+  const log = process.env.BENCH_VERBOSE ? (m: string) => console.log(new Date().toISOString(), m) : () => undefined;
+  const services = new ServiceProcesses({ KAFKA_BROKERS: broker.brokers.join(','), DELTAFLOW_DATA_DIR: dataDir, SOV_VOLUME_CAPACITY: String(64 * 1024 * MiB), DELTAFLOW_LOG_LEVEL: 'warn' });
+  const stops: Array<() => Promise<unknown>> = [];
+  const pids: number[] = [process.pid, broker.child.pid!];
+  if (inProcess) {
+    const mux = await startStreamMultiplexer(
+      multiplexerDefaults({
+        brokers: broker.brokers,
+        volumeDir: path.join(root, 'tapes'),
+        streamDefaults: { minDevices: 1, maxDevices: 4, volumeCapacity: 64 * 1024 * MiB, runSuperblocks: 16, checkpointEveryBytes: 64 * MiB, compression: 'none', encryption: 'none' },
+        log,
+      }),
+    );
+    const writer = await startSaveWriter({ brokers: broker.brokers, dataDir, log });
+    stops.push(() => writer.stop(), () => mux.stop());
+  } else {
+    for (const s of ['stream-multiplexer', 'save-writer']) pids.push((await services.start(s)).proc.pid!);
+    stops.push(() => services.stopAll());
+  }
   const sov = await SovClient.connect({ brokers: broker.brokers, clientId: 'bench-save' });
   const rows: string[][] = [
     [`${(bytes / MiB).toFixed(0)} MiB`, 'cp (median of 3)', cp.toFixed(0), cps.map((s) => mb(s).toFixed(0)).join(' / ')],
@@ -86,8 +98,10 @@ async function main(): Promise<void> {
   ];
   try {
     await sov.command({ type: 'StreamDefine', stream: 'BENCH' });
-    while (!mux.service.state.streams.has('BENCH')) await new Promise((r) => setTimeout(r, 50));
-    const cpu = () => cpuSeconds(process.pid) + cpuSeconds(broker.child.pid!);
+    const sovEvents = await new TopicCollector(broker.brokers, 'sov.events').start();
+    await sovEvents.waitFor((e) => e.type === 'DeviceAdded' && 'stream' in e && e.stream === 'BENCH', 60_000);
+    await sovEvents.stop();
+    const cpu = () => pids.reduce((n, pid) => n + cpuSeconds(pid), 0);
     for (const [label, destination] of [
       ['full save to a directory', { kind: 'directory', name: 'bench-dir' }],
       ['full save through a stream', { kind: 'stream', stream: 'BENCH', name: 'bench-stream' }],
@@ -113,15 +127,14 @@ async function main(): Promise<void> {
     }
   } finally {
     await sov.close();
-    await writer.stop();
-    await mux.stop();
+    for (const stop of stops) await stop();
     logger.stop();
     await events.stop();
     await pub.stop();
     await broker.stop();
     fs.rmSync(root, { recursive: true, force: true });
   }
-  console.log(`\n== a full save to a directory and through a stream (${os.cpus().length} cores, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}, node ${process.version}, broker fsync always, unthrottled file device)`);
+  console.log(`\n== a full save to a directory and through a stream (${os.cpus().length} cores, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}, node ${process.version}, broker fsync always, unthrottled file device, services ${inProcess ? 'in one process' : 'as their own processes'})`);
   console.log(table(['size', 'path', 'MB/s', 'ratio'], rows));
 }
 
