@@ -11,7 +11,8 @@
  * DELTAFLOW_BENCH_RESTORE_MIB: size of each of the eight client files (default 64);
  * DELTAFLOW_BENCH_RESTORE_K: run lengths to sweep, superblocks of 256 KiB (default 16,64);
  * DELTAFLOW_BENCH_SAMPLE_MIB: the sample database for the codec and the save (default 256);
- * DELTAFLOW_BENCH_DIR: where the save's volumes go (default the OS temp dir).
+ * DELTAFLOW_BENCH_DIR: where the save's volumes go (default the OS temp dir); DELTAFLOW_BENCH_PARTS: which parts
+ * run (default restores,codec,encryption).
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -21,7 +22,6 @@ import { sampleGeometryOfSize } from '@deltaflow/blocks';
 import { crc32c } from '@deltaflow/checksum';
 import { mulberry32 } from '@deltaflow/core';
 import {
-  ClientFileSession,
   codecSpec,
   executePlan,
   FileDevice,
@@ -199,7 +199,11 @@ async function codecOnSample(data: Buffer): Promise<void> {
   console.log(table(['codec', 'ratio', 'encode MB/s', 'decode MB/s'], rows));
 }
 
-/** A full save's write path after Kafka (encode each superblock, append runs of 16, sync every 64 MiB and at the close) onto a file device. */
+/**
+ * A full save's write path after Kafka, as the multiplexer runs it (runtime/device.ts): the
+ * superblocks of a run of 16 encoded together (Promise.all: zstd and AES-GCM on the thread pool),
+ * the run appended, a sync every 64 MiB and at the close, onto a file device.
+ */
 async function saveTo(dir: string, data: Buffer, spec: CodecSpec, key: Buffer | undefined): Promise<number> {
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
@@ -207,26 +211,26 @@ async function saveTo(dir: string, data: Buffer, spec: CodecSpec, key: Buffer | 
   const t0 = process.hrtime.bigint();
   const w = await VolumeWriter.label(dev, { volser: 'S1', stream: 'BENCH', streamFile: 'SF', sequence: 1, createdAt: Date.now(), tag: randomBytes(8).toString('hex') });
   const open = openOf(spec);
-  const s = ClientFileSession.start(open, key);
+  const codec = SuperblockCodec.open(open, key);
   await w.writeOpen(open);
-  let run = [];
   const hash = createHash('sha256');
   let since = 0;
-  for (let off = 0, seq = 0; off < data.length; off += MAX_SUPERBLOCK_PAYLOAD, seq++) {
-    const payload = data.subarray(off, off + MAX_SUPERBLOCK_PAYLOAD);
-    hash.update(payload);
-    run.push(await s.encode({ seq, last: off + MAX_SUPERBLOCK_PAYLOAD >= data.length, payload, crc: crc32c(payload) }));
-    if (run.length === 16 || off + MAX_SUPERBLOCK_PAYLOAD >= data.length) {
-      await w.appendRun(open, run);
-      since += run.length * MAX_SUPERBLOCK_PAYLOAD;
-      run = [];
-      if (since >= 64 * MiB) {
-        await w.sync();
-        since = 0;
-      }
+  let seq = 0;
+  for (let off = 0; off < data.length; off += 16 * MAX_SUPERBLOCK_PAYLOAD) {
+    const run = [];
+    for (let o = off; o < Math.min(data.length, off + 16 * MAX_SUPERBLOCK_PAYLOAD); o += MAX_SUPERBLOCK_PAYLOAD) {
+      const payload = data.subarray(o, o + MAX_SUPERBLOCK_PAYLOAD);
+      hash.update(payload);
+      run.push({ seq: seq++, last: o + MAX_SUPERBLOCK_PAYLOAD >= data.length, payload, crc: crc32c(payload) });
+    }
+    await w.appendRun(open, await Promise.all(run.map((sb) => codec.encode(sb))));
+    since += run.length * MAX_SUPERBLOCK_PAYLOAD;
+    if (since >= 64 * MiB) {
+      await w.sync();
+      since = 0;
     }
   }
-  await w.writeClose(open, s.closeRecord({ closedAt: Date.now(), sha256: hash.digest('hex') }));
+  await w.writeClose(open, { incarnation: open.incarnation, superblocks: seq, bytes: data.length, sha256: hash.digest('hex'), closedAt: Date.now() });
   await w.sync();
   await w.finish({ finishedAt: Date.now() });
   await dev.unmount();
@@ -261,10 +265,11 @@ async function encryptionCost(data: Buffer): Promise<void> {
 
 async function main(): Promise<void> {
   console.log(`node ${process.version}, ${os.cpus().length} cores, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
-  await restores();
+  const parts = (process.env.DELTAFLOW_BENCH_PARTS ?? 'restores,codec,encryption').split(',');
+  if (parts.includes('restores')) await restores();
   const sample = sampleDatabase(SAMPLE_MIB);
-  await codecOnSample(sample);
-  await encryptionCost(sample);
+  if (parts.includes('codec')) await codecOnSample(sample);
+  if (parts.includes('encryption')) await encryptionCost(sample);
 }
 
 main().catch((e) => {
