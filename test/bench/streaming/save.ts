@@ -75,7 +75,7 @@ async function main(): Promise<void> {
   const log = process.env.BENCH_VERBOSE ? (m: string) => console.log(new Date().toISOString(), m) : () => undefined;
   const services = new ServiceProcesses({ KAFKA_BROKERS: broker.brokers.join(','), DELTAFLOW_DATA_DIR: dataDir, SOV_VOLUME_CAPACITY: String(64 * 1024 * MiB), DELTAFLOW_LOG_LEVEL: 'warn' });
   const stops: Array<() => Promise<unknown>> = [];
-  const pids: number[] = [process.pid, broker.child.pid!];
+  const pids: Array<[string, number]> = [['bench', process.pid], ['broker', broker.child.pid!]];
   if (inProcess) {
     const mux = await startStreamMultiplexer(
       multiplexerDefaults({
@@ -88,7 +88,7 @@ async function main(): Promise<void> {
     const writer = await startSaveWriter({ brokers: broker.brokers, dataDir, log });
     stops.push(() => writer.stop(), () => mux.stop());
   } else {
-    for (const s of ['stream-multiplexer', 'save-writer']) pids.push((await services.start(s)).proc.pid!);
+    for (const s of ['stream-multiplexer', 'save-writer']) pids.push([s, (await services.start(s)).proc.pid!]);
     stops.push(() => services.stopAll());
   }
   const sov = await SovClient.connect({ brokers: broker.brokers, clientId: 'bench-save' });
@@ -101,25 +101,30 @@ async function main(): Promise<void> {
     const sovEvents = await new TopicCollector(broker.brokers, 'sov.events').start();
     await sovEvents.waitFor((e) => e.type === 'DeviceAdded' && 'stream' in e && e.stream === 'BENCH', 60_000);
     await sovEvents.stop();
-    const cpu = () => pids.reduce((n, pid) => n + cpuSeconds(pid), 0);
+    const cpu = () => pids.reduce((n, [, pid]) => n + cpuSeconds(pid), 0);
+    const each = () => pids.map(([, pid]) => cpuSeconds(pid));
     for (const [label, destination] of [
       ['full save to a directory', { kind: 'directory', name: 'bench-dir' }],
       ['full save through a stream', { kind: 'stream', stream: 'BENCH', name: 'bench-stream' }],
     ] as Array<[string, MessageOfType<'SaveRequested'>['destination']]>) {
       const cid = `bench-${destination.kind}`;
       const c0 = cpu();
+      const e0 = each();
       await pub.publish({ type: 'SaveRequested', correlationId: cid, dbid: DBID, kind: 'full', online: false, destination });
       const started = await events.waitFor<MessageOfType<'SaveStarted'>>((m) => m.type === 'SaveStarted' && m.correlationId === cid, 600_000);
       const done = await events.waitFor((m) => (m.type === 'SaveCompleted' || m.type === 'SaveFailed') && m.correlationId === cid, 3_600_000);
       if (done.type !== 'SaveCompleted') throw new Error(`${cid}: ${JSON.stringify(done)}`);
       const s = (done.occurredAt - started.occurredAt) / 1000;
       const c1 = cpu();
+      const perProcess = each()
+        .map((c, i) => `${pids[i][0]} ${((c - e0[i]) / (bytes / 2 ** 30)).toFixed(1)}`)
+        .join(', ');
       const rate = mb(s);
       rows.push([
         `${(bytes / MiB).toFixed(0)} MiB`,
         label,
         rate.toFixed(0),
-        `${((rate / cp) * 100).toFixed(1)} % of cp, ${((rate / cpSync) * 100).toFixed(1)} % of cp + sync; ${s.toFixed(1)} s, ${((c1 - c0) / (bytes / 2 ** 30)).toFixed(1)} CPU-s/GiB`,
+        `${((rate / cp) * 100).toFixed(1)} % of cp, ${((rate / cpSync) * 100).toFixed(1)} % of cp + sync; ${s.toFixed(1)} s, ${((c1 - c0) / (bytes / 2 ** 30)).toFixed(1)} CPU-s/GiB (${perProcess})`,
       ]);
       record({ bench: 'streaming-save', figure: `${label} (${MIB} MiB), vs cp`, value: rate, unit: 'MB/s', ceiling: { name: 'cp', value: cp }, goal: '≥ 0.33' });
       record({ bench: 'streaming-save', figure: `${label} (${MIB} MiB), vs cp + sync`, value: rate, unit: 'MB/s', ceiling: { name: 'cp + sync', value: cpSync }, goal: '≥ 0.80' });
