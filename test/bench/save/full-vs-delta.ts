@@ -7,12 +7,13 @@
  *
  *   node infra/launcher/bin/run-ts.js test/bench/save/full-vs-delta.ts
  */
+import { benchGeometry } from '../geometry';
 import { record } from '../report';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BlockDatabase } from '@deltaflow/blockdb';
-import { BlockRange, Geometry } from '@deltaflow/blocks';
+import type { BlockRange } from '@deltaflow/blocks';
 import type { MessageOfType } from '@deltaflow/contracts';
 import { Publisher, StandInChangeLogger, TopicCollector } from '@deltaflow/testing';
 import { startEmbeddedKafka } from '@deltaflow/embedded-kafka';
@@ -25,12 +26,7 @@ const DBID = 3;
 
 async function main(): Promise<void> {
   const dataBlocks = Math.max(64, Math.floor((MIB * 1024 * 1024) / BLOCK));
-  const geometry: Geometry = {
-    asso: { blockSize: 4096, blocks: 2048 },
-    data: { blockSize: BLOCK, blocks: dataBlocks },
-    maxFiles: 4,
-    files: [{ file: 1, extents: [{ part: 'DATA', from: 1, to: dataBlocks }, { part: 'AC', from: 11, to: 2048 }] }],
-  };
+  const geometry = benchGeometry(dataBlocks, BLOCK);
   const root = fs.mkdtempSync(path.join(process.env.DELTAFLOW_BENCH_DIR ?? os.tmpdir(), 'bench-save-'));
   const dataDir = path.join(root, 'data');
   const db = BlockDatabase.create(path.join(dataDir, 'databases', String(DBID)), { dbid: DBID, geometry });

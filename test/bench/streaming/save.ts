@@ -16,13 +16,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BlockDatabase } from '@deltaflow/blockdb';
-import type { Geometry } from '@deltaflow/blocks';
 import type { MessageOfType } from '@deltaflow/contracts';
 import { dataSetPath } from '@deltaflow/save-format';
 import { SovClient } from '@deltaflow/service-kit';
 import { Publisher, ServiceProcesses, StandInChangeLogger, TopicCollector } from '@deltaflow/testing';
 import { startSaveWriter } from '../../../apps/save-writer/src/app';
 import { multiplexerDefaults, startStreamMultiplexer } from '../../../apps/stream-multiplexer/src/app';
+import { benchGeometry } from '../geometry';
 import { record } from '../report';
 import { cpSeconds, cpuSeconds, MiB, startBroker, table } from './support';
 
@@ -34,12 +34,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 async function main(): Promise<void> {
   const dataBlocks = Math.max(64, Math.floor((MIB * MiB) / BLOCK));
-  const geometry: Geometry = {
-    asso: { blockSize: 4096, blocks: 2048 },
-    data: { blockSize: BLOCK, blocks: dataBlocks },
-    maxFiles: 4,
-    files: [{ file: 1, extents: [{ part: 'DATA', from: 1, to: dataBlocks }, { part: 'AC', from: 11, to: 2048 }] }],
-  };
+  const geometry = benchGeometry(dataBlocks, BLOCK);
   const root = fs.mkdtempSync(path.join(process.env.DELTAFLOW_BENCH_DIR ?? os.tmpdir(), 'bench-stream-save-'));
   const dataDir = path.join(root, 'data');
   const dbDir = path.join(dataDir, 'databases', String(DBID));
