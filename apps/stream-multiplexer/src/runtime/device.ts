@@ -364,11 +364,12 @@ export class DeviceRuntime {
     let durable = all;
     if (this.copied.size) {
       const mine = (r: RunPlacement) => this.copied.has(`${r.volser}@${r.position}`);
-      for (const r of all.runs.filter(mine)) {
+      const copies = all.runs.filter(mine);
+      durable = { ...all, runs: all.runs.filter((r) => !mine(r)) };
+      for (const r of copies) {
         this.copied.delete(`${r.volser}@${r.position}`);
         this.copiedDurable.push(r);
       }
-      durable = { ...all, runs: all.runs.filter((r) => !mine(r)) };
     }
     const placed = new Map<ClientFileRuntime, PendingSuperblock[]>();
     const byInc = new Map([...this.files].map((f) => [f.incarnation, f]));
