@@ -217,4 +217,16 @@ it('an encrypted stream is refused without an operator key; expired files are re
   expect(again.code).toBe(0);
   expect(again.json().streams[0]).toMatchObject({ volumes: [], runsMoved: 0 });
   expect(events.messages.filter((e) => e.type === 'RunMoved')).toHaveLength(liveRuns);
+
+  // the scratched volser is labelled again when the stream needs a volume: it holds only what is written now, and a scan of it brings nothing expired back
+  const [after] = await write([{ name: 'after-0', data: content('after-0', 1.5 * MiB), expiresAt: later }]);
+  expect(after.volsers).toEqual(['V00002', 'V00001']);
+  const relabelled = await until('V00001 in use again', async () => {
+    const v = (await get<Array<{ volser: string; state: string; clientFiles: Array<{ clientFile: string }> }>>('/volumes')).find((x) => x.volser === 'V00001');
+    return v?.state === 'mounted' && v.clientFiles.length > 0 ? v : undefined;
+  });
+  expect(relabelled.clientFiles.map((f) => f.clientFile)).toEqual(['after-0']);
+  const rescan = await post<{ clientFiles: Array<{ clientFile: string; status: string }> }>('/sovadm/scan', { schema: 'reclaim_scan2' });
+  expect(rescan.clientFiles.map((f) => `${f.clientFile}:${f.status}`).sort()).toEqual(['after-0:complete', 'keep-0:complete', 'keep-1:complete']);
+  expect(sha256(await reader.readAll({ incarnation: after.incarnation }))).toBe(sha256(content('after-0', 1.5 * MiB)));
 });
