@@ -10,7 +10,7 @@
  * the unsynced superblocks again elsewhere, re-read from Kafka).
  */
 import { randomBytes } from 'node:crypto';
-import { DelegatingDevice, TapeIoError, VolumeWriter, type CloseRecord, type Durable, type EncodedSuperblock, type MountInfo, type OpenRecord, type RunPlacement, type SovCommand, type SovState, type StreamSettings } from '@deltaflow/tape';
+import { DelegatingDevice, HEADER_LENGTH, TapeIoError, VolumeWriter, type CloseRecord, type Durable, type EncodedSuperblock, type MountInfo, type OpenRecord, type RunPlacement, type SovCommand, type SovState, type StreamSettings } from '@deltaflow/tape';
 import { RejectedRecord } from '@deltaflow/service-kit';
 import { ClientFileRuntime, Deferred, type PendingSuperblock } from './client-file';
 
@@ -221,6 +221,12 @@ export class DeviceRuntime {
   private async writeCopy(job: RunCopy): Promise<void> {
     try {
       let rest: EncodedSuperblock[] = [...job.superblocks];
+      // a run that does not fit whole goes to the next volume rather than being split: the copy then
+      // lies on one volume that stays mounted until its RunMoved is decided (a restart's reconcile
+      // finds a copy whose RunMoved was lost only on a mounted volume)
+      const need = rest.reduce((n, sb) => n + HEADER_LENGTH + sb.body.length, 0) + 2 * (HEADER_LENGTH + 4096) + rest.length * 8;
+      const current = await this.ensureVolume();
+      if (current.free < need && need <= current.label.capacity / 2) await this.rotate();
       while (rest.length) {
         const w = await this.ensureVolume();
         const r = await this.op('append', w.appendRun(job.open, rest));
