@@ -22,7 +22,7 @@ export class SovCommands {
     switch (c.type) {
       case 'StreamDefine': {
         const { type: _t, stream, correlationId: _c, ...settings } = c;
-        const done = this.mux.decideAndPublish({ type: 'DefineStream', stream, settings, defaults: this.mux.config.streamDefaults, at });
+        const done = this.mux.decideAndPublish({ type: 'DefineStream', stream, settings, defaults: this.mux.config.streamDefaults, operatorKey: !!this.mux.config.operatorKey, at });
         // its StreamDefine came on a partition this instance owns: it serves the stream
         if (!this.mux.served.has(stream)) await this.mux.serveNew(stream);
         await this.mux.ensureDevices(stream);
@@ -86,6 +86,12 @@ export class SovCommands {
         this.mux.decide({ type: 'CheckStream', stream: c.stream });
         return { taken: true, done: this.mux.verifier.clientFile(c.stream, c.clientFile, c.incarnation, 'operator', c.correlationId).then(() => undefined) };
       }
+      case 'VolumeReclaim': {
+        this.mux.decide({ type: 'CheckStream', stream: c.stream });
+        await this.mux.ensureDevices(c.stream);
+        this.mux.startDevices();
+        return { taken: true, done: this.mux.reclaimer.reclaim(c.stream, c.thresholdPercent, c.dryRun === true, c.correlationId).then(() => undefined) };
+      }
       default: {
         const never: never = c;
         throw new RejectedRecord('UNKNOWN_TYPE', `unexpected command ${JSON.stringify(never).slice(0, 100)}`);
@@ -109,7 +115,7 @@ export class SovCommands {
     if (!s) throw new SovRejectedError('UNKNOWN_STREAM', `stream ${c.stream} is not defined (send StreamDefine first)`, 'stream');
     const compression = c.compression ?? s.settings.compression;
     const encryption = c.encryption ?? s.settings.encryption;
-    if (encryption !== 'none' && !this.mux.config.operatorKey) throw new SovRejectedError('CONFLICT', 'encryption asked, but the multiplexer has no operator key (SOV_OPERATOR_KEY_FILE)', 'encryption');
+    if (encryption !== 'none' && !this.mux.config.operatorKey) throw new SovRejectedError('NO_OPERATOR_KEY', 'encryption asked, but the multiplexer has no operator key (SOV_OPERATOR_KEY_FILE)', 'encryption');
     const open: OpenRecord = {
       incarnation: c.incarnation,
       clientFile: c.clientFile,

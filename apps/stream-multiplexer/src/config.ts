@@ -95,6 +95,8 @@ export function multiplexerConfigFromEnv(c: ServiceConfig, env: NodeJS.ProcessEn
     if (!/^[0-9a-fA-F]{64}$/.test(text)) throw new ServiceKitError('CONFIG', 'SOV_OPERATOR_KEY_FILE: expected 64 hex digits (a 256-bit key)');
     operatorKey = Buffer.from(text, 'hex');
   }
+  const encryption = enumOf(env, 'SOV_ENCRYPTION', ['none', 'aes-256-gcm'] as const, 'none');
+  if (encryption !== 'none' && !operatorKey) throw new ServiceKitError('CONFIG', `SOV_ENCRYPTION=${encryption} needs an operator key: set SOV_OPERATOR_KEY_FILE`);
   const prefix = env.SOV_VOLSER_PREFIX || 'V';
   if (!/^[A-Z]{1,3}$/.test(prefix)) throw new ServiceKitError('CONFIG', `SOV_VOLSER_PREFIX: expected 1-3 letters A-Z, got "${prefix}"`);
   const minDevices = num(env, 'SOV_MIN_DEVICES', 1, 1);
@@ -113,7 +115,7 @@ export function multiplexerConfigFromEnv(c: ServiceConfig, env: NodeJS.ProcessEn
       runSuperblocks: num(env, 'SOV_RUN_SUPERBLOCKS', 16, 1),
       checkpointEveryBytes: num(env, 'SOV_CHECKPOINT_BYTES', 64 * MiB, 64 * 1024),
       compression: enumOf(env, 'SOV_COMPRESSION', ['none', 'zstd', 'gzip', 'brotli'] as const, 'none'),
-      encryption: enumOf(env, 'SOV_ENCRYPTION', ['none', 'aes-256-gcm'] as const, 'none'),
+      encryption,
     },
     volserPrefix: prefix,
     runLatencyMs: num(env, 'SOV_RUN_LATENCY_MS', 1000),

@@ -52,6 +52,7 @@ import { ClientFileRuntime, Deferred, type PendingSuperblock } from './runtime/c
 import { DeviceRuntime, MeteredDevice, type DeviceHost } from './runtime/device';
 import { MemoryBudget } from './runtime/memory';
 import { StreamServing } from './serving';
+import { Reclaimer } from './reclaimer';
 import { Verifier } from './verifier';
 import { type Admission, type SpoolContext, type SpoolServer } from './spool/spool-server';
 
@@ -71,6 +72,7 @@ export class StreamMultiplexerService implements OnModuleInit, OnApplicationShut
   private readonly balancer = new StreamBalancer(this);
   private readonly serving = new StreamServing(this);
   readonly verifier = new Verifier(this);
+  readonly reclaimer = new Reclaimer(this);
   readonly files = new Map<string, ClientFileRuntime>();
   readonly devices = new Map<string, DeviceRuntime>();
   /** streams this instance serves (writes the volumes of) */

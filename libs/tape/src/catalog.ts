@@ -49,6 +49,7 @@ export type CatalogEvent =
       readonly occurredAt: number;
     }
   | ({ readonly type: 'RunPlaced' } & RunFacts)
+  | ({ readonly type: 'RunMoved'; readonly fromVolser: string; readonly fromPosition: number } & RunFacts)
   | { readonly type: 'ClientFileClosed'; readonly incarnation: string; readonly superblocks: number; readonly bytes: number; readonly sha256: string; readonly occurredAt: number }
   | { readonly type: 'ClientFileAborted'; readonly incarnation: string; readonly reason: string; readonly occurredAt: number }
   | { readonly type: 'ClientFileExpired'; readonly incarnation: string };
@@ -177,6 +178,26 @@ export function evolveCatalog(state: CatalogState, e: CatalogEvent): CatalogStat
         crcs: [...e.crcs],
       });
       return state;
+    case 'RunMoved': {
+      // reclamation: the copy where it now lies; the old run goes with the piece that ends where it ended
+      const f = state.files.get(e.incarnation);
+      if (!f) return state;
+      f.runs.set(`${e.volser}@${e.position}`, {
+        volser: e.volser,
+        incarnation: e.incarnation,
+        firstSeq: e.firstSeq,
+        count: e.superblocks,
+        last: e.last,
+        position: e.position,
+        extent: e.length,
+        bytes: e.bytes,
+        crcs: [...e.crcs],
+      });
+      const key = `${e.fromVolser}@${e.fromPosition}`;
+      const old = f.runs.get(key);
+      if (old && old.firstSeq + old.count === e.firstSeq + e.superblocks) f.runs.delete(key);
+      return state;
+    }
     case 'ClientFileClosed': {
       const f = file(state, e.incarnation);
       f.close ??= { incarnation: e.incarnation, superblocks: e.superblocks, bytes: e.bytes, sha256: e.sha256, closedAt: e.occurredAt };

@@ -12,7 +12,9 @@ export type SovRejectionCode =
   | 'CLIENT_FILE_ABORTED'
   | 'OUT_OF_SEQUENCE'
   | 'CONFLICT'
-  | 'NOT_EXPIRABLE';
+  | 'NOT_EXPIRABLE'
+  /** encryption asked where no operator key is configured */
+  | 'NO_OPERATOR_KEY';
 
 /** Base of every tape error: a string code, and whether retrying the same call may succeed. */
 export abstract class TapeError extends CodedError<TapeErrorCode> {}

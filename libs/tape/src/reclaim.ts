@@ -1,5 +1,11 @@
+import type { EncodedSuperblock } from './codec';
+import type { Device } from './device';
+import { TapeCorruptError, TapeValidationError } from './errors';
+import { walkRecords } from './records';
+import { checkSuperblock } from './reader';
+import { readLabel } from './scan';
 import type { SovState, VolumeRun } from './streams';
-import { TapeValidationError } from './errors';
+import { FLAG_RUN_START } from './writer';
 
 /*
  * Reclamation (TSM's reclamation; `dsf volumes reclaim --threshold P`), the pure part: which of a
@@ -55,4 +61,31 @@ export function reclaimCandidates(state: SovState, stream: string, thresholdPerc
   }
   candidates.sort((a, b) => a.livePercent - b.livePercent || a.volser.localeCompare(b.volser));
   return { candidates, skipped };
+}
+
+/**
+ * Reads a run back for copying onto another volume: every record verified (header and body CRCs,
+ * position, the volume's tag, incarnation, sequence) and returned as the EncodedSuperblock the
+ * writer appends. The stored body is copied as it is (compressed and/or encrypted): AES-GCM's
+ * associated data holds the incarnation, sequence, flags and plaintext length, not the volume tag or
+ * position, so a moved superblock still authenticates, and its nonce is not used for new plaintext.
+ * The writer gives it a new header (the new volume's tag, its new position). Nothing is decoded: no
+ * operator key is needed.
+ */
+export async function readRunForCopy(device: Device, volser: string, run: VolumeRun): Promise<EncodedSuperblock[]> {
+  const { label } = await readLabel(device, volser);
+  const out: EncodedSuperblock[] = [];
+  let expected = run.position;
+  const w = await walkRecords(device, run.position, run.position + run.extent, { tag: label.tag, volser }, (r) => {
+    const where = { volser, offset: r.position };
+    if (r.position !== expected) throw new TapeCorruptError(`superblock ${run.firstSeq + out.length} of ${run.incarnation}: unreadable record (reading resumed at ${r.position})`, { volser, offset: expected });
+    expected = r.position + r.extent;
+    if (out.length >= run.count) throw new TapeCorruptError(`more records than the ${run.count} superblocks placed`, where);
+    const h = r.header;
+    checkSuperblock(h, { incarnation: run.incarnation, firstSeq: run.firstSeq, count: run.count }, out.length, undefined, where);
+    out.push({ seq: h.seq, flags: h.flags & ~FLAG_RUN_START, body: Buffer.from(r.body), bodyCrc: h.bodyCrc, rawLength: h.rawLength, contentCrc: h.contentCrc });
+  });
+  if (w.damage.length) throw new TapeCorruptError(`run of ${run.incarnation} at ${volser}@${run.position}: ${w.damage[0].reason}`, { volser, offset: w.damage[0].position });
+  if (out.length !== run.count) throw new TapeCorruptError(`run of ${run.incarnation} at ${volser}@${run.position}: ${out.length} of ${run.count} superblocks found`, { volser, offset: run.position });
+  return out;
 }

@@ -168,8 +168,32 @@ export function evolveSov(state: SovState, e: SovEvent): SovState {
       if (f) f.expired = true;
       return state;
     }
+    case 'RunMoved': {
+      // the copy is added where it now lies; the old run is forgotten with the piece that ends where it
+      // ended (a run split over two volumes stays readable from the old one until its last piece moved)
+      const f = state.files.get(e.incarnation);
+      if (!f) return state;
+      const to = state.volumes.get(e.volser);
+      if (to) {
+        to.files.add(e.incarnation);
+        to.end = Math.max(to.end, e.position + e.length);
+        addRun(to, { incarnation: e.incarnation, firstSeq: e.firstSeq, count: e.superblocks, position: e.position, extent: e.length, bytes: e.bytes });
+        if (!f.volsers.includes(e.volser)) f.volsers.push(e.volser);
+      }
+      const from = state.volumes.get(e.fromVolser);
+      if (from) {
+        const i = from.runs.findIndex((r) => r.position === e.fromPosition && r.incarnation === e.incarnation);
+        if (i >= 0 && from.runs[i].firstSeq + from.runs[i].count === e.firstSeq + e.superblocks) from.runs.splice(i, 1);
+        if (!from.runs.some((r) => r.incarnation === e.incarnation)) {
+          const j = f.volsers.indexOf(e.fromVolser);
+          if (j >= 0) f.volsers.splice(j, 1);
+        }
+      }
+      return state;
+    }
     case 'VolumeVerified':
     case 'ClientFileVerified':
+    case 'VolumesReclaimed':
       return state;
     default: {
       const never: never = e;

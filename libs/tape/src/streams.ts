@@ -65,7 +65,39 @@ export type SovEvent =
   | Stamped<{ readonly type: 'VolumeSuspect'; readonly volser: string; readonly device?: string; readonly position?: number; readonly reason: string }>
   | Stamped<{ readonly type: 'VolumeScratched'; readonly volser: string }>
   | Stamped<{ readonly type: 'ClientFileExpired'; readonly clientFile: string; readonly incarnation: string }>
+  | RunMovedEvent
+  | ReclaimReport
   | VerificationEvent;
+
+/** A run copied by reclamation from (fromVolser, fromPosition) to (volser, position): one per piece when it was split over two volumes. */
+export type RunMovedEvent = Stamped<{ readonly type: 'RunMoved'; readonly clientFile: string; readonly fromVolser: string; readonly fromPosition: number; readonly correlationId?: string } & RunFacts>;
+
+/** The outcome of a reclamation (VolumesReclaimed): reported, changes no state. */
+export type ReclaimReport = Stamped<{
+  readonly type: 'VolumesReclaimed';
+  readonly thresholdPercent: number;
+  readonly dryRun: boolean;
+  readonly ok: boolean;
+  readonly volumes: ReadonlyArray<{
+    readonly volser: string;
+    readonly size: number;
+    readonly liveBytes: number;
+    readonly runs: number;
+    readonly moved: number;
+    readonly outcome: 'scratched' | 'candidate' | 'failed';
+    readonly reason?: string;
+  }>;
+  readonly skipped: ReadonlyArray<{ readonly volser: string; readonly reason: string }>;
+  readonly runsMoved: number;
+  readonly correlationId?: string;
+}>;
+
+/** A run copied by reclamation: where it was (a run on `fromVolser` at `fromPosition`) and the piece of it now durable elsewhere. */
+export interface RunMove {
+  readonly fromVolser: string;
+  readonly fromPosition: number;
+  readonly placement: RunPlacement;
+}
 
 export type SovEventOf<T extends SovEvent['type']> = Extract<SovEvent, { type: T }>;
 
@@ -155,7 +187,8 @@ export interface DurableRecords {
 }
 
 export type SovCommand =
-  | { readonly type: 'DefineStream'; readonly stream: string; readonly settings: Partial<StreamSettings>; readonly defaults: StreamSettings; readonly at: number }
+  /** `operatorKey`: whether the deciding multiplexer has an operator key (an encrypted stream is refused without one) */
+  | { readonly type: 'DefineStream'; readonly stream: string; readonly settings: Partial<StreamSettings>; readonly defaults: StreamSettings; readonly operatorKey?: boolean; readonly at: number }
   | { readonly type: 'AddDevice'; readonly stream: string; readonly device: string; readonly rateBytesPerSec?: number; readonly at: number }
   | { readonly type: 'RemoveDevice'; readonly stream: string; readonly device: string; readonly reason?: string; readonly at: number }
   /** an instance serves the stream from now / stops serving it (serving.ts decides when it may) */
@@ -174,7 +207,13 @@ export type SovCommand =
   /** validation only: is the stream defined? */
   | { readonly type: 'CheckStream'; readonly stream: string }
   /** a verification's outcome, to be published (checked against the state: the volume or client file must be known) */
-  | { readonly type: 'ReportVerification'; readonly event: VerificationEvent };
+  | { readonly type: 'ReportVerification'; readonly event: VerificationEvent }
+  /** reclamation: copies of live runs made durable (RunMoved per piece not recorded yet) */
+  | { readonly type: 'MoveRuns'; readonly moves: readonly RunMove[]; readonly correlationId?: string; readonly at: number }
+  /** reclamation: the volume's live runs are all moved; it returns to scratch (VolumeScratched), refused while a live run is left on it */
+  | { readonly type: 'ScratchReclaimed'; readonly volser: string; readonly at: number }
+  /** reclamation's outcome, to be published (the stream must be known) */
+  | { readonly type: 'ReportReclaim'; readonly event: ReclaimReport };
 
 export function initialSovState(): SovState {
   return { streams: new Map(), volumes: new Map(), files: new Map(), names: new Map() };
@@ -268,6 +307,8 @@ function decide(c: SovCommand, state: SovState): SovEvent[] {
       const settings = strip({ ...c.defaults, ...strip(c.settings) }) as StreamSettings;
       if (settings.minDevices > settings.maxDevices)
         throw new SovRejectedError('CONFLICT', `stream ${c.stream}: minDevices ${settings.minDevices} exceeds maxDevices ${settings.maxDevices}`, 'maxDevices');
+      if (settings.encryption !== 'none' && c.operatorKey === false)
+        throw new SovRejectedError('NO_OPERATOR_KEY', `stream ${c.stream}: encryption ${settings.encryption} asked, but the stream multiplexer has no operator key (set SOV_OPERATOR_KEY_FILE); nothing written could be encrypted`, 'encryption');
       const s = state.streams.get(c.stream);
       const out: SovEvent[] = [];
       if (!s || !sameSettings(s.settings, settings)) out.push({ type: 'StreamDefined', stream: c.stream, ...settings, occurredAt: c.at });
@@ -389,11 +430,71 @@ function decide(c: SovCommand, state: SovState): SovEvent[] {
       stream(state, e.stream);
       return [e];
     }
+    case 'MoveRuns':
+      return c.moves.flatMap((m) => moveEvents(state, m, c.correlationId, c.at));
+    case 'ScratchReclaimed': {
+      const v = state.volumes.get(c.volser);
+      if (!v) return []; // scratched already (a replay)
+      if (v.status === 'mounted') throw new TapeStateError(`volume ${c.volser} is mounted for appending; it cannot be scratched`);
+      const live = v.runs.find((r) => isLive(state, r.incarnation));
+      if (live) throw new TapeStateError(`volume ${c.volser} still holds a live run of ${state.files.get(live.incarnation)?.clientFile} (${live.incarnation}) at ${live.position}; move it first`);
+      return [{ type: 'VolumeScratched', stream: v.stream, volser: c.volser, occurredAt: c.at }];
+    }
+    case 'ReportReclaim':
+      stream(state, c.event.stream);
+      return [c.event];
     default: {
       const never: never = c;
       throw new TapeStateError(`unknown command ${JSON.stringify(never)}`);
     }
   }
+}
+
+/** A client file whose runs reclamation keeps: closed and not expired (open files pin their volumes; aborted and expired ones are left behind). */
+export function isLive(state: SovState, incarnation: string): boolean {
+  const f = state.files.get(incarnation);
+  return f !== undefined && f.status === 'closed' && !f.expired;
+}
+
+/**
+ * The RunMoved of one copied piece, or nothing when it is recorded already (a replay). The piece
+ * must lie within a live run still on its old volume, superblock for superblock (same CRCs).
+ */
+function moveEvents(state: SovState, m: RunMove, correlationId: string | undefined, at: number): SovEvent[] {
+  const p = m.placement;
+  const to = state.volumes.get(p.volser);
+  if (!to) throw new TapeStateError(`run moved to volume ${p.volser}, which was never mounted`);
+  if (to.runs.some((r) => r.position === p.position)) return [];
+  const from = state.volumes.get(m.fromVolser);
+  const run = from?.runs.find((r) => r.position === m.fromPosition && r.incarnation === p.incarnation);
+  if (!from || !run) throw new TapeStateError(`no run of ${p.incarnation} at ${m.fromVolser}@${m.fromPosition} to move`);
+  const f = state.files.get(p.incarnation) as FileState;
+  if (!isLive(state, p.incarnation)) throw new TapeStateError(`client file ${f.clientFile} (${p.incarnation}) is ${f.expired ? 'expired' : f.status}: its runs are not moved`);
+  if (from.stream !== to.stream) throw new TapeStateError(`run of stream ${from.stream} moved to volume ${p.volser} of stream ${to.stream}`);
+  const k = p.firstSeq - run.firstSeq;
+  if (k < 0 || k + p.count > run.count) throw new TapeStateError(`piece ${p.firstSeq}+${p.count} is not within the run ${run.firstSeq}+${run.count} at ${m.fromVolser}@${m.fromPosition}`);
+  const fromLast = f.close ? run.firstSeq + run.count === f.close.superblocks : false;
+  if (p.last !== (fromLast && k + p.count === run.count)) throw new TapeStateError(`piece ${p.firstSeq}+${p.count} of ${f.clientFile}: last flag ${p.last} differs from the run it copies`);
+  return [
+    {
+      type: 'RunMoved',
+      stream: to.stream,
+      clientFile: f.clientFile,
+      incarnation: p.incarnation,
+      fromVolser: m.fromVolser,
+      fromPosition: m.fromPosition,
+      volser: p.volser,
+      firstSeq: p.firstSeq,
+      superblocks: p.count,
+      last: p.last,
+      position: p.position,
+      length: p.extent,
+      bytes: p.bytes,
+      crcs: [...p.crcs],
+      ...(correlationId ? { correlationId } : {}),
+      occurredAt: at,
+    },
+  ];
 }
 
 /** Volumes that become scratch once `incarnation` expires: finished or suspect, every client file on them expired. */
@@ -489,7 +590,16 @@ function reconcile(state: SovState, device: string, scan: VolumeScan, at: number
   }
   const placed = new Map<string, number>();
   const runs: RunPlacement[] = [];
+  const moves: RunMove[] = [];
   for (const r of [...scan.runs].sort((a, b) => a.position - b.position)) {
+    // a reclamation's copy, durable before its RunMoved was published (a crash): recorded now, so a re-sent reclaim does not copy it again
+    if (isLive(state, r.incarnation) && !v.runs.some((x) => x.position === r.position)) {
+      const src = movedFrom(state, l.volser, r);
+      if (src) {
+        moves.push({ fromVolser: src.volser, fromPosition: src.position, placement: { ...(r as RunEntry), volser: l.volser } });
+        continue;
+      }
+    }
     const now = placed.get(r.incarnation) ?? state.files.get(r.incarnation)?.placed ?? (scan.opens.some((o) => o.record.incarnation === r.incarnation) ? 0 : undefined);
     if (now === undefined || r.firstSeq !== now) continue; // already reported, or not continuing its file
     const f = state.files.get(r.incarnation);
@@ -507,11 +617,25 @@ function reconcile(state: SovState, device: string, scan: VolumeScan, at: number
     aborts: scan.aborts,
   };
   out.push(...durableEvents(state, l.volser, durable, at, new Map()));
+  for (const m of moves) out.push(...moveEvents(state, m, undefined, at));
   for (const d of scan.damage)
     if (d.kind !== 'truncated') out.push({ type: 'VolumeSuspect', stream: l.stream, volser: l.volser, device, position: d.position, reason: d.reason, occurredAt: at });
   if (scan.finished && v.status === 'mounted')
     out.push({ type: 'VolumeFull', stream: l.stream, volser: l.volser, bytes: scan.end, ...(scan.nextVolser ? { nextVolser: scan.nextVolser } : {}), occurredAt: at });
   return out;
+}
+
+/** The run on another volume of the stream that `r` (found on `volser`) is a copy of: same client file, its superblocks within the run, same CRCs. */
+function movedFrom(state: SovState, volser: string, r: RunEntry): { volser: string; position: number } | null {
+  const f = state.files.get(r.incarnation);
+  if (!f) return null;
+  for (const other of f.volsers) {
+    if (other === volser) continue;
+    const v = state.volumes.get(other);
+    const run = v?.runs.find((x) => x.incarnation === r.incarnation && x.firstSeq <= r.firstSeq && r.firstSeq + r.count <= x.firstSeq + x.count);
+    if (v && run) return { volser: other, position: run.position };
+  }
+  return null;
 }
 
 /** The stream multiplexer's decider (pure; `evolve` works in place: sov-fold.ts). */

@@ -3,7 +3,8 @@
  * incarnation (name, stream, dbid, DSID, kind, expiry, codec, state open → closed | aborted →
  * expired) and one row per placed run (the placement index a reader seeks by). A client file is
  * known from its ClientFileOpened (its open record is on a volume); a close or abort of a file never
- * opened changes nothing. When a volume goes to scratch its runs go, and an expired client file left
+ * opened changes nothing. A run moved by reclamation (RunMoved) is indexed where it now lies and the
+ * old row goes with the piece that ends where it ended. When a volume goes to scratch its runs go, and an expired client file left
  * on no volume goes with them (the volumes no longer hold it, so a scan would not find it either).
  */
 import { catalogDigest, initialCatalog, type CatalogState, type CodecSpec, type OpenRecord, type RunPlacement } from '@deltaflow/tape';
@@ -19,7 +20,7 @@ export const clientFilesProjection: Projection = {
     { name: 'catalog_sov_client_file', key: 'incarnation' },
     { name: 'catalog_sov_run', key: 'volser, position' },
   ],
-  canHandle: (e) => ['ClientFileOpened', 'RunPlaced', 'ClientFileClosed', 'ClientFileAborted', 'ClientFileExpired', 'VolumeScratched'].includes(e.type),
+  canHandle: (e) => ['ClientFileOpened', 'RunPlaced', 'RunMoved', 'ClientFileClosed', 'ClientFileAborted', 'ClientFileExpired', 'VolumeScratched'].includes(e.type),
   apply: applyClientFileEvent,
 };
 
@@ -61,6 +62,21 @@ async function applyClientFileEvent(m: Queryable, e: CatalogEvent): Promise<void
          ON CONFLICT (volser, position) DO NOTHING`,
         [e.volser, e.position, e.incarnation, e.firstSeq, e.superblocks, e.last, e.length, e.bytes, e.crcs, e.occurredAt],
       );
+      return;
+    case 'RunMoved':
+      // reclamation: the copy where it now lies, then the old run (once its last piece moved)
+      await m.query(
+        `INSERT INTO catalog_sov_run (volser, position, incarnation, first_seq, superblocks, last, length, bytes, crcs, placed_at)
+         SELECT $1::text, $2::bigint, $3::text, $4::bigint, $5::int, $6::boolean, $7::bigint, $8::bigint, $9::bigint[], $10::bigint WHERE EXISTS (SELECT 1 FROM catalog_sov_client_file WHERE incarnation = $3)
+         ON CONFLICT (volser, position) DO NOTHING`,
+        [e.volser, e.position, e.incarnation, e.firstSeq, e.superblocks, e.last, e.length, e.bytes, e.crcs, e.occurredAt],
+      );
+      await m.query('DELETE FROM catalog_sov_run WHERE volser = $1 AND position = $2 AND incarnation = $3 AND first_seq + superblocks = $4', [
+        e.fromVolser,
+        e.fromPosition,
+        e.incarnation,
+        e.firstSeq + e.superblocks,
+      ]);
       return;
     case 'ClientFileClosed':
       await m.query(`UPDATE catalog_sov_client_file SET state = 'closed', superblocks = $2, bytes = $3, sha256 = $4, closed_at = $5 WHERE incarnation = $1 AND state = 'open'`, [

@@ -13,7 +13,7 @@ import { latestVolumeVerifications } from '../sov-verifications/verifications.pr
 export const volumesProjection: Projection = {
   name: 'catalog.sov-volumes',
   tables: [{ name: 'catalog_sov_volume', key: 'volser' }],
-  canHandle: (e) => ['VolumeMounted', 'VolumeFull', 'VolumeSuspect', 'VolumeScratched', 'RunPlaced'].includes(e.type),
+  canHandle: (e) => ['VolumeMounted', 'VolumeFull', 'VolumeSuspect', 'VolumeScratched', 'RunPlaced', 'RunMoved'].includes(e.type),
   apply: applyVolumeEvent,
 };
 
@@ -33,6 +33,7 @@ async function applyVolumeEvent(m: Queryable, e: CatalogEvent): Promise<void> {
       await m.query(`UPDATE catalog_sov_volume SET device = $2 WHERE volser = $1 AND status = 'mounted'`, [e.volser, e.device]);
       return;
     case 'RunPlaced':
+    case 'RunMoved':
       await m.query(`UPDATE catalog_sov_volume SET bytes = GREATEST(bytes, $2) WHERE volser = $1 AND status <> 'full'`, [e.volser, e.position + e.length]);
       return;
     case 'VolumeFull':

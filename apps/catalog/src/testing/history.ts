@@ -4,7 +4,8 @@
  * DSIM every day, the consolidated delta merged with each new delta, once a week the full and the
  * consolidated delta merged into a new full), the DLOG the change logger records between saves,
  * a failed save and a restore now and then, a lineage fork, and the streaming side: every save
- * written as a client file in runs over volumes that fill, files that expire and volumes scratched.
+ * written as a client file in runs over volumes that fill, files that expire and volumes scratched,
+ * and once a week a reclamation (the oldest volume's live runs moved, RunMoved, then scratched).
  * Deterministic: the same arguments give the same events.
  */
 import type { Dsid } from '@deltaflow/dsid';
@@ -42,6 +43,7 @@ export function catalogHistory(o: HistoryOptions): CatalogEvent[] {
   const volser = () => `V${String(volume).padStart(5, '0')}`;
   const capacity = 64 << 20;
   const onVolume = new Map<string, string[]>(); // volser -> incarnations
+  const runsOn = new Map<string, Array<Extract<SovEvent, { type: 'RunPlaced' }>>>(); // volser -> its runs
   const expiring: Array<{ incarnation: string; clientFile: string; at: number }> = [];
   const sov = (e: SovEvent) => out.push(e);
   sov({ type: 'StreamDefined', stream, minDevices: 1, maxDevices: 2, volumeCapacity: capacity, runSuperblocks: 16, checkpointEveryBytes: 64 << 20, compression: 'none', encryption: 'none', occurredAt: tick() });
@@ -65,7 +67,9 @@ export function catalogHistory(o: HistoryOptions): CatalogEvent[] {
         sov({ type: 'VolumeMounted', stream, volser: volser(), device: 'd1', streamFile: stream, volumeSeq: volume, previousVolser: previous, labelled: true, occurredAt: tick() });
       }
       if (position === 0) position = 600;
-      sov({ type: 'RunPlaced', stream, clientFile: name, incarnation, volser: volser(), firstSeq: seq, superblocks: n, last: seq + n === superblocks, position, length, bytes: n * 262_144, crcs: Array.from({ length: n }, (_, i) => (seq + i) * 7919), occurredAt: tick() });
+      const placed: Extract<SovEvent, { type: 'RunPlaced' }> = { type: 'RunPlaced', stream, clientFile: name, incarnation, volser: volser(), firstSeq: seq, superblocks: n, last: seq + n === superblocks, position, length, bytes: n * 262_144, crcs: Array.from({ length: n }, (_, i) => (seq + i) * 7919), occurredAt: tick() };
+      sov(placed);
+      runsOn.set(volser(), [...(runsOn.get(volser()) ?? []), placed]);
       onVolume.set(volser(), [...(onVolume.get(volser()) ?? []), incarnation]);
       position += length;
       seq += n;
@@ -150,6 +154,24 @@ export function catalogHistory(o: HistoryOptions): CatalogEvent[] {
       if (v === volser() || incs.some((i) => live.has(i))) continue;
       sov({ type: 'VolumeScratched', stream, volser: v, occurredAt: tick() });
       onVolume.delete(v);
+      runsOn.delete(v);
+    }
+    // once a week a reclamation: the oldest finished volume's live runs move to the current volume, then it goes to scratch
+    const oldest = [...onVolume.keys()].find((v) => v !== volser());
+    if (day % 7 === 6 && oldest) {
+      const moving = (runsOn.get(oldest) ?? []).filter((r) => live.has(r.incarnation));
+      if (position + moving.reduce((n, r) => n + r.length, 0) <= capacity) {
+        for (const r of moving) {
+          const moved: Extract<SovEvent, { type: 'RunPlaced' }> = { ...r, volser: volser(), position, occurredAt: tick() };
+          sov({ ...moved, type: 'RunMoved', fromVolser: oldest, fromPosition: r.position, correlationId: `reclaim-${day}` });
+          runsOn.set(volser(), [...(runsOn.get(volser()) ?? []), moved]);
+          onVolume.set(volser(), [...(onVolume.get(volser()) ?? []), r.incarnation]);
+          position += r.length;
+        }
+        sov({ type: 'VolumeScratched', stream, volser: oldest, occurredAt: tick() });
+        onVolume.delete(oldest);
+        runsOn.delete(oldest);
+      }
     }
   }
   return out;

@@ -3,7 +3,7 @@
  *   dsf stream define NAME [--objective BYTES_PER_S] [--devices MIN..MAX] [--volume-capacity BYTES]
  *                          [--compression zstd|gzip|brotli|none] [--encryption aes-256-gcm|none]
  *   dsf stream list | dsf stream device add|remove STREAM DEVICE [--rate BYTES_PER_S]
- *   dsf client-files list [--stream S] [--dbid N] | dsf volumes list (verify: verify.ts)
+ *   dsf client-files list [--stream S] [--dbid N] | dsf volumes list (verify: verify.ts, reclaim: reclaim.ts)
  *   dsf expire [--as-of DATE] [--dry-run]
  *   dsf catalog backup --out NAME | dsf catalog restore --from NAME --schema S | dsf catalog scan [--schema S] [--full]
  * Stream and device commands go on sov.commands and wait for the multiplexer's event on
@@ -12,13 +12,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Option, type Command } from 'commander';
-import { COMPRESSIONS, ENCRYPTIONS, encodeMessage, registry, Topic, type TopicMessage } from '@deltaflow/contracts';
+import { COMPRESSIONS, dlqTopic, ENCRYPTIONS, encodeMessage, registry, Topic, type MessageOfType, type TopicMessage, type TopicName } from '@deltaflow/contracts';
 import { createKafka, httpTokenFromEnv, TopicReader } from '@deltaflow/service-kit';
 import { catalogUrl, kafkaConnection } from '../endpoints';
 import { CliUsageError, dbidArg, nameArg, QUERY_TIMEOUT_SEC, streamArg, timeoutArg } from '../options';
 import { usage, type Json, type Outcome } from '../outcome';
 import type { CommandGroup, Plan, RunContext } from '../plan';
 import { table } from './report';
+import { registerReclaim } from './reclaim';
 import { registerVerify } from './verify';
 
 export const SOV_TIMEOUT_SEC = 60;
@@ -70,17 +71,21 @@ export async function sovCommand(
   }
   const conn = kafkaConnection(ctx.discovery);
   const security = { ...(conn.ssl ? { ssl: conn.ssl } : {}), ...(conn.sasl ? { sasl: conn.sasl } : {}) };
+  const r = encodeMessage(command);
   let answer: string | Outcome | undefined;
   let resolve!: () => void;
-  const answered = new Promise<void>((r) => (resolve = r));
-  const reader = new TopicReader<TopicMessage<'sov.events'>>({
+  const answered = new Promise<void>((res) => (resolve = res));
+  // the multiplexer's refusal is the command's dead letter (its original bytes are those sent)
+  const reader = new TopicReader<TopicMessage<'sov.events'> | MessageOfType<'DeadLetter'>>({
     brokers: conn.brokers,
     clientId: 'dsf-sov',
     security,
-    topics: [Topic.sovEvents],
+    topics: [Topic.sovEvents, dlqTopic(Topic.sovCommands) as TopicName],
     from: 'latest',
     onMessage: (e) => {
-      answer ??= done(e);
+      if (e.type === 'DeadLetter') {
+        if (e.originalValue && Buffer.from(e.originalValue).equals(r.value as Buffer)) answer ??= refusedOutcome(words, e.errorCode, e.reason);
+      } else answer ??= done(e);
       if (answer !== undefined) resolve();
     },
   });
@@ -88,7 +93,6 @@ export async function sovCommand(
   const producer = createKafka({ clientId: 'dsf-sov', brokers: conn.brokers, security, retries: 3, quiet: true }).producer();
   await producer.connect();
   try {
-    const r = encodeMessage(command);
     await producer.send({ topic: r.topic, acks: -1, messages: [{ key: r.key, value: r.value, headers: { ...r.headers } }] });
     const deadline = Date.now() + timeoutSec * 1000;
     let inTime = false;
@@ -108,6 +112,11 @@ export async function sovCommand(
     await producer.disconnect().catch(() => undefined);
     await reader.stop().catch(() => undefined);
   }
+}
+
+/** The stream multiplexer refused the command (its dead letter's code and reason): nothing was changed. */
+function refusedOutcome(words: string, code: string, reason: string): Outcome {
+  return { exitCode: 1, lines: [`${words} refused by the stream multiplexer: ${code}: ${reason}`], json: { ok: false, command: words, code, error: reason } };
 }
 
 /** POST to the catalog's SOVADM API; its JSON answer, or the reason it refused. */
@@ -246,7 +255,7 @@ export const streamsCommand: CommandGroup = {
           render: (b) => listOutcome('client files', b, [['STREAM', (r) => r.stream], ['CLIENT FILE', (r) => r.clientFile], ['STATE', (r) => r.state], ['DBID', (r) => r.dbid], ['BYTES', (r) => r.bytes], ['VOLUMES', (r) => r.volsers], ['INCARNATION', (r) => r.incarnation]]),
         });
       });
-    const volumes = program.command('volumes').summary('tape volumes: list them (from the catalog), verify one');
+    const volumes = program.command('volumes').summary('tape volumes: list them (from the catalog), verify one, reclaim mostly-expired ones');
     volumes
       .command('list')
       .summary('volumes, their state and fill (LIST)')
@@ -262,6 +271,7 @@ export const streamsCommand: CommandGroup = {
         }),
       );
     registerVerify(volumes, clientFiles, use);
+    registerReclaim(volumes, use);
     program
       .command('expire')
       .summary('expire client files whose date passed (never a full save a live delta chain needs)')

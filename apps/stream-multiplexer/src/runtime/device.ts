@@ -10,7 +10,7 @@
  * the unsynced superblocks again elsewhere, re-read from Kafka).
  */
 import { randomBytes } from 'node:crypto';
-import { DelegatingDevice, TapeIoError, VolumeWriter, type Durable, type EncodedSuperblock, type MountInfo, type SovCommand, type SovState, type StreamSettings } from '@deltaflow/tape';
+import { DelegatingDevice, HEADER_LENGTH, TapeIoError, VolumeWriter, type CloseRecord, type Durable, type EncodedSuperblock, type MountInfo, type OpenRecord, type RunPlacement, type SovCommand, type SovState, type StreamSettings } from '@deltaflow/tape';
 import { RejectedRecord } from '@deltaflow/service-kit';
 import { ClientFileRuntime, Deferred, type PendingSuperblock } from './client-file';
 
@@ -64,8 +64,25 @@ export class MeteredDevice extends DelegatingDevice {
   }
 }
 
+/**
+ * A reclamation's copy of one run (reclaimer.ts): its superblocks as stored on the old volume, the
+ * close record to write after them (so the new volume describes the file whole), resolved with the
+ * placements once they are durable (synced).
+ */
+export interface RunCopy {
+  readonly open: OpenRecord;
+  readonly superblocks: readonly EncodedSuperblock[];
+  readonly close: CloseRecord | null;
+  readonly done: Deferred<RunPlacement[]>;
+}
+
 export class DeviceRuntime {
   readonly files = new Set<ClientFileRuntime>();
+  /** reclamation's copies waiting for this device (written between runs, through the same writer) */
+  readonly copies: RunCopy[] = [];
+  /** `${volser}@${position}` of copies written, not yet durable: they are RunMoved, not RunPlaced */
+  private readonly copied = new Set<string>();
+  private copiedDurable: RunPlacement[] = [];
   writer: VolumeWriter | null = null;
   /** the last volume this device finished (the next one's previous volser) */
   previousVolser: string | null = null;
@@ -112,6 +129,7 @@ export class DeviceRuntime {
     this.stopped = true;
     this.wake();
     await this.loop;
+    for (const c of this.copies.splice(0)) c.done.reject(new TapeIoError(`device ${this.key} stopped before the copy was written`));
   }
 
   /** held bytes of the device's client files (its backlog in memory) */
@@ -167,6 +185,7 @@ export class DeviceRuntime {
         }
         await this.idle();
       } catch (err) {
+        for (const c of this.copies.splice(0)) c.done.reject(err);
         if (this.stopped) return;
         this.failed = true;
         await this.host.deviceFailed(this, err);
@@ -189,8 +208,53 @@ export class DeviceRuntime {
     this.wakeup = null;
   }
 
+  /** Queues a reclamation's copy of a run; resolves with its placements once durable. */
+  copy(c: Omit<RunCopy, 'done'>): Promise<RunPlacement[]> {
+    if (this.failed || this.stopped) return Promise.reject(new TapeIoError(`device ${this.key} is ${this.failed ? 'failed' : 'stopped'}`));
+    const job: RunCopy = { ...c, done: new Deferred<RunPlacement[]>() };
+    this.copies.push(job);
+    this.wake();
+    return job.done.promise;
+  }
+
+  /** Writes one queued copy (pieces on the next volume when this one fills), its close record, and syncs. */
+  private async writeCopy(job: RunCopy): Promise<void> {
+    try {
+      let rest: EncodedSuperblock[] = [...job.superblocks];
+      // a run that does not fit whole goes to the next volume rather than being split: the copy then
+      // lies on one volume that stays mounted until its RunMoved is decided (a restart's reconcile
+      // finds a copy whose RunMoved was lost only on a mounted volume)
+      const need = rest.reduce((n, sb) => n + HEADER_LENGTH + sb.body.length, 0) + 2 * (HEADER_LENGTH + 4096) + rest.length * 8;
+      const current = await this.ensureVolume();
+      if (current.free < need && need <= current.label.capacity / 2) await this.rotate();
+      while (rest.length) {
+        const w = await this.ensureVolume();
+        const r = await this.op('append', w.appendRun(job.open, rest));
+        if (r.placement) {
+          this.copied.add(`${r.placement.volser}@${r.placement.position}`);
+          this.noteUnsynced(r.placement.extent);
+        }
+        rest = r.rest;
+        if (rest.length) await this.rotate();
+      }
+      const close = job.close;
+      if (close) await this.meta(() => this.ensureVolume().then((w) => w.writeClose(job.open, close)));
+      await this.flush();
+      job.done.resolve(this.copiedDurable.splice(0));
+    } catch (e) {
+      this.copiedDurable = [];
+      job.done.reject(e);
+      throw e;
+    }
+  }
+
   /** One unit of work; false when nothing was due. */
   private async step(): Promise<boolean> {
+    const copy = this.copies.shift();
+    if (copy) {
+      await this.writeCopy(copy);
+      return true;
+    }
     for (const f of this.files) {
       if (f.openPending) {
         await this.meta(() => this.ensureVolume().then((w) => w.writeOpen(f.open, f.placed > 0)));
@@ -301,7 +365,18 @@ export class DeviceRuntime {
     await this.handOver(w.volser, durable);
   }
 
-  private async handOver(volser: string, durable: Durable): Promise<void> {
+  private async handOver(volser: string, all: Durable): Promise<void> {
+    // copies made by reclamation are told to it (RunMoved), not placed as new runs
+    let durable = all;
+    if (this.copied.size) {
+      const mine = (r: RunPlacement) => this.copied.has(`${r.volser}@${r.position}`);
+      const copies = all.runs.filter(mine);
+      durable = { ...all, runs: all.runs.filter((r) => !mine(r)) };
+      for (const r of copies) {
+        this.copied.delete(`${r.volser}@${r.position}`);
+        this.copiedDurable.push(r);
+      }
+    }
     const placed = new Map<ClientFileRuntime, PendingSuperblock[]>();
     const byInc = new Map([...this.files].map((f) => [f.incarnation, f]));
     for (const r of durable.runs) {

@@ -215,7 +215,23 @@ export const ClientFileVerify = defineMessage({
   fields: { stream: streamName(), clientFile: name(), incarnation: optional(incarnation()), correlationId: optional(id()) },
 });
 
-export const SOV_COMMAND_MESSAGES = [StreamDefine, DeviceAdd, DeviceRemove, ClientFileOpen, ClientFileClose, ClientFileAbort, ClientFileExpire, VolumeVerify, ClientFileVerify] as const;
+/**
+ * Reclamation of a stream's mostly-expired volumes (`dsf volumes reclaim --threshold P`, TSM's
+ * reclamation): the multiplexer serving the stream copies the live runs (closed, unexpired client
+ * files) of every finished volume whose live runs take less than `thresholdPercent` % of it onto the
+ * stream's current volume, publishes RunMoved per run once the copy is durable, then
+ * VolumeScratched for the emptied volume; the outcome is VolumesReclaimed. `dryRun`: only the
+ * assessment, nothing moved. Re-sent (or replayed after a crash) it moves only what is still on the
+ * old volumes.
+ */
+export const VolumeReclaim = defineMessage({
+  type: 'VolumeReclaim',
+  version: 1,
+  topic: 'sov.commands',
+  fields: { stream: streamName(), thresholdPercent: int({ min: 1, max: 100 }), dryRun: optional(boolean()), correlationId: optional(id()) },
+});
+
+export const SOV_COMMAND_MESSAGES = [StreamDefine, DeviceAdd, DeviceRemove, ClientFileOpen, ClientFileClose, ClientFileAbort, ClientFileExpire, VolumeVerify, ClientFileVerify, VolumeReclaim] as const;
 
 export const StreamDefined = defineMessage({
   type: 'StreamDefined',
@@ -449,6 +465,71 @@ export const ClientFileVerified = defineMessage({
   check: (m) => (m.ok === (m.problems.length === 0) ? undefined : { field: 'ok', message: `ok ${m.ok} with ${m.problems.length} problems` }),
 });
 
+/**
+ * A run copied by reclamation from (fromVolser, fromPosition) to (volser, position), published once
+ * the copy is durable. The superblocks are the same records with a new header (the new volume's tag
+ * and position; encrypted bodies are copied as they are, their authenticated data holds neither).
+ * A run split over two volumes (the first filled) gives one RunMoved per piece; the old run is
+ * forgotten with the piece that ends where it ended.
+ */
+export const RunMoved = defineMessage({
+  type: 'RunMoved',
+  version: 1,
+  topic: 'sov.events',
+  fields: {
+    stream: streamName(),
+    clientFile: name(),
+    incarnation: incarnation(),
+    fromVolser: volser(),
+    fromPosition: uint(),
+    volser: volser(),
+    firstSeq: uint(),
+    superblocks: int({ min: 1, max: MAX_RUN_SUPERBLOCKS }),
+    last: boolean(),
+    position: uint(),
+    length: posint(),
+    bytes: uint(),
+    crcs: array(uint32(), { minLength: 1, maxLength: MAX_RUN_SUPERBLOCKS }),
+    correlationId: optional(id()),
+    occurredAt: occurredAt(),
+  },
+  rule: 'crcs has exactly `superblocks` items (one CRC per superblock)',
+  check: (m) => (m.crcs.length === m.superblocks ? undefined : { field: 'crcs', message: `expected ${m.superblocks} CRCs (one per superblock), got ${m.crcs.length}` }),
+});
+
+const ReclaimedVolume = object({
+  volser: volser(),
+  /** position units the volume held, and those of its live runs */
+  size: uint(),
+  liveBytes: uint(),
+  /** live runs found on it, and moved off it by this reclamation */
+  runs: uint(),
+  moved: uint(),
+  /** scratched: emptied and returned to scratch; candidate: a dry run's; failed: see reason (left as it was, or partly moved) */
+  outcome: enumOf(['scratched', 'candidate', 'failed'] as const),
+  reason: optional(text()),
+});
+
+/** The outcome of a VolumeReclaim: the candidates and what became of each, the volumes left alone and why. */
+export const VolumesReclaimed = defineMessage({
+  type: 'VolumesReclaimed',
+  version: 1,
+  topic: 'sov.events',
+  fields: {
+    stream: streamName(),
+    thresholdPercent: int({ min: 1, max: 100 }),
+    dryRun: boolean(),
+    ok: boolean(),
+    volumes: array(ReclaimedVolume, { maxLength: 100_000 }),
+    skipped: array(object({ volser: volser(), reason: text() }), { maxLength: 100_000 }),
+    runsMoved: uint(),
+    correlationId: optional(id()),
+    occurredAt: occurredAt(),
+  },
+  rule: 'ok exactly when no volume failed',
+  check: (m) => (m.ok === m.volumes.every((v) => v.outcome !== 'failed') ? undefined : { field: 'ok', message: `ok ${m.ok} with ${m.volumes.filter((v) => v.outcome === 'failed').length} failed volumes` }),
+});
+
 export const SOV_EVENT_MESSAGES = [
   StreamDefined,
   DeviceAdded,
@@ -467,4 +548,6 @@ export const SOV_EVENT_MESSAGES = [
   ClientFileExpired,
   VolumeVerified,
   ClientFileVerified,
+  RunMoved,
+  VolumesReclaimed,
 ] as const;

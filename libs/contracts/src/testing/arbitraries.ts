@@ -2,7 +2,7 @@
 // (fast-check), so a new message type is covered by the contract tests without new code.
 import { crc32c } from '@deltaflow/checksum';
 import fc from 'fast-check';
-import { BlockRange, ClientFileVerified, DsidSchema, Extent, RunPlaced, StreamDefine, StreamDefined, Superblock, VolumeVerified } from '../index';
+import { BlockRange, ClientFileVerified, DsidSchema, Extent, RunMoved, RunPlaced, StreamDefine, StreamDefined, Superblock, VolumesReclaimed, VolumeVerified } from '../index';
 import type { MessageDef, Schema } from '../index';
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
@@ -72,13 +72,14 @@ export function messageArb(def: MessageDef): fc.Arbitrary<any> {
     if (def === Superblock) m.crc = crc32c(m.payload as Buffer) >>> 0;
     if ((def === StreamDefine || def === StreamDefined) && typeof m.minDevices === 'number' && typeof m.maxDevices === 'number' && m.minDevices > m.maxDevices)
       [m.minDevices, m.maxDevices] = [m.maxDevices, m.minDevices];
-    if (def === RunPlaced) m.crcs = (m.crcs as number[]).concat(new Array(m.superblocks as number).fill(7)).slice(0, m.superblocks as number);
+    if (def === RunPlaced || def === RunMoved) m.crcs = (m.crcs as number[]).concat(new Array(m.superblocks as number).fill(7)).slice(0, m.superblocks as number);
     // a verification is ok exactly when it found no problem (the count may exceed the problems listed)
     if (def === VolumeVerified) {
       m.problemCount = Math.max(m.problemCount as number, (m.problems as unknown[]).length);
       m.ok = m.problemCount === 0;
     }
     if (def === ClientFileVerified) m.ok = (m.problems as unknown[]).length === 0;
+    if (def === VolumesReclaimed) m.ok = (m.volumes as Array<{ outcome: string }>).every((v) => v.outcome !== 'failed');
     return m;
   });
 }
