@@ -24,13 +24,11 @@ import { startSaveWriter } from '../../../apps/save-writer/src/app';
 import { multiplexerDefaults, startStreamMultiplexer } from '../../../apps/stream-multiplexer/src/app';
 import { benchGeometry } from '../geometry';
 import { record } from '../report';
-import { cpSeconds, cpuSeconds, MiB, startBroker, table } from './support';
+import { cpCeilings, cpuSeconds, MiB, startBroker, table } from './support';
 
 const MIB = Number(process.env.DELTAFLOW_BENCH_DB_MIB ?? 2048);
 const BLOCK = 8192;
 const DBID = 5;
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main(): Promise<void> {
   const dataBlocks = Math.max(64, Math.floor((MIB * MiB) / BLOCK));
@@ -52,14 +50,10 @@ async function main(): Promise<void> {
   const source = files.sort((a, b) => fs.statSync(b).size - fs.statSync(a).size)[0];
   const bytes = fs.statSync(source).size;
   const mb = (s: number) => bytes / s / 1e6;
-  const cps: number[] = [];
-  const cpSyncs: number[] = [];
-  for (let i = 0; i < 3; i++) {
-    cps.push(cpSeconds(source, path.join(root, 'cp.out'), false));
-    cpSyncs.push(cpSeconds(source, path.join(root, 'cp.out'), true));
-  }
-  const cp = mb(median(cps));
-  const cpSync = mb(median(cpSyncs));
+  const ceilings = cpCeilings(source, path.join(root, 'cp.out'));
+  const { cps, cpSyncs } = ceilings;
+  const cp = mb(ceilings.cp);
+  const cpSync = mb(ceilings.cpSync);
 
   const broker = await startBroker(path.join(root, 'kafka'));
   const pub = await new Publisher(broker.brokers).start();

@@ -69,6 +69,21 @@ export function cpSeconds(src: string, dst: string, sync: boolean): number {
   return s;
 }
 
+/**
+ * `cp` and `cp` + `sync` of `src`, three times each, alternating, and the median of each in
+ * seconds: on this machine the first `cp` after a large write is often several times slower.
+ */
+export function cpCeilings(src: string, dst: string): { cp: number; cpSync: number; cps: number[]; cpSyncs: number[] } {
+  const cps: number[] = [];
+  const cpSyncs: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    cps.push(cpSeconds(src, dst, false));
+    cpSyncs.push(cpSeconds(src, dst, true));
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[1];
+  return { cp: median(cps), cpSync: median(cpSyncs), cps, cpSyncs };
+}
+
 export function table(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (r: string[]) => r.map((v, i) => (v ?? '').padEnd(widths[i])).join(' | ');
