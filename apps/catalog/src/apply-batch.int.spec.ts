@@ -54,7 +54,7 @@ it('gives the digest of the one-record-at-a-time apply, and a redelivered or ove
 });
 
 /** Applies the events (per topic, one partition, in order) in batches of random sizes, folded and not; returns both digests and the statements each sent. */
-async function foldedAndNot(list: readonly CatalogEvent[], seed: number) {
+async function foldedAndNot(list: readonly CatalogEvent[], seed: number, batchSize?: number) {
   const byTopic = new Map<string, CatalogRecord[]>();
   for (const event of list) {
     const r = encodeMessage(event);
@@ -71,7 +71,7 @@ async function foldedAndNot(list: readonly CatalogEvent[], seed: number) {
   try {
     for (const recs of byTopic.values()) {
       for (let i = 0; i < recs.length; ) {
-        const n = 1 + random(i % 3 === 0 ? 20 : 900);
+        const n = batchSize ?? 1 + random(i % 3 === 0 ? 20 : 900);
         const batch = recs.slice(i, i + n);
         sent.folded += (await applyRecords(folded.ds, PROJECTIONS, batch)).statements;
         sent.statements += (await applyRecords(statements.ds, unfolded, batch)).statements;
@@ -101,8 +101,8 @@ it('folds each read model in memory (row-fold.ts): the digest of the statements 
 
 it('folds give the statements\' rows on events out of order, repeated and missing (picked at random from a history)', async () => {
   const pool = catalogHistory({ events: 4_000, databases: 2 });
-  // half of the picks among the few events of volumes (mounted, full, scratched) and their runs
-  const volumeEvents = pool.filter((e) => ['VolumeMounted', 'VolumeFull', 'VolumeSuspect', 'VolumeScratched', 'RunPlaced', 'StreamDefined'].includes(e.type));
+  // half of the picks among the few events of volumes (mounted, full, scratched), their runs and client files
+  const volumeEvents = pool.filter((e) => ['VolumeMounted', 'VolumeFull', 'VolumeSuspect', 'VolumeScratched', 'RunPlaced', 'StreamDefined', 'ClientFileOpened', 'ClientFileExpired'].includes(e.type));
   volumeEvents.push(...volumeEvents.filter((e) => e.type !== 'RunPlaced').flatMap((e) => [e, e, e, e, e]));
   for (const seed of [1, 2, 3]) {
     let s = seed;
@@ -126,3 +126,35 @@ it('folds give the statements\' rows on events out of order, repeated and missin
     expect(folded.digest).toBe(unfolded.digest);
   }
 });
+
+it('folds: a volume scratched in a batch deletes its runs and the expired client files only on it, for the batch\'s later events too', async () => {
+  const pool = catalogHistory({ events: 400, databases: 1 });
+  const of = <T extends CatalogEvent['type']>(type: T) => pool.find((e) => e.type === type) as Extract<CatalogEvent, { type: T }>;
+  const [opened, run, expired, mounted] = [of('ClientFileOpened'), of('RunPlaced'), of('ClientFileExpired'), of('VolumeMounted')];
+  const at = opened.occurredAt;
+  const file = (incarnation: string) => ({ ...opened, incarnation, occurredAt: at + 1 });
+  const runOf = (incarnation: string, volser: string, position: number) => ({ ...run, incarnation, volser, position, occurredAt: at + 2 });
+  const list: CatalogEvent[] = [
+    of('StreamDefined'),
+    { ...mounted, volser: 'A00001', occurredAt: at },
+    { ...mounted, volser: 'B00001', occurredAt: at },
+    file('00000000-0000-4000-8000-00000000000a'), // only on A, expired: goes with A
+    file('00000000-0000-4000-8000-00000000000b'), // on A and B, expired: stays
+    file('00000000-0000-4000-8000-00000000000c'), // only on A, not expired: stays
+    runOf('00000000-0000-4000-8000-00000000000a', 'A00001', 600),
+    runOf('00000000-0000-4000-8000-00000000000b', 'A00001', 900),
+    runOf('00000000-0000-4000-8000-00000000000b', 'B00001', 600),
+    runOf('00000000-0000-4000-8000-00000000000c', 'A00001', 1200),
+    { ...expired, incarnation: '00000000-0000-4000-8000-00000000000a', occurredAt: at + 3 },
+    { ...expired, incarnation: '00000000-0000-4000-8000-00000000000b', occurredAt: at + 3 },
+    { type: 'VolumeScratched', stream: mounted.stream, volser: 'A00001', occurredAt: at + 4 },
+    // after the scratch, in the same batch: a run of the deleted file is not placed; a run where a deleted one was is
+    runOf('00000000-0000-4000-8000-00000000000a', 'B00001', 900),
+    runOf('00000000-0000-4000-8000-00000000000c', 'A00001', 600),
+  ];
+  const { unfolded, folded } = await foldedAndNot(list, 1, list.length);
+  expect(unfolded.rows).toMatchObject({ catalog_sov_client_file: 2, catalog_sov_run: 2 });
+  expect(folded.rows).toEqual(unfolded.rows);
+  expect(folded.digest).toBe(unfolded.digest);
+});
+

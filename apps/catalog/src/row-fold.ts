@@ -13,7 +13,8 @@
  * DEFAULT), so a fold that inserts sets the defaults itself.
  *
  * An event whose effect the fold does not model runs its SQL statement as a barrier: the changed
- * rows are written first, the statement queued, then every row known so far is read again.
+ * rows are written first, the statement runs, then the rows it changed are read again (or, for a
+ * delete, marked gone).
  */
 import { CatalogError } from './errors';
 import type { ApplyContext, Queryable } from './projection';
@@ -109,11 +110,26 @@ export class RowFold {
     );
   }
 
-  /** After a statement the fold does not model: reads every known key again. */
-  async reload(m: Queryable): Promise<void> {
-    const keys = [...this.rows.keys()].map((k) => JSON.parse(k) as unknown[]);
-    this.rows.clear();
-    await this.load(m, keys);
+  /** After a statement that deleted these rows in the database. */
+  deleted(keys: Iterable<string>): void {
+    for (const k of keys) {
+      if (this.dirty.has(k)) throw new CatalogError('VALIDATION', `${this.table.name}: row ${k} deleted before it was written`);
+      if (this.rows.has(k)) this.rows.set(k, null);
+    }
+  }
+
+  /** Known keys whose row matches (e.g. every run on a volume). */
+  keysWhere(match: (r: Row) => boolean): string[] {
+    return [...this.rows].filter(([, r]) => r !== null && match(r)).map(([k]) => k);
+  }
+
+  /** After a statement that changed these rows in the database: reads them again. */
+  async reloadKeys(m: Queryable, keys: readonly string[]): Promise<void> {
+    for (const k of keys) this.rows.delete(k);
+    await this.load(
+      m,
+      keys.map((k) => JSON.parse(k) as unknown[]),
+    );
   }
 }
 

@@ -6,7 +6,8 @@
  * the same order, in the caller's transaction; parameters are rendered exactly as node-postgres
  * sends them (its prepareValue), as untyped literals that PostgreSQL coerces to the types it
  * inferred for the prepared statement (the same inference as for node-postgres' unnamed
- * statements). A read (SELECT) first flushes what is queued, then runs at once.
+ * statements). A read (SELECT, or WITH ... SELECT: a write whose RETURNING rows are read) first
+ * flushes what is queued, then runs at once.
  */
 import type { PoolClient } from 'pg';
 import type { Queryable } from './projection';
@@ -58,7 +59,7 @@ export class StatementBatch implements Queryable {
   constructor(private readonly client: PoolClient) {}
 
   async query(sql: string, params: readonly unknown[] = []): Promise<any> {
-    if (/^\s*SELECT\b/i.test(sql)) {
+    if (/^\s*(SELECT|WITH)\b/i.test(sql)) {
       await this.flush();
       this.roundTrips++;
       return (await this.client.query(sql, params as unknown[])).rows;

@@ -95,18 +95,27 @@ async function foldClientFileEvent(m: Queryable, [files, runs]: RowFold[], e: Ca
       if (row !== null && (row.expired_at === null || row.expired_at === undefined)) files.put({ ...row, expired_at: e.occurredAt });
       return;
     }
-    case 'VolumeScratched':
-      // deletes by volume: the rows are written first, the statements run, and the rows read again
+    case 'VolumeScratched': {
+      // the statements below (deletes by volume), after the rows are written: the client files it
+      // deletes are returned, and every run on the volume is gone
       await files.write(m);
       await runs.write(m);
-      await applyClientFileSql(m, e);
-      await files.reload(m);
-      await runs.reload(m);
+      const gone = (await m.query(`WITH gone AS (${DELETE_EXPIRED_ON_VOLUME} RETURNING f.incarnation) SELECT incarnation FROM gone`, [e.volser])) as Array<{ incarnation: string }>;
+      await m.query(DELETE_RUNS_ON_VOLUME, [e.volser]);
+      files.deleted(gone.map((g) => files.key(g.incarnation)));
+      runs.deleted(runs.keysWhere((r) => r.volser === e.volser));
       return;
+    }
     default:
       return;
   }
 }
+
+/** an expired client file whose only runs were on the volume $1 */
+const DELETE_EXPIRED_ON_VOLUME = `DELETE FROM catalog_sov_client_file f WHERE f.expired_at IS NOT NULL
+           AND f.incarnation IN (SELECT incarnation FROM catalog_sov_run WHERE volser = $1)
+           AND NOT EXISTS (SELECT 1 FROM catalog_sov_run r WHERE r.incarnation = f.incarnation AND r.volser <> $1)`;
+const DELETE_RUNS_ON_VOLUME = 'DELETE FROM catalog_sov_run WHERE volser = $1';
 
 async function applyClientFileEvent(m: Queryable, e: CatalogEvent, ctx?: ApplyContext): Promise<void> {
   const folds = foldsOf(ctx, 'catalog.sov-client-files');
@@ -170,13 +179,8 @@ async function applyClientFileSql(m: Queryable, e: CatalogEvent): Promise<void> 
       return;
     case 'VolumeScratched':
       // an expired client file whose only runs were on this volume goes with them
-      await m.query(
-        `DELETE FROM catalog_sov_client_file f WHERE f.expired_at IS NOT NULL
-           AND f.incarnation IN (SELECT incarnation FROM catalog_sov_run WHERE volser = $1)
-           AND NOT EXISTS (SELECT 1 FROM catalog_sov_run r WHERE r.incarnation = f.incarnation AND r.volser <> $1)`,
-        [e.volser],
-      );
-      await m.query('DELETE FROM catalog_sov_run WHERE volser = $1', [e.volser]);
+      await m.query(DELETE_EXPIRED_ON_VOLUME, [e.volser]);
+      await m.query(DELETE_RUNS_ON_VOLUME, [e.volser]);
       return;
     default:
       return;

@@ -28,12 +28,13 @@ const VOLUME_TABLE: FoldTable = {
   columns: ['volser', 'stream', 'stream_file', 'volume_seq', 'previous_volser', 'next_volser', 'device', 'status', 'capacity', 'bytes', 'mounted_at', 'full_at', 'suspect_position', 'suspect_reason', 'scratched_at'],
 };
 
-/** In a batch: the statements below, on the rows in memory (row-fold.ts); a mount (its capacity is the stream's) runs its statements. */
+/** In a batch: the statements below, on the rows in memory (row-fold.ts); a mount (its capacity is the stream's) runs its statements and reads its row again. */
 async function foldVolumeEvent(m: Queryable, volumes: RowFold, e: CatalogEvent): Promise<void> {
   if (e.type === 'VolumeMounted') {
+    // its statements (the capacity is the stream's), then its one row read again
     await volumes.write(m);
     await applyVolumeSql(m, e);
-    await volumes.reload(m);
+    await volumes.reloadKeys(m, [volumes.key(e.volser)]);
     return;
   }
   if (e.type !== 'RunPlaced' && e.type !== 'VolumeFull' && e.type !== 'VolumeSuspect' && e.type !== 'VolumeScratched') return;
