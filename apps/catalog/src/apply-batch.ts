@@ -52,10 +52,12 @@ export async function applyRecords(ds: DataSource, projections: readonly Project
   if (records.length === 0) return { applied: 0, statements: 0, roundTrips: 0 };
   const { topic, partition } = records[0].at;
   let previous = -1n;
+  const offsets: bigint[] = [];
   for (const r of records) {
     if (r.at.topic !== topic || r.at.partition !== partition) throw new CatalogError('VALIDATION', `a batch holds one topic partition: ${topic}[${partition}] and ${r.at.topic}[${r.at.partition}]`);
     if (!OFFSET.test(r.at.offset) || BigInt(r.at.offset) <= previous) throw new CatalogError('VALIDATION', `a batch's offsets ascend: ${r.at.offset} after ${previous}`);
     previous = BigInt(r.at.offset);
+    offsets.push(previous);
   }
   const involved = projections.filter((p) => records.some((r) => p.canHandle(r.event)));
   const qr = ds.createQueryRunner();
@@ -69,13 +71,13 @@ export async function applyRecords(ds: DataSource, projections: readonly Project
     for (const p of involved) {
       if (!p.prepare) continue;
       const from = next.get(p.name) ?? 0n;
-      const events = records.filter((r) => p.canHandle(r.event) && BigInt(r.at.offset) >= from).map((r) => r.event);
+      const events = records.filter((r, i) => offsets[i] >= from && p.canHandle(r.event)).map((r) => r.event);
       if (events.length > 0) await p.prepare(batch, events, ctx);
     }
     const last = new Map<string, bigint>();
     let applied = 0;
-    for (const r of records) {
-      const offset = BigInt(r.at.offset);
+    for (const [i, r] of records.entries()) {
+      const offset = offsets[i];
       let fresh = false;
       for (const p of involved) {
         if (!p.canHandle(r.event) || offset < (next.get(p.name) ?? 0n)) continue;
