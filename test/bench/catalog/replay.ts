@@ -99,7 +99,8 @@ async function main(): Promise<void> {
     for (const p of placed) for (const pr of PROJECTIONS) if (pr.canHandle(p.event)) expected.set(`${pr.name}|${p.topic}|${p.partition}`, p.offset + 1);
 
     // live apply
-    const catalog = await startCatalog({ brokers: broker.brokers, databaseUrl: pg.url, httpPort: 0, schema: 'catalog_live', dataDir: path.join(root, 'data') });
+    const concurrency = Number(process.env.CATALOG_BENCH_CONCURRENCY ?? 1);
+    const catalog = await startCatalog({ brokers: broker.brokers, databaseUrl: pg.url, httpPort: 0, schema: 'catalog_live', dataDir: path.join(root, 'data'), partitionsConcurrently: concurrency });
     t0 = process.hrtime.bigint();
     const db = new Client({ connectionString: pg.url });
     await db.connect();
