@@ -5,20 +5,24 @@
  * playwright-core signs in through the login form, and the test checks what a user sees after a
  * full save, a delta, a merge, a refused merge and a restore: every DSID on the timeline, the
  * merge and the restore, the rejection with its rule; then a new save appears without a reload;
- * then the "as of" control. Screenshots: test-artifacts/console/ (gitignored).
+ * then the "as of" control; then a save written to a stream on its volume's strip, and a bad
+ * record on dsf.events dead-lettered with its reason on the Health part. Screenshots:
+ * test-artifacts/console/ (gitignored).
  * Skipped, saying so, where no chromium is installed (.ci/run installs Debian's `chromium`).
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { formatDsid } from '@deltaflow/dsid';
-import type { MessageOfType } from '@deltaflow/contracts';
+import { ALL_TOPICS, dlqTopic, type MessageOfType } from '@deltaflow/contracts';
+import { createKafka } from '@deltaflow/service-kit';
 import type { BrowserContext, Page } from 'playwright-core';
 import { startDeltaSaveSystem, type DeltaSaveSystem } from './support/delta-save-system';
 
 jest.setTimeout(180_000);
 
 const DBID = 1;
+const STREAM = 'S1';
 const TOKEN = 'console-e2e-token-0123456789abcdef';
 const ARTIFACTS = path.resolve(__dirname, '..', '..', 'test-artifacts', 'console');
 const CHROMIUM = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p): p is string => !!p && fs.existsSync(p));
@@ -51,7 +55,14 @@ suite('the console in chromium', () => {
     const ports = await Promise.all(names.map(() => freePort()));
     const urls = names.map((n, i) => [n, `http://127.0.0.1:${ports[i]}`] as const);
     const portVars = Object.fromEntries(names.map((n, i) => [`${n.toUpperCase().replace(/-/g, '_')}_HTTP_PORT`, String(ports[i])]));
-    sys = await startDeltaSaveSystem({ name: 'console-e2e', dbid: DBID, dbMib: 16, services: names, env: { HTTP_TOKEN: TOKEN, ...portVars } });
+    sys = await startDeltaSaveSystem({ name: 'console-e2e', dbid: DBID, dbMib: 16, services: [...names, 'stream-multiplexer'], env: { HTTP_TOKEN: TOKEN, ...portVars } });
+    // a stream for the volume strips (defined now: its device is added while the other tests run)
+    await sys.pub.publish({ type: 'StreamDefine', stream: STREAM });
+    // the dead-letter topics exist before the console tails them, as `npm start` creates them (infra/topics)
+    const admin = createKafka({ clientId: 'console-e2e-topics', brokers: sys.kafka.brokers }).admin();
+    await admin.connect();
+    await admin.createTopics({ waitForLeaders: true, topics: ALL_TOPICS.map((t) => ({ topic: dlqTopic(t) })) });
+    await admin.disconnect();
     const c = await sys.services.start('console', {
       env: { CONSOLE_HTTP_PORT: '0', CATALOG_URL: urls[4][1], CONSOLE_SERVICES: urls.map(([k, v]) => `${k}=${v}`).join(',') },
     });
@@ -172,5 +183,35 @@ suite('the console in chromium', () => {
     await page.getByRole('button', { name: 'Show' }).click();
     await expect(page.getByTestId('as-of').locator('.error').textContent()).resolves.toMatch(/offset: a whole number/);
     expect((await fetch(`${consoleUrl}/api/state?offset=x`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(400);
+  });
+
+  it('shows a save written to a stream on its volume strip, and a dead letter with its reason on the Health part', async () => {
+    // the stream with its device, as the page shows it
+    await page.getByTestId('volumes').locator('.stream', { hasText: STREAM }).filter({ hasText: /active/ }).waitFor({ timeout: 30_000 });
+    // the last save's DSIM first (an online save needs the original DSIM free)
+    expect(await sys.dsf.dsim(DBID, 'DsimUnloadRequested', 'd2.dsim')).toMatchObject({ type: 'DsimUnloaded' });
+    const saved = await sys.dsf.send({ type: 'SaveRequested', correlationId: 'console-cf', dbid: DBID, kind: 'delta', online: true, destination: { kind: 'stream', stream: STREAM, name: 'console-cf' } });
+    expect(saved).toMatchObject({ type: 'SaveCompleted', location: { kind: 'stream', stream: STREAM, clientFile: 'console-cf' } });
+    // the volume's strip: the client file's runs drawn where they lie, named in the legend (no reload)
+    const strip = page.getByTestId('volume').filter({ has: page.locator('.run[title^="console-cf: superblocks 0–"]') });
+    await strip.first().waitFor({ timeout: 30_000 });
+    await expect(strip.first().locator('.legend').textContent()).resolves.toContain('console-cf');
+    await expect(strip.first().locator('.volume-head').textContent()).resolves.toMatch(new RegExp(`${STREAM} on \\S+, mounted; fill \\d+\\.\\d %`));
+    await strip.first().scrollIntoViewIfNeeded();
+    await shot('4-volume-strip');
+
+    // a record no consumer can decode: the catalog dead-letters it, with its reason
+    const producer = createKafka({ clientId: 'console-e2e-bad', brokers: sys.kafka.brokers }).producer();
+    await producer.connect();
+    await producer.send({ topic: 'dsf.events', acks: -1, messages: [{ key: String(DBID), value: Buffer.from('not an envelope') }] });
+    await producer.disconnect();
+    const dead = page.getByTestId('dead-letters').locator('tbody tr', { hasText: 'deltaflow.catalog' });
+    await dead.first().waitFor({ timeout: 30_000 });
+    const cells = await dead.first().locator('td').allTextContents();
+    expect(cells[1]).toBe('dsf.events.dlq');
+    expect(cells[2]).toMatch(/^dsf\.events\[\d+\]@\d+$/);
+    expect(cells[5]).toMatch(/magic|envelope/i);
+    await page.getByTestId('dead-letters').scrollIntoViewIfNeeded();
+    await shot('5-dead-letter');
   });
 });

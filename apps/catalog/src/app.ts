@@ -13,6 +13,8 @@ export interface CatalogConfig extends CatalogDatabaseConfig, ServiceHttpOptions
   readonly httpPort: number;
   readonly groupId?: string;
   readonly clientId?: string;
+  /** partitions applied at once (default 1; an experiment knob for the bench: CATALOG_BENCH_CONCURRENCY) */
+  readonly partitionsConcurrently?: number;
 }
 
 export interface RunningCatalog {
@@ -29,7 +31,14 @@ export async function startCatalog(config: CatalogConfig): Promise<RunningCatalo
     http: config,
     readiness: [(app) => dataSourceCheck(app.get(CATALOG_DB))],
     // partitions apply in parallel (each in its own transaction, its batches in order): PostgreSQL works on one while Node prepares the next
-    kafka: { brokers: config.brokers, clientId: config.clientId ?? 'catalog', groupId, fromBeginning: true, ...contractCodec(groupId) },
+    kafka: {
+      brokers: config.brokers,
+      clientId: config.clientId ?? 'catalog',
+      groupId,
+      fromBeginning: true,
+      ...contractCodec(groupId),
+      ...(config.partitionsConcurrently ? { partitionsConsumedConcurrently: config.partitionsConcurrently } : {}),
+    },
   });
   return { httpUrl: svc.httpUrl!, stop: svc.stop };
 }

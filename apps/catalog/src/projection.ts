@@ -25,6 +25,12 @@ export interface Projection {
    * state it read there, keyed by its own name.
    */
   apply(m: Queryable, event: CatalogEvent, ctx?: ApplyContext): Promise<void>;
+  /**
+   * Called by the batched apply before the batch's events (those new to this projection, in
+   * order): a projection that folds its rows in memory (row-fold.ts) loads what they touch here,
+   * in one read, and then applies each event in memory; without it, `apply` runs its statements.
+   */
+  prepare?(m: Queryable, events: readonly CatalogEvent[], ctx: ApplyContext): Promise<void>;
 }
 
 /** The database surface a projection uses: `query` (an EntityManager, a DataSource or a StatementBatch). */

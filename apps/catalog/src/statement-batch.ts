@@ -6,7 +6,8 @@
  * the same order, in the caller's transaction; parameters are rendered exactly as node-postgres
  * sends them (its prepareValue), as untyped literals that PostgreSQL coerces to the types it
  * inferred for the prepared statement (the same inference as for node-postgres' unnamed
- * statements). A read (SELECT) first flushes what is queued, then runs at once.
+ * statements). A read (SELECT, or WITH ... SELECT: a write whose RETURNING rows are read) first
+ * flushes what is queued, then runs at once.
  */
 import type { PoolClient } from 'pg';
 import type { Queryable } from './projection';
@@ -25,7 +26,12 @@ export function literal(v: unknown): string {
   const p = prepareValue(v);
   if (p === null || p === undefined) return 'NULL';
   if (Buffer.isBuffer(p)) return `'\\x${p.toString('hex')}'`;
-  return escapeLiteral(String(p));
+  const text = String(p);
+  // node-postgres' escapeLiteral, by the engine's regular expressions: the same text, without a
+  // loop over every character of a long value (a batch's rows as one JSON parameter)
+  if (text.length < 256) return escapeLiteral(text);
+  const quoted = text.replace(/'/g, "''");
+  return text.includes('\\') ? ` E'${quoted.replace(/\\/g, '\\\\')}'` : `'${quoted}'`;
 }
 
 function nameOf(sql: string): string {
@@ -53,7 +59,7 @@ export class StatementBatch implements Queryable {
   constructor(private readonly client: PoolClient) {}
 
   async query(sql: string, params: readonly unknown[] = []): Promise<any> {
-    if (/^\s*SELECT\b/i.test(sql)) {
+    if (/^\s*(SELECT|WITH)\b/i.test(sql)) {
       await this.flush();
       this.roundTrips++;
       return (await this.client.query(sql, params as unknown[])).rows;

@@ -20,6 +20,16 @@ export const dlogProjection: Projection = {
   tables: [{ name: 'catalog_dlog', key: 'dbid' }],
   canHandle: (e) => DLOG_TYPES.has(e.type),
   apply: applyDlogEvent,
+  // in a batch: the state of every database the events touch, read (and locked) in one query
+  prepare: async (m, events, ctx) => {
+    const dbids = [...new Set(events.map((e) => (e as { dbid: number }).dbid))];
+    const rows = (await m.query('SELECT dbid, state FROM catalog_dlog WHERE dbid = ANY($1::int[]) FOR UPDATE', [dbids])) as Array<{ dbid: number; state: unknown }>;
+    const found = new Map(rows.map((r) => [Number(r.dbid), r.state]));
+    for (const dbid of dbids) {
+      const state = found.get(dbid);
+      ctx.memo.set(`catalog.dlog:${dbid}`, state === undefined ? viewState(dbid) : dlogStateFromJSON(state as Parameters<typeof dlogStateFromJSON>[0]));
+    }
+  },
 };
 
 async function applyDlogEvent(m: Queryable, e: CatalogEvent, ctx?: ApplyContext): Promise<void> {

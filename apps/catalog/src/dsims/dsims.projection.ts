@@ -4,7 +4,8 @@
  */
 import { formatDsid } from '@deltaflow/dsid';
 import type { EntityManager } from 'typeorm';
-import { locationPath, type CatalogEvent, type Projection, type Queryable } from '../projection';
+import { locationPath, type ApplyContext, type CatalogEvent, type Projection, type Queryable } from '../projection';
+import { foldsOf, RowFold, startFolds, type FoldTable } from '../row-fold';
 import type { DsimStatus, DsimView } from '@deltaflow/catalog-api';
 
 export type { DsimStatus, DsimView };
@@ -16,14 +17,67 @@ export const dsimsProjection: Projection = {
   tables: [{ name: 'catalog_dsim', key: 'dbid, dsid' }],
   canHandle: (e) => e.type === 'DsimAcquired' || e.type === 'DsimCompleted' || e.type === 'DsimUnloaded' || e.type === 'DsimReset',
   apply: applyDsimEvent,
+  prepare: async (m, events, ctx) => {
+    const [dsims] = startFolds(ctx, 'catalog.dsims', [new RowFold(DSIM_TABLE)]);
+    const keys: Array<[number, string]> = [];
+    const everyDsim = new Set<number>();
+    for (const e of events) {
+      if (e.type === 'DsimReset' && !e.dsid) everyDsim.add(e.dbid);
+      else if (e.type === 'DsimAcquired' || e.type === 'DsimCompleted' || e.type === 'DsimUnloaded' || e.type === 'DsimReset') keys.push([e.dbid, formatDsid(e.dsid!)]);
+    }
+    await dsims.load(m, keys);
+    // a reset without a DSID touches every DSIM of its database: all of them are loaded
+    if (everyDsim.size > 0) await dsims.loadWhere(m, 'dbid = ANY($1::int[])', [[...everyDsim]]);
+  },
 };
+
+const DSIM_TABLE: FoldTable = {
+  name: 'catalog_dsim',
+  key: [
+    ['dbid', 'int'],
+    ['dsid', 'text'],
+  ],
+  columns: ['dbid', 'dsid', 'status', 'start_lsn', 'end_lsn', 'blocks', 'path', 'acquired_at', 'updated_at'],
+};
+
+/** In a batch: the statements below, on the rows in memory (row-fold.ts). */
+function foldDsimEvent(dsims: RowFold, e: CatalogEvent): void {
+  switch (e.type) {
+    case 'DsimAcquired': {
+      const dsid = formatDsid(e.dsid);
+      if (dsims.get(dsims.key(e.dbid, dsid)) === null) dsims.put({ dbid: e.dbid, dsid, status: 'acquired', start_lsn: e.startLsn, acquired_at: e.occurredAt, updated_at: e.occurredAt });
+      return;
+    }
+    case 'DsimCompleted': {
+      const dsid = formatDsid(e.dsid);
+      const row = dsims.get(dsims.key(e.dbid, dsid));
+      if (row === null) dsims.put({ dbid: e.dbid, dsid, status: 'completed', start_lsn: e.startLsn, end_lsn: e.endLsn, blocks: e.blocks, acquired_at: e.occurredAt, updated_at: e.occurredAt });
+      else if (row.status === 'acquired') dsims.put({ ...row, status: 'completed', end_lsn: e.endLsn, blocks: e.blocks, updated_at: e.occurredAt });
+      return;
+    }
+    case 'DsimUnloaded': {
+      const row = dsims.get(dsims.key(e.dbid, formatDsid(e.dsid)));
+      if (row !== null && (row.status === 'acquired' || row.status === 'completed')) dsims.put({ ...row, status: 'unloaded', path: locationPath(e.location), blocks: e.blocks, updated_at: e.occurredAt });
+      return;
+    }
+    case 'DsimReset': {
+      const rows = e.dsid ? [dsims.get(dsims.key(e.dbid, formatDsid(e.dsid)))] : dsims.known().filter((r) => r.dbid === e.dbid);
+      for (const row of rows) if (row !== null && row.status !== 'reset') dsims.put({ ...row, status: 'reset', updated_at: e.occurredAt });
+      return;
+    }
+    default:
+      return;
+  }
+}
 
 // A status only moves forward: acquired < completed < unloaded < reset.
 const BEFORE_COMPLETED = `status = 'acquired'`;
 const BEFORE_UNLOADED = `status IN ('acquired', 'completed')`;
 const BEFORE_RESET = `status <> 'reset'`;
 
-async function applyDsimEvent(m: Queryable, e: CatalogEvent): Promise<void> {
+async function applyDsimEvent(m: Queryable, e: CatalogEvent, ctx?: ApplyContext): Promise<void> {
+  const folds = foldsOf(ctx, 'catalog.dsims');
+  if (folds) return foldDsimEvent(folds[0], e);
   switch (e.type) {
     case 'DsimAcquired':
       await m.query(

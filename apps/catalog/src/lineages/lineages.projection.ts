@@ -5,7 +5,8 @@
  */
 import { formatDsid } from '@deltaflow/dsid';
 import type { EntityManager } from 'typeorm';
-import type { CatalogEvent, Projection, Queryable } from '../projection';
+import type { ApplyContext, CatalogEvent, Projection, Queryable } from '../projection';
+import { foldsOf, RowFold, rowLess, startFolds, type FoldTable } from '../row-fold';
 import type { LineageView } from '@deltaflow/catalog-api';
 
 export type { LineageView };
@@ -15,10 +16,33 @@ export const lineagesProjection: Projection = {
   tables: [{ name: 'catalog_lineage', key: 'dbid, lineage' }],
   canHandle: (e) => e.type === 'SaveCompleted' || e.type === 'MergeCompleted',
   apply: applyLineageEvent,
+  prepare: async (m, events, ctx) => {
+    const [lineages] = startFolds(ctx, 'catalog.lineages', [new RowFold(LINEAGE_TABLE)]);
+    await lineages.load(m, events.flatMap((e) => (e.type === 'SaveCompleted' || e.type === 'MergeCompleted' ? [[e.dbid, e.dsid.lineage]] : [])));
+  },
 };
 
-async function applyLineageEvent(m: Queryable, e: CatalogEvent): Promise<void> {
+const LINEAGE_TABLE: FoldTable = {
+  name: 'catalog_lineage',
+  key: [
+    ['dbid', 'int'],
+    ['lineage', 'text'],
+  ],
+  columns: ['dbid', 'lineage', 'first_dsid', 'first_at', 'latest_dsid', 'latest_full', 'latest_delta', 'latest_at'],
+};
+
+async function applyLineageEvent(m: Queryable, e: CatalogEvent, ctx?: ApplyContext): Promise<void> {
   if (e.type !== 'SaveCompleted' && e.type !== 'MergeCompleted') return;
+  const folds = foldsOf(ctx, 'catalog.lineages');
+  if (folds) {
+    // in a batch: the statement below on the row in memory (row-fold.ts)
+    const [lineages] = folds;
+    const row = lineages.get(lineages.key(e.dbid, e.dsid.lineage));
+    const latest = { latest_dsid: formatDsid(e.dsid), latest_full: e.dsid.full, latest_delta: e.dsid.deltaTo, latest_at: e.occurredAt };
+    if (row === null) lineages.put({ dbid: e.dbid, lineage: e.dsid.lineage, first_dsid: latest.latest_dsid, first_at: e.occurredAt, ...latest });
+    else if (rowLess([row.latest_full, row.latest_delta], [latest.latest_full, latest.latest_delta])) lineages.put({ ...row, ...latest });
+    return;
+  }
   const dsid = formatDsid(e.dsid);
   await m.query(
     `INSERT INTO catalog_lineage (dbid, lineage, first_dsid, first_at, latest_dsid, latest_full, latest_delta, latest_at)

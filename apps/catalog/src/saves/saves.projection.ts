@@ -5,7 +5,8 @@
  */
 import { formatDsid } from '@deltaflow/dsid';
 import type { EntityManager } from 'typeorm';
-import { locationPath, type CatalogEvent, type Projection, type Queryable } from '../projection';
+import { locationPath, type ApplyContext, type CatalogEvent, type Projection, type Queryable } from '../projection';
+import { foldsOf, RowFold, startFolds, type FoldTable, type Row } from '../row-fold';
 import type { SaveView } from '@deltaflow/catalog-api';
 
 export type { SaveView };
@@ -15,9 +16,54 @@ export const savesProjection: Projection = {
   tables: [{ name: 'catalog_save', key: 'dbid, correlation_id' }],
   canHandle: (e) => e.type === 'SaveStarted' || e.type === 'SaveCompleted' || e.type === 'SaveFailed' || e.type === 'MergeCompleted',
   apply: applySaveEvent,
+  prepare: async (m, events, ctx) => {
+    const [saves] = startFolds(ctx, 'catalog.saves', [new RowFold(SAVE_TABLE)]);
+    await saves.load(m, events.flatMap((e) => ('correlationId' in e && 'dbid' in e ? [[e.dbid, e.correlationId]] : [])));
+  },
 };
 
-async function applySaveEvent(m: Queryable, e: CatalogEvent): Promise<void> {
+const SAVE_TABLE: FoldTable = {
+  name: 'catalog_save',
+  key: [
+    ['dbid', 'int'],
+    ['correlation_id', 'text'],
+  ],
+  columns: ['dbid', 'correlation_id', 'origin', 'dsid', 'lineage', 'kind', 'online', 'status', 'path', 'started_at', 'completed_at', 'start_lsn', 'end_lsn', 'blocks', 'bytes', 'digest', 'reason'],
+};
+
+/** In a batch: the statements below, on the rows in memory (row-fold.ts). */
+function foldSaveEvent(saves: RowFold, e: CatalogEvent): void {
+  if (e.type !== 'SaveStarted' && e.type !== 'SaveCompleted' && e.type !== 'SaveFailed' && e.type !== 'MergeCompleted') return;
+  const row = saves.get(saves.key(e.dbid, e.correlationId));
+  const base = { dbid: e.dbid, correlation_id: e.correlationId };
+  switch (e.type) {
+    case 'SaveStarted':
+      if (row === null) saves.put({ ...base, origin: 'save', dsid: formatDsid(e.dsid), lineage: e.dsid.lineage, kind: e.kind, online: e.online, status: 'started', started_at: e.occurredAt, start_lsn: e.startLsn ?? null });
+      return;
+    case 'SaveCompleted': {
+      const v: Row = { dsid: formatDsid(e.dsid), lineage: e.dsid.lineage, kind: e.kind, online: e.online, completed_at: e.occurredAt, end_lsn: e.endLsn ?? null, path: locationPath(e.location), blocks: e.blocks, bytes: e.bytes, digest: e.digest };
+      if (row === null) saves.put({ ...base, origin: 'save', status: 'completed', started_at: e.occurredAt, start_lsn: e.startLsn ?? null, ...v });
+      else if (row.status === 'started') saves.put({ ...row, ...v, status: 'completed', start_lsn: row.start_lsn ?? e.startLsn ?? null });
+      return;
+    }
+    case 'SaveFailed': {
+      const dsid = e.dsid ? formatDsid(e.dsid) : null;
+      const lineage = e.dsid?.lineage ?? null;
+      const reason = `${e.code}: ${e.reason}`;
+      if (row === null) saves.put({ ...base, origin: 'save', dsid, lineage, status: 'failed', started_at: e.occurredAt, completed_at: e.occurredAt, reason });
+      else if (row.status === 'started') saves.put({ ...row, status: 'failed', completed_at: e.occurredAt, reason, dsid: row.dsid ?? dsid, lineage: row.lineage ?? lineage });
+      return;
+    }
+    case 'MergeCompleted':
+      if (row === null)
+        saves.put({ ...base, origin: 'merge', dsid: formatDsid(e.dsid), lineage: e.dsid.lineage, kind: e.kind, online: false, status: 'completed', started_at: e.occurredAt, completed_at: e.occurredAt, path: locationPath(e.location), blocks: e.blocks, digest: e.digest });
+      return;
+  }
+}
+
+async function applySaveEvent(m: Queryable, e: CatalogEvent, ctx?: ApplyContext): Promise<void> {
+  const folds = foldsOf(ctx, 'catalog.saves');
+  if (folds) return foldSaveEvent(folds[0], e);
   switch (e.type) {
     case 'SaveStarted':
       await m.query(

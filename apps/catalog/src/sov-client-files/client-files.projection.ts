@@ -9,7 +9,8 @@
  */
 import { catalogDigest, initialCatalog, type CatalogState, type CodecSpec, type OpenRecord, type RunPlacement } from '@deltaflow/tape';
 import type { EntityManager } from 'typeorm';
-import type { CatalogEvent, Projection, Queryable } from '../projection';
+import type { ApplyContext, CatalogEvent, Projection, Queryable } from '../projection';
+import { foldsOf, RowFold, startFolds, type FoldTable } from '../row-fold';
 import type { ClientFileState, ClientFileView } from '@deltaflow/catalog-api';
 
 export type { ClientFileState, ClientFileView };
@@ -22,9 +23,108 @@ export const clientFilesProjection: Projection = {
   ],
   canHandle: (e) => ['ClientFileOpened', 'RunPlaced', 'RunMoved', 'ClientFileClosed', 'ClientFileAborted', 'ClientFileExpired', 'VolumeScratched'].includes(e.type),
   apply: applyClientFileEvent,
+  prepare: async (m, events, ctx) => {
+    const [files, runs] = startFolds(ctx, 'catalog.sov-client-files', [new RowFold(CLIENT_FILE_TABLE), new RowFold(RUN_TABLE)]);
+    await files.load(m, events.flatMap((e) => ('incarnation' in e ? [[e.incarnation]] : [])));
+    await runs.load(m, events.flatMap((e) => (e.type === 'RunPlaced' ? [[e.volser, e.position]] : [])));
+  },
 };
 
-async function applyClientFileEvent(m: Queryable, e: CatalogEvent): Promise<void> {
+const CLIENT_FILE_TABLE: FoldTable = {
+  name: 'catalog_sov_client_file',
+  key: [['incarnation', 'text']],
+  columns: [
+    'incarnation', 'stream', 'client_file', 'dbid', 'dsid', 'lineage', 'dsid_full', 'delta_from', 'delta_to', 'kind', 'expires_at', 'description', 'compression', 'compression_level',
+    'encryption', 'key_id', 'wrapped_key', 'opened_at', 'state', 'superblocks', 'bytes', 'sha256', 'closed_at', 'aborted_at', 'reason', 'expired_at',
+  ],
+};
+const RUN_TABLE: FoldTable = {
+  name: 'catalog_sov_run',
+  key: [
+    ['volser', 'text'],
+    ['position', 'bigint'],
+  ],
+  columns: ['volser', 'position', 'incarnation', 'first_seq', 'superblocks', 'last', 'length', 'bytes', 'crcs', 'placed_at'],
+};
+
+/** In a batch: the statements below, on the rows in memory (row-fold.ts); a volume scratched runs its statements. */
+async function foldClientFileEvent(m: Queryable, [files, runs]: RowFold[], e: CatalogEvent): Promise<void> {
+  switch (e.type) {
+    case 'ClientFileOpened':
+      if (files.get(files.key(e.incarnation)) === null)
+        files.put({
+          incarnation: e.incarnation,
+          stream: e.stream,
+          client_file: e.clientFile,
+          dbid: e.dbid ?? null,
+          dsid: e.dsid ?? null,
+          lineage: e.dsid?.lineage ?? null,
+          dsid_full: e.dsid?.full ?? null,
+          delta_from: e.dsid?.deltaFrom ?? null,
+          delta_to: e.dsid?.deltaTo ?? null,
+          kind: e.kind ?? null,
+          expires_at: e.expiresAt ?? null,
+          description: e.description ?? null,
+          compression: e.compression,
+          compression_level: e.compressionLevel ?? null,
+          encryption: e.encryption,
+          key_id: e.keyId ?? null,
+          wrapped_key: e.wrappedKey ?? null,
+          opened_at: e.occurredAt,
+          state: 'open',
+          // the columns' defaults
+          superblocks: 0,
+          bytes: 0,
+        });
+      return;
+    case 'RunPlaced':
+      if (files.get(files.key(e.incarnation)) !== null && runs.get(runs.key(e.volser, e.position)) === null)
+        runs.put({ volser: e.volser, position: e.position, incarnation: e.incarnation, first_seq: e.firstSeq, superblocks: e.superblocks, last: e.last, length: e.length, bytes: e.bytes, crcs: e.crcs, placed_at: e.occurredAt });
+      return;
+    case 'ClientFileClosed': {
+      const row = files.get(files.key(e.incarnation));
+      if (row !== null && row.state === 'open') files.put({ ...row, state: 'closed', superblocks: e.superblocks, bytes: e.bytes, sha256: e.sha256, closed_at: e.occurredAt });
+      return;
+    }
+    case 'ClientFileAborted': {
+      const row = files.get(files.key(e.incarnation));
+      if (row !== null && row.state === 'open') files.put({ ...row, state: 'aborted', reason: e.reason, aborted_at: e.occurredAt });
+      return;
+    }
+    case 'ClientFileExpired': {
+      const row = files.get(files.key(e.incarnation));
+      if (row !== null && (row.expired_at === null || row.expired_at === undefined)) files.put({ ...row, expired_at: e.occurredAt });
+      return;
+    }
+    case 'VolumeScratched': {
+      // the statements below (deletes by volume), after the rows are written: the client files it
+      // deletes are returned, and every run on the volume is gone
+      await files.write(m);
+      await runs.write(m);
+      const gone = (await m.query(`WITH gone AS (${DELETE_EXPIRED_ON_VOLUME} RETURNING f.incarnation) SELECT incarnation FROM gone`, [e.volser])) as Array<{ incarnation: string }>;
+      await m.query(DELETE_RUNS_ON_VOLUME, [e.volser]);
+      files.deleted(gone.map((g) => files.key(g.incarnation)));
+      runs.deleted(runs.keysWhere((r) => r.volser === e.volser));
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+/** an expired client file whose only runs were on the volume $1 */
+const DELETE_EXPIRED_ON_VOLUME = `DELETE FROM catalog_sov_client_file f WHERE f.expired_at IS NOT NULL
+           AND f.incarnation IN (SELECT incarnation FROM catalog_sov_run WHERE volser = $1)
+           AND NOT EXISTS (SELECT 1 FROM catalog_sov_run r WHERE r.incarnation = f.incarnation AND r.volser <> $1)`;
+const DELETE_RUNS_ON_VOLUME = 'DELETE FROM catalog_sov_run WHERE volser = $1';
+
+async function applyClientFileEvent(m: Queryable, e: CatalogEvent, ctx?: ApplyContext): Promise<void> {
+  const folds = foldsOf(ctx, 'catalog.sov-client-files');
+  if (folds) return foldClientFileEvent(m, folds, e);
+  return applyClientFileSql(m, e);
+}
+
+async function applyClientFileSql(m: Queryable, e: CatalogEvent): Promise<void> {
   switch (e.type) {
     case 'ClientFileOpened':
       await m.query(
@@ -95,13 +195,8 @@ async function applyClientFileEvent(m: Queryable, e: CatalogEvent): Promise<void
       return;
     case 'VolumeScratched':
       // an expired client file whose only runs were on this volume goes with them
-      await m.query(
-        `DELETE FROM catalog_sov_client_file f WHERE f.expired_at IS NOT NULL
-           AND f.incarnation IN (SELECT incarnation FROM catalog_sov_run WHERE volser = $1)
-           AND NOT EXISTS (SELECT 1 FROM catalog_sov_run r WHERE r.incarnation = f.incarnation AND r.volser <> $1)`,
-        [e.volser],
-      );
-      await m.query('DELETE FROM catalog_sov_run WHERE volser = $1', [e.volser]);
+      await m.query(DELETE_EXPIRED_ON_VOLUME, [e.volser]);
+      await m.query(DELETE_RUNS_ON_VOLUME, [e.volser]);
       return;
     default:
       return;

@@ -4,7 +4,8 @@
  * volser is labelled anew), bytes and capacity. The LIST query joins the client files on each.
  */
 import type { EntityManager } from 'typeorm';
-import type { CatalogEvent, Projection, Queryable } from '../projection';
+import type { ApplyContext, CatalogEvent, Projection, Queryable } from '../projection';
+import { foldsOf, RowFold, startFolds, type FoldTable } from '../row-fold';
 import type { VolumeView } from '@deltaflow/catalog-api';
 
 export type { VolumeView };
@@ -15,9 +16,55 @@ export const volumesProjection: Projection = {
   tables: [{ name: 'catalog_sov_volume', key: 'volser' }],
   canHandle: (e) => ['VolumeMounted', 'VolumeFull', 'VolumeSuspect', 'VolumeScratched', 'RunPlaced', 'RunMoved'].includes(e.type),
   apply: applyVolumeEvent,
+  prepare: async (m, events, ctx) => {
+    const [volumes] = startFolds(ctx, 'catalog.sov-volumes', [new RowFold(VOLUME_TABLE)]);
+    await volumes.load(m, events.flatMap((e) => ('volser' in e ? [[e.volser]] : [])));
+  },
 };
 
-async function applyVolumeEvent(m: Queryable, e: CatalogEvent): Promise<void> {
+const VOLUME_TABLE: FoldTable = {
+  name: 'catalog_sov_volume',
+  key: [['volser', 'text']],
+  columns: ['volser', 'stream', 'stream_file', 'volume_seq', 'previous_volser', 'next_volser', 'device', 'status', 'capacity', 'bytes', 'mounted_at', 'full_at', 'suspect_position', 'suspect_reason', 'scratched_at'],
+};
+
+/** In a batch: the statements below, on the rows in memory (row-fold.ts); a mount (its capacity is the stream's) runs its statements and reads its row again. */
+async function foldVolumeEvent(m: Queryable, volumes: RowFold, e: CatalogEvent): Promise<void> {
+  if (e.type === 'VolumeMounted') {
+    // its statements (the capacity is the stream's), then its one row read again
+    await volumes.write(m);
+    await applyVolumeSql(m, e);
+    await volumes.reloadKeys(m, [volumes.key(e.volser)]);
+    return;
+  }
+  if (e.type !== 'RunPlaced' && e.type !== 'VolumeFull' && e.type !== 'VolumeSuspect' && e.type !== 'VolumeScratched') return;
+  const row = volumes.get(volumes.key(e.volser));
+  if (row === null) return;
+  switch (e.type) {
+    case 'RunPlaced':
+      // GREATEST ignores a NULL (bytes is NOT NULL: the max)
+      if (row.status !== 'full' && e.position + e.length > row.bytes) volumes.put({ ...row, bytes: e.position + e.length });
+      return;
+    case 'VolumeFull':
+      if (row.status === 'mounted' || row.status === 'suspect') volumes.put({ ...row, status: 'full', bytes: e.bytes, next_volser: e.nextVolser ?? null, full_at: e.occurredAt });
+      return;
+    case 'VolumeSuspect':
+      if (row.status !== 'scratch')
+        volumes.put({ ...row, status: row.status === 'mounted' ? 'suspect' : row.status, suspect_position: row.suspect_position ?? e.position ?? null, suspect_reason: row.suspect_reason ?? e.reason ?? null });
+      return;
+    case 'VolumeScratched':
+      if (row.status !== 'scratch') volumes.put({ ...row, status: 'scratch', scratched_at: e.occurredAt });
+      return;
+  }
+}
+
+async function applyVolumeEvent(m: Queryable, e: CatalogEvent, ctx?: ApplyContext): Promise<void> {
+  const folds = foldsOf(ctx, 'catalog.sov-volumes');
+  if (folds) return foldVolumeEvent(m, folds[0], e);
+  return applyVolumeSql(m, e);
+}
+
+async function applyVolumeSql(m: Queryable, e: CatalogEvent): Promise<void> {
   switch (e.type) {
     case 'VolumeMounted':
       // a new label (or a scratch volser labelled anew) starts the row over; a remount only moves it
