@@ -91,7 +91,7 @@ it('folds each read model in memory (row-fold.ts): the digest of the statements 
   // long enough for volumes to fill and be scratched, client files to expire, DSIMs reset
   const long = catalogHistory({ events: 9_000, databases: 3 });
   const types = new Set(long.map((e) => e.type));
-  for (const t of ['VolumeScratched', 'ClientFileExpired', 'DsimReset', 'SaveFailed', 'VolumeFull', 'MergeCompleted']) expect(types).toContain(t);
+  for (const t of ['VolumeScratched', 'ClientFileExpired', 'DsimReset', 'SaveFailed', 'VolumeFull', 'MergeCompleted', 'RunMoved']) expect(types).toContain(t);
   const { unfolded, folded, sent } = await foldedAndNot(long, 7);
   expect(folded.rows).toEqual(unfolded.rows);
   expect(folded.digest).toBe(unfolded.digest);

@@ -35,6 +35,8 @@ export class RowFold {
   /** every key asked for so far: its row, or null where there is none */
   private readonly rows = new Map<string, Row | null>();
   private readonly dirty = new Set<string>();
+  /** rows removed in memory, deleted by the next write */
+  private readonly removed = new Map<string, readonly unknown[]>();
   /** statements written (for tests) */
   writes = 0;
 
@@ -61,6 +63,16 @@ export class RowFold {
     const key = this.keyOfRow(row);
     this.rows.set(key, row);
     this.dirty.add(key);
+    this.removed.delete(key);
+  }
+
+  /** Removes a row (as a DELETE of it would): deleted by the next write. */
+  remove(key: string): void {
+    const row = this.get(key);
+    if (row === null) return;
+    this.rows.set(key, null);
+    this.dirty.delete(key);
+    this.removed.set(key, this.table.key.map(([c]) => row[c]));
   }
 
   /** Every known row (not the absent ones). */
@@ -93,8 +105,16 @@ export class RowFold {
     }
   }
 
-  /** Writes the changed rows: one statement (none when nothing changed). */
+  /** Writes the changed rows: one statement (none when nothing changed), after one deleting the removed rows (if any). */
   async write(m: Queryable): Promise<void> {
+    if (this.removed.size > 0) {
+      const gone = [...this.removed.values()];
+      this.removed.clear();
+      const cols = this.table.key.map(([c]) => q(c)).join(', ');
+      const arrays = this.table.key.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ');
+      this.writes++;
+      await m.query(`DELETE FROM ${this.table.name} WHERE (${cols}) IN (SELECT * FROM unnest(${arrays}))`, this.table.key.map((_, i) => gone.map((k) => k[i])));
+    }
     if (this.dirty.size === 0) return;
     const rows = [...this.dirty].map((k) => this.rows.get(k));
     this.dirty.clear();

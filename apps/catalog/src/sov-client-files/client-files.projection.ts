@@ -26,7 +26,10 @@ export const clientFilesProjection: Projection = {
   prepare: async (m, events, ctx) => {
     const [files, runs] = startFolds(ctx, 'catalog.sov-client-files', [new RowFold(CLIENT_FILE_TABLE), new RowFold(RUN_TABLE)]);
     await files.load(m, events.flatMap((e) => ('incarnation' in e ? [[e.incarnation]] : [])));
-    await runs.load(m, events.flatMap((e) => (e.type === 'RunPlaced' ? [[e.volser, e.position]] : [])));
+    await runs.load(
+      m,
+      events.flatMap((e) => (e.type === 'RunPlaced' ? [[e.volser, e.position]] : e.type === 'RunMoved' ? [[e.volser, e.position], [e.fromVolser, e.fromPosition]] : [])),
+    );
   },
 };
 
@@ -81,6 +84,15 @@ async function foldClientFileEvent(m: Queryable, [files, runs]: RowFold[], e: Ca
       if (files.get(files.key(e.incarnation)) !== null && runs.get(runs.key(e.volser, e.position)) === null)
         runs.put({ volser: e.volser, position: e.position, incarnation: e.incarnation, first_seq: e.firstSeq, superblocks: e.superblocks, last: e.last, length: e.length, bytes: e.bytes, crcs: e.crcs, placed_at: e.occurredAt });
       return;
+    case 'RunMoved': {
+      // reclamation: the copy where it now lies (as RunPlaced), then the old run once its last piece moved
+      if (files.get(files.key(e.incarnation)) !== null && runs.get(runs.key(e.volser, e.position)) === null)
+        runs.put({ volser: e.volser, position: e.position, incarnation: e.incarnation, first_seq: e.firstSeq, superblocks: e.superblocks, last: e.last, length: e.length, bytes: e.bytes, crcs: e.crcs, placed_at: e.occurredAt });
+      const from = runs.key(e.fromVolser, e.fromPosition);
+      const old = runs.get(from);
+      if (old !== null && old.incarnation === e.incarnation && Number(old.first_seq) + Number(old.superblocks) === e.firstSeq + e.superblocks) runs.remove(from);
+      return;
+    }
     case 'ClientFileClosed': {
       const row = files.get(files.key(e.incarnation));
       if (row !== null && row.state === 'open') files.put({ ...row, state: 'closed', superblocks: e.superblocks, bytes: e.bytes, sha256: e.sha256, closed_at: e.occurredAt });

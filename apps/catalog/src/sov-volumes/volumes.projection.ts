@@ -37,11 +37,12 @@ async function foldVolumeEvent(m: Queryable, volumes: RowFold, e: CatalogEvent):
     await volumes.reloadKeys(m, [volumes.key(e.volser)]);
     return;
   }
-  if (e.type !== 'RunPlaced' && e.type !== 'VolumeFull' && e.type !== 'VolumeSuspect' && e.type !== 'VolumeScratched') return;
+  if (e.type !== 'RunPlaced' && e.type !== 'RunMoved' && e.type !== 'VolumeFull' && e.type !== 'VolumeSuspect' && e.type !== 'VolumeScratched') return;
   const row = volumes.get(volumes.key(e.volser));
   if (row === null) return;
   switch (e.type) {
     case 'RunPlaced':
+    case 'RunMoved':
       // GREATEST ignores a NULL (bytes is NOT NULL: the max)
       if (row.status !== 'full' && e.position + e.length > row.bytes) volumes.put({ ...row, bytes: e.position + e.length });
       return;
