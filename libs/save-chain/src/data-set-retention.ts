@@ -20,7 +20,7 @@
  * directory (`expirable: false`, a client file on a stream: those expire by their expiry date)
  * are never expired here, but their chains are honoured all the same.
  */
-import type { Dsid } from '@deltaflow/dsid';
+import { formatDsid, type Dsid } from '@deltaflow/dsid';
 import { SaveChainError } from './errors';
 
 const DAY_MS = 86_400_000;
@@ -85,7 +85,6 @@ export function describeRetentionPolicy(p: DataSetRetentionPolicy): string {
   return parts.length ? parts.join(' and ') : 'everything (no retention set)';
 }
 
-const label = (d: Dsid) => `${d.full}/${d.deltaFrom}${d.deltaTo !== d.deltaFrom ? `-${d.deltaTo}` : ''}@${d.lineage}`;
 
 /** Whether `later` (a delta) needs `earlier` to be restored: same full save, earlier in its chain. */
 export function chainNeeds(later: Pick<RetentionSave, 'dsid' | 'kind'>, earlier: Pick<RetentionSave, 'dsid' | 'kind'>): boolean {
@@ -104,7 +103,7 @@ export function dataSetRetention(input: { readonly policy: DataSetRetentionPolic
     if (noPolicy) why.set(s.id, 'no retention set: everything is kept');
     else if (!s.expirable) why.set(s.id, 'a client file on a stream (it expires by its expiry date)');
     else if (s.inUse) why.set(s.id, `read by ${s.inUse}, still running`);
-    else if (policy.keepSaves !== undefined && i < policy.keepSaves) why.set(s.id, `one of the last ${policy.keepSaves} saves`);
+    else if (policy.keepSaves !== undefined && i < policy.keepSaves) why.set(s.id, policy.keepSaves === 1 ? 'the last save' : `one of the last ${policy.keepSaves} saves`);
     else if (policy.keepDays !== undefined && s.completedAt! > now - policy.keepDays * DAY_MS) why.set(s.id, `younger than ${policy.keepDays} day${policy.keepDays === 1 ? '' : 's'}`);
   });
   for (const s of live) if (s.completedAt === undefined) why.set(s.id, 'still running');
@@ -116,7 +115,7 @@ export function dataSetRetention(input: { readonly policy: DataSetRetentionPolic
       if (!why.has(k.id)) continue;
       for (const e of completed) {
         if (why.has(e.id) || !chainNeeds(k, e)) continue;
-        why.set(e.id, `needed by the chain of ${label(k.dsid)} (${k.id})`);
+        why.set(e.id, `needed by the chain of ${formatDsid(k.dsid)} (${k.id})`);
         grew = true;
       }
     }
