@@ -121,10 +121,11 @@ export class CatalogQueryController {
 
   /** ADAREP's Delta Save section: DLOG state, the save chain with DSIDs and lineage, the DSIM, the last merges and restores. */
   @Get('report')
-  async report(@Query('dbid') raw: unknown) {
+  async report(@Query('dbid') raw: unknown, @Query('topics') withTopics: unknown) {
     const dbid = parseDbid(raw);
     const [retention] = await this.sovadm.retention(dbid, Date.now());
-    const topics = await this.sovadm.topicRetention(dbid);
+    // topics=0: without the topic retentions (asked of Kafka), e.g. the console's refreshes
+    const topics = withTopics === '0' ? undefined : await this.sovadm.topicRetention(dbid);
     return this.ds.transaction('REPEATABLE READ', async (m) => {
       const saves = await querySaves(m, dbid);
       const dsims = await queryDsims(m, dbid);
@@ -137,7 +138,7 @@ export class CatalogQueryController {
         merges: saves.filter((s) => s.origin === 'merge'),
         restores: await queryRestores(m, dbid),
         lineages: await queryLineages(m, dbid),
-        retention: { dataSets: retention, topics },
+        retention: { dataSets: retention, ...(topics ? { topics } : {}) },
       };
     });
   }
