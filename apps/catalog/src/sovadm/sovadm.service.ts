@@ -4,7 +4,7 @@
  * of `volumeDir`, read-only).
  */
 import * as path from 'node:path';
-import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { encodeMessage, type AnyMessage } from '@deltaflow/contracts';
 import { safePathIn } from '@deltaflow/core';
 import { createKafka, EventPublisher } from '@deltaflow/service-kit';
@@ -29,17 +29,38 @@ export interface SovadmConfig {
   readonly volumeDir?: string;
   /** the data set retention of a database without one set (DSF_RETENTION_KEEP_SAVES / DSF_RETENTION_KEEP_DAYS; none: keep everything) */
   readonly retentionDefaults?: RetentionDefaults;
+  /** run `dsf expire` (client files and data sets) by itself this often (DSF_EXPIRE_INTERVAL_MS; 0 or absent: only when asked) */
+  readonly expireIntervalMs?: number;
+  readonly log?: (m: string) => void;
 }
 
 @Injectable()
-export class SovadmService implements OnApplicationShutdown {
+export class SovadmService implements OnApplicationBootstrap, OnApplicationShutdown {
   private publisher?: EventPublisher<AnyMessage>;
   private admin?: Promise<Admin>;
+  private timer?: NodeJS.Timeout;
 
   constructor(
     @Inject(CATALOG_DB) private readonly ds: DataSource,
     @Inject(SOVADM_CONFIG) private readonly config: SovadmConfig,
   ) {}
+
+  /** The retention pass on its own (expireIntervalMs): what `dsf expire` does, as of now. Every instance may run it: the commands are idempotent. */
+  onApplicationBootstrap(): void {
+    const every = this.config.expireIntervalMs ?? 0;
+    if (every <= 0 || !this.config.brokers?.length) return;
+    const log = this.config.log ?? ((m: string) => console.log(`[catalog] ${m}`));
+    this.timer = setInterval(() => {
+      this.expire(Date.now(), false).then(
+        (r) => {
+          const n = r.dataSets.databases.reduce((k, d) => k + d.expired.length, 0);
+          if (n + r.expired.length > 0) log(`retention pass: ${r.expired.length} client file(s) and the data sets of ${n} save(s) expiring`);
+        },
+        (e) => log(`retention pass failed: ${(e as Error).message}; trying again in ${every} ms`),
+      );
+    }, every);
+    this.timer.unref();
+  }
 
   private async send(commands: AnyMessage[]): Promise<void> {
     this.publisher ??= new EventPublisher<AnyMessage>(this.config.brokers!, 'catalog-sovadm', (m) => encodeMessage(m));
@@ -107,6 +128,7 @@ export class SovadmService implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
     await this.publisher?.close();
     await (await this.admin?.catch(() => undefined))?.disconnect();
   }
