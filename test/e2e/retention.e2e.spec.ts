@@ -6,7 +6,8 @@
  * deleted by the save writer, the second's full save stays (its delta needs it), the catalog shows
  * the first chain expired with the reason, the DSIM builder's rows of those saves are gone, a
  * restore from them is refused (DATA_SET_EXPIRED), expiring again is harmless, and `dsf report`
- * shows what each retention keeps. Then the save writer, restarted with a free-space threshold
+ * shows what each retention keeps. The catalog, restarted with DSF_EXPIRE_INTERVAL_MS, expires
+ * the second chain by itself once a third full save is taken. Then the save writer, restarted with a free-space threshold
  * above the real free space, refuses a save before writing anything (DISK_NEARLY_FULL).
  */
 import * as fs from 'node:fs';
@@ -150,6 +151,19 @@ it('expires whole chains outside the retention, keeps what a kept save needs, an
     expect(report.json.retention.dataSets.expired).toHaveLength(2);
     expect(report.json.retention.topics.map((t: { topic: string }) => t.topic)).toEqual(['dsf.block-changes', 'dsf.plog', 'dsf.dlog']);
     expect(report.json.retention.topics[1].readers.map((r: { group: string }) => r.group)).toContain('deltaflow.dsim-builder');
+  } catch (e) {
+    console.log(sys.services.tail(120));
+    throw e;
+  }
+});
+
+it('runs the retention pass by itself every DSF_EXPIRE_INTERVAL_MS: a newer full save lets the older chain go', async () => {
+  try {
+    await sys.services.restart('catalog', { env: { DSF_EXPIRE_INTERVAL_MS: '500' } });
+    expect(await sys.dsf.save(DBID, 'full', 'f3')).toMatchObject({ type: 'SaveCompleted' });
+    expect(await sys.dsf.dsim(DBID, 'DsimUnloadRequested', 'f3.dsim')).toMatchObject({ type: 'DsimUnloaded' });
+    for (const s of ['f2', 'd2']) await sys.events.waitFor((m) => m.type === 'DataSetExpired' && m.save === s, 30_000, `DataSetExpired of ${s}`);
+    expect(['f2', 'f2.dsim', 'd2', 'd2.dsim', 'f3'].map((n) => [n, fs.existsSync(dataSet(n))])).toEqual([['f2', false], ['f2.dsim', false], ['d2', false], ['d2.dsim', false], ['f3', true]]);
   } catch (e) {
     console.log(sys.services.tail(120));
     throw e;
