@@ -52,6 +52,10 @@ export async function retentionOf(m: Queryable, dbid: number, defaults: Retentio
   );
   const dsims: Row[] = await m.query(`SELECT dsid, path FROM catalog_dsim WHERE dbid = $1 AND status = 'unloaded' AND path IS NOT NULL AND path NOT LIKE 'stream:%'`, [dbid]);
   const dsimOf = new Map(dsims.map((d) => [String(d.dsid), String(d.path)]));
+  // a save to a stream lives as long as a closed, unexpired client file of its name (SOVADM expiry)
+  // (by name only: a client file whose open record named no database still counts)
+  const liveFiles: Row[] = await m.query(`SELECT DISTINCT stream, client_file FROM catalog_sov_client_file WHERE state = 'closed' AND expired_at IS NULL`);
+  const liveStream = new Set(liveFiles.map((f) => `stream:${String(f.stream)}/${String(f.client_file)}`));
   const restores: Row[] = await m.query(`SELECT correlation_id, inputs FROM catalog_restore WHERE dbid = $1 AND status = 'started'`, [dbid]);
   const readers = new Map<string, string>();
   for (const r of restores) for (const i of Array.isArray(r.inputs) ? (r.inputs as string[]) : []) readers.set(i, `restore ${String(r.correlation_id)}`);
@@ -80,7 +84,8 @@ export async function retentionOf(m: Queryable, dbid: number, defaults: Retentio
       kind: r.kind === 'full' ? 'full' : 'delta',
       ...(r.status === 'completed' ? { completedAt: Number(r.completed_at) } : {}),
       expirable: p !== undefined && !stream,
-      expired: r.expired_at !== null,
+      // a save to a stream whose client file expired protects nothing any more
+      expired: r.expired_at !== null || (stream && r.status === 'completed' && !liveStream.has(p!)),
       files,
       ...(inUse ? { inUse } : {}),
     });
