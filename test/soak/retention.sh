@@ -4,7 +4,12 @@
 # minutes; each minute it prints the broker's bytes per topic and PostgreSQL's data.
 # dsf.plog is truncated by the DSIM builder (DSIM_BUILDER_PLOG_KEEP_SAVES, default 2),
 # dsf.block-changes by the change logger (CHANGE_LOGGER_RETENTION_INTERVAL_MS; 0 shows the
-# growth without it); dsf.dlog is not truncated yet. A heavier workload: NUCLEUS_DB_MIB=32
+# growth without it); dsf.dlog below its snapshots. Data sets: `dsf retention set --keep-saves
+# KEEP_SAVES` (default 2; 0: no data set retention) and a `dsf expire` after each step, every
+# FULL_EVERY-th step (default 4; 0: never) a full save instead of a delta, so the data set directory
+# stays bounded too (a delta chain needs its full save and every earlier delta: only a newer full
+# save lets a chain go). Each minute also: the data sets' bytes, PostgreSQL's
+# pg_wal and its largest tables (test/soak/pg-tables.js). A heavier workload: NUCLEUS_DB_MIB=32
 # NUCLEUS_TXN_INTERVAL_MS=10 test/soak/retention.sh.
 #   test/soak/retention.sh [MINUTES=5] [INTERVAL=30]
 set -euo pipefail
@@ -29,9 +34,15 @@ sizes() {
     line+="$(printf '%s %6s  ' "$t" "$(du -sh "$k/topics/$t" 2>/dev/null | cut -f1)")"
   done
   local pg; pg="$(du -sh "$HOME_DIR/postgres" 2>/dev/null | cut -f1 || echo '?')"
-  echo "$(printf '%4ss' "$1")  $line postgres $pg"
+  local wal; wal="$(du -sh "$HOME_DIR/postgres/pg_wal" 2>/dev/null | cut -f1 || echo '?')"
+  local ds; ds="$(du -sh "$HOME_DIR/data/datasets" 2>/dev/null | cut -f1 || echo '?')"
+  echo "$(printf '%4ss' "$1")  $line postgres $pg (pg_wal $wal) datasets $ds"
+  node test/soak/pg-tables.js "$HOME_DIR" 8 || true
 }
 start=$(date +%s)
+KEEP_SAVES="${KEEP_SAVES:-2}"
+FULL_EVERY="${FULL_EVERY:-4}"
+if (( KEEP_SAVES > 0 )); then dsf retention set --dbid 1 --keep-saves "$KEEP_SAVES"; fi
 dsf save --dbid 1 --full --dest soak-full
 dsf dsim unload --dbid 1 --wait --dest soak-full.dsim
 n=0; next_print=0
@@ -39,12 +50,16 @@ while (( $(date +%s) - start < MINUTES * 60 )); do
   now=$(( $(date +%s) - start ))
   if (( now >= next_print )); then sizes "$now"; next_print=$(( next_print + 60 )); fi
   n=$((n + 1))
-  dsf save --dbid 1 --delta --dest "soak-d$n"
+  kind=--delta
+  if (( FULL_EVERY > 0 && n % FULL_EVERY == 0 )); then kind=--full; fi
+  dsf save --dbid 1 "$kind" --dest "soak-d$n"
   dsf dsim unload --dbid 1 --wait --dest "soak-d$n.dsim"
+  if (( KEEP_SAVES > 0 )); then dsf expire; fi
   sleep "$INTERVAL"
 done
 sizes "$(( $(date +%s) - start ))"
-echo "delta saves: $n; the retention said:"
+echo "saves after the first full one: $n (every ${FULL_EVERY}th full); the retention said:"
 grep -o "PLOG retention: dsf.plog\[[0-9]*\] truncated below offset [0-9]* (was [0-9]*)" "$HOME_DIR/launcher.log" | tail -3 || true
 grep -o "block-changes retention: dsf.block-changes\[[0-9]*\] truncated below offset [0-9]* (was [0-9]*)" "$HOME_DIR/launcher.log" | tail -3 || true
 grep -o "block-changes retention keeps .*" "$HOME_DIR/launcher.log" | tail -3 || true
+echo "data sets expired by the retention: $(grep -c "data sets of save .* expired" "$HOME_DIR/launcher.log" || true); left: $(ls "$HOME_DIR/data/datasets" | grep -vc '\.dsim$' || true) saves"

@@ -106,7 +106,7 @@ it('consumes dsf.events into the read models across a restart, dead-letters bad 
   // the end of the log; a replay from 0 gives the same digest.
   await until('the catalog at the end of dsf.events and sov.events', () => committedToEnd(kafka.brokers, 'deltaflow.catalog', ['dsf.events', 'sov.events']));
   const live = (await get('/state-digest')).body as { digest: string; rows: Record<string, number> };
-  expect(live.rows).toEqual({ catalog_save: 7, catalog_dsim: 1, catalog_lineage: 3, catalog_restore: 0, catalog_dlog: 0, catalog_sov_stream: 1, catalog_sov_device: 2, catalog_sov_volume: 2, catalog_sov_client_file: 4, catalog_sov_run: 5, catalog_sov_verification: 3, catalog_schedule: 0, catalog_schedule_step: 0 });
+  expect(live.rows).toEqual({ catalog_save: 7, catalog_dsim: 1, catalog_lineage: 3, catalog_restore: 0, catalog_dlog: 0, catalog_sov_stream: 1, catalog_sov_device: 2, catalog_sov_volume: 2, catalog_sov_client_file: 4, catalog_sov_run: 5, catalog_sov_verification: 3, catalog_schedule: 0, catalog_schedule_step: 0, catalog_retention: 0 });
 
   // The streaming queries.
   expect(((await get('/streams')).body as Array<{ stream: string }>).map((x) => x.stream)).toEqual(['NIGHTLY']);

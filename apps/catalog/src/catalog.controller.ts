@@ -79,7 +79,16 @@ export function parseDbid(raw: unknown): number {
 /** The query API. */
 @Controller()
 export class CatalogQueryController {
-  constructor(@Inject(CATALOG_DB) private readonly ds: DataSource) {}
+  constructor(
+    @Inject(CATALOG_DB) private readonly ds: DataSource,
+    private readonly sovadm: SovadmService,
+  ) {}
+
+  /** The data set retention of database N (or of every database): policy, kept saves and why, due, expired. */
+  @Get('retention')
+  retention(@Query('dbid') dbid: unknown, @Query('asOf') asOf: unknown) {
+    return this.sovadm.retention(dbid === undefined ? undefined : parseDbid(dbid), parseAsOf(asOf));
+  }
 
   /** The databases the catalog knows (a save, DSIM, restore or DLOG of theirs), ascending: the console lists them. */
   @Get('databases')
@@ -112,8 +121,11 @@ export class CatalogQueryController {
 
   /** ADAREP's Delta Save section: DLOG state, the save chain with DSIDs and lineage, the DSIM, the last merges and restores. */
   @Get('report')
-  async report(@Query('dbid') raw: unknown) {
+  async report(@Query('dbid') raw: unknown, @Query('topics') withTopics: unknown) {
     const dbid = parseDbid(raw);
+    const [retention] = await this.sovadm.retention(dbid, Date.now());
+    // topics=0: without the topic retentions (asked of Kafka), e.g. the console's refreshes
+    const topics = withTopics === '0' ? undefined : await this.sovadm.topicRetention(dbid);
     return this.ds.transaction('REPEATABLE READ', async (m) => {
       const saves = await querySaves(m, dbid);
       const dsims = await queryDsims(m, dbid);
@@ -126,6 +138,7 @@ export class CatalogQueryController {
         merges: saves.filter((s) => s.origin === 'merge'),
         restores: await queryRestores(m, dbid),
         lineages: await queryLineages(m, dbid),
+        retention: { dataSets: retention, ...(topics ? { topics } : {}) },
       };
     });
   }

@@ -14,6 +14,8 @@ import { CatalogEventHash1700000000400, CatalogReadModels1700000000200, CatalogR
 import { restoresProjection } from './restores/restores.projection';
 import type { CatalogEvent, Projection } from './projection';
 import { savesProjection } from './saves/saves.projection';
+import { CatalogRetention1700000000403 } from './retention/retention.migration';
+import { retentionProjection } from './retention/retention.projection';
 import { CatalogSchedules1700000000401 } from './schedules/schedules.migration';
 import { schedulesProjection } from './schedules/schedules.projection';
 import { clientFilesProjection } from './sov-client-files/client-files.projection';
@@ -33,8 +35,9 @@ export const PROJECTIONS: readonly Projection[] = [
   clientFilesProjection,
   schedulesProjection,
   verificationsProjection,
+  retentionProjection,
 ];
-export const CATALOG_MIGRATIONS = [CheckpointMigration, CatalogReadModels1700000000200, CatalogRestoresAndDlog1700000000201, CatalogSovReadModels1700000000300, CatalogEventHash1700000000400, CatalogSchedules1700000000401, CatalogSovVerifications1700000000402];
+export const CATALOG_MIGRATIONS = [CheckpointMigration, CatalogReadModels1700000000200, CatalogRestoresAndDlog1700000000201, CatalogSovReadModels1700000000300, CatalogEventHash1700000000400, CatalogSchedules1700000000401, CatalogSovVerifications1700000000402, CatalogRetention1700000000403];
 
 /** Opens (and migrates) the catalog's database; `schema` isolates a rebuild. */
 export function openCatalogDatabase(url: string, schema?: string): Promise<DataSource> {

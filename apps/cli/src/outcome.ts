@@ -43,6 +43,8 @@ export const COMMAND_WORDS: Readonly<Record<DsfCommand['type'], string>> = {
   FileUnloadRequested: 'unload',
   ScheduleDefineRequested: 'schedule define',
   ScheduleRemoveRequested: 'schedule remove',
+  RetentionSetRequested: 'retention set',
+  DataSetExpireRequested: 'expire',
 };
 
 /** The service that answers a command, named when no outcome comes. */
@@ -60,6 +62,8 @@ export const ANSWERED_BY: Readonly<Record<DsfCommand['type'], string>> = {
   FileUnloadRequested: 'the merge engine',
   ScheduleDefineRequested: 'the scheduler',
   ScheduleRemoveRequested: 'the scheduler',
+  RetentionSetRequested: 'the save writer',
+  DataSetExpireRequested: 'the save writer',
 };
 
 const wordsOf = (commandType: string) => COMMAND_WORDS[commandType as DsfCommand['type']] ?? commandType;
@@ -165,6 +169,15 @@ export function outcomeOf(e: DsfEvent, commandType: DsfCommand['type']): Outcome
       );
     case 'ScheduleRemoved':
       return done({ ...base(e, 'ScheduleRemoveRequested', true), scheduleId: e.scheduleId }, `schedule ${e.scheduleId} of database ${e.dbid} removed: no further step is sent`);
+    case 'RetentionSet': {
+      const keeps = [e.keepSaves !== undefined ? `the last ${e.keepSaves} saves` : '', e.keepDays !== undefined ? `saves younger than ${e.keepDays} days` : ''].filter(Boolean).join(' and ');
+      return done(
+        { ...base(e, 'RetentionSetRequested', true), ...(e.keepSaves !== undefined ? { keepSaves: e.keepSaves } : {}), ...(e.keepDays !== undefined ? { keepDays: e.keepDays } : {}) },
+        keeps ? `retention of database ${e.dbid} set: keeps ${keeps} (and every save a kept one needs); dsf expire applies it` : `retention of database ${e.dbid} cleared: the configured default applies`,
+      );
+    }
+    case 'DataSetExpired':
+      return done({ ...base(e, 'DataSetExpireRequested', true), save: e.save, dsid: formatDsid(e.dsid), names: e.names, reason: e.reason }, `data sets of save ${e.save} expired: ${e.names.join(', ')}`);
     case 'CommandRejected': {
       const why = [e.input !== undefined ? `input ${e.input}` : '', e.field !== undefined ? `field ${e.field}` : '', e.rule !== undefined ? `code ${e.code}` : ''].filter(Boolean).join(', ');
       return refused(

@@ -144,7 +144,7 @@ describe('bad command lines: exit 2, nothing sent', () => {
     [['save', '--dbid', '7', '--full', '--dest', 'x', 'extra'], /too many arguments for 'save'/],
     [['dsim'], /dsim: expected a command: unload, reset, snapshot, print/],
     [['dsim', 'bogus'], /unknown command 'bogus'/],
-    [['help', 'bogus'], /^expected a command: save, dsim, saves, merge, restore, shadow, unload, report, upstream, stream, client-files, volumes, expire, catalog, history, schedule$/],
+    [['help', 'bogus'], /^expected a command: save, dsim, saves, merge, restore, shadow, unload, report, upstream, stream, client-files, volumes, expire, catalog, history, schedule, retention$/],
     [['dsim', 'reset', '--dbid', '1', '--wait'], /unknown option '--wait'/],
     [['dsim', 'reset', '--dbid', '1', '--dest', 'x'], /unknown option '--dest'/],
     [['dsim', 'unload', '--dbid', '1'], /required option '--dest <NAME>' not specified/],
@@ -187,6 +187,10 @@ describe('bad command lines: exit 2, nothing sent', () => {
     [['stream', 'define', 'S1', '--encryption', 'aes-128'], /option '--encryption <CIPHER>' argument 'aes-128' is invalid\. Allowed choices are none, aes-256-gcm/],
     [['volumes', 'verify', 'v1'], /VOLSER: expected 1-6 of A-Z 0-9, got "v1"/],
     [['client-files', 'verify', 'x', '--stream', 'a/b'], /--stream: expected a stream name/],
+    [['retention', 'set', '--dbid', '1'], /retention set: give --keep-saves K, --keep-days D \(or both\), or --clear/],
+    [['retention', 'set', '--dbid', '1', '--keep-saves', '0'], /--keep-saves: expected a whole number from 1 to 1000000, got "0"/],
+    [['retention', 'set', '--dbid', '1', '--keep-days', '2.5'], /--keep-days: expected a whole number/],
+    [['retention', 'set', '--dbid', '1', '--keep-saves', '3', '--clear'], /cannot be used with option '--clear'/],
   ])('%j', (argv, message) => {
     expect(() => parseCommandLine(argv as string[])).toThrow(CliUsageError);
     expect(() => parseCommandLine(argv as string[])).toThrow(message as RegExp);

@@ -53,6 +53,11 @@ describe('the save chain as a timeline', () => {
     expect(t[5].durationMs).toBeUndefined();
   });
 
+  it('a save whose data sets the retention deleted shows expired, with the reason', () => {
+    const t = timelineOf({ ...DB, restores: [], lineages: [], saves: [save({ correlationId: 'f1', startedAt: 1, kind: 'full', path: 'f1', expiredAt: 5, expiryReason: 'outside the retention (the last save)' })] });
+    expect(t[0]).toMatchObject({ status: 'expired', reason: 'outside the retention (the last save)', name: 'f1' });
+  });
+
   it('an empty database has an empty timeline; one lineage has no fork', () => {
     expect(timelineOf({ ...DB, saves: [], restores: [], lineages: [] })).toEqual([]);
     expect(timelineOf({ ...DB, lineages: DB.lineages.slice(1) }).some((e) => e.lane === 'fork')).toBe(false);

@@ -122,10 +122,11 @@ function saveEntry(s: SaveRow): TimelineEntry {
     ...opt('blocks', s.blocks),
     ...opt('bytes', s.bytes),
     ...opt('durationMs', duration(s.startedAt, s.completedAt)),
-    status: s.status,
+    // a save whose data sets the retention deleted shows expired, with why
+    status: s.expiredAt !== undefined ? 'expired' : s.status,
     ...opt('lineage', s.lineage),
     ...opt('name', baseName(s.path)),
-    ...opt('reason', s.reason),
+    ...opt('reason', s.expiryReason ?? s.reason),
   };
 }
 

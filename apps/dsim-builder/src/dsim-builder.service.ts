@@ -14,9 +14,10 @@ import { encodeMessage, type AnyMessage, type MessageOfType, type TopicMessage }
 import { applyBatchOnce, applyOnce } from '@deltaflow/persistence';
 import { dsim, type DsimCommand, type DsimEvent, type DsimState } from '@deltaflow/save-chain';
 import { DataSetWriter, dataSetPath, type DataSetSink } from '@deltaflow/save-format';
+import { sameDsid } from '@deltaflow/dsid';
 import { Assignments, EventPublisher, SovClientError, StreamOutput, type AssignmentChange, type RecordAt } from '@deltaflow/service-kit';
 import type { DataSource, EntityManager } from 'typeorm';
-import { countBlocks, DSIM_BUILDER_PROJECTION, forgetImages, insertImages, insertSyncs, lastImages, loadDsim, openDsimDataSource, recordCompletedSave, saveDsim } from './dsim-store';
+import { countBlocks, DSIM_BUILDER_PROJECTION, forgetCompletedSave, forgetImages, insertImages, insertSyncs, lastImages, loadDsim, openDsimDataSource, recordCompletedSave, saveDsim } from './dsim-store';
 import { PlogRetention } from './plog-retention';
 
 export interface DsimBuilderConfig {
@@ -155,6 +156,16 @@ export class DsimBuilderService implements OnModuleInit, OnApplicationShutdown {
         if (e.online) await this.decide(m, e.dbid, { type: 'EndSave', correlationId: e.correlationId, outcome: 'completed', endLsn: e.endLsn ?? e.startLsn ?? 0 });
       } else if (e.type === 'SaveFailed') {
         await this.decide(m, e.dbid, { type: 'EndSave', correlationId: e.correlationId, outcome: 'failed' });
+      } else if (e.type === 'DataSetExpired') {
+        // the retention deleted the save's data sets: its rows here go (a DSIM still held for it, complete and never
+        // unloaded, can serve no merge or restore any more: reset, which forgets its PLOG images)
+        await forgetCompletedSave(m, e.dbid, e.save);
+        const s = await loadDsim(m, e.dbid);
+        const w = dsim.window(s);
+        if (w?.complete && sameDsid(w.dsid, e.dsid)) {
+          this.log(`DSIM of database ${e.dbid} reset: its save ${e.save} expired (${e.reason})`);
+          await this.decide(m, e.dbid, { type: 'Reset', correlationId: e.correlationId, force: true }, s);
+        }
       } else if (e.type === 'MergeCompleted' && e.releasedDsid) {
         // the merge consumed the original DSIM with its online save: it is free
         await this.decide(m, e.dbid, { type: 'Release', correlationId: e.correlationId, dsid: e.releasedDsid });

@@ -113,6 +113,11 @@ export async function recordCompletedSave(m: EntityManager, dbid: number, correl
   await m.query(`INSERT INTO completed_save (dbid, correlation_id, start_lsn) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [dbid, correlationId, startLsn]);
 }
 
+/** A save whose data sets expired is no point the PLOG retention keeps REGENERATE possible from. */
+export async function forgetCompletedSave(m: EntityManager, dbid: number, correlationId: string): Promise<void> {
+  await m.query(`DELETE FROM completed_save WHERE dbid = $1 AND correlation_id = $2`, [dbid, correlationId]);
+}
+
 /** What plogRetention needs of one dsf.plog partition: its databases' syncs and completed saves, and the applied offset. */
 export async function retentionFacts(
   m: EntityManager,

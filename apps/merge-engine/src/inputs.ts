@@ -16,7 +16,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { safePathIn } from '@deltaflow/core';
 import { ORIGINAL_DSIM_INPUT, type MessageOfType } from '@deltaflow/contracts';
-import type { Dsid } from '@deltaflow/dsid';
+import { formatDsid, type Dsid } from '@deltaflow/dsid';
 import { dataSetPath } from '@deltaflow/save-format';
 
 /** An input ready to be read, and how to give it back. */
@@ -48,7 +48,14 @@ export interface StreamPort {
   read(id: { stream: string; clientFile: string }): AsyncIterable<Uint8Array>;
 }
 
+/** What the resolver learns from dsf.events: data sets the retention deleted, and names written again since. */
+type InputFact = MessageOfType<'DataSetExpired'> | MessageOfType<'SaveCompleted'> | MessageOfType<'MergeCompleted'> | MessageOfType<'DsimUnloaded'>;
+const isInputFact = (m: { type: string }): m is InputFact => m.type === 'DataSetExpired' || m.type === 'SaveCompleted' || m.type === 'MergeCompleted' || m.type === 'DsimUnloaded';
+
 export class InputResolver {
+  /** data sets the retention deleted, by `<dbid>/<name>` (a restore or merge from them is refused with DATA_SET_EXPIRED) */
+  private readonly expired = new Map<string, MessageOfType<'DataSetExpired'>>();
+
   constructor(
     private readonly dataDir: string,
     private readonly dsim: SnapshotPort,
@@ -80,7 +87,21 @@ export class InputResolver {
     return out as ResolvedInput[];
   }
 
+  /** Folds what the log says about data set names (every dsf.events record, in order; idempotent). */
+  noteLog(m: { type: string }): void {
+    if (!isInputFact(m)) return;
+    if (m.type === 'DataSetExpired') for (const n of m.names) this.expired.set(`${m.dbid}/${n}`, m);
+    else if (m.location.kind === 'directory') this.expired.delete(`${m.dbid}/${m.location.name}`); // the name was written again
+  }
+
   private async resolve(dbid: number, correlationId: string, ref: string, dsimWaitSec: number): Promise<ResolvedInput> {
+    const gone = this.expired.get(`${dbid}/${ref}`);
+    if (gone)
+      throw new InputError(
+        'DATA_SET_EXPIRED',
+        `data set ${ref} expired at ${new Date(gone.occurredAt).toISOString()}: the retention deleted it with save ${gone.save} (${formatDsid(gone.dsid)}): ${gone.reason}`,
+        ref,
+      );
     if (ref === ORIGINAL_DSIM_INPUT) return this.originalDsim(dbid, correlationId, dsimWaitSec);
     if (ref.startsWith('stream:')) return this.fromStream(correlationId, ref);
     let file: string;

@@ -160,6 +160,7 @@ export class MergeEngineService implements OnModuleInit, BeforeApplicationShutdo
   }
 
   private onLog(m: EventsMessage): void {
+    this.resolver.noteLog(m);
     switch (m.type) {
       case 'NucleusState':
       case 'NucleusStateRecorded': {

@@ -11,5 +11,6 @@ export class SaveWriterController {
   @EventPattern(Topic.dsfCommands)
   async onCommand(@Payload() m: TopicMessage<'dsf.commands'>): Promise<void> {
     if (m.type === 'SaveRequested') await this.saves.onSaveRequested(m);
+    else if (m.type === 'DataSetExpireRequested' || m.type === 'RetentionSetRequested') await this.saves.onRetentionCommand(m);
   }
 }

@@ -24,9 +24,10 @@ import { blocksOfFullSave } from '@deltaflow/dlog';
 import { saveLifecycle, type SaveCommand, type SaveEvent, type SaveLifecycleState } from '@deltaflow/save-chain';
 import { DataSetWriter, dataSetPath } from '@deltaflow/save-format';
 import { PARTIAL_SUFFIX, Throttle } from '@deltaflow/core';
-import { Answers, Assignments, EventPublisher, StreamOutput, TopicReader, type ClientFileWritten, type RecordAt } from '@deltaflow/service-kit';
+import { Answers, Assignments, DiskSpaceWatch, EventPublisher, StreamOutput, TopicReader, type ClientFileWritten, type DiskSpaceThreshold, type RecordAt } from '@deltaflow/service-kit';
 import { encodeMessage } from '@deltaflow/contracts';
 import { checkpointPath, readCheckpoint, writeCheckpoint } from './tail-checkpoint';
+import { onDataSetExpireRequested, onRetentionSetRequested, type ExpiryDeps } from './data-set-expiry';
 
 /** What the save writer folds from the log: dsf.events, dsf.dlog and the nucleus state on dsf.block-changes. */
 export type TailMessage = TopicMessage<'dsf.block-changes'> | TopicMessage<'dsf.nucleus-state'> | TopicMessage<'dsf.dlog'> | TopicMessage<'dsf.events'>;
@@ -55,6 +56,8 @@ export interface SaveWriterConfig {
   readonly maxBytesPerSec?: number;
   /** how long a save to a stream waits for the multiplexer to open and close its client file (default 120 s) */
   readonly streamTimeoutMs?: number;
+  /** free space kept in the data set directory (default DELTAFLOW_DISK_MIN_FREE_BYTES / _PERCENT): a save that would not fit is refused */
+  readonly diskThreshold?: DiskSpaceThreshold;
 }
 
 export const SAVE_WRITER_CONFIG = Symbol('SAVE_WRITER_CONFIG');
@@ -115,6 +118,8 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
   private readonly cpFile: string;
   /** saves to a stream: written into their client file (online saves staged first) */
   private readonly streams: StreamOutput;
+  /** free space of the data set and staging directories (metrics, warning, refusal of a save that would not fit) */
+  readonly disk: DiskSpaceWatch;
 
   constructor(
     @Inject(SAVE_WRITER_CONFIG) private readonly config: SaveWriterConfig,
@@ -134,6 +139,17 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
     this.cpFile = checkpointPath(config.dataDir);
     if (config.maxBytesPerSec !== undefined) this.throttle = new Throttle(config.maxBytesPerSec);
     this.streams = new StreamOutput({ brokers: config.brokers, clientId: 'save-writer-sov', dataDir: config.dataDir, timeoutMs: config.streamTimeoutMs ?? 120_000, log: this.d.log });
+    this.disk = new DiskSpaceWatch({ dirs: { datasets: path.join(config.dataDir, 'datasets') }, ...(config.diskThreshold ? { threshold: config.diskThreshold } : {}), log: this.d.log });
+  }
+
+  private expiryDeps(): ExpiryDeps {
+    return { dataDir: this.d.dataDir, now: this.d.now, log: this.d.log, publish: (...m) => this.publish(...m) };
+  }
+
+  /** A data set retention command from dsf.commands (data-set-expiry.ts). */
+  async onRetentionCommand(m: MessageOfType<'DataSetExpireRequested'> | MessageOfType<'RetentionSetRequested'>): Promise<void> {
+    if (m.type === 'DataSetExpireRequested') await onDataSetExpireRequested(this.expiryDeps(), m);
+    else await onRetentionSetRequested(this.expiryDeps(), m);
   }
 
   /**
@@ -144,6 +160,7 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
     const clientId = this.config.clientId ?? 'save-writer';
     this.publisher = new EventPublisher<AnyMessage>(this.config.brokers, clientId, (m) => encodeMessage(m));
     await this.publisher.connect();
+    this.disk.start();
     const checkpoint = readCheckpoint(this.cpFile, this.d.log);
     if (checkpoint) this.restoreNucleus(checkpoint.nucleus);
     this.tail = new TopicReader<TailMessage>({
@@ -184,6 +201,7 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
   async beforeApplicationShutdown(): Promise<void> {
     clearInterval(this.cpTimer);
     clearInterval(this.reapTimer);
+    this.disk.stop();
     await this.stop(this.killed);
   }
 
@@ -424,8 +442,16 @@ export class SaveWriterService implements OnModuleInit, BeforeApplicationShutdow
       }
       const total = ranges.reduce((n, r) => n + (r.to - r.from + 1), 0);
       if (m.kind === 'delta') this.d.log(`save ${cid}: DLOG captured, ${total} blocks to save`);
-
+      // straight into a stream's client file: nothing written here
       const direct = dest.kind === 'stream' && !staged ? { stream: dest.stream, name: dest.name ?? cid } : null;
+      // refused before a byte is written when it would not fit (a full disk midway loses the save and starves the others)
+      const blockSize = Math.max(db.geometry.asso.blockSize, db.geometry.data.blockSize);
+      try {
+        if (!direct) this.disk.check(path.dirname(file), total * (blockSize + 16) + 1024 * 1024, `save ${cid} (${total} blocks)`);
+      } catch (e) {
+        throw new SaveFailure('DISK_NEARLY_FULL', (e as Error).message);
+      }
+
       writer = await DataSetWriter.create(
         direct ? { sink: await this.streams.open(direct, { dbid, dsid, kind: m.kind, correlationId: cid }), name: direct.name } : file,
         { dbid, dsid, kind: m.kind, online: m.online, startLsn: headerLsn, endLsn: headerLsn, geometry: db.geometry },

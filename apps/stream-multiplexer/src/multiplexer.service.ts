@@ -22,7 +22,7 @@
 import * as fs from 'node:fs';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { encodeMessage, Topic, type AnyMessage, type MessageOfType, type TopicMessage } from '@deltaflow/contracts';
-import { Assignments, createKafka, EventPublisher, TopicReader } from '@deltaflow/service-kit';
+import { Assignments, createKafka, DiskSpaceWatch, EventPublisher, TopicReader } from '@deltaflow/service-kit';
 import {
   activeDevices,
   allocateVolser,
@@ -87,6 +87,8 @@ export class StreamMultiplexerService implements OnModuleInit, OnApplicationShut
   stopping = false;
   private timers: NodeJS.Timeout[] = [];
   library!: FileDevice;
+  /** free space of the volume directory: metrics and a warning below DELTAFLOW_DISK_MIN_FREE_BYTES / _PERCENT */
+  private disk?: DiskSpaceWatch;
   readonly runLatencyMs: number;
   readonly syncBytes: number;
   readonly syncMs: number;
@@ -138,6 +140,7 @@ export class StreamMultiplexerService implements OnModuleInit, OnApplicationShut
   async onModuleInit(): Promise<void> {
     fs.mkdirSync(this.config.volumeDir, { recursive: true });
     this.library = new FileDevice({ dir: this.config.volumeDir, capacity: Number.MAX_SAFE_INTEGER, name: 'library' });
+    this.disk = new DiskSpaceWatch({ dirs: { volumes: this.config.volumeDir }, log: this.log }).start();
     const clientId = this.config.clientId ?? 'stream-multiplexer';
     this.publisher = new EventPublisher<AnyMessage>(this.config.brokers, clientId, (m) => encodeMessage(m));
     await this.publisher.connect();
@@ -507,6 +510,7 @@ export class StreamMultiplexerService implements OnModuleInit, OnApplicationShut
   async onApplicationShutdown(): Promise<void> {
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
+    this.disk?.stop();
     this.verifier.stop();
     // a clean stop: what was written is synced and published (a crash leaves it to the reconcile)
     for (const d of this.devices.values()) {

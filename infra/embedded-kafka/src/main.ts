@@ -3,6 +3,7 @@ import { SASL_MECHANISMS, type SaslMechanism } from './auth/sasl-session';
 import type { FsyncPolicy } from './broker/context';
 import { startEmbeddedKafka, type EmbeddedKafkaOptions } from './broker/embedded';
 import { EmbeddedKafkaError } from './errors';
+import { watchDataDirSpace } from './disk-warning';
 
 /**
  * Runs the embedded broker alone, or manages its SASL users.
@@ -150,7 +151,9 @@ function parseBrokerArgs(argv: string[]): EmbeddedKafkaOptions {
 }
 
 async function runBroker(argv: string[]): Promise<void> {
-  const kafka = await startEmbeddedKafka(parseBrokerArgs(argv));
+  const options = parseBrokerArgs(argv);
+  const kafka = await startEmbeddedKafka(options);
+  if (options.dataDir) watchDataDirSpace(options.dataDir, (line) => process.stderr.write(`${line}\n`));
   process.stdout.write(`embedded-kafka listening on ${kafka.listening} (advertised as ${kafka.brokers[0]})${kafka.securityProtocol === 'PLAINTEXT' ? '' : ` ${kafka.securityProtocol}`}\n`);
   let stopping = false;
   const stop = (signal: string) => {

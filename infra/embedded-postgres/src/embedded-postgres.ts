@@ -231,6 +231,11 @@ export function launch(
     password_encryption: 'scram-sha-256',
     max_connections: String(opts.maxConnections ?? 100),
     logging_collector: 'off',
+    // the WAL is most of the growth under a workload (issue 13: the PLOG copy's images and the
+    // catalog's DLOG row are rewritten all the time); a checkpoint recycles it, and these bound it
+    // to about 256 MiB instead of PostgreSQL's 1 GiB default (a checkpoint comes sooner, no more)
+    max_wal_size: '256MB',
+    min_wal_size: '64MB',
   };
   if (opts.fsync === false) Object.assign(settings, { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' });
   const args = ['-D', dataDir, '-p', String(port), ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])];

@@ -26,6 +26,10 @@ export interface SaveView {
   bytes?: number;
   digest?: string;
   reason?: string;
+  /** when the retention deleted its data sets (DataSetExpired), why, and which */
+  expiredAt?: number;
+  expiryReason?: string;
+  expiredNames?: string[];
 }
 
 export interface DsimView {

@@ -12,6 +12,7 @@ export * from './messages/nucleus-state';
 export * from './messages/dsf-commands';
 export * from './messages/dsf-events';
 export * from './messages/schedule';
+export * from './messages/retention';
 export * from './messages/nucleus-commands';
 export * from './messages/sov';
 export * from './messages/dead-letter';

@@ -7,6 +7,7 @@ import { DLOG_MESSAGES } from './messages/dlog';
 import { DSF_COMMAND_MESSAGES } from './messages/dsf-commands';
 import { DSF_EVENT_MESSAGES } from './messages/dsf-events';
 import { SCHEDULE_COMMAND_MESSAGES, SCHEDULE_EVENT_MESSAGES } from './messages/schedule';
+import { RETENTION_COMMAND_MESSAGES, RETENTION_EVENT_MESSAGES } from './messages/retention';
 import { NUCLEUS_COMMAND_MESSAGES } from './messages/nucleus-commands';
 import { NUCLEUS_STATE_MESSAGES } from './messages/nucleus-state';
 import { PLOG_MESSAGES } from './messages/plog';
@@ -21,6 +22,8 @@ export const ALL_MESSAGES = [
   ...DSF_EVENT_MESSAGES,
   ...SCHEDULE_COMMAND_MESSAGES,
   ...SCHEDULE_EVENT_MESSAGES,
+  ...RETENTION_COMMAND_MESSAGES,
+  ...RETENTION_EVENT_MESSAGES,
   ...NUCLEUS_COMMAND_MESSAGES,
   ...SOV_SUPERBLOCK_MESSAGES,
   ...SOV_COMMAND_MESSAGES,

@@ -9,5 +9,6 @@ export type { SaveLifecycleState, SaveCommand, SaveEvent, RunningSave } from './
 export * as dsim from './dsim';
 export type { DsimState, DsimCommand, DsimEvent, DsimLocation } from './dsim';
 export * from './plog-retention';
+export * from './data-set-retention';
 export * as schedule from './schedule/schedule';
 export type { ScheduleState, ScheduleEvent, ScheduleCommand, ScheduleDefinition, StepPlan, StepCommand, StepOutcome, ScheduleStepKind } from './schedule/schedule';

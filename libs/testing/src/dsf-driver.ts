@@ -24,6 +24,8 @@ export const FINAL_EVENTS: ReadonlySet<string> = new Set([
   'DsimReset',
   'ScheduleDefined',
   'ScheduleRemoved',
+  'RetentionSet',
+  'DataSetExpired',
 ]);
 
 export class DsfDriver {

@@ -1,7 +1,9 @@
 /**
  * Saves read model: one row per save (and per merge output) of a database, keyed by the
  * correlation id of the command that made it. A row goes started → completed | failed and
- * never leaves a final state, so a redelivered or late event changes nothing.
+ * never leaves a final state, so a redelivered or late event changes nothing. A completed save
+ * whose data sets the retention deleted (DataSetExpired) keeps its row, marked expired with the
+ * reason (auditors see what was kept and what went, and why).
  */
 import { formatDsid } from '@deltaflow/dsid';
 import type { EntityManager } from 'typeorm';
@@ -14,11 +16,11 @@ export type { SaveView };
 export const savesProjection: Projection = {
   name: 'catalog.saves',
   tables: [{ name: 'catalog_save', key: 'dbid, correlation_id' }],
-  canHandle: (e) => e.type === 'SaveStarted' || e.type === 'SaveCompleted' || e.type === 'SaveFailed' || e.type === 'MergeCompleted',
+  canHandle: (e) => e.type === 'SaveStarted' || e.type === 'SaveCompleted' || e.type === 'SaveFailed' || e.type === 'MergeCompleted' || e.type === 'DataSetExpired',
   apply: applySaveEvent,
   prepare: async (m, events, ctx) => {
     const [saves] = startFolds(ctx, 'catalog.saves', [new RowFold(SAVE_TABLE)]);
-    await saves.load(m, events.flatMap((e) => ('correlationId' in e && 'dbid' in e ? [[e.dbid, e.correlationId]] : [])));
+    await saves.load(m, events.flatMap((e) => (e.type === 'DataSetExpired' ? [[e.dbid, e.save]] : 'correlationId' in e && 'dbid' in e ? [[e.dbid, e.correlationId]] : [])));
   },
 };
 
@@ -28,11 +30,16 @@ const SAVE_TABLE: FoldTable = {
     ['dbid', 'int'],
     ['correlation_id', 'text'],
   ],
-  columns: ['dbid', 'correlation_id', 'origin', 'dsid', 'lineage', 'kind', 'online', 'status', 'path', 'started_at', 'completed_at', 'start_lsn', 'end_lsn', 'blocks', 'bytes', 'digest', 'reason'],
+  columns: ['dbid', 'correlation_id', 'origin', 'dsid', 'lineage', 'kind', 'online', 'status', 'path', 'started_at', 'completed_at', 'start_lsn', 'end_lsn', 'blocks', 'bytes', 'digest', 'reason', 'expired_at', 'expiry_reason', 'expired_names'],
 };
 
 /** In a batch: the statements below, on the rows in memory (row-fold.ts). */
 function foldSaveEvent(saves: RowFold, e: CatalogEvent): void {
+  if (e.type === 'DataSetExpired') {
+    const expired = saves.get(saves.key(e.dbid, e.save));
+    if (expired !== null && (expired.expired_at === null || expired.expired_at === undefined)) saves.put({ ...expired, expired_at: e.occurredAt, expiry_reason: e.reason, expired_names: e.names });
+    return;
+  }
   if (e.type !== 'SaveStarted' && e.type !== 'SaveCompleted' && e.type !== 'SaveFailed' && e.type !== 'MergeCompleted') return;
   const row = saves.get(saves.key(e.dbid, e.correlationId));
   const base = { dbid: e.dbid, correlation_id: e.correlationId };
@@ -105,6 +112,12 @@ async function applySaveEvent(m: Queryable, e: CatalogEvent, ctx?: ApplyContext)
         [e.dbid, e.correlationId, formatDsid(e.dsid), e.dsid.lineage, e.kind, e.occurredAt, locationPath(e.location), e.blocks, e.digest],
       );
       return;
+    case 'DataSetExpired':
+      await m.query(
+        `UPDATE catalog_save SET expired_at = $3, expiry_reason = $4, expired_names = $5 WHERE dbid = $1 AND correlation_id = $2 AND expired_at IS NULL`,
+        [e.dbid, e.save, e.occurredAt, e.reason, JSON.stringify(e.names)],
+      );
+      return;
     default:
       return;
   }
@@ -128,6 +141,9 @@ interface SaveRow {
   bytes: string | null;
   digest: string | null;
   reason: string | null;
+  expired_at: string | null;
+  expiry_reason: string | null;
+  expired_names: string[] | null;
 }
 
 const num = (v: string | null) => (v === null ? undefined : Number(v));
@@ -148,6 +164,9 @@ export async function querySaves(m: Pick<EntityManager, 'query'>, dbid: number):
     if (r.bytes !== null) v.bytes = num(r.bytes);
     if (r.digest !== null) v.digest = r.digest;
     if (r.reason !== null) v.reason = r.reason;
+    if (r.expired_at !== null) v.expiredAt = Number(r.expired_at);
+    if (r.expiry_reason !== null) v.expiryReason = r.expiry_reason;
+    if (r.expired_names !== null) v.expiredNames = r.expired_names;
     return v;
   });
 }

@@ -9,6 +9,7 @@ import { dsimCommand } from './dsim';
 import { mergeCommand } from './merge';
 import { reportCommand } from './report';
 import { restoreCommand } from './restore';
+import { retentionCommand } from './retention';
 import { saveCommand } from './save';
 import { savesCommand } from './saves';
 import { scheduleCommand } from './schedule';
@@ -17,4 +18,4 @@ import { streamsCommand } from './streams';
 import { unloadCommand } from './unload';
 import { upstreamCommand } from './upstream';
 
-export const COMMAND_GROUPS: readonly CommandGroup[] = [saveCommand, dsimCommand, savesCommand, mergeCommand, restoreCommand, shadowCommand, unloadCommand, reportCommand, upstreamCommand, streamsCommand, auditCommand, scheduleCommand];
+export const COMMAND_GROUPS: readonly CommandGroup[] = [saveCommand, dsimCommand, savesCommand, mergeCommand, restoreCommand, shadowCommand, unloadCommand, reportCommand, upstreamCommand, streamsCommand, auditCommand, scheduleCommand, retentionCommand];

@@ -18,6 +18,7 @@ import { dbidArg, QUERY_TIMEOUT_SEC, timeoutArg, type CommonOptions } from '../o
 import type { Outcome } from '../outcome';
 import type { CommandGroup, Plan } from '../plan';
 import { SAVE_COLUMNS, saveRow, type SaveRow } from './saves';
+import { retentionLines, type RetentionRow } from './retention';
 
 interface Extent {
   part: string;
@@ -33,6 +34,10 @@ export interface CatalogReport {
   saves?: SaveRow[];
   merges?: Array<{ dsid: string; kind?: string; inputs?: string[]; path?: string; blocks?: number; completedAt?: number }>;
   restores?: Array<{ target: string; dsid: string; shadow?: boolean; intoDatabase?: boolean; blocks?: number; digest?: string; lineage?: string; completedAt?: number }>;
+  retention?: {
+    dataSets?: RetentionRow;
+    topics?: Array<{ topic: string; partition: number; logStart: number; end: number; cutBy?: string; readers?: Array<{ group: string; offset: number }> }> | { error: string };
+  };
 }
 
 const when = (ms: number | undefined) => (ms === undefined ? '' : new Date(ms).toISOString());
@@ -81,7 +86,22 @@ export function renderReport(dbid: number, body: unknown): Outcome {
         restores.map((x) => [x.target, x.dsid, x.intoDatabase ? 'database' : x.shadow ? 'shadow' : 'restores/', String(x.blocks ?? ''), when(x.completedAt), x.digest ?? '']),
       ),
     );
+  if (r.retention) lines.push(...reportRetention(r.retention));
   return { exitCode: 0, lines, json: { ok: true, command: 'report', ...r, dbid: r.dbid ?? dbid } };
+}
+
+/** What each retention keeps and why: the topics of the database's partition, then its data sets. */
+function reportRetention(ret: NonNullable<CatalogReport['retention']>): string[] {
+  const lines: string[] = ['retention:'];
+  const t = ret.topics;
+  if (t && !Array.isArray(t)) lines.push(`  topics: not known (${t.error})`);
+  else if (t)
+    for (const x of t) {
+      const holders = (x.readers ?? []).map((g) => `${g.group} at ${g.offset}`).join(', ');
+      lines.push(`  ${x.topic}[${x.partition}]: keeps offsets ${x.logStart}..${x.end} (${x.end - x.logStart} records); cut by ${x.cutBy ?? '?'}${holders ? `; readers: ${holders}` : ''}`);
+    }
+  if (ret.dataSets) lines.push(...retentionLines(ret.dataSets).map((l) => `  ${l}`));
+  return lines;
 }
 
 export const reportCommand: CommandGroup = {

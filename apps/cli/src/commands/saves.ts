@@ -20,7 +20,10 @@ export interface SaveRow {
 export const SAVE_COLUMNS = ['DSID', 'KIND', 'ONLINE', 'STATUS', 'BLOCKS', 'PATH / REASON'];
 
 export function saveRow(s: SaveRow): string[] {
-  return [s.dsid ?? '-', s.kind ?? '', s.online === undefined ? '' : s.online ? 'online' : 'offline', s.status, s.blocks ?? '', s.path ?? s.reason ?? ''].map(String);
+  const expired = typeof s.expiredAt === 'number';
+  const status = expired ? 'expired' : s.status;
+  const where = expired ? `${s.path ?? ''} (expired ${new Date(s.expiredAt as number).toISOString()}: ${String(s.expiryReason ?? '')})` : (s.path ?? s.reason ?? '');
+  return [s.dsid ?? '-', s.kind ?? '', s.online === undefined ? '' : s.online ? 'online' : 'offline', status, s.blocks ?? '', where].map(String);
 }
 
 export function renderSaves(dbid: number, body: unknown): Outcome {

@@ -120,6 +120,19 @@ function refusedOutcome(words: string, code: string, reason: string): Outcome {
 }
 
 /** POST to the catalog's SOVADM API; its JSON answer, or the reason it refused. */
+/** What `dsf expire` did: client files (by their date) and data sets in directories (by their database's retention). */
+export function expireSummary(r: Json, dryRun: boolean): string {
+  const files = (r.expired as unknown[] | undefined)?.length ?? 0;
+  const kept = (r.kept as Array<{ clientFile: string; reason: string }> | undefined) ?? [];
+  const dbs = ((r.dataSets as { databases?: Array<{ dbid: number; rule: string; expired: Array<{ correlationId: string; names: string[] }>; kept: number }> } | undefined)?.databases ?? []);
+  const lines = [`expire${dryRun ? ' (dry run)' : ''}: ${files} client file(s) ${dryRun ? 'would expire' : 'expired'}${kept.length ? `, ${kept.length} kept (${kept.map((k) => `${k.clientFile}: ${k.reason}`).join('; ')})` : ''}`];
+  for (const d of dbs)
+    lines.push(
+      `  database ${d.dbid}: retention keeps ${d.rule}; ${d.kept} save(s) kept, ${d.expired.length} ${dryRun ? 'would expire' : 'expiring'}${d.expired.length ? `: ${d.expired.map((e) => `${e.correlationId} (${e.names.join(' ') || 'no file'})`).join(', ')}` : ''}`,
+    );
+  return lines.join('\n');
+}
+
 async function sovadm(ctx: RunContext, path: string, body: Json, timeoutSec: number, words: string, summary: (r: Json) => string): Promise<Outcome> {
   const token = httpTokenFromEnv(ctx.env);
   const res = await fetch(`${catalogUrl(ctx.discovery)}${path}`, {
@@ -274,14 +287,14 @@ export const streamsCommand: CommandGroup = {
     registerReclaim(volumes, use);
     program
       .command('expire')
-      .summary('expire client files whose date passed (never a full save a live delta chain needs)')
+      .summary('expire client files whose date passed and data sets outside their database\'s retention (never a save a kept chain needs)')
       .option('--as-of <DATE>', 'expire as of this date (ISO 8601; default now)')
       .option('--dry-run', 'say what would expire, change nothing')
       .option('--json', 'print one JSON object with the outcome')
       .addOption(new Option('--timeout <SEC>', `give up after SEC seconds (default ${SOV_TIMEOUT_SEC})`).argParser(timeoutArg))
       .action((o: { asOf?: string; dryRun?: boolean; json?: boolean; timeout?: number }) => {
         if (o.asOf !== undefined && Number.isNaN(Date.parse(o.asOf))) throw new CliUsageError(`--as-of: expected a date (ISO 8601), got "${o.asOf}"`);
-        use(run('expire', o.json, (ctx) => sovadm(ctx, '/sovadm/expire', { ...(o.asOf ? { asOf: o.asOf } : {}), ...(o.dryRun ? { dryRun: true } : {}) }, o.timeout ?? SOV_TIMEOUT_SEC, 'expire', (r) => `expire${o.dryRun ? ' (dry run)' : ''}: ${JSON.stringify(r)}`)));
+        use(run('expire', o.json, (ctx) => sovadm(ctx, '/sovadm/expire', { ...(o.asOf ? { asOf: o.asOf } : {}), ...(o.dryRun ? { dryRun: true } : {}) }, o.timeout ?? SOV_TIMEOUT_SEC, 'expire', (r) => expireSummary(r, o.dryRun === true))));
       });
     const catalog = program.command('catalog').summary('back up, restore or rebuild (SCANSTREAMFILE) the streaming catalog');
     catalog
