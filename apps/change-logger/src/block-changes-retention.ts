@@ -48,8 +48,8 @@ export class BlockChangesRetention {
   private readonly said = new Map<number, string>();
   private readonly dlogLast = new Map<number, { logStart: number; decision: DlogRetentionDecision }>();
   private readonly dlogSaid = new Map<number, string>();
-  /** partition -> the first offset of its last round of DLOG snapshots */
-  private readonly snapshotAt = new Map<number, number>();
+  /** partition -> the first offsets of its complete rounds of DLOG snapshots at or above the log start, ascending */
+  private readonly rounds = new Map<number, number[]>();
   private unregister?: () => void;
 
   constructor(private readonly o: BlockChangesRetentionOptions) {}
@@ -146,13 +146,25 @@ export class BlockChangesRetention {
     const unplaced = await this.o.whileIdle(() => this.o.databases.filter((dbid) => this.o.changeLog.state(dbid)?.lastLsn != null && this.o.partitionOf(dbid) === undefined));
     for (const p of offsets) {
       const logStart = Number(p.low);
+      const rounds = (this.rounds.get(p.partition) ?? []).filter((r) => r >= logStart);
+      this.rounds.set(p.partition, rounds);
       const ask = (end: number) =>
-        dlogRetention({ partition: p.partition, logStart, end, snapshotAt: this.snapshotAt.get(p.partition) ?? null, snapshotEvery: this.o.dlogSnapshotEvery, readers: readers.get(p.partition) ?? [], unplaced });
+        dlogRetention({
+          partition: p.partition,
+          logStart,
+          end,
+          snapshotAt: rounds.length > 0 ? rounds[rounds.length - 1] : null,
+          rounds,
+          snapshotEvery: this.o.dlogSnapshotEvery,
+          readers: readers.get(p.partition) ?? [],
+          unplaced,
+        });
       let decision = ask(Number(p.high));
       if (decision.snapshot) {
+        // resolves once every part of the round is acknowledged: only then is it a round to cut below
         const at = await this.o.snapshot(p.partition);
         if (at !== null) {
-          this.snapshotAt.set(p.partition, at);
+          rounds.push(at);
           this.o.log(`DLOG snapshots of partition ${p.partition} written to dsf.dlog at offset ${at}`);
           decision = ask(at + 1);
         }
