@@ -102,7 +102,9 @@ export const DlogReturned = defineMessage({
  * A state of any size: `state` is then part `part` (0-based) of `parts` of the JSON's bytes, and
  * every part carries the same `snapshotId`; the parts follow one another on the partition and a
  * reader uses the snapshot only once it has all of them (@deltaflow/dlog snapshot-parts.ts). A
- * record without `snapshotId` is a whole state (the format before parts, still read).
+ * record without `snapshotId` is a whole state (the format before parts, still read). How the
+ * three fields go together (all or none, part < parts) is checked by the reader, which refuses a
+ * mismatch with CORRUPT_DATA.
  */
 export const DlogSnapshotted = defineMessage({
   type: 'DlogSnapshotted',
@@ -117,19 +119,6 @@ export const DlogSnapshotted = defineMessage({
     state: bytes({ minLength: 1, maxLength: 900 * 1024 }),
     occurredAt: timestamp(),
   },
-  check: (m) =>
-    m.snapshotId === undefined
-      ? m.part !== undefined || m.parts !== undefined
-        ? { field: 'snapshotId', message: 'expected with part and parts' }
-        : m.state.length < 2
-          ? { field: 'state', message: 'a whole snapshot is at least 2 bytes' }
-          : undefined
-      : m.part === undefined || m.parts === undefined
-        ? { field: m.part === undefined ? 'part' : 'parts', message: 'expected with snapshotId' }
-        : m.part >= m.parts
-          ? { field: 'part', message: `expected < parts (${m.parts}), got ${m.part}` }
-          : undefined,
-  rule: 'snapshotId, part and parts all or none; part < parts; a whole snapshot (no snapshotId) is at least 2 bytes',
 });
 
 export const DLOG_MESSAGES = [DlogRecorded, DlogSyncRecorded, DlogCaptureAwaited, DlogCaptureWithdrawn, DlogCaptured, DlogDropped, DlogReturned, DlogSnapshotted] as const;
