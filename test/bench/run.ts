@@ -26,6 +26,7 @@ interface Bench {
 const BENCHES: Bench[] = [
   { name: 'broker', file: 'test/bench/broker/throughput.ts', args: full ? [] : ['--quick'], env: {} },
   { name: 'change-logger', file: 'test/bench/change-logger/ingest.ts', args: [full ? '100000' : '20000'], env: {} },
+  { name: 'change-logger-retention', file: 'test/bench/change-logger/retention-groups.ts', args: [full ? '1000' : '300'], env: {} },
   { name: 'save', file: 'test/bench/save/full-vs-delta.ts', args: [], env: { DELTAFLOW_BENCH_DB_MIB: full ? '1024' : '256' } },
   { name: 'merge', file: 'test/bench/merge/merge-bench.ts', args: [], env: { BENCH_DB_MIB: full ? '1024' : '256', BENCH_RUNS: full ? '3' : '1' } },
   { name: 'merge-service', file: 'test/bench/merge/service-bench.ts', args: [], env: { BENCH_DB_MIB: full ? '1024' : '256', BENCH_RUNS: full ? '3' : '1' } },

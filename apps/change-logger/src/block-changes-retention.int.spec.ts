@@ -199,3 +199,47 @@ it('snapshots the DLOG on dsf.dlog, cuts dsf.dlog below the snapshots, and a res
   await until('the next change', async () => (svc.changeLog.lastLsn(1) === lsn ? true : undefined));
   expect([...liveBlocks(svc.changeLog.state(1)!).DATA]).toContain(700);
 });
+
+it('a leftover empty group holds nothing, and is waited for again as soon as it has a member that lags', async () => {
+  // a reader that read the topic once and left (a test, a `dsf` invocation with a fresh group)
+  const join = async (hold: () => boolean) => {
+    const c = createKafka({ clientId: 'leftover', brokers: broker.brokers }).consumer({ groupId: 'leftover', maxWaitTimeInMs: 100 });
+    const joined = new Promise<void>((res) => c.on(c.events.GROUP_JOIN, () => res()));
+    await c.connect();
+    await c.subscribe({ topics: [Topic.blockChanges], fromBeginning: true });
+    await c.run({
+      autoCommit: false,
+      eachBatch: async ({ heartbeat, isRunning }) => {
+        while (hold() && isRunning()) {
+          await heartbeat();
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      },
+    });
+    await joined;
+    return c;
+  };
+  const first = await join(() => false);
+  await first.commitOffsets([{ topic: Topic.blockChanges, partition: 0, offset: String((await offsets()).low) }]);
+  await first.disconnect();
+  await send(Array.from({ length: 10 }, (_, j) => bc(300 + j)));
+  const { high } = await offsets();
+  await until('the cut past the leftover group', async () => ((await offsets()).low === high ? true : undefined));
+  expect(svc.retention!.decisions().get(0)!.waiting).toEqual([]);
+
+  // the same group gets a member again, which stalls: the cut waits for it
+  let holding = true;
+  const again = await join(() => holding);
+  try {
+    await send(Array.from({ length: 10 }, (_, j) => bc(320 + j)));
+    const next = (await offsets()).high;
+    await until('retention waiting for the group back', async () => {
+      const d = svc.retention!.decisions().get(0);
+      return d?.secured === next && d.waiting.some((w) => w.holder === 'group leftover') ? true : undefined;
+    });
+    expect((await offsets()).low).toBe(high);
+  } finally {
+    holding = false;
+    await again.disconnect();
+  }
+});

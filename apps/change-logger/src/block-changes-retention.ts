@@ -36,6 +36,8 @@ export interface BlockChangesRetentionOptions {
 }
 
 const DEAD_STATES = new Set(['Empty', 'Dead']);
+/** groups per DescribeGroups call (kafkajs sends one FindCoordinator per group first) */
+const DESCRIBE_BATCH = 100;
 
 /** What a wait is logged once for: who holds the cut, and whether it has committed anything (not how far it is). */
 const sayOnce = (waiting: ReadonlyArray<{ holder: string; position: number | null }>): string => waiting.map((w) => `${w.holder}${w.position === null ? ' (nothing)' : ''}`).join(', ');
@@ -48,8 +50,8 @@ export class BlockChangesRetention {
   private readonly said = new Map<number, string>();
   private readonly dlogLast = new Map<number, { logStart: number; decision: DlogRetentionDecision }>();
   private readonly dlogSaid = new Map<number, string>();
-  /** partition -> the first offset of its last round of DLOG snapshots */
-  private readonly snapshotAt = new Map<number, number>();
+  /** partition -> the first offsets of its complete rounds of DLOG snapshots at or above the log start, ascending */
+  private readonly rounds = new Map<number, number[]>();
   private unregister?: () => void;
 
   constructor(private readonly o: BlockChangesRetentionOptions) {}
@@ -106,10 +108,13 @@ export class BlockChangesRetention {
     const owned = this.o.owned();
     const out = new Map<number, BlockChangesRetentionDecision>();
     if (owned.size === 0) return out;
-    await this.dlogPass(admin, owned);
+    // the live readers of both topics from one ListGroups and one DescribeGroups, described again
+    // for dsf.block-changes only if a round of DLOG snapshots took time in between
+    let readersOf = this.liveReaders(admin);
+    if (await this.dlogPass(admin, owned, readersOf)) readersOf = this.liveReaders(admin);
     const offsets = (await admin.fetchTopicOffsets(Topic.blockChanges)).filter((p) => owned.has(p.partition));
     const logged = await this.committed(admin, this.o.groupId, Topic.blockChanges);
-    const readers = await this.liveReaders(admin, Topic.blockChanges);
+    const readers = (await readersOf).get(Topic.blockChanges) ?? new Map<number, BlockChangesReader[]>();
     const saves = await this.runningSaves();
     for (const p of offsets) {
       const logStart = Number(p.low);
@@ -140,19 +145,33 @@ export class BlockChangesRetention {
    * dsf.dlog: a round of snapshots of a partition's databases once enough records were appended
    * since the last, then a cut below the round's first offset (waiting for live readers).
    */
-  private async dlogPass(admin: Admin, owned: ReadonlySet<number>): Promise<void> {
+  private async dlogPass(admin: Admin, owned: ReadonlySet<number>, readersOf: Promise<Map<string, Map<number, BlockChangesReader[]>>>): Promise<boolean> {
+    let snapshotted = false;
     const offsets = (await admin.fetchTopicOffsets(Topic.dlog)).filter((p) => owned.has(p.partition));
-    const readers = await this.liveReaders(admin, Topic.dlog);
+    const readers = (await readersOf).get(Topic.dlog) ?? new Map<number, BlockChangesReader[]>();
     const unplaced = await this.o.whileIdle(() => this.o.databases.filter((dbid) => this.o.changeLog.state(dbid)?.lastLsn != null && this.o.partitionOf(dbid) === undefined));
     for (const p of offsets) {
       const logStart = Number(p.low);
+      const rounds = (this.rounds.get(p.partition) ?? []).filter((r) => r >= logStart);
+      this.rounds.set(p.partition, rounds);
       const ask = (end: number) =>
-        dlogRetention({ partition: p.partition, logStart, end, snapshotAt: this.snapshotAt.get(p.partition) ?? null, snapshotEvery: this.o.dlogSnapshotEvery, readers: readers.get(p.partition) ?? [], unplaced });
+        dlogRetention({
+          partition: p.partition,
+          logStart,
+          end,
+          snapshotAt: rounds.length > 0 ? rounds[rounds.length - 1] : null,
+          rounds,
+          snapshotEvery: this.o.dlogSnapshotEvery,
+          readers: readers.get(p.partition) ?? [],
+          unplaced,
+        });
       let decision = ask(Number(p.high));
       if (decision.snapshot) {
+        // resolves once every part of the round is acknowledged: only then is it a round to cut below
         const at = await this.o.snapshot(p.partition);
+        snapshotted = true;
         if (at !== null) {
-          this.snapshotAt.set(p.partition, at);
+          rounds.push(at);
           this.o.log(`DLOG snapshots of partition ${p.partition} written to dsf.dlog at offset ${at}`);
           decision = ask(at + 1);
         }
@@ -168,36 +187,57 @@ export class BlockChangesRetention {
       }
       this.dlogLast.set(p.partition, { logStart: decision.cutBelow ?? logStart, decision });
     }
+    return snapshotted;
   }
 
-  /** A group's committed offsets on a topic (partitions without one are absent). */
+  /** A group's committed offsets on each of `topics` (topic -> partition -> offset; partitions without one are absent). */
+  private async committedOn(admin: Admin, groupId: string, topics: readonly string[]): Promise<Map<string, Map<number, number>>> {
+    const res = await admin.fetchOffsets({ groupId, topics: [...topics] });
+    const out = new Map<string, Map<number, number>>();
+    for (const t of res) {
+      const m = new Map<number, number>();
+      for (const p of t.partitions) if (Number(p.offset) >= 0) m.set(p.partition, Number(p.offset));
+      out.set(t.topic, m);
+    }
+    return out;
+  }
+
   private async committed(admin: Admin, groupId: string, topic: string): Promise<Map<number, number>> {
-    const res = await admin.fetchOffsets({ groupId, topics: [topic] });
-    const m = new Map<number, number>();
-    for (const t of res) for (const p of t.partitions) if (Number(p.offset) >= 0) m.set(p.partition, Number(p.offset));
-    return m;
+    return (await this.committedOn(admin, groupId, [topic])).get(topic) ?? new Map();
   }
 
-  /** partition -> the live groups (other than the change logger's) with a member assigned it on `topic`, and their committed offsets. */
-  private async liveReaders(admin: Admin, topic: string): Promise<Map<number, BlockChangesReader[]>> {
-    const ids = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g !== this.o.groupId);
-    const out = new Map<number, BlockChangesReader[]>();
-    if (ids.length === 0) return out;
-    const { groups } = await admin.describeGroups(ids);
-    for (const g of groups) {
-      if (DEAD_STATES.has(g.state) || g.members.length === 0) continue;
-      const partitions = new Set<number>();
-      for (const m of g.members) {
-        if (!m.memberAssignment || m.memberAssignment.length === 0) continue;
-        const a = AssignerProtocol.MemberAssignment.decode(m.memberAssignment);
-        for (const p of a?.assignment[topic] ?? []) partitions.add(p);
-      }
-      if (partitions.size === 0) continue;
-      const committed = await this.committed(admin, g.groupId, topic);
-      for (const p of partitions) {
-        const list = out.get(p) ?? [];
-        list.push({ group: g.groupId, committed: committed.get(p) ?? null });
-        out.set(p, list);
+  /**
+   * topic -> partition -> the live groups (other than the change logger's) with a member assigned
+   * it, and their committed offsets, for dsf.dlog and dsf.block-changes at once. Only consumer
+   * groups are described (a group of another protocol type, or of none, the kind an offset commit
+   * alone makes, has no member reading partitions): one ListGroups, then DescribeGroups in
+   * batches of DESCRIBE_BATCH. Every consumer group is described on every call, Empty ones too:
+   * a group left empty can get a member again at any time, and that reader must be waited for.
+   */
+  private async liveReaders(admin: Admin): Promise<Map<string, Map<number, BlockChangesReader[]>>> {
+    const topics = [Topic.dlog, Topic.blockChanges];
+    const out = new Map<string, Map<number, BlockChangesReader[]>>(topics.map((t) => [t, new Map()]));
+    const ids = (await admin.listGroups()).groups.filter((g) => g.protocolType === 'consumer' && g.groupId !== this.o.groupId).map((g) => g.groupId);
+    for (let i = 0; i < ids.length; i += DESCRIBE_BATCH) {
+      const { groups } = await admin.describeGroups(ids.slice(i, i + DESCRIBE_BATCH));
+      for (const g of groups) {
+        if (DEAD_STATES.has(g.state) || g.members.length === 0) continue;
+        const assigned = new Map<string, Set<number>>();
+        for (const m of g.members) {
+          if (!m.memberAssignment || m.memberAssignment.length === 0) continue;
+          const a = AssignerProtocol.MemberAssignment.decode(m.memberAssignment);
+          for (const t of topics) for (const p of a?.assignment[t] ?? []) assigned.set(t, (assigned.get(t) ?? new Set()).add(p));
+        }
+        if (assigned.size === 0) continue;
+        const committed = await this.committedOn(admin, g.groupId, [...assigned.keys()]);
+        for (const [t, partitions] of assigned) {
+          const byPartition = out.get(t)!;
+          for (const p of partitions) {
+            const list = byPartition.get(p) ?? [];
+            list.push({ group: g.groupId, committed: committed.get(t)?.get(p) ?? null });
+            byPartition.set(p, list);
+          }
+        }
       }
     }
     return out;

@@ -8,7 +8,8 @@
  */
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { encodeMessage, Topic, type AnyMessage, type TopicMessage } from '@deltaflow/contracts';
-import { ChangeLog, dlogStateFromJSON, dlogStateToJSON, type DlogEvent, type PlogEntry, type ProtectedDatabase, type UpstreamRecord } from '@deltaflow/dlog';
+import { randomUUID } from 'node:crypto';
+import { ChangeLog, DlogSnapshotAssembler, splitDlogSnapshot, type DlogEvent, type PlogEntry, type ProtectedDatabase, type UpstreamRecord } from '@deltaflow/dlog';
 import { Assignments, createKafka, readToEnd, type BatchOutcome, type DecodedRecord } from '@deltaflow/service-kit';
 import { Partitioners, type Producer } from 'kafkajs';
 
@@ -70,6 +71,8 @@ export class ChangeLoggerService implements OnModuleInit, OnApplicationShutdown 
   private async rebuild(indices: ReadonlySet<number>): Promise<void> {
     this.changeLog.reset();
     if (indices.size > 0) {
+      // a snapshot in parts counts once all of them are read; one cut short (a crash mid-publish) is ignored
+      const snapshots = new DlogSnapshotAssembler();
       const replayed = await readToEnd<TopicMessage<'dsf.dlog'>>({
         brokers: this.config.brokers,
         clientId: this.config.clientId ?? 'change-logger',
@@ -77,12 +80,18 @@ export class ChangeLoggerService implements OnModuleInit, OnApplicationShutdown 
         partitions: indices,
         onMessage: ({ occurredAt: _at, ...event }, at) => {
           this.partitionOf.set(event.dbid, at.partition);
-          if (event.type === 'DlogSnapshotted') this.changeLog.restore(dlogStateFromJSON(JSON.parse(Buffer.from(event.state).toString('utf8'))));
-          else this.changeLog.replay(event);
+          if (event.type === 'DlogSnapshotted') {
+            const state = snapshots.add(event);
+            if (state !== null) this.changeLog.restore(state);
+          } else {
+            snapshots.interrupt(event.dbid);
+            this.changeLog.replay(event);
+          }
         },
         log: this.log,
       });
       this.log(`DLOG of partitions ${[...indices].sort((a, b) => a - b).join(',')} rebuilt from ${replayed} dsf.dlog records`);
+      for (const i of snapshots.incomplete()) this.log(`DLOG snapshot ${i.snapshotId} of database ${i.dbid} ignored: ${i.have} of its ${i.parts} parts on dsf.dlog`);
     }
     this.changeLog.finishReplay();
     const out = this.changeLog.resumeAwaiting();
@@ -151,25 +160,43 @@ export class ChangeLoggerService implements OnModuleInit, OnApplicationShutdown 
   }
 
   /**
-   * Publishes a DlogSnapshotted for every protected database known to be on `partition` (with no
+   * Publishes the DLOG snapshot of every protected database known to be on `partition` (with no
    * batch or save event being applied: each is the state after every DLOG event published before
-   * it) and returns the offset of the first, or null when no database of the partition is known.
+   * it), each in parts of at most DLOG_SNAPSHOT_PART_BYTES (any size fits below message.max.bytes),
+   * the requests one after the other with acks=-1, and returns the offset of the first part once
+   * every part is acknowledged (a failure part-way throws: the round is not complete, nothing is
+   * cut below it, and readers ignore its parts), or null when no database of the partition is known.
    */
   snapshot(partition: number): Promise<number | null> {
     return this.serial(async () => {
       const occurredAt = this.now();
       const messages = this.config.databases
         .filter((d) => this.partitionOf.get(d.dbid) === partition)
-        .map((d) => {
+        .flatMap((d) => {
           const st = this.changeLog.state(d.dbid)!;
-          const state = Buffer.from(JSON.stringify(dlogStateToJSON(st)), 'utf8');
-          return encodeMessage({ type: 'DlogSnapshotted', dbid: d.dbid, ...(st.lastLsn !== null ? { lastLsn: st.lastLsn } : {}), state, occurredAt });
+          return splitDlogSnapshot(st, `${d.dbid}-${occurredAt}-${randomUUID()}`).map((part) =>
+            encodeMessage({ type: 'DlogSnapshotted', dbid: d.dbid, ...(st.lastLsn !== null ? { lastLsn: st.lastLsn } : {}), ...part, occurredAt }),
+          );
         });
       if (messages.length === 0) return null;
-      const res = await this.producer!.send({ topic: Topic.dlog, acks: -1, messages: messages.map((r) => ({ key: r.key, value: r.value, headers: { ...r.headers } })) });
-      const mine = res.filter((r) => r.partition === partition).map((r) => Number(r.baseOffset));
-      if (mine.length !== 1) throw new Error(`DLOG snapshots of partition ${partition} were written to partitions ${res.map((r) => r.partition).join(',')}`);
-      return mine[0];
+      let first: number | null = null;
+      let request: typeof messages = [];
+      let bytes = 0;
+      const flush = async () => {
+        if (request.length === 0) return;
+        const res = await this.producer!.send({ topic: Topic.dlog, acks: -1, messages: request.map((r) => ({ key: r.key, value: r.value, headers: { ...r.headers } })) });
+        if (res.some((r) => r.partition !== partition)) throw new Error(`DLOG snapshots of partition ${partition} were written to partitions ${res.map((r) => r.partition).join(',')}`);
+        first ??= Number(res[0].baseOffset);
+        request = [];
+        bytes = 0;
+      };
+      for (const m of messages) {
+        if (request.length > 0 && bytes + m.value.length > MAX_REQUEST_BYTES) await flush();
+        request.push(m);
+        bytes += m.value.length + 64;
+      }
+      await flush();
+      return first;
     });
   }
 

@@ -15,10 +15,19 @@ describe('dlogRetention', () => {
   });
 
   it('waits for a live reader behind the snapshot (the catalog, a save writer tail), naming it', () => {
-    const d = dlogRetention({ ...base, snapshotAt: 450, readers: [{ group: 'catalog', committed: 120 }] });
-    expect(d.cutBelow).toBe(120);
+    const d = dlogRetention({ ...base, snapshotAt: 450, rounds: [100, 300, 450], readers: [{ group: 'catalog', committed: 120 }] });
+    // at the last complete round at or below the reader, not at the reader: the log must start with snapshots
+    expect(d.cutBelow).toBe(100);
     expect(d.waiting).toEqual([{ holder: 'group catalog', heldBack: 330, position: 120, why: expect.stringMatching(/reader catalog is at offset 120/) }]);
     expect(dlogRetention({ ...base, snapshotAt: 450, readers: [{ group: 'new', committed: null }] }).cutBelow).toBeNull();
+  });
+
+  it('never cuts between rounds: without a complete round below a lagging reader, nothing goes', () => {
+    expect(dlogRetention({ ...base, snapshotAt: 450, readers: [{ group: 'catalog', committed: 120 }] })).toMatchObject({ cutBelow: null, waiting: [{ holder: 'group catalog' }] });
+    expect(dlogRetention({ ...base, snapshotAt: 450, rounds: [300, 450], readers: [{ group: 'catalog', committed: 299 }] }).cutBelow).toBeNull();
+    expect(dlogRetention({ ...base, snapshotAt: 450, rounds: [300, 450], readers: [{ group: 'catalog', committed: 300 }] }).cutBelow).toBe(300);
+    expect(dlogRetention({ ...base, logStart: 300, snapshotAt: 450, rounds: [300, 450], readers: [{ group: 'catalog', committed: 449 }] }).cutBelow).toBeNull();
+    expect(dlogRetention({ ...base, logStart: 300, snapshotAt: 450, rounds: [300, 450] }).cutBelow).toBe(450);
   });
 
   it('takes no snapshot and cuts nothing while a protected database has no known partition', () => {

@@ -7,7 +7,11 @@
  * rebuild: folding from that offset gives the same DLOG. A round is taken once `snapshotEvery`
  * records were appended since the last one (or since the log start), and the partition is cut
  * below the last round's first offset, but not below what a live reader (the catalog's group,
- * the save writer's tail) has read: it is waited for, as on dsf.block-changes. While a protected
+ * the save writer's tail) has read: it is waited for, as on dsf.block-changes. A cut is always at
+ * the first offset of a complete round (`rounds`: the last one, or an earlier one when a reader
+ * holds the last back), never between rounds: a log must start with snapshots, or a rebuild from
+ * its start would fold the tail onto an empty DLOG. A round counts once every part of every
+ * snapshot in it was acknowledged (snapshot-parts.ts); a round cut short is never one. While a protected
  * database with a DLOG has no known partition (before its first record after a restart), no
  * round is taken and nothing is cut: its events could be on any partition.
  */
@@ -19,6 +23,8 @@ export interface DlogRetentionInput {
   readonly end: number;
   /** the offset of the first snapshot of the last round on this partition, or null: none known */
   readonly snapshotAt: number | null;
+  /** the first offsets of the complete rounds known on this partition (snapshotAt among them; default [snapshotAt]) */
+  readonly rounds?: readonly number[];
   /** records appended since the last round before the next one is taken (>= 1) */
   readonly snapshotEvery: number;
   /** live readers of the partition (consumer groups with a member assigned it) */
@@ -50,7 +56,11 @@ export function dlogRetention(input: DlogRetentionInput): DlogRetentionDecision 
   }
   checkOffset(snapshotAt, 'snapshotAt');
   const held = waitForReaders(p, Math.min(snapshotAt, end), logStart, input.readers);
-  const cutBelow = held.limit > logStart ? held.limit : null;
+  const rounds = input.rounds ?? [snapshotAt];
+  for (const r of rounds) checkOffset(r, 'a round offset');
+  // the highest complete round the readers let go of
+  const at = rounds.filter((r) => r > logStart && r <= held.limit && r <= snapshotAt).reduce<number | null>((m, r) => (m === null || r > m ? r : m), null);
+  const cutBelow = at;
   const why = held.waiting.length > 0 ? `waiting for ${held.waiting.map((w) => w.holder).join(', ')}` : `the DLOG of partition ${p} is snapshotted at offset ${snapshotAt}`;
   return { snapshot, cutBelow, waiting: held.waiting, why };
 }

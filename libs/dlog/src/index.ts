@@ -8,3 +8,4 @@ export * from './change-log';
 export * from './snapshot';
 export * from './block-changes-retention';
 export * from './dlog-retention';
+export * from './snapshot-parts';

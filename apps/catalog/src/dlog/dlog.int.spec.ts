@@ -1,4 +1,4 @@
-import { dlogStateToJSON, evolve, viewState, type DlogEvent } from '@deltaflow/dlog';
+import { dlogStateToJSON, evolve, splitDlogSnapshot, viewState, type DlogEvent } from '@deltaflow/dlog';
 import type { CatalogEvent } from '../projection';
 import { dlogStream } from '../testing/fixture-stream';
 import { catalogTestDatabase, fold, rowsOf } from '../testing/projection-test-kit';
@@ -31,6 +31,25 @@ describe('DLOG read model', () => {
     await fold(db.ds, dlogProjection, [snapshot, events[5]]);
     expect({ ...(await queryDlog(db.ds, 7)), updatedAt: 0 }).toEqual({ ...whole, updatedAt: 0 });
     expect(whole).toMatchObject({ blocks: { ASSO: 0, DATA: 2 }, lastLsn: 20 });
+  });
+
+  it('takes a snapshot in parts once its last part is read, and ignores one missing a part (cut short by a crash)', async () => {
+    const events = dlogStream(7);
+    await fold(db.ds, dlogProjection, events);
+    const whole = await queryDlog(db.ds, 7);
+    const state = events.slice(0, 5).reduce((st, e) => evolve(st, stripAt(e)), viewState(7));
+    const parts = splitDlogSnapshot(state, 'snap-1', 100).map((p): CatalogEvent => ({ type: 'DlogSnapshotted', dbid: 7, lastLsn: 20, ...p, occurredAt: 99 }));
+    expect(parts.length).toBeGreaterThan(2);
+    // a round cut short after its first parts, before the complete one: ignored
+    const cutShort = splitDlogSnapshot(viewState(7), 'snap-0', 10)
+      .slice(0, 2)
+      .map((p): CatalogEvent => ({ type: 'DlogSnapshotted', dbid: 7, ...p, occurredAt: 98 }));
+    await db.close();
+    db = await catalogTestDatabase();
+    await fold(db.ds, dlogProjection, [...parts.slice(0, 1)]);
+    expect(await queryDlog(db.ds, 7)).toBeNull();
+    await fold(db.ds, dlogProjection, [...parts.slice(1), ...cutShort, events[5]]);
+    expect({ ...(await queryDlog(db.ds, 7)), updatedAt: 0 }).toEqual({ ...whole, updatedAt: 0 });
   });
 
   it('is idempotent when run twice', async () => {

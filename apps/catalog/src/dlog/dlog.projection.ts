@@ -4,9 +4,12 @@
  * report shows (blocks marked per area, utility marks and their extension use, the capture a save
  * holds). Folding the same events twice gives the same state, so redeliveries change nothing. A
  * DlogSnapshotted replaces the state: after the change logger's DLOG retention the log of a
- * database starts with one, so a replay from the log start gives the same state.
+ * database starts with one, so a replay from the log start gives the same state. A snapshot in
+ * parts replaces it once its last part is read (the parts are gathered in memory, across batches);
+ * one missing a part (cut short by a crash, or begun before this consumer's committed offset) is
+ * ignored: the state folded from the events before it is the same.
  */
-import { dlogStateFromJSON, dlogStateToJSON, dlogSummary, evolve, liveMarks, viewState, type DlogEvent, type DlogState } from '@deltaflow/dlog';
+import { DlogSnapshotAssembler, dlogStateFromJSON, dlogStateToJSON, dlogSummary, evolve, liveMarks, viewState, type DlogEvent, type DlogState } from '@deltaflow/dlog';
 import type { EntityManager } from 'typeorm';
 import type { ApplyContext, CatalogEvent, Projection, Queryable } from '../projection';
 import type { DlogView } from '@deltaflow/catalog-api';
@@ -14,6 +17,9 @@ import type { DlogView } from '@deltaflow/catalog-api';
 export type { DlogView };
 
 const DLOG_TYPES: ReadonlySet<string> = new Set(['DlogRecorded', 'DlogSyncRecorded', 'DlogCaptureAwaited', 'DlogCaptureWithdrawn', 'DlogCaptured', 'DlogDropped', 'DlogReturned', 'DlogSnapshotted']);
+
+/** the parts of DLOG snapshots read so far (a redelivery repeats parts: each is taken once) */
+const snapshots = new DlogSnapshotAssembler();
 
 export const dlogProjection: Projection = {
   name: 'catalog.dlog',
@@ -35,6 +41,8 @@ export const dlogProjection: Projection = {
 async function applyDlogEvent(m: Queryable, e: CatalogEvent, ctx?: ApplyContext): Promise<void> {
   if (!DLOG_TYPES.has(e.type)) return;
   const { occurredAt, ...event } = e as Extract<CatalogEvent, { type: DlogEvent['type'] | 'DlogSnapshotted' }>;
+  const snapshot = event.type === 'DlogSnapshotted' ? snapshots.add(event) : (snapshots.interrupt(event.dbid), null);
+  if (event.type === 'DlogSnapshotted' && snapshot === null) return; // a part, not the last one
   // within a batch, the state this projection wrote last for the database (the row is locked since its first read)
   const key = `catalog.dlog:${event.dbid}`;
   let before = ctx?.memo.get(key) as DlogState | undefined;
@@ -43,7 +51,7 @@ async function applyDlogEvent(m: Queryable, e: CatalogEvent, ctx?: ApplyContext)
     before = row === undefined ? viewState(event.dbid) : dlogStateFromJSON(row.state);
   }
   // a snapshot (the change logger's, before it truncated dsf.dlog below it) is the state itself
-  const state = event.type === 'DlogSnapshotted' ? dlogStateFromJSON(JSON.parse(Buffer.from(event.state).toString('utf8'))) : evolve(before, event as DlogEvent);
+  const state = snapshot ?? evolve(before, event as DlogEvent);
   ctx?.memo.set(key, state);
   const write = (q: Queryable) => {
     const s = dlogSummary(state);

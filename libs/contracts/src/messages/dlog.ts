@@ -17,7 +17,7 @@
  */
 import { blockRanges, dbid, id, lsn, text, timestamp, UtilityMark } from '../common';
 import { defineMessage, type Upcaster } from '../define';
-import { array, bytes, optional } from '../schema';
+import { array, bytes, optional, posint, uint } from '../schema';
 
 const marks = () => array(UtilityMark, { maxLength: 65535 });
 
@@ -98,12 +98,27 @@ export const DlogReturned = defineMessage({
  * point of the log. Folding it replaces the state; the change logger publishes one for each
  * database of a partition and then truncates dsf.dlog below the first of them, so a rebuild from
  * the log start begins with the snapshots (the DLOG retention, docs/ARCHITECTURE.md).
+ *
+ * A state of any size: `state` is then part `part` (0-based) of `parts` of the JSON's bytes, and
+ * every part carries the same `snapshotId`; the parts follow one another on the partition and a
+ * reader uses the snapshot only once it has all of them (@deltaflow/dlog snapshot-parts.ts). A
+ * record without `snapshotId` is a whole state (the format before parts, still read). How the
+ * three fields go together (all or none, part < parts) is checked by the reader, which refuses a
+ * mismatch with CORRUPT_DATA.
  */
 export const DlogSnapshotted = defineMessage({
   type: 'DlogSnapshotted',
   version: 1,
   topic: 'dsf.dlog',
-  fields: { dbid: dbid(), lastLsn: optional(lsn()), state: bytes({ minLength: 2, maxLength: 900 * 1024 }), occurredAt: timestamp() },
+  fields: {
+    dbid: dbid(),
+    lastLsn: optional(lsn()),
+    snapshotId: optional(id()),
+    part: optional(uint(1_000_000)),
+    parts: optional(posint(1_000_000)),
+    state: bytes({ minLength: 1, maxLength: 900 * 1024 }),
+    occurredAt: timestamp(),
+  },
 });
 
 export const DLOG_MESSAGES = [DlogRecorded, DlogSyncRecorded, DlogCaptureAwaited, DlogCaptureWithdrawn, DlogCaptured, DlogDropped, DlogReturned, DlogSnapshotted] as const;
