@@ -51,6 +51,7 @@ describe('test databases as the service role', () => {
           'catalog_event_hash',
           'catalog_lineage',
           'catalog_restore',
+          'catalog_retention',
           'catalog_save',
           'catalog_schedule',
           'catalog_schedule_step',
@@ -64,7 +65,7 @@ describe('test databases as the service role', () => {
       ),
     );
     const ran = await rows<{ name: string }>(db.url, 'SELECT name FROM public.migrations ORDER BY id');
-    expect(ran.map((r) => r.name)).toEqual(['CheckpointMigration1700000000000', 'CatalogReadModels1700000000200', 'CatalogRestoresAndDlog1700000000201', 'CatalogSovReadModels1700000000300', 'CatalogEventHash1700000000400', 'CatalogSchedules1700000000401', 'CatalogSovVerifications1700000000402']);
+    expect(ran.map((r) => r.name)).toEqual(['CheckpointMigration1700000000000', 'CatalogReadModels1700000000200', 'CatalogRestoresAndDlog1700000000201', 'CatalogSovReadModels1700000000300', 'CatalogEventHash1700000000400', 'CatalogSchedules1700000000401', 'CatalogSovVerifications1700000000402', 'CatalogRetention1700000000403']);
     const owners = await rows(db.url, "SELECT DISTINCT pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname IN ('public', 'catalog_replay_test')");
     expect(owners.map((o) => o.owner).sort()).toEqual(['pg_database_owner', new URL(testServiceUrl()!).username].sort());
     await rows(db.url, 'DROP SCHEMA catalog_replay_test CASCADE');

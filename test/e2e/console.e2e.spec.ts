@@ -132,6 +132,10 @@ suite('the console in chromium', () => {
     // the DSIM state and the DLOG
     await expect(db().getByTestId('dsim').textContent()).resolves.toMatch(/unloaded|released|reset|acquired|completed/);
     await expect(db().getByTestId('dlog').textContent()).resolves.toMatch(/blocks changed since the last save: ASSO \d+, DATA \d+/);
+    // the data set retention: its rule and why each save stays (none set here: everything is kept)
+    const retention = db().getByTestId('retention');
+    await expect(retention.textContent()).resolves.toMatch(/Retentioneverything \(no retention set\).*\d+ kept, 0 due to expire, 0 expired/);
+    await expect(retention.locator('.kept li').first().textContent()).resolves.toMatch(/^\S+: \S/);
     // health: the refused merge with its rule, the lag per service
     const rejection = page.getByTestId('rejections').locator('tr', { hasText: 'ONLINE_SAVE_NEEDS_DSIM' });
     await rejection.waitFor({ timeout: 15_000 });

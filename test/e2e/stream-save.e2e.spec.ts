@@ -223,8 +223,8 @@ describe('saves to a stream, restored from it', () => {
       expect(saved).toMatchObject({ type: 'SaveCompleted', online: false, location: { kind: 'stream', stream: 'S1', clientFile: 'sf-offline' } });
       expect(stagedSeen).toBe(false);
       expect(sys.services.tail(400)).toMatch(/client file sf-offline closed on stream S1 \(\d+ superblocks on [^,)]+\)/);
-      const closed = sovEvents.messages.find((e): e is MessageOfType<'ClientFileClosed'> => e.type === 'ClientFileClosed' && e.clientFile === 'sf-offline');
-      expect(closed?.bytes).toBe((saved as MessageOfType<'SaveCompleted'>).bytes);
+      const closed = (await sovEvents.waitFor((e) => e.type === 'ClientFileClosed' && e.clientFile === 'sf-offline', 30_000, 'sf-offline closed')) as MessageOfType<'ClientFileClosed'>;
+      expect(closed.bytes).toBe((saved as MessageOfType<'SaveCompleted'>).bytes);
       expect(await sys.dsf.restore(DBID, 'offline-from-stream', ['stream:S1/sf-offline'])).toMatchObject({ type: 'RestoreCompleted' });
       for (const f of ['ASSO', 'DATA']) {
         const a = fs.readFileSync(path.join(dataDir, 'restores', 'offline-from-stream', f));

@@ -4,7 +4,7 @@
  * tail for dead letters and rejections. Requests carry the console's HTTP_TOKEN (the token every
  * service of one system shares), as `dsf` does.
  */
-import type { ClientFileRow, ConsoleState, DatabaseRows, DlogRow, DsimRow, HealthState, LineageRow, RestoreRow, RunRow, SaveRow, StreamRow, VolumeRow, AtAnswer } from '../ui/rows';
+import type { ClientFileRow, ConsoleState, DatabaseRows, DlogRow, DsimRow, RetentionRow, HealthState, LineageRow, RestoreRow, RunRow, SaveRow, StreamRow, VolumeRow, AtAnswer } from '../ui/rows';
 import { stateFromAt } from '../ui/view-model';
 import type { EventTail } from './event-tail';
 import { lagOf } from './prometheus';
@@ -68,9 +68,10 @@ export class ConsoleData {
           this.catalog<DsimRow[]>(`/dsims?dbid=${dbid}`),
           this.catalog<LineageRow[]>(`/lineages?dbid=${dbid}`),
           this.catalog<RestoreRow[]>(`/restores?dbid=${dbid}`),
-          this.catalog<{ dlog: DlogRow | null }>(`/report?dbid=${dbid}&topics=0`), // the DLOG only: no Kafka round trips per refresh
+          // the DLOG and the data set retention: without the topic retentions, no Kafka round trips per refresh
+          this.catalog<{ dlog: DlogRow | null; retention?: { dataSets?: RetentionRow } }>(`/report?dbid=${dbid}&topics=0`),
         ]);
-        return { dbid, saves, dsims, lineages, restores: restores.map((r) => ({ ...r, dbid })), dlog: report.dlog };
+        return { dbid, saves, dsims, lineages, restores: restores.map((r) => ({ ...r, dbid })), dlog: report.dlog, retention: report.retention?.dataSets ?? null };
       }),
     );
     const [streams, volumes, clientFiles] = await Promise.all([

@@ -5,7 +5,7 @@
  */
 import { render } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import type { ConsoleState, DatabaseRows, HealthState } from './rows';
+import type { ConsoleState, DatabaseRows, HealthState, RetentionRow } from './rows';
 import {
   asOfQuery,
   describePoint,
@@ -268,8 +268,42 @@ function Database({ db }: { db: DatabaseRows }) {
             <p class="small">no DLOG in the catalog</p>
           )}
         </div>
+        {db.retention && <Retention r={db.retention} />}
       </div>
     </article>
+  );
+}
+
+/** The data set retention: its rule, what it keeps and why, what is due, what went (as `dsf report` prints it). */
+function Retention({ r }: { r: RetentionRow }) {
+  return (
+    <div class="retention" data-testid="retention">
+      <h4>Retention</h4>
+      <p>
+        {r.rule} <span class="small">({r.source === 'set' ? 'set by dsf retention set' : "the catalog's default"})</span>
+      </p>
+      <p class="small">
+        {r.keep.length} kept, {r.expire.length} due to expire, {r.expired.length} expired
+      </p>
+      {r.keep.length > 0 && (
+        <ul class="kept">
+          {r.keep.slice(-6).map((k) => (
+            <li key={k.correlationId}>
+              {k.dsid}: {k.why}
+            </li>
+          ))}
+        </ul>
+      )}
+      {r.expired.length > 0 && (
+        <ul class="expired">
+          {r.expired.slice(-3).map((x) => (
+            <li key={x.correlationId}>
+              {x.dsid} expired: {x.reason}
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
   );
 }
 

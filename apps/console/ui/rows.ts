@@ -5,7 +5,7 @@
  * the catalog API's one home (`@deltaflow/catalog-api`, types only: nothing of it is
  * bundled into the page).
  */
-import type { ClientFileView, DlogView, DsimView, LineageView, RestoreView, SaveView, StreamView, VolumeView } from '@deltaflow/catalog-api';
+import type { ClientFileView, DlogView, DsimView, LineageView, RestoreView, RetentionView, SaveView, StreamView, VolumeView } from '@deltaflow/catalog-api';
 
 export type SaveRow = SaveView;
 
@@ -17,6 +17,8 @@ export type LineageRow = LineageView;
 export type RestoreRow = RestoreView & { dbid?: number };
 
 export type DlogRow = DlogView;
+
+export type RetentionRow = RetentionView;
 
 export type StreamRow = StreamView;
 
@@ -83,6 +85,8 @@ export interface DatabaseRows {
   lineages: LineageRow[];
   restores: RestoreRow[];
   dlog: DlogRow | null;
+  /** the data set retention (live only: `/report`'s retention.dataSets) */
+  retention?: RetentionRow | null;
 }
 
 /** The console's `GET /api/health` answer. */

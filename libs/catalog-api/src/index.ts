@@ -1,6 +1,6 @@
 /**
  * The catalog's query API, as its HTTP endpoints answer (`/saves`, `/dsims`, `/lineages`,
- * `/restores`, `/report`'s DLOG, `/streams`, `/volumes`, `/client-files`) and as `GET /at` answers
+ * `/restores`, `/report`'s DLOG, `/retention`, `/streams`, `/volumes`, `/client-files`) and as `GET /at` answers
  * for a past point: one home for these shapes, read by the catalog that builds them and by the
  * clients that show them (the console, dsf). Types only.
  */
@@ -68,6 +68,22 @@ export interface RestoreView {
   reason?: string;
   startedAt: number;
   completedAt?: number;
+}
+
+/** The data set retention of one database (`GET /retention`, `/report`'s retention.dataSets): what it keeps and why, what is due, what went. */
+export interface RetentionView {
+  readonly dbid: number;
+  readonly policy: { readonly keepSaves?: number; readonly keepDays?: number };
+  /** where the policy comes from: `dsf retention set`, or the catalog's configuration */
+  readonly source: 'set' | 'default';
+  readonly setAt?: number;
+  /** the policy in words */
+  readonly rule: string;
+  readonly asOf: number;
+  readonly keep: Array<{ correlationId: string; dsid: string; path?: string; why: string }>;
+  /** due to expire at `asOf` (what `dsf expire` would delete now) */
+  readonly expire: Array<{ correlationId: string; dsid: string; names: string[]; why: string }>;
+  readonly expired: Array<{ correlationId: string; dsid: string; expiredAt: number; reason: string; names: string[] }>;
 }
 
 export interface DlogView {

@@ -9,6 +9,7 @@
 import type { MessageOfType } from '@deltaflow/contracts';
 import { formatDsid, parseDsid, type Dsid } from '@deltaflow/dsid';
 import { dataSetRetention, describeRetentionPolicy, type DataSetRetentionPolicy, type RetentionSave } from '@deltaflow/save-chain';
+import type { RetentionView } from '@deltaflow/catalog-api';
 import type { Queryable } from '../projection';
 
 export interface RetentionDefaults {
@@ -16,19 +17,7 @@ export interface RetentionDefaults {
   readonly keepDays?: number;
 }
 
-export interface RetentionView {
-  readonly dbid: number;
-  readonly policy: DataSetRetentionPolicy;
-  /** where the policy comes from: `dsf retention set`, or the catalog's configuration */
-  readonly source: 'set' | 'default';
-  readonly setAt?: number;
-  readonly rule: string;
-  readonly asOf: number;
-  readonly keep: Array<{ correlationId: string; dsid: string; path?: string; why: string }>;
-  /** due to expire at `asOf` (what `dsf expire` would delete now) */
-  readonly expire: Array<{ correlationId: string; dsid: string; names: string[]; why: string }>;
-  readonly expired: Array<{ correlationId: string; dsid: string; expiredAt: number; reason: string; names: string[] }>;
-}
+export type { RetentionView };
 
 type Row = Record<string, unknown>;
 
