@@ -9,7 +9,7 @@
  * superblock is placed twice; replay equals live. An encrypted stream is refused without an
  * operator key.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { MessageOfType, TopicMessage } from '@deltaflow/contracts';
@@ -18,10 +18,10 @@ import { tempDir, testDatabase, testKafka, TopicCollector, type TestDatabase, ty
 import { startCatalog, type RunningCatalog } from '../../apps/catalog/src/app';
 import { runCli } from '../../apps/cli/src/run';
 import { content, sha256 } from '../../apps/stream-multiplexer/src/testing/harness';
+import { startMultiplexerProcess } from './support/multiplexer-process';
 
 jest.setTimeout(180_000);
 
-const ROOT = path.resolve(__dirname, '../..');
 const MiB = 1 << 20;
 let kafka: TestKafka;
 let db: TestDatabase;
@@ -34,38 +34,21 @@ let child: ChildProcess | undefined;
 let output = '';
 
 function startMultiplexer(): Promise<ChildProcess> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [path.join(ROOT, 'infra/launcher/bin/run-ts.js'), 'apps/stream-multiplexer/src/main.ts'], {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        KAFKA_BROKERS: kafka.brokers.join(','),
-        DELTAFLOW_DATA_DIR: dir,
-        SOV_VOLUME_DIR: tapes,
-        SOV_VOLUME_CAPACITY: String(4 * MiB),
-        SOV_RUN_SUPERBLOCKS: '1',
-        SOV_RUN_LATENCY_MS: '50',
-        SOV_SYNC_MS: '20',
-        SOV_CHECKPOINT_BYTES: String(MiB),
-        SOV_OPERATOR_KEY_FILE: '',
-        SOV_ENCRYPTION: 'none',
-        STREAM_MULTIPLEXER_HTTP_PORT: '0',
-        DELTAFLOW_LOG_LEVEL: 'log',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const onData = (d: Buffer) => {
-      output += d.toString();
-      if (/stream-multiplexer ready/.test(output.slice(-4000))) {
-        c.stdout!.off('data', onData);
-        c.stdout!.on('data', (x) => (output += x.toString()));
-        resolve(c);
-      }
-    };
-    c.stdout!.on('data', onData);
-    c.stderr!.on('data', (d) => (output += d.toString()));
-    c.once('exit', (code, signal) => reject(new Error(`multiplexer exited (${code ?? signal}) before it was ready:\n${output.slice(-3000)}`)));
-  });
+  return startMultiplexerProcess(
+    {
+      KAFKA_BROKERS: kafka.brokers.join(','),
+      DELTAFLOW_DATA_DIR: dir,
+      SOV_VOLUME_DIR: tapes,
+      SOV_VOLUME_CAPACITY: String(4 * MiB),
+      SOV_RUN_SUPERBLOCKS: '1',
+      SOV_RUN_LATENCY_MS: '50',
+      SOV_SYNC_MS: '20',
+      SOV_CHECKPOINT_BYTES: String(MiB),
+      SOV_OPERATOR_KEY_FILE: '',
+      SOV_ENCRYPTION: 'none',
+    },
+    (text) => (output += text),
+  );
 }
 
 async function dsf(...argv: string[]) {

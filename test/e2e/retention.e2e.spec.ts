@@ -11,7 +11,7 @@
  * above the real free space, refuses a save before writing anything (DISK_NEARLY_FULL).
  */
 import * as fs from 'node:fs';
-import * as net from 'node:net';
+import { freePort } from '@deltaflow/testing';
 import * as path from 'node:path';
 import type { MessageOfType } from '@deltaflow/contracts';
 import { parseDsid } from '@deltaflow/dsid';
@@ -25,15 +25,6 @@ const DBID = 1;
 let sys: DeltaSaveSystem;
 let catalogUrl: string;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 beforeAll(async () => {
   const port = await freePort();

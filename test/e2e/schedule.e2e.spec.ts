@@ -8,10 +8,9 @@
  * (on dsf.commands) through the crash, and the schedule's data sets restoring the database as
  * the nucleus had it at the last delta's end sync (its digest, computed by the nucleus itself).
  */
-import * as net from 'node:net';
 import type { MessageOfType } from '@deltaflow/contracts';
 import { formatDsid } from '@deltaflow/dsid';
-import { TopicCollector } from '@deltaflow/testing';
+import { freePort, TopicCollector } from '@deltaflow/testing';
 import { runCli } from '../../apps/cli/src/run';
 import { startDeltaSaveSystem, type DeltaSaveSystem } from './support/delta-save-system';
 
@@ -52,15 +51,6 @@ async function withTail(body: () => Promise<void>): Promise<void> {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 async function dsf(...argv: string[]): Promise<{ code: number; json: Record<string, unknown> }> {
   const out: string[] = [];

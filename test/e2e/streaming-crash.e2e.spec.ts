@@ -3,7 +3,7 @@
  * main.ts), then a restart: no superblock a writer had acknowledged is lost, none is placed twice
  * (on the volumes or in the events), every client file reads back byte-identical.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { MessageOfType, TopicMessage } from '@deltaflow/contracts';
@@ -11,10 +11,10 @@ import { SovClient } from '@deltaflow/service-kit';
 import { FileDevice, scanStreamFile } from '@deltaflow/tape';
 import { tempDir, testKafka, TopicCollector, type TestKafka } from '@deltaflow/testing';
 import { content, readBack, sha256 } from '../../apps/stream-multiplexer/src/testing/harness';
+import { startMultiplexerProcess } from './support/multiplexer-process';
 
 jest.setTimeout(300_000);
 
-const ROOT = path.resolve(__dirname, '../..');
 let kafka: TestKafka;
 let dir: string;
 let events: TopicCollector<TopicMessage<'sov.events'>>;
@@ -23,36 +23,19 @@ let child: ChildProcess | undefined;
 let output = '';
 
 function startMultiplexer(): Promise<ChildProcess> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [path.join(ROOT, 'infra/launcher/bin/run-ts.js'), 'apps/stream-multiplexer/src/main.ts'], {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        KAFKA_BROKERS: kafka.brokers.join(','),
-        DELTAFLOW_DATA_DIR: dir,
-        SOV_VOLUME_DIR: path.join(dir, 'tapes'),
-        SOV_VOLUME_CAPACITY: String(6 << 20),
-        SOV_RUN_SUPERBLOCKS: '4',
-        SOV_RUN_LATENCY_MS: '100',
-        SOV_SYNC_MS: '20',
-        SOV_CHECKPOINT_BYTES: String(1 << 20),
-        STREAM_MULTIPLEXER_HTTP_PORT: '0',
-        DELTAFLOW_LOG_LEVEL: 'log',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const onData = (d: Buffer) => {
-      output += d.toString();
-      if (/stream-multiplexer ready/.test(output.slice(-4000))) {
-        c.stdout!.off('data', onData);
-        c.stdout!.on('data', (x) => (output += x.toString()));
-        resolve(c);
-      }
-    };
-    c.stdout!.on('data', onData);
-    c.stderr!.on('data', (d) => (output += d.toString()));
-    c.once('exit', (code, signal) => reject(new Error(`multiplexer exited (${code ?? signal}) before it was ready:\n${output.slice(-3000)}`)));
-  });
+  return startMultiplexerProcess(
+    {
+      KAFKA_BROKERS: kafka.brokers.join(','),
+      DELTAFLOW_DATA_DIR: dir,
+      SOV_VOLUME_DIR: path.join(dir, 'tapes'),
+      SOV_VOLUME_CAPACITY: String(6 << 20),
+      SOV_RUN_SUPERBLOCKS: '4',
+      SOV_RUN_LATENCY_MS: '100',
+      SOV_SYNC_MS: '20',
+      SOV_CHECKPOINT_BYTES: String(1 << 20),
+    },
+    (text) => (output += text),
+  );
 }
 
 beforeAll(async () => {

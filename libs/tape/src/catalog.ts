@@ -90,6 +90,11 @@ function file(state: CatalogState, incarnation: string): CatalogFile {
   return f;
 }
 
+/** The run a RunPlaced (or a RunMoved: where the copy now lies) describes. */
+function runOf(e: Extract<CatalogEvent, { type: 'RunPlaced' | 'RunMoved' }>): RunPlacement {
+  return { volser: e.volser, incarnation: e.incarnation, firstSeq: e.firstSeq, count: e.superblocks, last: e.last, position: e.position, extent: e.length, bytes: e.bytes, crcs: [...e.crcs] };
+}
+
 /** The open record a ClientFileOpened event describes. */
 export function openRecordOf(e: Extract<CatalogEvent, { type: 'ClientFileOpened' }>): OpenRecord {
   const codec: CodecSpec = strip({ compression: e.compression, level: e.compressionLevel, encryption: e.encryption, keyId: e.keyId, wrappedKey: e.wrappedKey });
@@ -166,33 +171,13 @@ export function evolveCatalog(state: CatalogState, e: CatalogEvent): CatalogStat
       return state;
     }
     case 'RunPlaced':
-      file(state, e.incarnation).runs.set(`${e.volser}@${e.position}`, {
-        volser: e.volser,
-        incarnation: e.incarnation,
-        firstSeq: e.firstSeq,
-        count: e.superblocks,
-        last: e.last,
-        position: e.position,
-        extent: e.length,
-        bytes: e.bytes,
-        crcs: [...e.crcs],
-      });
+      file(state, e.incarnation).runs.set(`${e.volser}@${e.position}`, runOf(e));
       return state;
     case 'RunMoved': {
       // reclamation: the copy where it now lies; the old run goes with the piece that ends where it ended
       const f = state.files.get(e.incarnation);
       if (!f) return state;
-      f.runs.set(`${e.volser}@${e.position}`, {
-        volser: e.volser,
-        incarnation: e.incarnation,
-        firstSeq: e.firstSeq,
-        count: e.superblocks,
-        last: e.last,
-        position: e.position,
-        extent: e.length,
-        bytes: e.bytes,
-        crcs: [...e.crcs],
-      });
+      f.runs.set(`${e.volser}@${e.position}`, runOf(e));
       const key = `${e.fromVolser}@${e.fromPosition}`;
       const old = f.runs.get(key);
       if (old && old.firstSeq + old.count === e.firstSeq + e.superblocks) f.runs.delete(key);

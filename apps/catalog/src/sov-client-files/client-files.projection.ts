@@ -81,13 +81,11 @@ async function foldClientFileEvent(m: Queryable, [files, runs]: RowFold[], e: Ca
         });
       return;
     case 'RunPlaced':
-      if (files.get(files.key(e.incarnation)) !== null && runs.get(runs.key(e.volser, e.position)) === null)
-        runs.put({ volser: e.volser, position: e.position, incarnation: e.incarnation, first_seq: e.firstSeq, superblocks: e.superblocks, last: e.last, length: e.length, bytes: e.bytes, crcs: e.crcs, placed_at: e.occurredAt });
+      placeRun(files, runs, e);
       return;
     case 'RunMoved': {
       // reclamation: the copy where it now lies (as RunPlaced), then the old run once its last piece moved
-      if (files.get(files.key(e.incarnation)) !== null && runs.get(runs.key(e.volser, e.position)) === null)
-        runs.put({ volser: e.volser, position: e.position, incarnation: e.incarnation, first_seq: e.firstSeq, superblocks: e.superblocks, last: e.last, length: e.length, bytes: e.bytes, crcs: e.crcs, placed_at: e.occurredAt });
+      placeRun(files, runs, e);
       const from = runs.key(e.fromVolser, e.fromPosition);
       const old = runs.get(from);
       if (old !== null && old.incarnation === e.incarnation && Number(old.first_seq) + Number(old.superblocks) === e.firstSeq + e.superblocks) runs.remove(from);
@@ -123,6 +121,18 @@ async function foldClientFileEvent(m: Queryable, [files, runs]: RowFold[], e: Ca
       return;
   }
 }
+
+/** A run of a known client file, where a RunPlaced (or a RunMoved's copy) lies: as INSERT_RUN would. */
+function placeRun(files: RowFold, runs: RowFold, e: Extract<CatalogEvent, { type: 'RunPlaced' | 'RunMoved' }>): void {
+  if (files.get(files.key(e.incarnation)) !== null && runs.get(runs.key(e.volser, e.position)) === null)
+    runs.put({ volser: e.volser, position: e.position, incarnation: e.incarnation, first_seq: e.firstSeq, superblocks: e.superblocks, last: e.last, length: e.length, bytes: e.bytes, crcs: e.crcs, placed_at: e.occurredAt });
+}
+
+/** a run of a known client file ($3), once */
+const INSERT_RUN = `INSERT INTO catalog_sov_run (volser, position, incarnation, first_seq, superblocks, last, length, bytes, crcs, placed_at)
+         SELECT $1::text, $2::bigint, $3::text, $4::bigint, $5::int, $6::boolean, $7::bigint, $8::bigint, $9::bigint[], $10::bigint WHERE EXISTS (SELECT 1 FROM catalog_sov_client_file WHERE incarnation = $3)
+         ON CONFLICT (volser, position) DO NOTHING`;
+const runParams = (e: Extract<CatalogEvent, { type: 'RunPlaced' | 'RunMoved' }>) => [e.volser, e.position, e.incarnation, e.firstSeq, e.superblocks, e.last, e.length, e.bytes, e.crcs, e.occurredAt];
 
 /** an expired client file whose only runs were on the volume $1 */
 const DELETE_EXPIRED_ON_VOLUME = `DELETE FROM catalog_sov_client_file f WHERE f.expired_at IS NOT NULL
@@ -168,21 +178,11 @@ async function applyClientFileSql(m: Queryable, e: CatalogEvent): Promise<void> 
       return;
     case 'RunPlaced':
       // only a run of a known client file (one statement: no read, so a batch keeps queueing)
-      await m.query(
-        `INSERT INTO catalog_sov_run (volser, position, incarnation, first_seq, superblocks, last, length, bytes, crcs, placed_at)
-         SELECT $1::text, $2::bigint, $3::text, $4::bigint, $5::int, $6::boolean, $7::bigint, $8::bigint, $9::bigint[], $10::bigint WHERE EXISTS (SELECT 1 FROM catalog_sov_client_file WHERE incarnation = $3)
-         ON CONFLICT (volser, position) DO NOTHING`,
-        [e.volser, e.position, e.incarnation, e.firstSeq, e.superblocks, e.last, e.length, e.bytes, e.crcs, e.occurredAt],
-      );
+      await m.query(INSERT_RUN, runParams(e));
       return;
     case 'RunMoved':
       // reclamation: the copy where it now lies, then the old run (once its last piece moved)
-      await m.query(
-        `INSERT INTO catalog_sov_run (volser, position, incarnation, first_seq, superblocks, last, length, bytes, crcs, placed_at)
-         SELECT $1::text, $2::bigint, $3::text, $4::bigint, $5::int, $6::boolean, $7::bigint, $8::bigint, $9::bigint[], $10::bigint WHERE EXISTS (SELECT 1 FROM catalog_sov_client_file WHERE incarnation = $3)
-         ON CONFLICT (volser, position) DO NOTHING`,
-        [e.volser, e.position, e.incarnation, e.firstSeq, e.superblocks, e.last, e.length, e.bytes, e.crcs, e.occurredAt],
-      );
+      await m.query(INSERT_RUN, runParams(e));
       await m.query('DELETE FROM catalog_sov_run WHERE volser = $1 AND position = $2 AND incarnation = $3 AND first_seq + superblocks = $4', [
         e.fromVolser,
         e.fromPosition,
