@@ -48,6 +48,8 @@ export class BlockChangesRetention {
   private running?: Promise<unknown>;
   private readonly last = new Map<number, { logStart: number; decision: BlockChangesRetentionDecision }>();
   private readonly said = new Map<number, string>();
+  /** per running save: what was secured on its partition when a pass first saw it (the cut stays below) */
+  private readonly firstSeen = new Map<string, number>();
   private readonly dlogLast = new Map<number, { logStart: number; decision: DlogRetentionDecision }>();
   private readonly dlogSaid = new Map<number, string>();
   /** partition -> the first offsets of its complete rounds of DLOG snapshots at or above the log start, ascending */
@@ -116,6 +118,9 @@ export class BlockChangesRetention {
     const logged = await this.committed(admin, this.o.groupId, Topic.blockChanges);
     const readers = (await readersOf).get(Topic.blockChanges) ?? new Map<number, BlockChangesReader[]>();
     const saves = await this.runningSaves();
+    // a save no longer running is forgotten; one seen the first time is held from what is secured now
+    const running = new Set(saves.map((s) => s.correlationId));
+    for (const id of [...this.firstSeen.keys()]) if (!running.has(id)) this.firstSeen.delete(id);
     for (const p of offsets) {
       const logStart = Number(p.low);
       const decision = blockChangesRetention({
@@ -124,7 +129,7 @@ export class BlockChangesRetention {
         end: Number(p.high),
         logged: logged.get(p.partition) ?? null,
         readers: readers.get(p.partition) ?? [],
-        runningSaves: saves.filter((s) => s.partition === undefined || s.partition === p.partition),
+        runningSaves: saves.filter((s) => s.partition === undefined || s.partition === p.partition).map((s) => ({ ...s, from: this.seenFrom(s.correlationId, logged.get(p.partition), Number(p.high)) })),
       });
       const said = sayOnce(decision.waiting);
       if (this.said.get(p.partition) !== said) {
@@ -244,6 +249,13 @@ export class BlockChangesRetention {
   }
 
   /** Saves in progress (a DLOG capture pending or awaited), with their database's partition if known. */
+  /** What was secured when a running save was first seen (undefined: nothing secured yet, it holds the whole partition). */
+  private seenFrom(correlationId: string, logged: number | undefined, end: number): number | undefined {
+    let from = this.firstSeen.get(correlationId);
+    if (from === undefined && logged !== undefined) this.firstSeen.set(correlationId, (from = Math.min(logged, end)));
+    return from;
+  }
+
   private runningSaves(): Promise<Array<{ dbid: number; correlationId: string; partition: number | undefined }>> {
     return this.o.whileIdle(() =>
       this.o.databases.flatMap((dbid) => {

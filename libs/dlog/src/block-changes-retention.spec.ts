@@ -41,6 +41,19 @@ describe('blockChangesRetention', () => {
     expect(d.waiting).toEqual([{ holder: 'save s-1', heldBack: 800, position: null, why: 'save s-1 of database 7 is in progress' }]);
   });
 
+  it('a save seen running since an offset holds the cut there only: saves back to back still let the log be cut', () => {
+    const d = blockChangesRetention({ ...base, runningSaves: [{ dbid: 7, correlationId: 's-1', from: 600 }, { dbid: 7, correlationId: 's-2', from: 750 }], readers: [{ group: 'tail', committed: 850 }] });
+    expect(d.cutBelow).toBe(600);
+    expect(d.waiting).toEqual([
+      { holder: 'save s-1', heldBack: 300, position: 600, why: 'save s-1 of database 7 is in progress since offset 600' },
+      { holder: 'save s-2', heldBack: 150, position: 750, why: 'save s-2 of database 7 is in progress since offset 750' },
+      { holder: 'group tail', heldBack: 50, position: 850, why: 'reader tail is at offset 850, 50 record(s) behind what is secured' },
+    ]);
+    // a save seen before anything above the log start was secured holds it all; one seen at the head holds nothing
+    expect(blockChangesRetention({ ...base, runningSaves: [{ dbid: 7, correlationId: 's-0', from: 50 }] }).cutBelow).toBeNull();
+    expect(blockChangesRetention({ ...base, runningSaves: [{ dbid: 7, correlationId: 's-3', from: 900 }] })).toMatchObject({ cutBelow: 900, waiting: [] });
+  });
+
   it('refuses offsets that are not offsets', () => {
     expect(() => blockChangesRetention({ ...base, logStart: -1 })).toThrow(/logStart must be a non-negative integer/);
     expect(() => blockChangesRetention({ ...base, end: 50 })).toThrow(/end \(50\) is below logStart \(100\)/);

@@ -16,8 +16,10 @@
  *   from the log start, and what it folded from the deleted records (the nucleus state) is on
  *   dsf.nucleus-state.
  * - a save in progress on a database of the partition (a DLOG capture pending or awaited): its
- *   capture and the sync replies it waits for are at the head of the log, not below the cut, but
- *   a cut waits for the save to end anyway, so nothing a running save could read goes under it.
+ *   capture and the sync replies it waits for are at the head of the log, not below the cut; the
+ *   cut stays below what was secured when the retention first saw the save running (`from`), so
+ *   nothing logged while it runs goes under it, and saves back to back still let the log be cut
+ *   (a save seen without `from` holds the whole partition).
  */
 
 export interface BlockChangesReader {
@@ -37,8 +39,12 @@ export interface BlockChangesRetentionInput {
   readonly logged: number | null;
   /** live readers of the partition other than the change logger */
   readonly readers: readonly BlockChangesReader[];
-  /** saves in progress on databases of this partition */
-  readonly runningSaves: ReadonlyArray<{ readonly dbid: number; readonly correlationId: string }>;
+  /**
+   * saves in progress on databases of this partition; `from`: what was secured when the retention
+   * first saw the save running (the save needs nothing logged before: its capture is of the DLOG
+   * and the sync replies it waits for come later), absent: it holds the whole partition
+   */
+  readonly runningSaves: ReadonlyArray<{ readonly dbid: number; readonly correlationId: string; readonly from?: number }>;
 }
 
 export interface RetentionWait {
@@ -98,12 +104,23 @@ export function blockChangesRetention(input: BlockChangesRetentionInput): BlockC
   checkOffset(logged, 'logged');
   const secured = Math.min(logged, end);
   const waiting: RetentionWait[] = [];
+  let savesLimit = secured;
   for (const s of input.runningSaves) {
-    waiting.push({ holder: `save ${s.correlationId}`, heldBack: Math.max(0, secured - logStart), position: null, why: `save ${s.correlationId} of database ${s.dbid} is in progress` });
+    if (s.from === undefined) {
+      waiting.push({ holder: `save ${s.correlationId}`, heldBack: Math.max(0, secured - logStart), position: null, why: `save ${s.correlationId} of database ${s.dbid} is in progress` });
+      savesLimit = logStart;
+      continue;
+    }
+    checkOffset(s.from, `offset of save ${s.correlationId}`);
+    if (s.from < secured) {
+      const from = Math.max(s.from, logStart);
+      waiting.push({ holder: `save ${s.correlationId}`, heldBack: secured - from, position: s.from, why: `save ${s.correlationId} of database ${s.dbid} is in progress since offset ${s.from}` });
+      savesLimit = Math.min(savesLimit, from);
+    }
   }
   const held = waitForReaders(p, secured, logStart, input.readers);
   waiting.push(...held.waiting);
-  const limit = waiting.length > held.waiting.length ? logStart : held.limit;
+  const limit = Math.min(savesLimit, held.limit);
   const cutBelow = limit > logStart ? limit : null;
   const why =
     waiting.length > 0
