@@ -11,7 +11,7 @@
  *
  * DELTAFLOW_BENCH_DB_MIB: the database's DATA (default 2048); DELTAFLOW_BENCH_DIR: where files go.
  */
-import { randomFillSync } from 'node:crypto';
+import { randomBytes, randomFillSync } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -62,7 +62,16 @@ async function main(): Promise<void> {
   logger.geometry = geometry;
   const inProcess = process.env.DELTAFLOW_BENCH_INPROCESS === '1';
   const log = process.env.BENCH_VERBOSE ? (m: string) => console.log(new Date().toISOString(), m) : () => undefined;
-  const services = new ServiceProcesses({ KAFKA_BROKERS: broker.brokers.join(','), DELTAFLOW_DATA_DIR: dataDir, SOV_VOLUME_CAPACITY: String(64 * 1024 * MiB), DELTAFLOW_LOG_LEVEL: 'warn' });
+  // an operator key, so that a stream can be encrypted (the encrypted save's row)
+  const keyFile = path.join(root, 'operator.key');
+  fs.writeFileSync(keyFile, randomBytes(32).toString('hex'), { mode: 0o600 });
+  const services = new ServiceProcesses({
+    KAFKA_BROKERS: broker.brokers.join(','),
+    DELTAFLOW_DATA_DIR: dataDir,
+    SOV_VOLUME_CAPACITY: String(64 * 1024 * MiB),
+    SOV_OPERATOR_KEY_FILE: keyFile,
+    DELTAFLOW_LOG_LEVEL: 'warn',
+  });
   const stops: Array<() => Promise<unknown>> = [];
   const pids: Array<[string, number]> = [['bench', process.pid], ['broker', broker.child.pid!]];
   if (inProcess) {
@@ -71,6 +80,7 @@ async function main(): Promise<void> {
         brokers: broker.brokers,
         volumeDir: path.join(root, 'tapes'),
         streamDefaults: { minDevices: 1, maxDevices: 4, volumeCapacity: 64 * 1024 * MiB, runSuperblocks: 16, checkpointEveryBytes: 64 * MiB, compression: 'none', encryption: 'none' },
+        operatorKey: Buffer.from(fs.readFileSync(keyFile, 'utf8'), 'hex'),
         log,
       }),
     );
@@ -87,16 +97,19 @@ async function main(): Promise<void> {
   ];
   try {
     await sov.command({ type: 'StreamDefine', stream: 'BENCH' });
+    await sov.command({ type: 'StreamDefine', stream: 'BENCHENC', encryption: 'aes-256-gcm' });
     const sovEvents = await new TopicCollector(broker.brokers, 'sov.events').start();
-    await sovEvents.waitFor((e) => e.type === 'DeviceAdded' && 'stream' in e && e.stream === 'BENCH', 60_000);
+    for (const stream of ['BENCH', 'BENCHENC']) await sovEvents.waitFor((e) => e.type === 'DeviceAdded' && 'stream' in e && e.stream === stream, 60_000);
     await sovEvents.stop();
     const cpu = () => pids.reduce((n, [, pid]) => n + cpuSeconds(pid), 0);
+    let plainStream = 0;
     const each = () => pids.map(([, pid]) => cpuSeconds(pid));
     for (const [label, destination] of [
       ['full save to a directory', { kind: 'directory', name: 'bench-dir' }],
       ['full save through a stream', { kind: 'stream', stream: 'BENCH', name: 'bench-stream' }],
+      ['full save through an encrypted stream (AES-256-GCM)', { kind: 'stream', stream: 'BENCHENC', name: 'bench-stream-enc' }],
     ] as Array<[string, MessageOfType<'SaveRequested'>['destination']]>) {
-      const cid = `bench-${destination.kind}`;
+      const cid = `bench-${destination.kind === 'stream' ? destination.stream : destination.kind}`;
       const c0 = cpu();
       const e0 = each();
       await pub.publish({ type: 'SaveRequested', correlationId: cid, dbid: DBID, kind: 'full', online: false, destination });
@@ -115,6 +128,13 @@ async function main(): Promise<void> {
         rate.toFixed(0),
         `${((rate / cp) * 100).toFixed(1)} % of cp, ${((rate / cpSync) * 100).toFixed(1)} % of cp + sync; ${s.toFixed(1)} s, ${((c1 - c0) / (bytes / 2 ** 30)).toFixed(1)} CPU-s/GiB (${perProcess})`,
       ]);
+      if (destination.kind === 'stream' && destination.stream === 'BENCHENC') {
+        const plain = plainStream;
+        rows[rows.length - 1][3] += `; ${(((plain - rate) / plain) * 100).toFixed(1)} % slower than unencrypted`;
+        record({ bench: 'streaming-save', figure: `${label} (${MIB} MiB)`, value: rate, unit: 'MB/s', ceiling: { name: 'the same save unencrypted', value: plain }, goal: '≥ 0.91 (≤ 10 % slower)' });
+        continue;
+      }
+      if (destination.kind === 'stream') plainStream = rate;
       record({ bench: 'streaming-save', figure: `${label} (${MIB} MiB), vs cp`, value: rate, unit: 'MB/s', ceiling: { name: 'cp', value: cp }, goal: '≥ 0.33' });
       record({ bench: 'streaming-save', figure: `${label} (${MIB} MiB), vs cp + sync`, value: rate, unit: 'MB/s', ceiling: { name: 'cp + sync', value: cpSync }, goal: '≥ 0.80' });
       fs.rmSync(dataSetPath(dataDir, 'bench-dir'), { force: true });
