@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { MessageOfType, TopicMessage } from '@deltaflow/contracts';
 import { ClientFileReader, SovClient } from '@deltaflow/service-kit';
-import { tempDir, testDatabase, testKafka, TopicCollector, type TestDatabase, type TestKafka } from '@deltaflow/testing';
+import { pollUntil, tempDir, testDatabase, testKafka, TopicCollector, type TestDatabase, type TestKafka } from '@deltaflow/testing';
 import { startCatalog, type RunningCatalog } from '../../apps/catalog/src/app';
 import { runCli } from '../../apps/cli/src/run';
 import { content, sha256 } from '../../apps/stream-multiplexer/src/testing/harness';
@@ -65,15 +65,7 @@ const post = async <T>(p: string, body: unknown): Promise<T> => {
   if (!res.ok) throw new Error(`${p}: ${res.status} ${JSON.stringify(json)}`);
   return json;
 };
-async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = <T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms = 60_000): Promise<T> => pollUntil(what, fn, { ms });
 /** The catalog folded the reclamation: V00001 scratch (VolumeScratched follows every RunMoved of it on the stream's partition). */
 const catalogFollowed = () =>
   until('the catalog to fold the reclamation', async () => {

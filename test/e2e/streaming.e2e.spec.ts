@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import type { MessageOfType, TopicMessage } from '@deltaflow/contracts';
 import { ClientFileReader, SovClient } from '@deltaflow/service-kit';
 import { FileDevice, HEADER_LENGTH, scanStreamFile } from '@deltaflow/tape';
-import { tempDir, testDatabase, testKafka, TopicCollector, type TestDatabase, type TestKafka } from '@deltaflow/testing';
+import { pollUntil, tempDir, testDatabase, testKafka, TopicCollector, type TestDatabase, type TestKafka } from '@deltaflow/testing';
 import { startCatalog, type RunningCatalog } from '../../apps/catalog/src/app';
 import { openCatalogDatabase } from '../../apps/catalog/src/read-models';
 import { volumeFacts } from '../../apps/catalog/src/sov-client-files/client-files.projection';
@@ -36,15 +36,7 @@ const post = async <T>(p: string, body: unknown): Promise<T> => {
   return json;
 };
 const runsOf = (inc: string) => events.messages.filter((e): e is MessageOfType<'RunPlaced'> => e.type === 'RunPlaced' && e.incarnation === inc);
-async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms = 120_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const until = <T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms = 120_000): Promise<T> => pollUntil(what, fn, { ms, everyMs: 200 });
 /** The catalog has folded every sov event published so far. */
 const catalogCaughtUp = () =>
   until('the catalog to fold sov.events', async () => {

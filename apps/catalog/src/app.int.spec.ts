@@ -1,5 +1,5 @@
 import { decodeFrom, encodeMessage } from '@deltaflow/contracts';
-import { testDatabase, testKafka, type TestDatabase, type TestKafka } from '@deltaflow/testing';
+import { pollUntil, testDatabase, testKafka, type TestDatabase, type TestKafka } from '@deltaflow/testing';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { startCatalog, type RunningCatalog } from './app';
 import { fixtureStream } from './testing/fixture-stream';
@@ -28,15 +28,7 @@ const get = async (path: string) => {
   const res = await fetch(`${catalog!.httpUrl}${path}`);
   return { status: res.status, body: (await res.json()) as unknown };
 };
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 90_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const until = <T>(what: string, fn: () => Promise<T | undefined>, ms = 90_000): Promise<T> => pollUntil(what, fn, { ms, everyMs: 200 });
 const savesOf = async (dbid: number) => (await get(`/saves?dbid=${dbid}`)).body as SaveView[];
 const publish = async (...events: Array<ReturnType<typeof fixtureStream>[number] | ReturnType<typeof sovFixtureStream>[number]>) => {
   for (const e of events) {

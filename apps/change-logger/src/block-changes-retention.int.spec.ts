@@ -15,6 +15,7 @@ import { dlogStateToJSON, liveBlocks } from '@deltaflow/dlog';
 import { createKafka, readToEnd, TopicReader } from '@deltaflow/service-kit';
 import { Partitioners, type Admin, type Consumer, type Producer } from 'kafkajs';
 import { startChangeLogger, type RunningChangeLogger } from './app';
+import { pollUntil } from '@deltaflow/testing';
 
 jest.setTimeout(90_000);
 
@@ -43,15 +44,7 @@ const partitionBytes = () =>
     .readdirSync(path.join(root, 'topics', Topic.blockChanges), { recursive: true, withFileTypes: true })
     .filter((e) => e.isFile())
     .reduce((n, e) => n + fs.statSync(path.join(e.parentPath, e.name)).size, 0);
-async function until<T>(what: string, f: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${lines.slice(-40).join('\n')}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = <T>(what: string, f: () => Promise<T | undefined>, ms = 30_000): Promise<T> => pollUntil(what, f, { ms, detail: () => lines.slice(-40).join('\n') });
 const metrics = async () => (await fetch(`${svc.httpUrl}/metrics`)).text();
 
 beforeAll(async () => {

@@ -14,6 +14,7 @@ import { dlogStateToJSON, initialState, liveBlocks, splitDlogSnapshot } from '@d
 import { createKafka, readToEnd } from '@deltaflow/service-kit';
 import { Partitioners, type Admin, type Producer } from 'kafkajs';
 import { startChangeLogger, type RunningChangeLogger } from './app';
+import { pollUntil } from '@deltaflow/testing';
 
 jest.setTimeout(60_000);
 
@@ -36,15 +37,7 @@ async function send(messages: AnyMessage[]): Promise<void> {
   const rs = messages.map((m) => encodeMessage(m));
   await producer.send({ topic: rs[0].topic, acks: -1, messages: rs.map((r) => ({ key: r.key, value: r.value, headers: { ...r.headers } })) });
 }
-async function until<T>(what: string, f: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${lines.slice(-40).join('\n')}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = <T>(what: string, f: () => Promise<T | undefined>, ms = 30_000): Promise<T> => pollUntil(what, f, { ms, detail: () => lines.slice(-40).join('\n') });
 const startLogger = () =>
   startChangeLogger({ brokers: broker.brokers, databases: [{ dbid: 1, geometry }], groupId: 'cl', httpPort: 0, retentionIntervalMs: 200, dlogSnapshotEvery: 5, log: (m) => lines.push(m) });
 const dlogRecords = async () => {

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { fillImage } from '@deltaflow/blocks/testing';
 import type { Dsid } from '@deltaflow/dsid';
 import { createKafka } from '@deltaflow/service-kit';
-import { Publisher } from '@deltaflow/testing';
+import { pollUntil, Publisher } from '@deltaflow/testing';
 import { startEmbeddedKafka, type EmbeddedKafka } from '@deltaflow/embedded-kafka';
 import { startEmbeddedPostgres, type RunningPostgres } from '@deltaflow/embedded-postgres';
 import type { Admin } from 'kafkajs';
@@ -29,15 +29,7 @@ const completed = (dbid: number, id: string, startLsn: number) =>
   pub.publish({ type: 'SaveCompleted', correlationId: id, dbid, dsid, kind: 'full', online: false, startLsn, endLsn: startLsn, location: { kind: 'directory', name: id }, blocks: 1, bytes: 1, digest: '00000000', occurredAt: 1 });
 const low = async () => Number((await admin.fetchTopicOffsets('dsf.plog')).find((p) => p.partition === 0)!.low);
 const high = async () => Number((await admin.fetchTopicOffsets('dsf.plog')).find((p) => p.partition === 0)!.high);
-async function until<T>(what: string, f: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${lines.join('\n')}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const until = <T>(what: string, f: () => Promise<T | undefined>, ms = 30_000): Promise<T> => pollUntil(what, f, { ms, everyMs: 200, detail: () => lines.join('\n') });
 
 beforeAll(async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'plog-retention-int-'));

@@ -7,3 +7,4 @@ export { StandInChangeLogger, StandInDsimBuilder, StandInNucleus } from './stand
 export { ServiceProcesses, type ServiceProcessOptions } from './service-processes';
 export { DsfDriver, FINAL_EVENTS, type Outcome } from './dsf-driver';
 export { freePort } from './free-port';
+export { pollUntil, type PollOptions } from './poll-until';
